@@ -1,0 +1,5 @@
+from django.urls import path
+
+from accounts.api.views import WhoAmIView
+
+urlpatterns = [path("me/", WhoAmIView.as_view(), name="api-me")]

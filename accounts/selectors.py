@@ -1,0 +1,33 @@
+"""Reads for accounts, always limited to what the requester may see."""
+
+from django.http import Http404
+
+from accounts.models import AuditLog, Membership, Merchant, MerchantAPIKey
+
+
+def membership_list_for_user(*, user):
+    if not user.is_authenticated:
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user, merchant__is_active=True).select_related("merchant")
+
+
+def membership_get(*, user, merchant_id: int) -> Membership:
+    membership = membership_list_for_user(user=user).filter(merchant_id=merchant_id).first()
+    if membership is None:
+        raise Http404("No such merchant.")
+    return membership
+
+
+def api_key_list(*, merchant: Merchant):
+    return MerchantAPIKey.objects.filter(merchant=merchant).order_by("-created")
+
+
+def api_key_get(*, merchant: Merchant, key_id: str) -> MerchantAPIKey:
+    key = MerchantAPIKey.objects.filter(merchant=merchant, pk=key_id).first()
+    if key is None:
+        raise Http404("No such API key.")
+    return key
+
+
+def audit_log_list(*, merchant: Merchant):
+    return AuditLog.objects.filter(merchant=merchant).select_related("actor")

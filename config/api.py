@@ -1,0 +1,8 @@
+"""Versioned API root (/api/v1/). Each app contributes its routes from its own api/urls.py."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("accounts.api.urls")),
+    path("", include("catalog.api.urls")),
+]

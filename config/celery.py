@@ -1,0 +1,55 @@
+"""Celery app. Two queues: `default` (imports, publishing, webhooks) and `ml` (model work, GPU hosts in
+production). Tasks take ids, are acks_late and idempotent, so a redelivered task does no harm."""
+
+import os
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("storyfront")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@app.on_after_configure.connect
+def _configure(sender: Celery, **kwargs) -> None:
+    from django.conf import settings
+
+    app = sender
+
+    app.conf.update(
+        task_queues=(
+            Queue("default", Exchange("default"), routing_key="default"),
+            Queue("ml", Exchange("ml"), routing_key="ml"),
+        ),
+        task_default_queue="default",
+        task_default_exchange="default",
+        task_default_routing_key="default",
+        task_routes={"ml.tasks.*": {"queue": "ml"}},
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_track_started=True,
+        result_extended=True,
+        result_expires=7 * 24 * 3600,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+    )
+    if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
+        broker_dir = settings.CELERY_FILESYSTEM_DIR
+        for sub in ("out", "processed"):
+            (broker_dir / sub).mkdir(parents=True, exist_ok=True)
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(broker_dir / "out"),
+            "data_folder_out": str(broker_dir / "out"),
+            "processed_folder": str(broker_dir / "processed"),
+            "store_processed": False,
+        }
+    backend = str(settings.CELERY_RESULT_BACKEND)
+    if backend.startswith("file://"):
+        os.makedirs(backend[len("file://"):], exist_ok=True)
+
+app.autodiscover_tasks()
