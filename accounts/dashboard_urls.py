@@ -3,4 +3,16 @@ from django.urls import path
 from accounts import views
 
 app_name = "dashboard"
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("switch-merchant/", views.switch_merchant, name="switch_merchant"),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/api-keys/", views.api_key_create_view, name="api_key_create"),
+    path("settings/api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
+    path("campaigns/", views.planned_area, {"area": "campaigns"}, name="campaigns"),
+    path("review/", views.planned_area, {"area": "review"}, name="review"),
+    path("chat/", views.planned_area, {"area": "chat"}, name="chat"),
+    path("customers/", views.planned_area, {"area": "customers"}, name="customers"),
+    path("insights/", views.planned_area, {"area": "insights"}, name="insights"),
+    path("models/", views.planned_area, {"area": "models"}, name="models"),
+]

@@ -120,11 +120,13 @@ def membership_set(*, merchant: Merchant, user, role: str, actor: Actor) -> Memb
     return membership
 
 
-def api_key_create(*, merchant: Merchant, name: str, scopes: list[str], actor: Actor) -> tuple[MerchantAPIKey, str]:
+def api_key_create(
+    *, merchant: Merchant, name: str, scopes: list[str], actor: Actor, expiry_date=None
+) -> tuple[MerchantAPIKey, str]:
     """Create a key; the clear-text key is returned once and never stored."""
     scopes = validate_scopes(scopes)
     key_obj, key = MerchantAPIKey.objects.create_key(
-        name=name or "API key", merchant=merchant, scopes=scopes, created_by=actor.user
+        name=name or "API key", merchant=merchant, scopes=scopes, created_by=actor.user, expiry_date=expiry_date
     )
     audit_record(merchant=merchant, actor=actor, action="api_key.create", obj=key_obj, changes={"scopes": scopes})
     return key_obj, key

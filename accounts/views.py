@@ -1,8 +1,175 @@
-from django.shortcuts import render
+"""Dashboard views for the shell: home, merchant switching, settings (members, API keys) and the areas that
+are not built yet. Reads go through selectors scoped to `request.merchant`; writes through services."""
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.decorators import merchant_required
+from accounts.forms import APIKeyCreateForm
+from accounts.middleware import SESSION_KEY
+from accounts.selectors import api_key_list, audit_log_list, membership_get
+from accounts.services import Actor, api_key_create, api_key_revoke
+from catalog.selectors import brand_list, category_list, product_import_list, product_list
+
+# The areas later issues build. Each gets an honest page saying what it will hold, so the navigation is
+# complete from day one and nobody mistakes an empty screen for a bug.
+PLANNED_AREAS: dict[str, dict] = {
+    "campaigns": {
+        "title": "Campaigns",
+        "summary": "Generate marketing copy for a segment, a set of products and a channel, in your brand voice.",
+        "items": [
+            "Campaigns that target a customer segment and a set of products",
+            "Channels: product descriptions, email subject and body, SMS, social posts, ad headlines",
+            "Tone, length, language and your brand voice for every campaign",
+            "Batch generation with live progress, several variants per product",
+        ],
+    },
+    "review": {
+        "title": "Review",
+        "summary": "Approve, edit, reject or regenerate generated copy before anything is published.",
+        "items": [
+            "Generated copy side by side with the product facts it must be grounded in",
+            "Unsupported claims flagged, blocking approval until edited",
+            "Bulk approve / reject, revisions kept, scheduling",
+            "Publishing through signed webhooks, CSV/JSON export and the API",
+        ],
+    },
+    "chat": {
+        "title": "Chat",
+        "summary": "The support inbox for the customer-service assistant trained on your own conversations.",
+        "items": [
+            "Live and past conversations, answered with your catalog, policies and FAQ",
+            "Handoff to a person when the assistant is unsure or the shopper asks",
+            "Staff take-over from the inbox",
+            "An embeddable chat widget for your storefront",
+        ],
+    },
+    "customers": {
+        "title": "Customers",
+        "summary": "Your shoppers, what they did and which segment they belong to.",
+        "items": [
+            "Customer profiles by your own external id, with consent flags",
+            "Behaviour events: views, searches, add-to-carts, purchases",
+            "RFM scores and segments",
+            "Personalised recommendations with a readable “why”",
+        ],
+    },
+    "insights": {
+        "title": "Insights",
+        "summary": "What your reviews say, per product and over time.",
+        "items": [
+            "Every review classified positive, neutral or negative, with aspects",
+            "Sentiment charts per product and over time",
+            "Customer segments as charts",
+            "Product Q&A answered from reviews and the catalog",
+        ],
+    },
+    "models": {
+        "title": "Models",
+        "summary": "The models that write your copy and answer your shoppers, and how they improve.",
+        "items": [
+            "A registry of base models and fine-tuned versions",
+            "Fine-tuning runs with live progress and loss curves",
+            "Held-out evaluation, a promotion gate and rollback",
+            "Your approvals, edits and rejections becoming training data",
+        ],
+    },
+}
 
 
 @merchant_required()
 def home(request):
-    return render(request, "dashboard/home.html")
+    merchant = request.merchant
+    products = product_list(merchant=merchant)
+    context = {
+        "section": "home",
+        "product_count": products.count(),
+        "active_count": products.filter(is_active=True).count(),
+        "category_count": category_list(merchant=merchant).count(),
+        "brand_count": len(brand_list(merchant=merchant)),
+        "top_categories": (
+            category_list(merchant=merchant).annotate(product_count=Count("products")).order_by("-product_count")[:6]
+        ),
+        "recent_imports": product_import_list(merchant=merchant)[:5],
+        "recent_activity": audit_log_list(merchant=merchant)[:8],
+    }
+    return render(request, "dashboard/home.html", context)
+
+
+@merchant_required()
+@require_POST
+def switch_merchant(request):
+    try:
+        merchant_id = int(request.POST.get("merchant_id", ""))
+    except ValueError:
+        raise Http404("No such merchant.") from None
+    membership = membership_get(user=request.user, merchant_id=merchant_id)
+    request.session[SESSION_KEY] = membership.merchant_id
+    messages.success(request, f"Switched to {membership.merchant.name}.")
+    # Always land on the home page: the page the user was on may belong to the merchant they just left.
+    return redirect("dashboard:home")
+
+
+@merchant_required()
+def planned_area(request, area: str):
+    if area not in PLANNED_AREAS:
+        raise Http404("No such area.")
+    return render(request, "dashboard/planned_area.html", {"section": area, "area": PLANNED_AREAS[area]})
+
+
+def _settings_context(request, **extra):
+    merchant = request.merchant
+    return {
+        "section": "settings",
+        # Members of the current merchant only: the relation is filtered by the merchant by construction.
+        "members": merchant.memberships.select_related("user").order_by("user__username"),
+        "api_keys": api_key_list(merchant=merchant),
+        "can_manage": request.membership.can("manage"),
+        **extra,
+    }
+
+
+@merchant_required()
+def settings_page(request):
+    return render(request, "dashboard/settings.html", _settings_context(request, key_form=APIKeyCreateForm()))
+
+
+@merchant_required("manage")
+@require_POST
+def api_key_create_view(request):
+    form = APIKeyCreateForm(request.POST)
+    if not form.is_valid():
+        return render(request, "dashboard/settings.html", _settings_context(request, key_form=form), status=400)
+    key_obj, key = api_key_create(
+        merchant=request.merchant,
+        name=form.cleaned_data["name"],
+        scopes=form.cleaned_data["scopes"],
+        actor=Actor.for_user(request.user),
+    )
+    # The clear-text key goes out in this response only: it is never stored, so it is not redirected through
+    # the session, and the response must not be cached.
+    response = render(
+        request,
+        "dashboard/settings.html",
+        _settings_context(request, key_form=APIKeyCreateForm(), new_key=key, new_key_obj=key_obj),
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@merchant_required("manage")
+@require_POST
+def api_key_revoke_view(request, prefix: str):
+    # Keys are addressed by their public prefix; the primary key embeds the hash, which stays out of pages.
+    key = api_key_list(merchant=request.merchant).filter(prefix=prefix).first()
+    if key is None:
+        raise Http404("No such API key.")
+    if key.revoked:
+        messages.info(request, f"The key “{key.name}” was already revoked.")
+    else:
+        api_key_revoke(key=key, actor=Actor.for_user(request.user))
+        messages.success(request, f"Revoked the key “{key.name}” ({key.prefix}…). Clients using it now get 401.")
+    return redirect("dashboard:settings")

@@ -1,39 +1,19 @@
 """Shared fixtures. Every access test has an owner, a member of each role and an outsider from another
 merchant, so each view can prove who gets what (the healthchecks habit)."""
 
-import socket
-from urllib.parse import urlparse
-
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.services import Actor, api_key_create
+from scripts import check_services
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
 
-def _reachable(url: str, default_port: int) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def pytest_configure(config):
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("postgresql") and not _reachable(f"//{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}", 5432):
-        raise pytest.UsageError(
-            f"PostgreSQL is not reachable at {db.get('HOST')}:{db.get('PORT') or 5432}. Start it "
-            "(e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) or set TEST_DATABASE_URL."
-        )
-    if not _reachable(settings.CELERY_BROKER_URL, 6379):
-        raise pytest.UsageError(
-            f"Redis is not reachable at {settings.CELERY_BROKER_URL}. Start it "
-            "(e.g. `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''`) or set TEST_REDIS_URL."
-        )
+    # Same check as `make test` runs first, for people who call pytest directly.
+    if check_services.main() != 0:
+        raise pytest.UsageError("The test suite needs PostgreSQL and Redis; see the message above.")
 
 
 @pytest.fixture
@@ -85,3 +65,50 @@ def api_client(make_api_client, merchant):
 @pytest.fixture
 def outsider_api_client(make_api_client, other_merchant):
     return make_api_client(other_merchant)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker (both queues) in a subprocess, on the test Redis and the test database.
+    Tests that hand it work must use `transactional_db` so the rows they create are committed."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings
+    from django.db import connection
+
+    from config.celery import app
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
+    }
+    app.control.purge()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,ml", "--pool", "solo",
+         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"Celery worker exited early:\n{proc.stdout.read().decode()}")
+            if app.control.ping(timeout=1.0):
+                break
+        else:
+            raise RuntimeError("Celery worker did not answer a ping within 60 s.")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

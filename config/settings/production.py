@@ -5,6 +5,10 @@ import dj_database_url
 from config.env import env_bool, env_int, env_list, env_str
 
 from .base import *  # noqa: F401,F403
+from .base import MIDDLEWARE
+
+# Static files are served by WhiteNoise in production (runserver and the test live server do it elsewhere).
+MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]
 
 DEBUG = False
 SECRET_KEY = env_str("SECRET_KEY", required=True)
