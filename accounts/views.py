@@ -2,7 +2,6 @@
 are not built yet. Reads go through selectors scoped to `request.merchant`; writes through services."""
 
 from django.contrib import messages
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -86,13 +85,12 @@ def home(request):
     products = product_list(merchant=merchant)
     context = {
         "section": "home",
+        "can_edit": request.membership.can("edit"),
         "product_count": products.count(),
         "active_count": products.filter(is_active=True).count(),
         "category_count": category_list(merchant=merchant).count(),
         "brand_count": len(brand_list(merchant=merchant)),
-        "top_categories": (
-            category_list(merchant=merchant).annotate(product_count=Count("products")).order_by("-product_count")[:6]
-        ),
+        "top_categories": category_list(merchant=merchant).order_by("-product_count", "name")[:6],
         "recent_imports": product_import_list(merchant=merchant)[:5],
         "recent_activity": audit_log_list(merchant=merchant)[:8],
     }

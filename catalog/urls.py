@@ -1,2 +1,13 @@
+from django.urls import path
+
+from catalog import views
+
 app_name = "catalog"
-urlpatterns = []
+urlpatterns = [
+    path("", views.product_list_view, name="product_list"),
+    path("products/<int:product_id>/", views.product_detail_view, name="product_detail"),
+    path("import/", views.import_view, name="import"),
+    path("imports/", views.import_list_view, name="import_list"),
+    path("imports/<int:import_id>/", views.import_detail_view, name="import_detail"),
+    path("imports/<int:import_id>/apply/", views.import_apply_view, name="import_apply"),
+]

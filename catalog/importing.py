@@ -1,0 +1,580 @@
+"""Reading catalog files: decoding, CSV/JSON parsing, column mapping and per-row validation.
+
+Nothing here touches the database, so `catalog.services.product_import` (which does the writing) and the
+benchmark's naive baseline work from the same parsed rows.
+
+How a file is read:
+- Size: over the limit raises `ImportTooLarge`. Encoding: UTF-8 (with or without BOM) first, then
+  charset_normalizer; a file that cannot be decoded clearly raises `ImportFileError`.
+- Format: `file_format` if given, else the file extension (.csv/.tsv/.txt, .json), else the content.
+- Columns: headers are matched case- and punctuation-insensitively against `FIELD_ALIASES` (our own
+  field names, Shopify, Myntra, UCI Online Retail and other common export names). When several columns
+  match one field, the first in alias order is used and the others fill in only where it is blank (Shopify:
+  `Variant SKU`, falling back to `Handle`). A file without a title column uses its description column as
+  the title (UCI Online Retail); one without a category column uses `Gender` (Myntra).
+  A price header that names a currency (`Price (INR)`) sets that currency for rows without a currency.
+- Unknown columns become attributes (`PrimaryColor` -> `attributes["primary_color"]`, blank cells skipped;
+  CSV values are strings, JSON values are kept as given). Columns that describe a sale rather than a
+  product (invoice number and date, quantity sold, customer, country) and our own read-only fields (`id`,
+  `created_at`, ...) are listed in the report's `ignored_columns`.
+- Rows: line numbers are what a spreadsheet shows (header = line 1, first product = line 2, a quoted
+  multi-line cell stays one line); for JSON, the 1-based position in the list. Blank rows are skipped.
+  A SKU seen before in the same file is an error naming the first line, even when that line was invalid.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import PurePath
+from typing import Any
+
+import charset_normalizer
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.text import slugify
+
+REQUIRED_FIELDS = ("sku", "title", "price")
+
+# Normalised header names (lower case, letters and digits only) per field, in priority order.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "sku": (
+        "sku", "variantsku", "productsku", "itemsku", "stockcode", "productid", "itemid",
+        "productcode", "itemcode", "articlenumber", "partnumber", "handle",
+    ),
+    "title": ("title", "name", "productname", "producttitle", "itemname"),
+    "brand": ("brand", "productbrand", "brandname", "vendor", "manufacturer"),
+    "category": ("category", "categoryname", "productcategory", "type", "producttype", "department"),
+    "price": ("price", "unitprice", "variantprice", "saleprice", "listprice", "regularprice"),
+    "currency": ("currency", "currencycode", "pricecurrency"),
+    "description": ("description", "bodyhtml", "body", "productdescription", "longdescription", "details"),
+    "url": ("url", "link", "producturl", "productlink", "permalink"),
+    "stock": (
+        "stock", "inventory", "variantinventoryqty", "inventoryquantity", "stockquantity",
+        "quantityinstock", "qtyonhand", "stocklevel",
+    ),
+    "is_active": ("isactive", "active", "published", "enabled"),
+    "attributes": ("attributes",),
+}
+# Used only when the file has no column for the field itself.
+COLUMN_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "title": ("description", "productdescription"),
+    "category": ("gender",),
+}
+IGNORED_HEADERS = frozenset(
+    {
+        "id", "createdat", "updatedat", "merchant", "instock", "categoryslug",
+        "invoiceno", "invoicenumber", "invoicedate", "quantity", "customerid", "country",
+    }
+)
+
+MAX_LENGTHS = {"sku": 100, "title": 500, "brand": 200, "category": 200, "url": 1000}
+MAX_PRICE = Decimal("9999999999.99")  # Product.price: 12 digits, 2 decimals
+MAX_REPORTED_ERRORS = 10_000
+PREVIEW_ROWS = 50
+
+_TRUE = frozenset({"true", "yes", "y", "1", "active", "published"})
+_FALSE = frozenset({"false", "no", "n", "0", "inactive", "draft", "archived", "unpublished"})
+# Encodings that spreadsheet programs write, preferred when charset_normalizer finds several equally good.
+_PREFERRED_ENCODINGS = ("cp1252", "cp1251", "gb18030", "cp932", "big5", "cp949", "cp1250", "iso8859_15")
+_CURRENCY_SIGNS = "$€£¥₹₩₽₺"
+_PRICE_HEADER_CURRENCY = re.compile(
+    r"^\s*(?:unit|variant|sale|list|regular)?[\s_-]*price\s*(?:[\(\[]\s*([A-Za-z]{3})\s*[\)\]]|[\s_-]+([A-Z]{3}))\s*$",
+    re.IGNORECASE,
+)
+_PRICE_VALUE = re.compile(
+    rf"^(-)?\s*(?:[A-Z]{{3}}\s*|[{_CURRENCY_SIGNS}]\s*)?(-)?\s*([\d.,\s]*\d[\d.,\s]*|\.\d+)\s*"
+    rf"(?:[A-Z]{{3}}|[{_CURRENCY_SIGNS}])?$"
+)
+_CURRENCY_CODE = re.compile(r"^[A-Za-z]{3}$")
+_url_validator = URLValidator()
+# Markers put into a raw record for problems found while reading; a NUL cannot clash with a real header.
+_EXTRA_CELLS = "\x00extra-cells"
+_NOT_AN_OBJECT = "\x00not-an-object"
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (nothing is written). `code` is stable for clients."""
+
+    def __init__(self, message: str, code: str = "invalid_file"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class ImportTooLarge(ImportFileError):
+    def __init__(self, size: int, limit: int):
+        super().__init__(
+            f"The file is {_megabytes(size)} MB; the limit is {_megabytes(limit)} MB. Split it into smaller files.",
+            code="too_large",
+        )
+        self.size = size
+        self.limit = limit
+
+
+@dataclass
+class ParsedRow:
+    line: int
+    sku: str
+    values: dict[str, Any]  # model field name -> clean value; `category` is the category *name*
+    category_slug: str = ""
+
+
+@dataclass
+class ParsedFile:
+    file_format: str
+    columns: dict[str, str]
+    ignored_columns: list[str]
+    fields: set[str]  # Product fields the file provides (and an upsert may overwrite)
+    rows: list[ParsedRow] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+    error_count: int = 0
+    total_rows: int = 0
+
+
+# --- entry point -------------------------------------------------------------------------------------------
+
+
+def parse_import(
+    data: bytes, *, filename: str = "", file_format: str | None = None, max_bytes: int | None = None
+) -> ParsedFile:
+    if max_bytes is not None and len(data) > max_bytes:
+        raise ImportTooLarge(len(data), max_bytes)
+    if not data.strip():
+        raise ImportFileError("The file is empty.", code="empty_file")
+    file_format = detect_format(filename=filename, file_format=file_format, data=data)
+    text = decode_text(data)
+    if not text.strip():
+        raise ImportFileError("The file is empty.", code="empty_file")
+    headers, records = _read_json(text) if file_format == "json" else _read_csv(text, filename)
+    if not records:
+        raise ImportFileError("The file has a header but no product rows.", code="no_rows")
+    mapping = map_columns(headers)
+    parsed = ParsedFile(
+        file_format=file_format,
+        columns=mapping.columns,
+        ignored_columns=mapping.ignored,
+        fields=mapping.fields,
+    )
+    first_line_by_sku: dict[str, int] = {}
+    for line, record in records:
+        parsed.total_rows += 1
+        row, errors = _clean_row(line, record, mapping)
+        if row.sku:
+            first = first_line_by_sku.setdefault(row.sku, line)
+            if first != line:
+                errors.setdefault("sku", f"Duplicate SKU: already on line {first} of this file.")
+        if errors:
+            parsed.error_count += 1
+            if len(parsed.errors) < MAX_REPORTED_ERRORS:
+                parsed.errors.append({"line": line, "sku": row.sku, "errors": errors})
+        else:
+            parsed.rows.append(row)
+    return parsed
+
+
+# --- file level --------------------------------------------------------------------------------------------
+
+
+def detect_format(*, filename: str, file_format: str | None, data: bytes) -> str:
+    if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise ImportFileError(
+            "This looks like an Excel workbook or a zip archive. Export the sheet as CSV (UTF-8) and upload that.",
+            code="unsupported_format",
+        )
+    if file_format:
+        fmt = file_format.strip().lower()
+        if fmt not in ("csv", "json"):
+            raise ImportFileError(f"Unknown format '{file_format}'. Use 'csv' or 'json'.", code="unknown_format")
+        return fmt
+    suffix = PurePath(filename or "").suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        return "csv"
+    if suffix == ".json":
+        return "json"
+    if suffix:
+        raise ImportFileError(
+            f"Unsupported file type '{suffix}'. Upload a .csv or .json file.", code="unknown_format"
+        )
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    return "json" if head in (b"[", b"{") else "csv"
+
+
+def decode_text(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        text = _detect_and_decode(data)
+    if "\x00" in text:
+        raise ImportFileError(
+            "The file contains binary data. Upload a CSV or JSON text file, preferably UTF-8.", code="bad_encoding"
+        )
+    return text
+
+
+def _detect_and_decode(data: bytes) -> str:
+    results = charset_normalizer.from_bytes(data)
+    best = results.best()
+    if best is None:
+        raise ImportFileError(
+            "The file's text encoding could not be recognised. Save it as UTF-8 and upload it again.",
+            code="bad_encoding",
+        )
+    lowest = min(match.chaos for match in results)
+    candidates = {match.encoding: match for match in results if match.chaos <= lowest + 0.01}
+    chosen = next((candidates[enc] for enc in _PREFERRED_ENCODINGS if enc in candidates), best)
+    return str(chosen)
+
+
+def _read_csv(text: str, filename: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
+    delimiter = "\t" if filename.lower().endswith(".tsv") else max(",;\t|", key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    headers: list[str] | None = None
+    records: list[tuple[int, dict[str, str]]] = []
+    line = 0
+    try:
+        for values in reader:
+            line += 1
+            if not any(v.strip() for v in values):
+                continue
+            if headers is None:
+                headers = [h.strip() for h in values]
+                _check_headers(headers)
+                continue
+            record = dict(zip(headers, values))
+            if len(values) > len(headers) and any(v.strip() for v in values[len(headers):]):
+                record[_EXTRA_CELLS] = (
+                    f"The row has {len(values)} cells but the header has {len(headers)} columns (an unquoted comma?)."
+                )
+            records.append((line, record))
+    except csv.Error as exc:
+        raise ImportFileError(f"Line {line + 1} is not valid CSV: {exc}.", code="malformed_csv") from None
+    if headers is None:
+        raise ImportFileError("The file is empty.", code="empty_file")
+    return headers, records
+
+
+def _check_headers(headers: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for header in headers:
+        if not header:
+            continue
+        key = header.casefold()
+        if key in seen:
+            raise ImportFileError(f"The column '{header}' appears more than once.", code="duplicate_columns")
+        seen[key] = header
+
+
+def _read_json(text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    try:
+        items = json.loads(text, parse_constant=lambda name: name)
+    except json.JSONDecodeError as exc:
+        raise ImportFileError(
+            f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).", code="malformed_json"
+        ) from None
+    if not isinstance(items, list):
+        raise ImportFileError(
+            f"The JSON must be a list of product objects, e.g. [{{\"sku\": ..., \"title\": ..., \"price\": ...}}]; "
+            f"got {_json_type(items)}.",
+            code="not_a_list",
+        )
+    if items and not any(isinstance(item, dict) for item in items):
+        raise ImportFileError(
+            f"The JSON must be a list of product objects; its items are {_json_type(items[0])}s.", code="not_a_list"
+        )
+    headers: dict[str, None] = {}
+    records: list[tuple[int, dict[str, Any]]] = []
+    for position, item in enumerate(items, start=1):
+        if isinstance(item, dict):
+            headers.update(dict.fromkeys(str(k).strip() for k in item))
+            records.append((position, {str(k).strip(): v for k, v in item.items()}))
+        else:
+            records.append((position, {_NOT_AN_OBJECT: _json_type(item)}))
+    return list(headers), records
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+# --- columns -----------------------------------------------------------------------------------------------
+
+
+def normalize_header(header: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", header.casefold())
+
+
+def attribute_key(header: str) -> str:
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", header.strip())
+    return re.sub(r"[^0-9a-z]+", "_", snake.lower()).strip("_") or header.strip()
+
+
+@dataclass
+class ColumnMapping:
+    sources: dict[str, list[str]]  # field -> headers, in priority order
+    attributes: dict[str, str]  # header -> attribute key
+    columns: dict[str, str]  # header -> "field" or "attributes.<key>", for the report
+    ignored: list[str]
+    fields: set[str]
+    currency_from_header: str = ""
+
+
+def map_columns(headers: list[str]) -> ColumnMapping:
+    by_norm = {normalize_header(h): h for h in headers if h}
+    sources: dict[str, list[str]] = {}
+    for fld, aliases in FIELD_ALIASES.items():
+        found = [by_norm[a] for a in aliases if a in by_norm]
+        if found:
+            sources[fld] = found
+    currency_from_header = ""
+    if "price" not in sources:
+        for header in headers:
+            match = _PRICE_HEADER_CURRENCY.match(header)
+            if match:
+                sources["price"] = [header]
+                currency_from_header = (match.group(1) or match.group(2)).upper()
+                break
+    for fld, aliases in COLUMN_FALLBACKS.items():
+        if fld in sources:
+            continue
+        for alias in aliases:
+            header = by_norm.get(alias)
+            if header is None:
+                continue
+            sources[fld] = [header]
+            for other, their in list(sources.items()):
+                if other != fld and header in their:
+                    their.remove(header)
+                    if not their:
+                        del sources[other]
+            break
+
+    missing = [f for f in REQUIRED_FIELDS if f not in sources]
+    if missing:
+        found = ", ".join(f"'{h}'" for h in headers if h) or "none"
+        accepted = "; ".join(f"{f}: {', '.join(FIELD_ALIASES[f][:5])}" for f in missing)
+        raise ImportFileError(
+            f"Missing required column(s): {', '.join(missing)}. Found columns: {found}. "
+            f"Accepted names include {accepted}.",
+            code="missing_columns",
+        )
+
+    mapped = {h for hs in sources.values() for h in hs}
+    columns: dict[str, str] = {}
+    attributes: dict[str, str] = {}
+    ignored: list[str] = []
+    for index, header in enumerate(headers, start=1):
+        if header in mapped:
+            columns[header] = next(f for f, hs in sources.items() if header in hs)
+        elif not header:
+            ignored.append(f"(column {index}, no header)")
+        elif normalize_header(header) in IGNORED_HEADERS:
+            ignored.append(header)
+        else:
+            attributes[header] = attribute_key(header)
+            columns[header] = f"attributes.{attributes[header]}"
+    fields = set(sources)
+    if attributes:
+        fields.add("attributes")
+    if currency_from_header:
+        fields.add("currency")
+    return ColumnMapping(sources, attributes, columns, ignored, fields, currency_from_header)
+
+
+# --- rows --------------------------------------------------------------------------------------------------
+
+
+def _clean_row(line: int, record: dict[str, Any], mapping: ColumnMapping) -> tuple[ParsedRow, dict[str, str]]:
+    errors: dict[str, str] = {}
+    if _NOT_AN_OBJECT in record:
+        errors["row"] = f"Expected a product object, got {record[_NOT_AN_OBJECT]}."
+        return ParsedRow(line=line, sku="", values={}), errors
+    if _EXTRA_CELLS in record:
+        errors["row"] = record[_EXTRA_CELLS]
+
+    raw: dict[str, Any] = {}
+    for fld, headers in mapping.sources.items():
+        value = None
+        for header in headers:
+            value = record.get(header)
+            if not _is_blank(value):
+                break
+        raw[fld] = value
+
+    values: dict[str, Any] = {}
+    for fld, value in raw.items():
+        try:
+            values[fld] = _CLEANERS[fld](value)
+        except ValueError as exc:
+            errors[fld] = str(exc)
+
+    sku = values.get("sku") or (str(raw["sku"]).strip() if isinstance(raw.get("sku"), str | int) else "")
+    if "currency" in mapping.fields and not values.get("currency") and "currency" not in errors:
+        values["currency"] = mapping.currency_from_header or "USD"
+
+    category_slug = ""
+    if values.get("category"):
+        category_slug = slugify(values["category"], allow_unicode=True)[:220]
+        if not category_slug:
+            errors["category"] = "A category name must contain letters or digits."
+
+    if mapping.attributes:
+        extra = {}
+        for header, key in mapping.attributes.items():
+            value = record.get(header)
+            if not _is_blank(value):
+                extra[key] = value.strip() if isinstance(value, str) else value
+        values["attributes"] = {**extra, **(values.get("attributes") or {})}
+
+    return ParsedRow(line=line, sku=sku, values=values, category_slug=category_slug), errors
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: Any, *, fld: str, required: bool = False) -> str:
+    if _is_blank(value):
+        if required:
+            raise ValueError("This field is required.")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"Expected text, got {_json_type(value)}.")
+    text = value.strip() if isinstance(value, str) else str(value)
+    limit = MAX_LENGTHS.get(fld)
+    if limit and len(text) > limit:
+        raise ValueError(f"At most {limit} characters (this one has {len(text)}).")
+    return text
+
+
+def parse_price(value: Any) -> Decimal:
+    """A price from a cell: `12.5`, `1,299.00`, `$12`, `12,50 EUR`, `₹ 1.299,00`. Never negative."""
+    if _is_blank(value):
+        raise ValueError("This field is required.")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"Expected a number, got {_json_type(value)}.")
+    if isinstance(value, str):
+        match = _PRICE_VALUE.match(value.strip())
+        if not match:
+            raise ValueError(f"'{value.strip()[:50]}' is not a price.")
+        negative = bool(match.group(1) or match.group(2))
+        number = _normalize_number(re.sub(r"\s", "", match.group(3)))
+        if number is None:
+            raise ValueError(f"'{value.strip()[:50]}' is not a price.")
+        text = f"-{number}" if negative else number
+    else:
+        text = str(value)
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"'{str(value)[:50]}' is not a price.") from None
+    if not amount.is_finite():
+        raise ValueError(f"'{value}' is not a price.")
+    if amount < 0:
+        raise ValueError(f"A price cannot be negative (got {value}).")
+    amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if amount > MAX_PRICE:
+        raise ValueError(f"A price must be below {MAX_PRICE + Decimal('0.01'):,}.")
+    return amount
+
+
+def _normalize_number(number: str) -> str | None:
+    if re.fullmatch(r"\d+(\.\d*)?|\.\d+", number):
+        return number
+    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d*)?", number):  # 1,299.00
+        return number.replace(",", "")
+    if re.fullmatch(r"\d+,\d{1,2}", number):  # 12,50
+        return number.replace(",", ".")
+    if re.fullmatch(r"\d{1,3}(\.\d{3})+,\d*", number):  # 1.299,00
+        return number.replace(".", "").replace(",", ".")
+    return None
+
+
+def parse_currency(value: Any) -> str:
+    if _is_blank(value):
+        return ""
+    if not isinstance(value, str) or not _CURRENCY_CODE.match(value.strip()):
+        raise ValueError(f"'{str(value)[:20]}' is not a currency; use a 3-letter code such as USD.")
+    return value.strip().upper()
+
+
+def _parse_stock(value: Any) -> int | None:
+    if _is_blank(value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"Expected a whole number, got {_json_type(value)}.")
+    text = value.strip().replace(",", "") if isinstance(value, str) else str(value)
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"'{str(value)[:50]}' is not a whole number.") from None
+    if not amount.is_finite() or amount != amount.to_integral_value():
+        raise ValueError(f"'{str(value)[:50]}' is not a whole number.")
+    if amount < 0:
+        raise ValueError(f"Stock cannot be negative (got {value}).")
+    if amount > 2_147_483_647:
+        raise ValueError("Stock is too large.")
+    return int(amount)
+
+
+def _parse_bool(value: Any) -> bool:
+    if _is_blank(value):
+        return True
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"'{str(value)[:20]}' is not yes/no; use true or false.")
+
+
+def _parse_url(value: Any) -> str:
+    url = _text(value, fld="url")
+    if url:
+        try:
+            _url_validator(url)
+        except ValidationError:
+            raise ValueError(f"'{url[:80]}' is not a valid http(s) URL.") from None
+    return url
+
+
+def _parse_attributes(value: Any) -> dict:
+    if _is_blank(value):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError('Attributes must be a JSON object, e.g. {"color": "red"}.') from None
+    if not isinstance(value, dict):
+        raise ValueError(f"Attributes must be an object, got {_json_type(value)}.")
+    return value
+
+
+_CLEANERS = {
+    "sku": lambda v: _text(v, fld="sku", required=True),
+    "title": lambda v: _text(v, fld="title", required=True),
+    "brand": lambda v: _text(v, fld="brand"),
+    "category": lambda v: _text(v, fld="category"),
+    "price": parse_price,
+    "currency": parse_currency,
+    "description": lambda v: _text(v, fld="description"),
+    "url": _parse_url,
+    "stock": _parse_stock,
+    "is_active": _parse_bool,
+    "attributes": _parse_attributes,
+}
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}"

@@ -1,0 +1,239 @@
+"""Dashboard pages for the catalog: products list (HTMX search, filters, pagination), product detail, and
+the import flow (upload -> report -> apply). Reads through selectors scoped to `request.merchant`; imports
+through `catalog.services.product_import`."""
+
+import re
+import secrets
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from accounts.decorators import merchant_required
+from accounts.services import Actor
+from catalog.forms import ProductFilterForm, ProductImportForm
+from catalog.importing import ImportFileError, ImportTooLarge
+from catalog.models import ProductImport
+from catalog.selectors import product_get, product_import_get, product_import_list, product_list
+from catalog.services import product_import
+
+PRODUCTS_PER_PAGE = 25
+IMPORTS_PER_PAGE = 25
+# A report can list thousands of rows; the page shows the first ones and says how many there are.
+REPORT_ROWS_SHOWN = 500
+
+# Between a dry run and "apply", the uploaded bytes wait in a per-merchant folder under VAR_DIR, named by
+# a random token that only the uploader's session knows. Applying deletes the file; stale ones are swept.
+STAGING_SESSION_KEY = "catalog_staged_imports"
+STAGING_MAX_AGE_S = 24 * 3600
+STAGING_MAX_PER_SESSION = 5
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+
+
+def _wants_partial(request) -> bool:
+    # A history-restore request (back button after a cache miss) needs the whole page, not the fragment.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+@merchant_required()
+@vary_on_headers("HX-Request")
+def product_list_view(request):
+    form = ProductFilterForm(request.GET, merchant=request.merchant)
+    filters = form.selector_filters()
+    products = product_list(merchant=request.merchant, **filters).select_related("category")
+    page = Paginator(products, PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
+    filtered = any(value not in ("", None) for value in filters.values())
+    context = {
+        "section": "catalog",
+        "form": form,
+        "page": page,
+        "filtered": filtered,
+        "can_edit": request.membership.can("edit"),
+    }
+    template = "catalog/partials/_product_table.html" if _wants_partial(request) else "catalog/product_list.html"
+    return render(request, template, context)
+
+
+@merchant_required()
+def product_detail_view(request, product_id: int):
+    product = product_get(merchant=request.merchant, product_id=product_id)
+    attributes = product.attributes if isinstance(product.attributes, dict) else {"value": product.attributes}
+    context = {
+        "section": "catalog",
+        "product": product,
+        "attributes": [(name, _attribute_text(value)) for name, value in attributes.items()],
+        # Only http(s) links are rendered as links; anything else (e.g. "javascript:") is shown as text.
+        "url_is_safe": product.url.lower().startswith(("http://", "https://")),
+    }
+    return render(request, "catalog/product_detail.html", context)
+
+
+def _attribute_text(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_attribute_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_attribute_text(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
+@merchant_required()
+def import_list_view(request):
+    page = Paginator(product_import_list(merchant=request.merchant), IMPORTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "catalog/import_list.html",
+        {"section": "catalog", "page": page, "can_edit": request.membership.can("edit")},
+    )
+
+
+@merchant_required("edit")
+def import_view(request):
+    form = ProductImportForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            data = upload.read()
+            file_format = form.cleaned_data["file_format"] or None
+            dry_run = form.cleaned_data["dry_run"]
+            try:
+                result = product_import(
+                    merchant=request.merchant,
+                    actor=Actor.for_user(request.user),
+                    data=data,
+                    filename=upload.name,
+                    file_format=file_format,
+                    dry_run=dry_run,
+                )
+            except ImportTooLarge as exc:
+                form.add_error("file", getattr(exc, "message", "") or "The file is larger than the import limit.")
+                status = 413
+            except ImportFileError as exc:
+                form.add_error("file", exc.message)
+            else:
+                if dry_run and result.status == ProductImport.Status.PREVIEWED:
+                    _stage_upload(request, result, data, filename=upload.name, file_format=file_format)
+                return redirect("catalog:import_detail", import_id=result.id)
+    return render(
+        request,
+        "catalog/import.html",
+        {"section": "catalog", "form": form, "max_bytes": settings.CATALOG_IMPORT_MAX_BYTES},
+        status=status,
+    )
+
+
+@merchant_required()
+def import_detail_view(request, import_id: int):
+    product_import_obj = product_import_get(merchant=request.merchant, import_id=import_id)
+    report = product_import_obj.report or {}
+    error_rows = [
+        {"line": row.get("line"), "sku": row.get("sku") or "", "field": field, "reason": reason}
+        for row in report.get("errors") or []
+        for field, reason in (row.get("errors") or {}).items()
+    ]
+    preview = report.get("preview") or []
+    can_edit = request.membership.can("edit")
+    context = {
+        "section": "catalog",
+        "imp": product_import_obj,
+        "columns": report.get("columns") or {},
+        "ignored_columns": report.get("ignored_columns") or [],
+        "error_rows": error_rows[:REPORT_ROWS_SHOWN],
+        # The report keeps a bounded number of errors and preview rows; the counts on the import are exact.
+        "error_rows_total": len(error_rows),
+        "errors_omitted": report.get("errors_omitted") or 0,
+        "preview": preview[:REPORT_ROWS_SHOWN],
+        "valid_rows": product_import_obj.created_count + product_import_obj.updated_count,
+        "can_edit": can_edit,
+        "can_apply": can_edit and _staged_path(request, product_import_obj) is not None,
+    }
+    return render(request, "catalog/import_detail.html", context)
+
+
+@merchant_required("edit")
+@require_POST
+def import_apply_view(request, import_id: int):
+    previewed = product_import_get(merchant=request.merchant, import_id=import_id)
+    path = _staged_path(request, previewed)
+    if path is None:
+        messages.error(
+            request,
+            "The previewed file is no longer available (previews are kept for 24 hours, in the browser session "
+            "that uploaded them). Upload it again with “Dry run” unchecked.",
+        )
+        return redirect("catalog:import")
+    entry = request.session[STAGING_SESSION_KEY][str(previewed.id)]
+    try:
+        result = product_import(
+            merchant=request.merchant,
+            actor=Actor.for_user(request.user),
+            data=path.read_bytes(),
+            filename=entry.get("filename") or previewed.filename,
+            file_format=entry.get("file_format"),
+            dry_run=False,
+        )
+    except (ImportTooLarge, ImportFileError) as exc:
+        messages.error(request, getattr(exc, "message", "") or "The file could not be imported.")
+        return redirect("catalog:import_detail", import_id=previewed.id)
+    _unstage(request, previewed.id)
+    if result.status == ProductImport.Status.APPLIED:
+        messages.success(
+            request, f"Import applied: {result.created_count} created, {result.updated_count} updated."
+        )
+    else:
+        messages.error(request, "The import was rejected; nothing was changed. See the report below.")
+    return redirect("catalog:import_detail", import_id=result.id)
+
+
+def _staging_dir(merchant_id: int) -> Path:
+    return Path(settings.VAR_DIR) / "import-staging" / str(merchant_id)
+
+
+def _stage_upload(request, product_import_obj, data: bytes, *, filename: str, file_format: str | None) -> None:
+    folder = _staging_dir(request.merchant.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(folder)
+    token = secrets.token_urlsafe(32)
+    (folder / token).write_bytes(data)
+    staged = dict(request.session.get(STAGING_SESSION_KEY) or {})
+    staged[str(product_import_obj.id)] = {"token": token, "filename": filename, "file_format": file_format}
+    # Keep the session small: only the latest previews can be applied from this browser.
+    for old_id in list(staged)[:-STAGING_MAX_PER_SESSION]:
+        (folder / staged.pop(old_id)["token"]).unlink(missing_ok=True)
+    request.session[STAGING_SESSION_KEY] = staged
+
+
+def _staged_path(request, product_import_obj) -> Path | None:
+    if product_import_obj.status != ProductImport.Status.PREVIEWED:
+        return None
+    entry = (request.session.get(STAGING_SESSION_KEY) or {}).get(str(product_import_obj.id))
+    if not entry or not _TOKEN_RE.match(entry.get("token", "")):
+        return None
+    # The folder is the import's own merchant's, so a token can never reach another tenant's upload.
+    path = _staging_dir(product_import_obj.merchant_id) / entry["token"]
+    return path if path.is_file() else None
+
+
+def _unstage(request, import_id: int) -> None:
+    staged = dict(request.session.get(STAGING_SESSION_KEY) or {})
+    entry = staged.pop(str(import_id), None)
+    if entry and _TOKEN_RE.match(entry.get("token", "")):
+        (_staging_dir(request.merchant.id) / entry["token"]).unlink(missing_ok=True)
+    request.session[STAGING_SESSION_KEY] = staged
+
+
+def _sweep_stale(folder: Path) -> None:
+    cutoff = time.time() - STAGING_MAX_AGE_S
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
