@@ -89,7 +89,7 @@ def home(request):
         "product_count": products.count(),
         "active_count": products.filter(is_active=True).count(),
         "category_count": category_list(merchant=merchant).count(),
-        "brand_count": len(brand_list(merchant=merchant)),
+        "brand_count": brand_list(merchant=merchant).count(),
         "top_categories": category_list(merchant=merchant).order_by("-product_count", "name")[:6],
         "recent_imports": product_import_list(merchant=merchant)[:5],
         "recent_activity": audit_log_list(merchant=merchant)[:8],

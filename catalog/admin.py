@@ -30,9 +30,26 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["sku", "title", "brand", "category", "price", "currency", "stock", "is_active", "merchant", "updated_at"]
+    list_display = [
+        "sku",
+        "title",
+        "brand",
+        "category",
+        "price",
+        "currency",
+        "stock",
+        "is_active",
+        "merchant",
+        "updated_at",
+    ]
     list_display_links = ["sku", "title"]
-    list_filter = ["merchant", "is_active", "currency", ("category", admin.RelatedOnlyFieldListFilter), "brand"]
+    list_filter = [
+        "merchant",
+        "is_active",
+        "currency",
+        ("category", admin.RelatedOnlyFieldListFilter),
+        "brand",
+    ]
     list_select_related = ["merchant", "category"]
     search_fields = ["sku", "title", "brand", "merchant__name", "merchant__slug"]
     raw_id_fields = ["merchant", "category"]
@@ -54,7 +71,9 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate selected products", permissions=["change"])
     def deactivate(self, request, queryset):
-        count = product_bulk_set_active(queryset=queryset, is_active=False, actor=Actor.for_user(request.user))
+        count = product_bulk_set_active(
+            queryset=queryset, is_active=False, actor=Actor.for_user(request.user)
+        )
         self.message_user(request, f"Deactivated {count} product(s).", messages.SUCCESS)
 
 
@@ -63,22 +82,45 @@ class ProductImportAdmin(admin.ModelAdmin):
     """Imports are a record of what happened: viewable, never edited."""
 
     list_display = [
-        "id", "filename", "merchant", "status", "dry_run", "file_format", "total_rows", "created_count",
-        "updated_count", "error_count", "created_by_label", "created_at",
+        "id",
+        "filename",
+        "merchant",
+        "status",
+        "dry_run",
+        "file_format",
+        "total_rows",
+        "created_count",
+        "updated_count",
+        "error_count",
+        "created_by_label",
+        "created_at",
     ]
     list_filter = ["merchant", "status", "dry_run", "file_format"]
     list_select_related = ["merchant"]
     search_fields = ["filename", "created_by_label", "merchant__name", "merchant__slug"]
     date_hierarchy = "created_at"
     fields = [
-        "merchant", "filename", "file_format", "status", "dry_run", "total_rows", "created_count",
-        "updated_count", "error_count", "created_by_label", "created_at", "report_pretty",
+        "merchant",
+        "filename",
+        "file_format",
+        "status",
+        "dry_run",
+        "total_rows",
+        "created_count",
+        "updated_count",
+        "error_count",
+        "created_by_label",
+        "created_at",
+        "report_pretty",
     ]
     readonly_fields = fields
 
     @admin.display(description="Report")
     def report_pretty(self, obj):
-        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(obj.report, indent=2, ensure_ascii=False))
+        return format_html(
+            "<pre style='white-space: pre-wrap'>{}</pre>",
+            json.dumps(obj.report, indent=2, ensure_ascii=False),
+        )
 
     def has_add_permission(self, request):
         return False

@@ -15,7 +15,9 @@ class ProductFilter(filters.FilterSet):
     is_active = filters.BooleanFilter(field_name="is_active")
     min_price = filters.NumberFilter(field_name="price", lookup_expr="gte", label="Price at least.")
     max_price = filters.NumberFilter(field_name="price", lookup_expr="lte", label="Price at most.")
-    currency = filters.CharFilter(field_name="currency", lookup_expr="iexact", label="3-letter currency code.")
+    currency = filters.CharFilter(
+        field_name="currency", lookup_expr="iexact", label="3-letter currency code."
+    )
 
     class Meta:
         model = Product

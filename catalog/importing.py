@@ -25,6 +25,7 @@ How a file is read:
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -39,12 +40,23 @@ from django.core.validators import URLValidator
 from django.utils.text import slugify
 
 REQUIRED_FIELDS = ("sku", "title", "price")
+DEFAULT_CURRENCY = "USD"  # Product.currency's default
 
 # Normalised header names (lower case, letters and digits only) per field, in priority order.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "sku": (
-        "sku", "variantsku", "productsku", "itemsku", "stockcode", "productid", "itemid",
-        "productcode", "itemcode", "articlenumber", "partnumber", "handle",
+        "sku",
+        "variantsku",
+        "productsku",
+        "itemsku",
+        "stockcode",
+        "productid",
+        "itemid",
+        "productcode",
+        "itemcode",
+        "articlenumber",
+        "partnumber",
+        "handle",
     ),
     "title": ("title", "name", "productname", "producttitle", "itemname"),
     "brand": ("brand", "productbrand", "brandname", "vendor", "manufacturer"),
@@ -54,8 +66,14 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "description": ("description", "bodyhtml", "body", "productdescription", "longdescription", "details"),
     "url": ("url", "link", "producturl", "productlink", "permalink"),
     "stock": (
-        "stock", "inventory", "variantinventoryqty", "inventoryquantity", "stockquantity",
-        "quantityinstock", "qtyonhand", "stocklevel",
+        "stock",
+        "inventory",
+        "variantinventoryqty",
+        "inventoryquantity",
+        "stockquantity",
+        "quantityinstock",
+        "qtyonhand",
+        "stocklevel",
     ),
     "is_active": ("isactive", "active", "published", "enabled"),
     "attributes": ("attributes",),
@@ -67,8 +85,18 @@ COLUMN_FALLBACKS: dict[str, tuple[str, ...]] = {
 }
 IGNORED_HEADERS = frozenset(
     {
-        "id", "createdat", "updatedat", "merchant", "instock", "categoryslug",
-        "invoiceno", "invoicenumber", "invoicedate", "quantity", "customerid", "country",
+        "id",
+        "createdat",
+        "updatedat",
+        "merchant",
+        "instock",
+        "categoryslug",
+        "invoiceno",
+        "invoicenumber",
+        "invoicedate",
+        "quantity",
+        "customerid",
+        "country",
     }
 )
 
@@ -109,7 +137,8 @@ class ImportFileError(Exception):
 class ImportTooLarge(ImportFileError):
     def __init__(self, size: int, limit: int):
         super().__init__(
-            f"The file is {_megabytes(size)} MB; the limit is {_megabytes(limit)} MB. Split it into smaller files.",
+            f"The file is {_megabytes(size)} MB; the limit is {_megabytes(limit)} MB. "
+            "Split it into smaller files.",
             code="too_large",
         )
         self.size = size
@@ -183,13 +212,16 @@ def parse_import(
 def detect_format(*, filename: str, file_format: str | None, data: bytes) -> str:
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise ImportFileError(
-            "This looks like an Excel workbook or a zip archive. Export the sheet as CSV (UTF-8) and upload that.",
+            "This looks like an Excel workbook or a zip archive. "
+            "Export the sheet as CSV (UTF-8) and upload that.",
             code="unsupported_format",
         )
     if file_format:
         fmt = file_format.strip().lower()
         if fmt not in ("csv", "json"):
-            raise ImportFileError(f"Unknown format '{file_format}'. Use 'csv' or 'json'.", code="unknown_format")
+            raise ImportFileError(
+                f"Unknown format '{file_format}'. Use 'csv' or 'json'.", code="unknown_format"
+            )
         return fmt
     suffix = PurePath(filename or "").suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
@@ -213,7 +245,8 @@ def decode_text(data: bytes) -> str:
         text = _detect_and_decode(data)
     if "\x00" in text:
         raise ImportFileError(
-            "The file contains binary data. Upload a CSV or JSON text file, preferably UTF-8.", code="bad_encoding"
+            "The file contains binary data. Upload a CSV or JSON text file, preferably UTF-8.",
+            code="bad_encoding",
         )
     return text
 
@@ -248,10 +281,12 @@ def _read_csv(text: str, filename: str) -> tuple[list[str], list[tuple[int, dict
                 headers = [h.strip() for h in values]
                 _check_headers(headers)
                 continue
-            record = dict(zip(headers, values))
-            if len(values) > len(headers) and any(v.strip() for v in values[len(headers):]):
+            # A short row leaves its last columns blank, as a spreadsheet would show it.
+            record = dict(zip(headers, values, strict=False))
+            if len(values) > len(headers) and any(v.strip() for v in values[len(headers) :]):
                 record[_EXTRA_CELLS] = (
-                    f"The row has {len(values)} cells but the header has {len(headers)} columns (an unquoted comma?)."
+                    f"The row has {len(values)} cells but the header has {len(headers)} columns "
+                    "(an unquoted comma?)."
                 )
             records.append((line, record))
     except csv.Error as exc:
@@ -277,17 +312,19 @@ def _read_json(text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
         items = json.loads(text, parse_constant=lambda name: name)
     except json.JSONDecodeError as exc:
         raise ImportFileError(
-            f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).", code="malformed_json"
+            f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+            code="malformed_json",
         ) from None
     if not isinstance(items, list):
         raise ImportFileError(
-            f"The JSON must be a list of product objects, e.g. [{{\"sku\": ..., \"title\": ..., \"price\": ...}}]; "
+            f'The JSON must be a list of product objects, e.g. [{{"sku": ..., "title": ..., "price": ...}}]; '
             f"got {_json_type(items)}.",
             code="not_a_list",
         )
     if items and not any(isinstance(item, dict) for item in items):
         raise ImportFileError(
-            f"The JSON must be a list of product objects; its items are {_json_type(items[0])}s.", code="not_a_list"
+            f"The JSON must be a list of product objects; its items are {_json_type(items[0])}s.",
+            code="not_a_list",
         )
     headers: dict[str, None] = {}
     records: list[tuple[int, dict[str, Any]]] = []
@@ -419,11 +456,11 @@ def _clean_row(line: int, record: dict[str, Any], mapping: ColumnMapping) -> tup
 
     sku = values.get("sku") or (str(raw["sku"]).strip() if isinstance(raw.get("sku"), str | int) else "")
     if "currency" in mapping.fields and not values.get("currency") and "currency" not in errors:
-        values["currency"] = mapping.currency_from_header or "USD"
+        values["currency"] = mapping.currency_from_header or DEFAULT_CURRENCY
 
     category_slug = ""
     if values.get("category"):
-        category_slug = slugify(values["category"], allow_unicode=True)[:220]
+        category_slug = category_slug_for(values["category"])
         if not category_slug:
             errors["category"] = "A category name must contain letters or digits."
 
@@ -436,6 +473,12 @@ def _clean_row(line: int, record: dict[str, Any], mapping: ColumnMapping) -> tup
         values["attributes"] = {**extra, **(values.get("attributes") or {})}
 
     return ParsedRow(line=line, sku=sku, values=values, category_slug=category_slug), errors
+
+
+@functools.lru_cache(maxsize=4096)
+def category_slug_for(name: str) -> str:
+    """Categories are matched by slug, so "Men", "men" and "MEN" are one category."""
+    return slugify(name, allow_unicode=True)[:220]
 
 
 def _is_blank(value: Any) -> bool:

@@ -54,7 +54,9 @@ def product_get(*, merchant: Merchant, product_id) -> Product:
 
 def category_list(*, merchant: Merchant) -> QuerySet[Category]:
     """The merchant's categories by name, each annotated with `product_count`."""
-    return Category.objects.filter(merchant=merchant).annotate(product_count=Count("products")).order_by("name")
+    return (
+        Category.objects.filter(merchant=merchant).annotate(product_count=Count("products")).order_by("name")
+    )
 
 
 def brand_list(*, merchant: Merchant) -> QuerySet:

@@ -8,21 +8,33 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Merchant
 from accounts.services import Actor, audit_record
-from catalog.importing import PREVIEW_ROWS, ParsedFile, ParsedRow, parse_import
+from catalog.importing import DEFAULT_CURRENCY, PREVIEW_ROWS, ParsedFile, ParsedRow, parse_import
 from catalog.models import Category, Product, ProductImport
 
 PRODUCT_FIELDS = frozenset(
-    {"sku", "title", "brand", "category", "price", "currency", "attributes", "description", "url", "stock", "is_active"}
+    {
+        "sku",
+        "title",
+        "brand",
+        "category",
+        "price",
+        "currency",
+        "attributes",
+        "description",
+        "url",
+        "stock",
+        "is_active",
+    }
 )
-# Rows per INSERT ... ON CONFLICT statement: big enough to amortise round trips, small enough for SQLite's
-# parameter limit (13 columns x 500 rows) and for memory.
-IMPORT_CHUNK_SIZE = 500
+# Rows per upsert statement: big enough to amortise round trips, small enough to bound memory (the ORM path
+# further splits batches to fit SQLite's parameter limit).
+IMPORT_CHUNK_SIZE = 2000
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -64,7 +76,9 @@ def _product_validate(product: Product) -> None:
     product.currency = (product.currency or "").strip().upper()
     errors: dict[str, list[str]] = {}
     try:
-        product.full_clean(exclude=["merchant", "category"], validate_unique=False, validate_constraints=False)
+        product.full_clean(
+            exclude=["merchant", "category"], validate_unique=False, validate_constraints=False
+        )
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if "price" not in errors:
@@ -80,7 +94,11 @@ def _product_validate(product: Product) -> None:
 
 
 def _sku_taken(product: Product) -> bool:
-    return Product.objects.filter(merchant_id=product.merchant_id, sku=product.sku).exclude(pk=product.pk).exists()
+    return (
+        Product.objects.filter(merchant_id=product.merchant_id, sku=product.sku)
+        .exclude(pk=product.pk)
+        .exists()
+    )
 
 
 def _product_save(product: Product) -> None:
@@ -138,7 +156,9 @@ def product_update(*, product: Product, actor: Actor, **fields: Any) -> Product:
     if not changes:
         return product
     _product_save(product)
-    audit_record(merchant=product.merchant, actor=actor, action="product.update", obj=product, changes=changes)
+    audit_record(
+        merchant=product.merchant, actor=actor, action="product.update", obj=product, changes=changes
+    )
     return product
 
 
@@ -156,7 +176,7 @@ def product_delete(*, product: Product, actor: Actor) -> None:
 
 @transaction.atomic
 def product_bulk_set_active(*, queryset, is_active: bool, actor: Actor) -> int:
-    """Activate or deactivate many products (admin and dashboard bulk actions); one audit entry per merchant."""
+    """Activate or deactivate many products (admin bulk actions); one audit entry per merchant."""
     changed = 0
     rows = queryset.exclude(is_active=is_active).values_list("merchant_id", "pk")
     by_merchant: dict[int, list[int]] = {}
@@ -243,7 +263,9 @@ def _existing_skus(merchant: Merchant, skus: list[str]) -> set[str]:
     existing: set[str] = set()
     for start in range(0, len(skus), 5000):  # stays under every backend's parameter limit
         chunk = skus[start : start + 5000]
-        existing.update(Product.objects.filter(merchant=merchant, sku__in=chunk).values_list("sku", flat=True))
+        existing.update(
+            Product.objects.filter(merchant=merchant, sku__in=chunk).values_list("sku", flat=True)
+        )
     return existing
 
 
@@ -256,11 +278,15 @@ def _categories_ensure(merchant: Merchant, rows: list[ParsedRow]) -> dict[str, i
     if not names:
         return {}
     found = dict(Category.objects.filter(merchant=merchant, slug__in=list(names)).values_list("slug", "id"))
-    missing = [Category(merchant=merchant, slug=slug, name=name) for slug, name in names.items() if slug not in found]
+    missing = [
+        Category(merchant=merchant, slug=slug, name=name) for slug, name in names.items() if slug not in found
+    ]
     if missing:
         Category.objects.bulk_create(missing, ignore_conflicts=True)
         found.update(
-            Category.objects.filter(merchant=merchant, slug__in=[c.slug for c in missing]).values_list("slug", "id")
+            Category.objects.filter(merchant=merchant, slug__in=[c.slug for c in missing]).values_list(
+                "slug", "id"
+            )
         )
     return found
 
@@ -269,22 +295,83 @@ def _products_upsert(merchant: Merchant, parsed: ParsedFile, categories: dict[st
     # Only the fields the file provides are overwritten on existing products: re-importing a file without
     # a stock column keeps the stock that was set elsewhere.
     update_fields = sorted(parsed.fields - {"sku"}) + ["updated_at"]
-    for start in range(0, len(parsed.rows), IMPORT_CHUNK_SIZE):
-        chunk = parsed.rows[start : start + IMPORT_CHUNK_SIZE]
-        products = []
-        for row in chunk:
-            values = dict(row.values)
-            if "category" in values:
-                values["category_id"] = categories.get(row.category_slug)
-                del values["category"]
-            products.append(Product(merchant=merchant, **values))
-        _products_upsert_chunk(products, update_fields)
+    now = timezone.now()
+    defaults = {name: Product._meta.get_field(name).get_default() for name in _PRODUCT_DEFAULTED}
+    rows = []
+    for row in parsed.rows:
+        values = {**defaults, **row.values, "merchant_id": merchant.pk, "created_at": now, "updated_at": now}
+        values["category_id"] = categories.get(row.category_slug)
+        values.pop("category", None)
+        rows.append(values)
+    for start in range(0, len(rows), IMPORT_CHUNK_SIZE):
+        _products_upsert_chunk(rows[start : start + IMPORT_CHUNK_SIZE], update_fields)
 
 
-def _products_upsert_chunk(products: list[Product], update_fields: list[str]) -> None:
+_PRODUCT_DEFAULTED = ("brand", "currency", "attributes", "description", "url", "stock", "is_active")
+_PRODUCT_COLUMNS = (
+    "merchant_id",
+    "sku",
+    "title",
+    "brand",
+    "category_id",
+    "price",
+    "currency",
+    "attributes",
+    "description",
+    "url",
+    "stock",
+    "is_active",
+    "created_at",
+    "updated_at",
+)
+
+
+def _products_upsert_chunk(rows: list[dict[str, Any]], update_fields: list[str]) -> None:
+    if connection.vendor == "postgresql":
+        _products_copy_upsert(rows, update_fields)
+    else:
+        _products_bulk_upsert(rows, update_fields)
+
+
+def _products_bulk_upsert(rows: list[dict[str, Any]], update_fields: list[str]) -> None:
+    """Portable path (SQLite for the demo): INSERT ... ON CONFLICT DO UPDATE through the ORM."""
     Product.objects.bulk_create(
-        products, update_conflicts=True, unique_fields=["merchant", "sku"], update_fields=update_fields
+        [Product(**values) for values in rows],
+        update_conflicts=True,
+        unique_fields=["merchant", "sku"],
+        update_fields=update_fields,
     )
+
+
+def _products_copy_upsert(rows: list[dict[str, Any]], update_fields: list[str]) -> None:
+    """PostgreSQL path: COPY the rows into a temporary table, then one INSERT ... SELECT ... ON CONFLICT DO
+    UPDATE. Same statement semantics as the ORM path, but 3-5x faster on the Myntra file (see
+    docs/benchmarks.md): the ORM spends most of its time quoting parameters in Python."""
+    from psycopg.types.json import Jsonb
+
+    quote = connection.ops.quote_name
+    table = quote(Product._meta.db_table)
+    staging = quote("catalog_import_rows")
+    columns = ", ".join(quote(c) for c in _PRODUCT_COLUMNS)
+    assignments = ", ".join(
+        f"{quote(column)} = EXCLUDED.{quote(column)}"
+        for column in (Product._meta.get_field(name).column for name in update_fields)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DROP AS "
+            f"SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+            for values in rows:
+                copy.write_row(
+                    [Jsonb(values[c]) if c == "attributes" else values[c] for c in _PRODUCT_COLUMNS]
+                )
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "
+            f"ON CONFLICT ({quote('merchant_id')}, {quote('sku')}) DO UPDATE SET {assignments}"
+        )
+        cursor.execute(f"TRUNCATE {staging}")
 
 
 def _report(parsed: ParsedFile, existing: set[str]) -> dict:
@@ -296,7 +383,7 @@ def _report(parsed: ParsedFile, existing: set[str]) -> dict:
             "brand": row.values.get("brand", ""),
             "category": row.values.get("category", ""),
             "price": str(row.values["price"]),
-            "currency": row.values.get("currency") or Product._meta.get_field("currency").default,
+            "currency": row.values.get("currency") or DEFAULT_CURRENCY,
             "action": "update" if row.sku in existing else "create",
         }
         for row in parsed.rows[:PREVIEW_ROWS]

@@ -38,19 +38,35 @@ class CategoryNameField(serializers.Field):
 
 class ProductSerializer(serializers.ModelSerializer):
     category = CategoryNameField(help_text="Category name; a new name creates the category. Null clears it.")
-    category_slug = serializers.CharField(source="category.slug", read_only=True, allow_null=True, default=None)
+    category_slug = serializers.CharField(
+        source="category.slug", read_only=True, allow_null=True, default=None
+    )
     in_stock = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Product
         fields = [
-            "id", "sku", "title", "brand", "category", "category_slug", "price", "currency", "attributes",
-            "description", "url", "stock", "in_stock", "is_active", "created_at", "updated_at",
+            "id",
+            "sku",
+            "title",
+            "brand",
+            "category",
+            "category_slug",
+            "price",
+            "currency",
+            "attributes",
+            "description",
+            "url",
+            "stock",
+            "in_stock",
+            "is_active",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {
             "currency": {"help_text": "3-letter ISO 4217 code, e.g. USD. Defaults to USD."},
-            "attributes": {"help_text": "Free-form object of product facts, e.g. {\"color\": \"red\"}."},
+            "attributes": {"help_text": 'Free-form object of product facts, e.g. {"color": "red"}.'},
             "stock": {"help_text": "Units in stock; null when not tracked."},
         }
 
@@ -63,14 +79,20 @@ class ProductImportUploadSerializer(serializers.Serializer):
         required=False, default=False, help_text="Validate and report only; write no products."
     )
     file_format = serializers.ChoiceField(
-        choices=["csv", "json"], required=False, help_text="Overrides detection from the file name and content."
+        choices=["csv", "json"],
+        required=False,
+        help_text="Overrides detection from the file name and content.",
     )
 
 
 class ImportRowErrorSerializer(serializers.Serializer):
-    line = serializers.IntegerField(help_text="Spreadsheet line (header = 1) or, for JSON, 1-based item index.")
+    line = serializers.IntegerField(
+        help_text="Spreadsheet line (header = 1) or, for JSON, 1-based item index."
+    )
     sku = serializers.CharField(allow_blank=True)
-    errors = serializers.DictField(child=serializers.CharField(), help_text="Field name (or 'row') -> reason.")
+    errors = serializers.DictField(
+        child=serializers.CharField(), help_text="Field name (or 'row') -> reason."
+    )
 
 
 class ImportPreviewRowSerializer(serializers.Serializer):
@@ -111,8 +133,21 @@ class ProductImportSerializer(serializers.ModelSerializer):
     class Meta:
         model = ProductImport
         fields = [
-            "id", "status", "dry_run", "filename", "file_format", "total_rows", "created_count", "updated_count",
-            "error_count", "columns", "ignored_columns", "errors", "errors_omitted", "preview", "created_by",
+            "id",
+            "status",
+            "dry_run",
+            "filename",
+            "file_format",
+            "total_rows",
+            "created_count",
+            "updated_count",
+            "error_count",
+            "columns",
+            "ignored_columns",
+            "errors",
+            "errors_omitted",
+            "preview",
+            "created_by",
             "created_at",
         ]
         read_only_fields = fields

@@ -32,8 +32,12 @@ _INVALID = {400: OpenApiResponse(APIErrorSerializer, description="Invalid input;
 
 @extend_schema_view(
     list=extend_schema(summary="List products", responses={200: ProductSerializer(many=True), **_ERRORS}),
-    retrieve=extend_schema(summary="Get a product", responses={200: ProductSerializer, **_ERRORS, **_NOT_FOUND}),
-    create=extend_schema(summary="Create a product", responses={201: ProductSerializer, **_INVALID, **_ERRORS}),
+    retrieve=extend_schema(
+        summary="Get a product", responses={200: ProductSerializer, **_ERRORS, **_NOT_FOUND}
+    ),
+    create=extend_schema(
+        summary="Create a product", responses={201: ProductSerializer, **_INVALID, **_ERRORS}
+    ),
     update=extend_schema(
         summary="Replace a product", responses={200: ProductSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND}
     ),
@@ -58,10 +62,14 @@ class ProductViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
         return product_list(merchant=self.merchant)
 
     def perform_create(self, serializer):
-        serializer.instance = product_create(merchant=self.merchant, actor=self.actor, **serializer.validated_data)
+        serializer.instance = product_create(
+            merchant=self.merchant, actor=self.actor, **serializer.validated_data
+        )
 
     def perform_update(self, serializer):
-        serializer.instance = product_update(product=serializer.instance, actor=self.actor, **serializer.validated_data)
+        serializer.instance = product_update(
+            product=serializer.instance, actor=self.actor, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
         product_delete(product=instance, actor=self.actor)
@@ -85,15 +93,19 @@ class JSONUploadParser(_RawUploadParser):
 class ProductImportQuerySerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(required=False, default=False, help_text="Validate and report only.")
     file_format = serializers.ChoiceField(
-        choices=["csv", "json"], required=False, help_text="Overrides detection (raw bodies use Content-Type)."
+        choices=["csv", "json"],
+        required=False,
+        help_text="Overrides detection from the file name, content or Content-Type.",
     )
-    filename = serializers.CharField(required=False, default="", max_length=255, help_text="Recorded with the import.")
+    filename = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=255, help_text="Recorded with the import."
+    )
 
 
 # Room for the multipart boundaries and the other form fields around the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
 
-_IMPORT_DESCRIPTION = """Upsert products by SKU from a CSV or JSON file (a list of objects) and get a per-row report.
+_IMPORT_DESCRIPTION = """Upsert products by SKU from a CSV or JSON file and get a per-row report.
 
 Send either `multipart/form-data` with the file in `file`, or the raw file as the body with
 `Content-Type: text/csv` or `application/json`. Add `?dry_run=true` (or a `dry_run` form field) to validate
@@ -134,7 +146,7 @@ class ProductImportView(MerchantAPIMixin, APIView):
                     OpenApiExample(
                         "Missing columns",
                         value={
-                            "message": "Missing required column(s): price. Found columns: 'sku', 'title'. ...",
+                            "message": "Missing required column(s): price. Found columns: 'sku', 'title'...",
                             "code": "missing_columns",
                             "field_errors": {"file": ["Missing required column(s): price. ..."]},
                         },
@@ -169,7 +181,9 @@ class ProductImportView(MerchantAPIMixin, APIView):
             options.setdefault("file_format", upload.validated_data.get("file_format"))
         else:
             data = request.data if isinstance(request.data, bytes) else b""
-            options.setdefault("file_format", "json" if request.content_type.startswith("application/json") else "csv")
+            options.setdefault(
+                "file_format", "json" if request.content_type.startswith("application/json") else "csv"
+            )
 
         try:
             result = product_import(merchant=self.merchant, actor=self.actor, data=data, **options)

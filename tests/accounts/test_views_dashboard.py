@@ -131,3 +131,21 @@ def test_404_page_uses_the_dashboard_style(client, owner):
     html = response.content.decode()
     assert "Page not found" in html
     assert "/static/css/app.css" in html
+
+
+def test_500_page_renders_without_a_request_context():
+    # Django renders 500.html with an empty context; it must not depend on the request or a user.
+    from django.template import loader
+
+    html = loader.get_template("500.html").render()
+    assert "Something went wrong" in html
+    assert "/static/css/app.css" in html
+
+
+def test_403_page_says_why(client, member_with_role):
+    client.force_login(member_with_role(Role.VIEWER))
+    response = client.get(reverse("catalog:import"))
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Your role (viewer) cannot edit here." in html
+    assert '<span class="nav-label">Catalog</span>' in html  # shown inside the dashboard shell

@@ -129,3 +129,22 @@ def test_phone_navigation_collapses_behind_a_menu_button(new_page, shop):
     expect(page.get_by_role("heading", name="API keys")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"page scrolls sideways on a phone ({width}px)"
+
+
+def test_owner_creates_an_api_key_shown_once_with_a_copy_button(page, shop):
+    log_in(page)
+    page.goto("/settings/")
+    page.get_by_label("Name").fill("ERP nightly sync")
+    page.get_by_label("Write").check()
+    page.get_by_role("button", name="Create key").click()
+
+    key_field = page.get_by_test_id("new-key-value")
+    key = key_field.input_value()
+    assert re.fullmatch(r"[\w-]{8}\.[\w-]+", key)
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    expect(page.get_by_test_id("api-key-table")).to_contain_text("ERP nightly sync")
+
+    page.goto("/settings/")
+    expect(page.get_by_test_id("new-key")).to_have_count(0)
+    assert key not in page.content()

@@ -89,6 +89,12 @@ def test_main_pages_screenshots(new_page, demo, live_server):
             assert width <= viewport["width"], (
                 f"{device} {name}: page is {width}px wide: {page.evaluate(_OVERFLOWING_JS)}"
             )
+        page.goto("/settings/")
+        page.get_by_label("Name").fill("ERP nightly sync")
+        page.get_by_label("Write").check()
+        page.get_by_role("button", name="Create key").click()
+        page.get_by_test_id("new-key").wait_for()
+        page.screenshot(path=SHOTS_DIR / f"{device}-settings-new-key.png", full_page=True)
         if device == "phone":
             page.goto("/")
             page.get_by_role("button", name="Menu").click()
@@ -96,6 +102,7 @@ def test_main_pages_screenshots(new_page, demo, live_server):
             page.get_by_role("button", name="Menu").click()
             page.get_by_test_id("merchant-switcher").locator("summary").click()
             page.screenshot(path=SHOTS_DIR / "phone-switcher-open.png")
+            page.keyboard.press("Escape")
         _switch_to(page, "Empty Shop")
         page.goto("/")
         page.screenshot(path=SHOTS_DIR / f"{device}-overview-empty.png", full_page=True)

@@ -23,7 +23,9 @@ def objects(merchant, other_merchant):
     mug = ProductFactory(merchant=merchant, sku="MUG-1", title="Enamel mug", category=kitchen)
     ProductFactory(merchant=other_merchant, sku="ZETA-9", title="Zeta lamp")
     imported = product_import(
-        merchant=merchant, actor=Actor.system("test"), data=b"sku,title,price\nBOWL-1,<b>Bowl</b>,3\n",
+        merchant=merchant,
+        actor=Actor.system("test"),
+        data=b"sku,title,price\nBOWL-1,<b>Bowl</b>,3\n",
         filename="bowls.csv",
     )
     return {"category": kitchen, "product": mug, "import": imported}
@@ -47,12 +49,20 @@ def test_product_search_and_merchant_filter(admin_client, objects, merchant, oth
 
 
 def test_category_and_import_search(admin_client, objects):
-    assert "Kitchen" in admin_client.get(reverse("admin:catalog_category_changelist"), {"q": "kitch"}).content.decode()
-    page = admin_client.get(reverse("admin:catalog_productimport_changelist"), {"q": "bowls"}).content.decode()
-    assert "bowls.csv" in page
-    assert "bowls.csv" not in admin_client.get(
-        reverse("admin:catalog_productimport_changelist"), {"q": "nothing-like-it"}
+    assert (
+        "Kitchen"
+        in admin_client.get(reverse("admin:catalog_category_changelist"), {"q": "kitch"}).content.decode()
+    )
+    page = admin_client.get(
+        reverse("admin:catalog_productimport_changelist"), {"q": "bowls"}
     ).content.decode()
+    assert "bowls.csv" in page
+    assert (
+        "bowls.csv"
+        not in admin_client.get(
+            reverse("admin:catalog_productimport_changelist"), {"q": "nothing-like-it"}
+        ).content.decode()
+    )
 
 
 def test_import_admin_is_read_only_and_escapes_the_report(admin_client, objects):
@@ -62,7 +72,8 @@ def test_import_admin_is_read_only_and_escapes_the_report(admin_client, objects)
     assert "&lt;b&gt;Bowl&lt;/b&gt;" in html and "<b>Bowl</b>" not in html
     assert 'name="_save"' not in html
     response = admin_client.post(
-        reverse("admin:catalog_productimport_change", args=[objects["import"].pk]), {"filename": "changed.csv"}
+        reverse("admin:catalog_productimport_change", args=[objects["import"].pk]),
+        {"filename": "changed.csv"},
     )
     assert response.status_code == 403
     objects["import"].refresh_from_db()

@@ -14,13 +14,16 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/products/import/"
 MYNTRA = (
     Path(__file__).resolve().parents[2].parent
-    / "shared" / "datasets" / "myntra_fashion_catalog" / "myntra_products_catalog.csv"
+    / "shared"
+    / "datasets"
+    / "myntra_fashion_catalog"
+    / "myntra_products_catalog.csv"
 )
 
 CSV = (
     "ProductID,ProductName,ProductBrand,Gender,Price (INR),NumImages,Description,PrimaryColor\n"
     "10017413,DKNY Unisex Trolley Bag,DKNY,Unisex,11745,7,Black and grey trolley bag, Black\n"
-    "10016283,EthnoVogue Kurta Set,EthnoVogue,Women,\"5,810\",7,<b>Beige</b> kurta, Beige\n"
+    '10016283,EthnoVogue Kurta Set,EthnoVogue,Women,"5,810",7,<b>Beige</b> kurta, Beige\n'
     "10009781,SPYKAR Jeans,SPYKAR,Men,-899,7,Dark blue jeans, Blue\n"
     "10017413,DKNY again,DKNY,Unisex,100,7,Duplicate, Black\n"
 )
@@ -61,7 +64,12 @@ def test_multipart_import_applies_and_reports(api_client, merchant):
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "applied" and body["dry_run"] is False
-    assert (body["total_rows"], body["created_count"], body["updated_count"], body["error_count"]) == (4, 2, 0, 2)
+    assert (body["total_rows"], body["created_count"], body["updated_count"], body["error_count"]) == (
+        4,
+        2,
+        0,
+        2,
+    )
     assert body["filename"] == "products.csv" and body["file_format"] == "csv"
     assert body["columns"]["Price (INR)"] == "price"
     assert body["columns"]["PrimaryColor"] == "attributes.primary_color"
@@ -70,12 +78,23 @@ def test_multipart_import_applies_and_reports(api_client, merchant):
         {"line": 5, "sku": "10017413", "errors": {"sku": "Duplicate SKU: already on line 2 of this file."}},
     ]
     assert body["preview"][1] == {
-        "line": 3, "sku": "10016283", "title": "EthnoVogue Kurta Set", "brand": "EthnoVogue", "category": "Women",
-        "price": "5810.00", "currency": "INR", "action": "create",
+        "line": 3,
+        "sku": "10016283",
+        "title": "EthnoVogue Kurta Set",
+        "brand": "EthnoVogue",
+        "category": "Women",
+        "price": "5810.00",
+        "currency": "INR",
+        "action": "create",
     }
     kurta = Product.objects.get(merchant=merchant, sku="10016283")
-    assert (kurta.description, kurta.attributes) == ("<b>Beige</b> kurta", {"num_images": "7", "primary_color": "Beige"})
-    assert AuditLog.objects.filter(merchant=merchant, action="product.import", object_id=str(body["id"])).exists()
+    assert (kurta.description, kurta.attributes) == (
+        "<b>Beige</b> kurta",
+        {"num_images": "7", "primary_color": "Beige"},
+    )
+    assert AuditLog.objects.filter(
+        merchant=merchant, action="product.import", object_id=str(body["id"])
+    ).exists()
 
 
 def test_raw_csv_body_and_reimport_is_idempotent(api_client, merchant):
@@ -111,7 +130,12 @@ def test_dry_run_writes_no_products(api_client, merchant, how):
         response = upload(api_client, CSV, dry_run="true")
     assert response.status_code == 200
     body = response.json()
-    assert (body["status"], body["dry_run"], body["created_count"], body["error_count"]) == ("previewed", True, 2, 2)
+    assert (body["status"], body["dry_run"], body["created_count"], body["error_count"]) == (
+        "previewed",
+        True,
+        2,
+        2,
+    )
     assert [row["action"] for row in body["preview"]] == ["create", "create"]
     assert not Product.objects.exists()
     assert ProductImport.objects.filter(merchant=merchant, dry_run=True).count() == 1
@@ -136,7 +160,12 @@ def test_nothing_valid_is_200_rejected(api_client):
     [
         (b"", "p.csv", "empty_file", "empty"),
         (b"sku,title,price\n", "p.csv", "no_rows", "no product rows"),
-        (b"colour,cost\nred,3\n", "p.csv", "missing_columns", "Missing required column(s): sku, title, price"),
+        (
+            b"colour,cost\nred,3\n",
+            "p.csv",
+            "missing_columns",
+            "Missing required column(s): sku, title, price",
+        ),
         (bytes(range(128, 256)) * 40 + b"\x00" * 50, "p.csv", "bad_encoding", "UTF-8"),
         (b'{"sku": "A", "title": "Mug", "price": 1}', "p.json", "not_a_list", "list of product objects"),
         (b'[{"sku": "A",', "p.json", "malformed_json", "not valid JSON"),

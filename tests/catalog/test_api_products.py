@@ -19,7 +19,11 @@ def detail(product) -> str:
 @pytest.fixture
 def mug(merchant):
     return ProductFactory(
-        merchant=merchant, sku="MUG-1", title="Enamel mug", brand="Northwind", price=Decimal("12.50"),
+        merchant=merchant,
+        sku="MUG-1",
+        title="Enamel mug",
+        brand="Northwind",
+        price=Decimal("12.50"),
         category=CategoryFactory(merchant=merchant, name="Kitchen", slug="kitchen"),
     )
 
@@ -75,25 +79,46 @@ def test_another_merchants_product_is_404(api_client, their_product, method):
 def test_retrieve_shape(api_client, mug):
     body = api_client.get(detail(mug)).json()
     assert body == {
-        "id": mug.pk, "sku": "MUG-1", "title": "Enamel mug", "brand": "Northwind", "category": "Kitchen",
-        "category_slug": "kitchen", "price": "12.50", "currency": "USD",
+        "id": mug.pk,
+        "sku": "MUG-1",
+        "title": "Enamel mug",
+        "brand": "Northwind",
+        "category": "Kitchen",
+        "category_slug": "kitchen",
+        "price": "12.50",
+        "currency": "USD",
         "attributes": {"material": "stainless steel", "capacity": "750 ml"},
-        "description": mug.description, "url": "", "stock": 12, "in_stock": True, "is_active": True,
-        "created_at": body["created_at"], "updated_at": body["updated_at"],
+        "description": mug.description,
+        "url": "",
+        "stock": 12,
+        "in_stock": True,
+        "is_active": True,
+        "created_at": body["created_at"],
+        "updated_at": body["updated_at"],
     }
 
 
 def test_create_product(api_client, merchant):
     response = api_client.post(
         URL,
-        {"sku": "TOTE-1", "title": "Canvas tote", "price": "19.90", "currency": "eur", "category": "Bags",
-         "attributes": {"color": "natural"}},
+        {
+            "sku": "TOTE-1",
+            "title": "Canvas tote",
+            "price": "19.90",
+            "currency": "eur",
+            "category": "Bags",
+            "attributes": {"color": "natural"},
+        },
         format="json",
     )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["sku"], body["price"], body["currency"], body["category"], body["category_slug"]) == (
-        "TOTE-1", "19.90", "EUR", "Bags", "bags",
+        "TOTE-1",
+        "19.90",
+        "EUR",
+        "Bags",
+        "bags",
     )
     product = Product.objects.get(pk=body["id"])
     assert product.merchant == merchant
@@ -162,9 +187,25 @@ def test_delete(api_client, mug):
 @pytest.fixture
 def shelf(merchant, mug):
     bags = CategoryFactory(merchant=merchant, name="Bags", slug="bags")
-    ProductFactory(merchant=merchant, sku="TOTE-1", title="Canvas tote", brand="Acme", price=Decimal("19.90"), category=bags)
-    ProductFactory(merchant=merchant, sku="BAG-2", title="Leather bag", brand="acme", price=Decimal("120.00"),
-                   currency="EUR", category=bags, is_active=False, description="Full-grain leather")
+    ProductFactory(
+        merchant=merchant,
+        sku="TOTE-1",
+        title="Canvas tote",
+        brand="Acme",
+        price=Decimal("19.90"),
+        category=bags,
+    )
+    ProductFactory(
+        merchant=merchant,
+        sku="BAG-2",
+        title="Leather bag",
+        brand="acme",
+        price=Decimal("120.00"),
+        currency="EUR",
+        category=bags,
+        is_active=False,
+        description="Full-grain leather",
+    )
     ProductFactory(merchant=merchant, sku="CUP-1", title="Paper cup", brand="Zeta", price=Decimal("0.50"))
 
 
@@ -217,7 +258,17 @@ def test_schema_documents_the_catalog_endpoints():
     schema = response.json()
     assert {"/api/v1/products/", "/api/v1/products/{id}/", "/api/v1/products/import/"} <= set(schema["paths"])
     list_params = {p["name"] for p in schema["paths"]["/api/v1/products/"]["get"]["parameters"]}
-    assert {"brand", "category", "is_active", "min_price", "max_price", "currency", "search", "ordering", "page"} <= list_params
+    assert {
+        "brand",
+        "category",
+        "is_active",
+        "min_price",
+        "max_price",
+        "currency",
+        "search",
+        "ordering",
+        "page",
+    } <= list_params
     import_op = schema["paths"]["/api/v1/products/import/"]["post"]
     assert set(import_op["requestBody"]["content"]) == {"multipart/form-data", "text/csv", "application/json"}
     assert {"200", "400", "413"} <= set(import_op["responses"])

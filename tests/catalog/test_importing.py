@@ -183,13 +183,7 @@ def test_utf16_with_bom_is_decoded():
 
 
 def test_line_numbers_are_spreadsheet_rows_even_with_multiline_cells():
-    parsed = parse_csv(
-        'sku,title,price,description\n'
-        'A,Mug,3,"two\nlines"\n'
-        'B,Cup,abc,x\n'
-        '\n'
-        'C,Bowl,-1,y\n'
-    )
+    parsed = parse_csv('sku,title,price,description\nA,Mug,3,"two\nlines"\nB,Cup,abc,x\n\nC,Bowl,-1,y\n')
     assert errors_by_line(parsed) == {
         3: {"price": "'abc' is not a price."},
         5: {"price": "A price cannot be negative (got -1)."},
@@ -246,7 +240,14 @@ def test_other_field_errors():
 
 def test_json_rows_with_wrong_types_are_row_errors_numbered_by_position():
     payload = [
-        {"sku": "A", "title": "Mug", "price": 3.5, "stock": 4, "is_active": False, "attributes": {"color": "red"}},
+        {
+            "sku": "A",
+            "title": "Mug",
+            "price": 3.5,
+            "stock": 4,
+            "is_active": False,
+            "attributes": {"color": "red"},
+        },
         {"sku": "B", "title": ["not", "text"], "price": "3"},
         {"sku": "C", "title": "Cup", "price": {"amount": 3}},
         "not an object",
@@ -263,7 +264,11 @@ def test_json_rows_with_wrong_types_are_row_errors_numbered_by_position():
     assert errors[6] == {"stock": "'many' is not a whole number."}
     first, numeric = parsed.rows
     assert first.values == {
-        "sku": "A", "title": "Mug", "price": Decimal("3.50"), "stock": 4, "is_active": False,
+        "sku": "A",
+        "title": "Mug",
+        "price": Decimal("3.50"),
+        "stock": 4,
+        "is_active": False,
         "attributes": {"color": "red"},
     }
     assert numeric.sku == "1234"
@@ -272,7 +277,8 @@ def test_json_rows_with_wrong_types_are_row_errors_numbered_by_position():
 def test_html_is_kept_verbatim():
     html = '<p>Soft <b>cotton</b> &amp; linen</p><script>alert("x")</script>'
     parsed = parse_import(
-        json.dumps([{"sku": "A", "title": "<i>Mug</i>", "price": 1, "description": html}]).encode(), filename="p.json"
+        json.dumps([{"sku": "A", "title": "<i>Mug</i>", "price": 1, "description": html}]).encode(),
+        filename="p.json",
     )
     assert parsed.rows[0].values["description"] == html
     assert parsed.rows[0].values["title"] == "<i>Mug</i>"
@@ -334,7 +340,8 @@ def test_uci_online_retail_headers():
 
 def test_shopify_export_headers_with_handle_fallback():
     parsed = parse_csv(
-        "Handle,Title,Body (HTML),Vendor,Type,Tags,Published,Variant SKU,Variant Inventory Qty,Variant Price\n"
+        "Handle,Title,Body (HTML),Vendor,Type,Tags,Published,"
+        "Variant SKU,Variant Inventory Qty,Variant Price\n"
         "linen-shirt,Linen shirt,<p>Breathable</p>,Acme,Shirts,summer,TRUE,LS-01,12,49.00\n"
         "canvas-tote,Canvas tote,<p>Sturdy</p>,Acme,Bags,,FALSE,,3,19.50\n"
     )
@@ -359,16 +366,34 @@ def test_shopify_export_headers_with_handle_fallback():
 def test_our_own_field_names_and_ignored_read_only_fields():
     parsed = parse_csv(
         "id,sku,title,brand,category,price,currency,description,url,stock,is_active,attributes,created_at\n"
-        '9,A,Mug,Acme,Kitchen,3,eur,Big mug,https://shop.example/a,5,false,"{""color"": ""red""}",2024-01-01\n'
+        "9,A,Mug,Acme,Kitchen,3,eur,Big mug,https://shop.example/a,5,false,"
+        '"{""color"": ""red""}",2024-01-01\n'
     )
     assert parsed.ignored_columns == ["id", "created_at"]
     assert parsed.rows[0].values == {
-        "sku": "A", "title": "Mug", "brand": "Acme", "category": "Kitchen", "price": Decimal("3.00"),
-        "currency": "EUR", "description": "Big mug", "url": "https://shop.example/a", "stock": 5,
-        "is_active": False, "attributes": {"color": "red"},
+        "sku": "A",
+        "title": "Mug",
+        "brand": "Acme",
+        "category": "Kitchen",
+        "price": Decimal("3.00"),
+        "currency": "EUR",
+        "description": "Big mug",
+        "url": "https://shop.example/a",
+        "stock": 5,
+        "is_active": False,
+        "attributes": {"color": "red"},
     }
     assert parsed.fields == {
-        "sku", "title", "brand", "category", "price", "currency", "description", "url", "stock", "is_active",
+        "sku",
+        "title",
+        "brand",
+        "category",
+        "price",
+        "currency",
+        "description",
+        "url",
+        "stock",
+        "is_active",
         "attributes",
     }
 
@@ -391,7 +416,14 @@ def test_real_myntra_catalog_parses_without_errors():
     parsed = parse_import(MYNTRA.read_bytes(), filename=MYNTRA.name)
     assert parsed.total_rows == 12491
     assert len(parsed.rows) == 12491 and parsed.error_count == 0
-    assert {r.values["category"] for r in parsed.rows} == {"Women", "Men", "Unisex", "Boys", "Girls", "Unisex Kids"}
+    assert {r.values["category"] for r in parsed.rows} == {
+        "Women",
+        "Men",
+        "Unisex",
+        "Boys",
+        "Girls",
+        "Unisex Kids",
+    }
     assert all(r.values["currency"] == "INR" for r in parsed.rows)
 
 

@@ -21,18 +21,28 @@ def catalog(merchant, other_merchant):
     bags = CategoryFactory(merchant=merchant, name="Bags", slug="bags")
     kitchen = CategoryFactory(merchant=merchant, name="Kitchen", slug="kitchen")
     products = {
-        "tote": ProductFactory(merchant=merchant, sku="TOTE-1", title="Canvas tote", brand="Acme", category=bags),
+        "tote": ProductFactory(
+            merchant=merchant, sku="TOTE-1", title="Canvas tote", brand="Acme", category=bags
+        ),
         "mug": ProductFactory(
-            merchant=merchant, sku="MUG-1", title="Enamel mug", brand="Northwind", category=kitchen,
+            merchant=merchant,
+            sku="MUG-1",
+            title="Enamel mug",
+            brand="Northwind",
+            category=kitchen,
             description="Holds hot cocoa",
         ),
         "old": ProductFactory(merchant=merchant, sku="MUG-0", title="Old mug", brand="acme", is_active=False),
-        "nobrand": ProductFactory(merchant=merchant, sku="X-1", title="Plain bowl", brand="", category=kitchen),
+        "nobrand": ProductFactory(
+            merchant=merchant, sku="X-1", title="Plain bowl", brand="", category=kitchen
+        ),
     }
     products["theirs"] = ProductFactory(
-        merchant=other_merchant, sku="MUG-9", title="Their mug", brand="Zeta", category=CategoryFactory(
-            merchant=other_merchant, name="Kitchen", slug="kitchen"
-        ),
+        merchant=other_merchant,
+        sku="MUG-9",
+        title="Their mug",
+        brand="Zeta",
+        category=CategoryFactory(merchant=other_merchant, name="Kitchen", slug="kitchen"),
     )
     return products
 
@@ -75,7 +85,10 @@ def test_product_get_answers_404_for_another_merchant_or_junk(merchant, catalog)
 
 
 def test_category_list_counts_products(merchant, catalog):
-    assert [(c.slug, c.product_count) for c in category_list(merchant=merchant)] == [("bags", 1), ("kitchen", 2)]
+    assert [(c.slug, c.product_count) for c in category_list(merchant=merchant)] == [
+        ("bags", 1),
+        ("kitchen", 2),
+    ]
 
 
 def test_brand_list_is_distinct_sorted_and_skips_blank(merchant, catalog):

@@ -1,0 +1,238 @@
+"""Local Hugging Face backend: batched, padded, KV-cached decoding of chat or raw prompts.
+
+Models are loaded lazily, once per process, into a small LRU cache keyed by (checkpoint, adapter, device,
+dtype, quantisation); a LoRA adapter is merged into its own copy of the base so the cached base stays clean.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from itertools import groupby
+from threading import Thread
+from typing import Iterator, Sequence
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    LogitsProcessorList,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+)
+
+from ..devices import resolve_device, resolve_dtype
+from ..generation import GenerationParams, GenerationRequest, GenerationResult, truncate_at_stop
+from ..provision import validate_adapter_dir, validate_checkpoint_dir
+from .decoding import NoRepeatNGram, RepetitionPenalty, SeededSampler, StopOnText
+
+MODEL_CACHE_SIZE = int(os.environ.get("STORYFRONT_MODEL_CACHE_SIZE", "2"))
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+    dtype: torch.dtype
+    context_length: int
+
+
+_cache: "OrderedDict[tuple, LoadedModel]" = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def load_model(path, adapter_path=None, device: str | None = None, dtype=None,
+               quantization: str | None = None) -> LoadedModel:
+    """The cached model for these settings, loading it on first use (evicting the least recently used)."""
+    folder = validate_checkpoint_dir(path).resolve()
+    adapter = validate_adapter_dir(adapter_path).resolve() if adapter_path else None
+    dev = resolve_device(device)
+    dt = resolve_dtype(dev, dtype)
+    if quantization not in (None, "int8"):
+        raise ValueError(f"unknown quantization {quantization!r} (None or 'int8')")
+    if quantization and dev.type != "cpu":
+        raise ValueError("int8 dynamic quantization is a CPU option")
+    key = (str(folder), str(adapter) if adapter else None, str(dev), str(dt), quantization)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        loaded = _load(folder, adapter, dev, dt, quantization)
+        _cache[key] = loaded
+        while len(_cache) > max(MODEL_CACHE_SIZE, 1):
+            _cache.popitem(last=False)
+        return loaded
+
+
+def clear_model_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def _load(folder, adapter, device, dtype, quantization) -> LoadedModel:
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    model.to(device).eval()
+    if quantization == "int8":
+        model = _quantize_int8(model)
+    context = getattr(model.config, "max_position_embeddings", None) or 2048
+    return LoadedModel(model, tokenizer, device, dtype, int(context))
+
+
+def _quantize_int8(model):
+    # Per-channel int8 weights with per-batch activation scales (fbgemm). ~1.6x faster decoding on AVX2
+    # CPUs, but the activation scale spans the whole batch, so outputs depend slightly on batch company.
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+
+
+class LocalHFGenerator:
+    """``TextGenerator`` over a local checkpoint directory (plus an optional PEFT adapter directory)."""
+
+    def __init__(self, model_path, adapter_path=None, *, device: str | None = None, dtype=None,
+                 quantization: str | None = None, max_batch_size: int = 64):
+        self.model_path = model_path
+        self.adapter_path = adapter_path
+        self.device = device
+        self.dtype = dtype
+        self.quantization = quantization
+        self.max_batch_size = max_batch_size
+        validate_checkpoint_dir(model_path)
+        if adapter_path:
+            validate_adapter_dir(adapter_path)
+
+    @property
+    def loaded(self) -> LoadedModel:
+        return load_model(self.model_path, self.adapter_path, self.device, self.dtype, self.quantization)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        loaded = self.loaded
+        encoded = [(i, self._encode(loaded, r)) for i, r in enumerate(requests)]
+        results: list[GenerationResult | None] = [None] * len(requests)
+        # Same decoding settings decode together; within them, similar lengths share a batch (less padding).
+        by_params = sorted(encoded, key=lambda item: (repr(requests[item[0]].params.sampling_key()), len(item[1])))
+        for _, group in groupby(by_params, key=lambda item: repr(requests[item[0]].params.sampling_key())):
+            group = list(group)
+            for start in range(0, len(group), self.max_batch_size):
+                chunk = group[start:start + self.max_batch_size]
+                batch = [requests[i] for i, _ in chunk]
+                for (i, _), result in zip(chunk, self._generate_batch(loaded, batch, [ids for _, ids in chunk])):
+                    results[i] = result
+        return results
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        loaded = self.loaded
+        ids = self._encode(loaded, request)
+        streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        kwargs = self._generate_kwargs(loaded, request.params, [ids], [request.params.seed])
+        failure: list[BaseException] = []
+
+        def run():
+            try:
+                with torch.inference_mode():
+                    loaded.model.generate(**kwargs, streamer=streamer)
+            except BaseException as exc:  # re-raised in the consumer's thread
+                failure.append(exc)
+                streamer.end()
+
+        Thread(target=run, daemon=True).start()
+        stops = request.params.stop
+        hold = max((len(s) for s in stops), default=1) - 1
+        text, sent = "", 0
+        for chunk in streamer:
+            text += chunk
+            cut, stopped = truncate_at_stop(text, stops)
+            safe = len(cut) if stopped else max(sent, len(text) - hold)
+            if safe > sent:
+                yield text[sent:safe]
+                sent = safe
+            if stopped:
+                break
+        for _ in streamer:  # drain so the worker thread can finish
+            pass
+        if failure:
+            raise failure[0]
+        if not stops or not truncate_at_stop(text, stops)[1]:
+            if len(text) > sent:
+                yield text[sent:]
+
+    def _encode(self, loaded: LoadedModel, request: GenerationRequest) -> list[int]:
+        tokenizer = loaded.tokenizer
+        if request.messages is not None:
+            text = tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        else:
+            ids = tokenizer(request.prompt)["input_ids"]
+        budget = loaded.context_length - request.params.max_new_tokens
+        if budget < 1:
+            raise ValueError(f"max_new_tokens exceeds the model's context of {loaded.context_length} tokens")
+        return ids[-budget:]  # keep the end of an over-long prompt: the latest turns matter most
+
+    def _generate_kwargs(self, loaded: LoadedModel, params: GenerationParams, rows: list[list[int]],
+                         seeds: list[int | None]) -> dict:
+        tokenizer = loaded.tokenizer
+        width = max(len(r) for r in rows)
+        pad_id = tokenizer.pad_token_id
+        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, ids in enumerate(rows):
+            input_ids[i, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[i, width - len(ids):] = 1
+        pad_lengths = (width - torch.tensor([len(r) for r in rows])).to(loaded.device)
+        processors = LogitsProcessorList()
+        if params.repetition_penalty != 1.0:
+            processors.append(RepetitionPenalty(params.repetition_penalty, pad_lengths))
+        if params.no_repeat_ngram_size:
+            processors.append(NoRepeatNGram(params.no_repeat_ngram_size, pad_lengths))
+        if not params.greedy:
+            processors.append(SeededSampler(params.temperature, params.top_k, params.top_p, seeds, loaded.device))
+        stopping = StoppingCriteriaList()
+        if params.stop:
+            stopping.append(StopOnText(params.stop, width, tokenizer))
+        config = GenerationConfig(
+            max_new_tokens=params.max_new_tokens,
+            do_sample=False,  # sampling happens in SeededSampler, one generator per row
+            pad_token_id=pad_id,
+            eos_token_id=loaded.model.generation_config.eos_token_id or tokenizer.eos_token_id,
+            use_cache=True,
+        )
+        return dict(input_ids=input_ids.to(loaded.device), attention_mask=attention_mask.to(loaded.device),
+                    generation_config=config, logits_processor=processors, stopping_criteria=stopping)
+
+    def _generate_batch(self, loaded: LoadedModel, batch: list[GenerationRequest],
+                        rows: list[list[int]]) -> list[GenerationResult]:
+        params = batch[0].params
+        kwargs = self._generate_kwargs(loaded, params, rows, [r.params.seed for r in batch])
+        started = time.perf_counter()
+        with torch.inference_mode():
+            output = loaded.model.generate(**kwargs)
+        elapsed = time.perf_counter() - started
+        eos = kwargs["generation_config"].eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        # A row that finished early is filled with pad tokens up to the batch's longest row.
+        ends = eos_ids | {kwargs["generation_config"].pad_token_id}
+        generated = output[:, kwargs["input_ids"].shape[1]:].tolist()
+        results = []
+        for request, ids, new in zip(batch, rows, generated):
+            end = next((j for j, token in enumerate(new) if token in ends), len(new))
+            hit_eos = end < len(new) and new[end] in eos_ids
+            text = loaded.tokenizer.decode(new[:end], skip_special_tokens=True)
+            text, stopped = truncate_at_stop(text, params.stop)
+            finish = "stop" if stopped or hit_eos else "length"
+            results.append(GenerationResult(text, len(ids), end + hit_eos, finish, elapsed, request.request_id))
+        return results

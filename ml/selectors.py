@@ -1,0 +1,61 @@
+"""Reads for the model registry and jobs; a merchant sees global base models plus its own versions."""
+
+from django.db.models import Q
+from django.http import Http404
+
+from accounts.models import Merchant
+from ml.models import Deployment, Job, ModelVersion
+
+
+def model_version_list(*, merchant: Merchant, purpose: str | None = None):
+    qs = ModelVersion.objects.filter(Q(merchant=merchant) | Q(merchant__isnull=True)).select_related("parent")
+    if purpose:
+        qs = qs.filter(Q(purpose=purpose) | Q(kind=ModelVersion.Kind.BASE))
+    return qs
+
+
+def model_version_get(*, merchant: Merchant, version_id) -> ModelVersion:
+    version = model_version_list(merchant=merchant).filter(pk=version_id).first()
+    if version is None:
+        raise Http404("No such model version.")
+    return version
+
+
+def base_model_default() -> ModelVersion | None:
+    return (
+        ModelVersion.objects.filter(merchant__isnull=True, kind=ModelVersion.Kind.BASE)
+        .exclude(status=ModelVersion.Status.ARCHIVED)
+        .order_by("created_at", "id")
+        .first()
+    )
+
+
+def deployment_active(*, merchant: Merchant, purpose: str) -> Deployment | None:
+    return (
+        Deployment.objects.filter(merchant=merchant, purpose=purpose, is_active=True)
+        .select_related("version")
+        .first()
+    )
+
+
+def serving_version(*, merchant: Merchant, purpose: str) -> ModelVersion | None:
+    """The version that answers for this merchant and purpose: its promoted one, else the default base."""
+    deployment = deployment_active(merchant=merchant, purpose=purpose)
+    return deployment.version if deployment else base_model_default()
+
+
+def deployment_history(*, merchant: Merchant, purpose: str | None = None):
+    qs = Deployment.objects.filter(merchant=merchant).select_related("version")
+    return qs.filter(purpose=purpose) if purpose else qs
+
+
+def job_list(*, merchant: Merchant, kind: str | None = None):
+    qs = Job.objects.filter(merchant=merchant).select_related("result_version", "base_version")
+    return qs.filter(kind=kind) if kind else qs
+
+
+def job_get(*, merchant: Merchant, job_id) -> Job:
+    job = job_list(merchant=merchant).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such job.")
+    return job
