@@ -11,7 +11,12 @@ class LoginForm(AuthenticationForm):
         super().__init__(*args, **kwargs)
         self.fields["username"].label = "Email"
         self.fields["username"].widget.attrs.update(
-            {"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false", "inputmode": "email"}
+            {
+                "autocomplete": "username",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+                "inputmode": "email",
+            }
         )
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
 

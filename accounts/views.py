@@ -140,7 +140,9 @@ def settings_page(request):
 def api_key_create_view(request):
     form = APIKeyCreateForm(request.POST)
     if not form.is_valid():
-        return render(request, "dashboard/settings.html", _settings_context(request, key_form=form), status=400)
+        return render(
+            request, "dashboard/settings.html", _settings_context(request, key_form=form), status=400
+        )
     key_obj, key = api_key_create(
         merchant=request.merchant,
         name=form.cleaned_data["name"],
@@ -169,5 +171,7 @@ def api_key_revoke_view(request, prefix: str):
         messages.info(request, f"The key “{key.name}” was already revoked.")
     else:
         api_key_revoke(key=key, actor=Actor.for_user(request.user))
-        messages.success(request, f"Revoked the key “{key.name}” ({key.prefix}…). Clients using it now get 401.")
+        messages.success(
+            request, f"Revoked the key “{key.name}” ({key.prefix}…). Clients using it now get 401."
+        )
     return redirect("dashboard:settings")

@@ -8,7 +8,7 @@ from catalog.selectors import brand_list, category_list
 class ProductFilterForm(forms.Form):
     """The products list's search box and filters. Unknown values are dropped, never an error page."""
 
-    STATUS_CHOICES = [("", "Any status"), ("active", "Active"), ("inactive", "Inactive")]
+    STATUS_CHOICES = (("", "Any status"), ("active", "Active"), ("inactive", "Inactive"))
 
     q = forms.CharField(required=False, max_length=200, label="Search")
     category = forms.ChoiceField(required=False)
@@ -36,7 +36,7 @@ class ProductFilterForm(forms.Form):
 
 
 class ProductImportForm(forms.Form):
-    FORMAT_CHOICES = [("", "Detect from the file name"), ("csv", "CSV"), ("json", "JSON")]
+    FORMAT_CHOICES = (("", "Detect from the file name"), ("csv", "CSV"), ("json", "JSON"))
 
     file = forms.FileField(
         label="Catalog file",

@@ -55,7 +55,9 @@ def product_list_view(request):
         "filtered": filtered,
         "can_edit": request.membership.can("edit"),
     }
-    template = "catalog/partials/_product_table.html" if _wants_partial(request) else "catalog/product_list.html"
+    template = (
+        "catalog/partials/_product_table.html" if _wants_partial(request) else "catalog/product_list.html"
+    )
     return render(request, template, context)
 
 
@@ -97,39 +99,35 @@ def import_list_view(request):
 
 @merchant_required("edit")
 def import_view(request):
-    form = ProductImportForm(request.POST or None, request.FILES or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            upload = form.cleaned_data["file"]
-            data = upload.read()
-            file_format = form.cleaned_data["file_format"] or None
-            dry_run = form.cleaned_data["dry_run"]
-            try:
-                result = product_import(
-                    merchant=request.merchant,
-                    actor=Actor.for_user(request.user),
-                    data=data,
-                    filename=upload.name,
-                    file_format=file_format,
-                    dry_run=dry_run,
-                )
-            except ImportTooLarge as exc:
-                form.add_error("file", getattr(exc, "message", "") or "The file is larger than the import limit.")
-                status = 413
-            except ImportFileError as exc:
-                form.add_error("file", exc.message)
-            else:
-                if dry_run and result.status == ProductImport.Status.PREVIEWED:
-                    _stage_upload(request, result, data, filename=upload.name, file_format=file_format)
-                return redirect("catalog:import_detail", import_id=result.id)
-    return render(
-        request,
-        "catalog/import.html",
-        {"section": "catalog", "form": form, "max_bytes": settings.CATALOG_IMPORT_MAX_BYTES},
-        status=status,
-    )
+    if request.method != "POST":
+        return _import_form_page(request, ProductImportForm())
+    form = ProductImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _import_form_page(request, form, status=400)
+    upload = form.cleaned_data["file"]
+    data = upload.read()
+    file_format = form.cleaned_data["file_format"] or None
+    dry_run = form.cleaned_data["dry_run"]
+    try:
+        result = product_import(
+            merchant=request.merchant,
+            actor=Actor.for_user(request.user),
+            data=data,
+            filename=upload.name,
+            file_format=file_format,
+            dry_run=dry_run,
+        )
+    except ImportFileError as exc:  # includes ImportTooLarge
+        form.add_error("file", exc.message)
+        return _import_form_page(request, form, status=413 if isinstance(exc, ImportTooLarge) else 400)
+    if dry_run and result.status == ProductImport.Status.PREVIEWED:
+        _stage_upload(request, result, data, filename=upload.name, file_format=file_format)
+    return redirect("catalog:import_detail", import_id=result.id)
+
+
+def _import_form_page(request, form, status=200):
+    context = {"section": "catalog", "form": form, "max_bytes": settings.CATALOG_IMPORT_MAX_BYTES}
+    return render(request, "catalog/import.html", context, status=status)
 
 
 @merchant_required()
@@ -182,8 +180,8 @@ def import_apply_view(request, import_id: int):
             file_format=entry.get("file_format"),
             dry_run=False,
         )
-    except (ImportTooLarge, ImportFileError) as exc:
-        messages.error(request, getattr(exc, "message", "") or "The file could not be imported.")
+    except ImportFileError as exc:
+        messages.error(request, exc.message)
         return redirect("catalog:import_detail", import_id=previewed.id)
     _unstage(request, previewed.id)
     if result.status == ProductImport.Status.APPLIED:
@@ -199,7 +197,9 @@ def _staging_dir(merchant_id: int) -> Path:
     return Path(settings.VAR_DIR) / "import-staging" / str(merchant_id)
 
 
-def _stage_upload(request, product_import_obj, data: bytes, *, filename: str, file_format: str | None) -> None:
+def _stage_upload(
+    request, product_import_obj, data: bytes, *, filename: str, file_format: str | None
+) -> None:
     folder = _staging_dir(request.merchant.id)
     folder.mkdir(parents=True, exist_ok=True)
     _sweep_stale(folder)

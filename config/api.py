@@ -6,3 +6,4 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("catalog.api.urls")),
 ]
+urlpatterns += [path("", include("ml.api.urls"))]

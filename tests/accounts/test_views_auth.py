@@ -4,8 +4,14 @@ from django.urls import reverse
 
 
 def test_dashboard_requires_login(client, db):
-    for name in ("dashboard:home", "dashboard:settings", "dashboard:campaigns", "catalog:product_list",
-                 "catalog:import", "catalog:import_list"):
+    for name in (
+        "dashboard:home",
+        "dashboard:settings",
+        "dashboard:campaigns",
+        "catalog:product_list",
+        "catalog:import",
+        "catalog:import_list",
+    ):
         response = client.get(reverse(name))
         assert response.status_code == 302, name
         assert response["Location"].startswith(reverse("accounts:login") + "?next=")
@@ -23,7 +29,9 @@ def test_login_page_renders_styled_form(client, db):
 
 def test_login_with_good_credentials_lands_on_overview(client, owner, merchant):
     response = client.post(
-        reverse("accounts:login"), {"username": "owner@example.com", "password": "pw-Storyfront-1"}, follow=True
+        reverse("accounts:login"),
+        {"username": "owner@example.com", "password": "pw-Storyfront-1"},
+        follow=True,
     )
     assert response.redirect_chain[-1][0] == reverse("dashboard:home")
     assert merchant.name in response.content.decode()

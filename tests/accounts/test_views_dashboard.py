@@ -13,7 +13,9 @@ def test_overview_shows_current_merchant_counts_and_activity(client, owner, merc
     bottles = CategoryFactory(merchant=merchant, name="Bottles", slug="bottles")
     ProductFactory.create_batch(3, merchant=merchant, category=bottles)
     ProductFactory.create_batch(5, merchant=other_merchant)
-    audit_record(merchant=merchant, actor=Actor.for_user(owner), action="product.update", summary="Trail bottle")
+    audit_record(
+        merchant=merchant, actor=Actor.for_user(owner), action="product.update", summary="Trail bottle"
+    )
     audit_record(merchant=other_merchant, actor=Actor.system(), action="secret.other.merchant")
     client.force_login(owner)
 

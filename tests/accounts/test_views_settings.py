@@ -29,7 +29,9 @@ def test_settings_lists_members_and_keys_of_the_current_merchant_only(
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR, Role.REVIEWER])
 def test_non_owners_see_keys_but_cannot_create_or_revoke(client, merchant, member_with_role, role):
-    key_obj, _ = api_key_create(merchant=merchant, name="Storefront sync", scopes=["read"], actor=Actor.system())
+    key_obj, _ = api_key_create(
+        merchant=merchant, name="Storefront sync", scopes=["read"], actor=Actor.system()
+    )
     client.force_login(member_with_role(role))
 
     html = client.get(reverse("dashboard:settings")).content.decode()
@@ -50,7 +52,9 @@ def test_non_owners_see_keys_but_cannot_create_or_revoke(client, merchant, membe
 def test_owner_creates_key_shown_once_and_stored_hashed(client, owner, merchant):
     client.force_login(owner)
 
-    response = client.post(reverse("dashboard:api_key_create"), {"name": "Storefront sync", "scopes": ["read", "write"]})
+    response = client.post(
+        reverse("dashboard:api_key_create"), {"name": "Storefront sync", "scopes": ["read", "write"]}
+    )
 
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
@@ -105,7 +109,9 @@ def test_owner_revokes_key(client, owner, merchant):
 
 
 def test_revoking_another_merchants_key_is_404(client, owner, other_merchant):
-    key_obj, _ = api_key_create(merchant=other_merchant, name="Contoso ERP", scopes=["read"], actor=Actor.system())
+    key_obj, _ = api_key_create(
+        merchant=other_merchant, name="Contoso ERP", scopes=["read"], actor=Actor.system()
+    )
     client.force_login(owner)
     assert client.post(reverse("dashboard:api_key_revoke", args=[key_obj.prefix])).status_code == 404
     key_obj.refresh_from_db()

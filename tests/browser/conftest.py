@@ -38,7 +38,9 @@ def browser():
         # The machines that run this are shared and slow at times; wait up to 10 s for the page to catch up.
         sync_api.expect.set_options(timeout=10_000)
         with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            chromium = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
             yield chromium
             chromium.close()
     finally:
@@ -86,3 +88,9 @@ def log_in(page, username="owner@example.com", password=PASSWORD):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/")
+
+
+def switch_merchant(page, name):
+    page.get_by_test_id("merchant-switcher").locator("summary").click()
+    page.get_by_role("button", name=name).click()
+    page.get_by_role("heading", level=1, name=name).wait_for()

@@ -34,11 +34,19 @@ def demo(transactional_db, settings, tmp_path):
     empty = MerchantFactory(name="Empty Shop", slug="empty")
     MembershipFactory(user=owner, merchant=merchant, role=Role.OWNER)
     MembershipFactory(user=owner, merchant=empty, role=Role.OWNER)
-    MembershipFactory(user=UserFactory(username="editor@storyfront.local"), merchant=merchant, role=Role.EDITOR)
+    MembershipFactory(
+        user=UserFactory(username="editor@storyfront.local"), merchant=merchant, role=Role.EDITOR
+    )
     actor = Actor.for_user(owner)
-    product_import(merchant=merchant, actor=actor, data=json.dumps(demo_catalog_rows()).encode(),
-                   filename="demo-catalog.json")
-    report = product_import(merchant=merchant, actor=actor, data=BAD_CSV, filename="new-season.csv", dry_run=True)
+    product_import(
+        merchant=merchant,
+        actor=actor,
+        data=json.dumps(demo_catalog_rows()).encode(),
+        filename="demo-catalog.json",
+    )
+    report = product_import(
+        merchant=merchant, actor=actor, data=BAD_CSV, filename="new-season.csv", dry_run=True
+    )
     api_key_create(merchant=merchant, name="Storefront sync", scopes=["read", "write"], actor=actor)
     product = Product.objects.filter(merchant=merchant).exclude(attributes={}).first()
     return {"merchant": merchant, "empty": empty, "import": report, "product": product}
@@ -77,7 +85,10 @@ def test_main_pages_screenshots(new_page, demo, live_server):
     for device, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page = new_page(viewport)
         outside = []
-        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(live_server.url) else None)
+        page.on(
+            "request",
+            lambda r, seen=outside: seen.append(r.url) if not r.url.startswith(live_server.url) else None,
+        )
         page.goto("/accounts/login/")
         page.screenshot(path=SHOTS_DIR / f"{device}-login.png", full_page=True)
         log_in(page, "demo@storyfront.local")

@@ -79,7 +79,7 @@ def test_dry_run_reports_rows_and_changes_nothing(editor_client, merchant, var_d
     assert 'data-testid="count-created">2<' in html
     assert 'data-testid="count-errors">1<' in html
     # The bad row's line (header is line 1), SKU, field and reason.
-    row = re.search(r'<tr>\s*<td class="num">3</td>.*?</tr>', html, re.S).group(0)
+    row = re.search(r'<tr>\s*<td class="num">3</td>.*?</tr>', html, re.DOTALL).group(0)
     assert "CM-1" in row and "price" in row
     # Mapped columns, the unknown column as an attribute, and the preview.
     assert "<code>colour</code>" in html and '<span class="badge badge-muted">attribute</span> colour' in html
@@ -207,12 +207,17 @@ def test_import_detail_and_apply_of_another_merchant_are_404(client, outsider, e
     assert not Product.objects.exists()
 
 
-def test_viewer_sees_history_and_reports_but_cannot_apply(client, editor_client, member_with_role, merchant,
-                                                          other_merchant):
+def test_viewer_sees_history_and_reports_but_cannot_apply(
+    client, editor_client, member_with_role, merchant, other_merchant
+):
     upload(editor_client, CSV_WITH_ONE_BAD_ROW)
     previewed = ProductImport.objects.get(merchant=merchant)
-    ProductImport.objects.create(merchant=other_merchant, filename="contoso.csv", file_format="csv",
-                                 status=ProductImport.Status.APPLIED)
+    ProductImport.objects.create(
+        merchant=other_merchant,
+        filename="contoso.csv",
+        file_format="csv",
+        status=ProductImport.Status.APPLIED,
+    )
     client.force_login(member_with_role(Role.VIEWER))
 
     history = client.get(reverse("catalog:import_list")).content.decode()
@@ -237,3 +242,17 @@ def test_html_in_import_report_is_escaped(editor_client, merchant):
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>X</b>" not in html
+
+
+def test_too_large_from_the_importer_is_a_413_form_error(editor_client, monkeypatch):
+    # The form checks the upload's size first; this is the importer's own check (e.g. a limit lowered later).
+    from catalog import views
+    from catalog.importing import ImportTooLarge
+
+    def too_large(**kwargs):
+        raise ImportTooLarge(len(kwargs["data"]), 10)
+
+    monkeypatch.setattr(views, "product_import", too_large)
+    response = upload(editor_client, CSV_WITH_ONE_BAD_ROW)
+    assert response.status_code == 413
+    assert "Split it into smaller files." in response.content.decode()

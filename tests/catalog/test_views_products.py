@@ -17,13 +17,35 @@ def catalog(merchant, other_merchant):
     bottles = CategoryFactory(merchant=merchant, name="Bottles", slug="bottles")
     lamps = CategoryFactory(merchant=merchant, name="Lamps", slug="lamps")
     return {
-        "bottle": ProductFactory(merchant=merchant, sku="TB-1", title="Trail bottle", brand="Northwind", category=bottles,
-                                description="Keeps water cold."),
-        "mug": ProductFactory(merchant=merchant, sku="CM-1", title="Camp mug", brand="Northwind", category=bottles,
-                              is_active=False, description="Enamel."),
-        "lamp": ProductFactory(merchant=merchant, sku="HL-1", title="Head lamp", brand="Lumen", category=lamps,
-                               price=Decimal("1234.50"), description="300 lumens."),
-        "foreign": ProductFactory(merchant=other_merchant, sku="XX-1", title="Contoso lamp", brand="Contoso", description=""),
+        "bottle": ProductFactory(
+            merchant=merchant,
+            sku="TB-1",
+            title="Trail bottle",
+            brand="Northwind",
+            category=bottles,
+            description="Keeps water cold.",
+        ),
+        "mug": ProductFactory(
+            merchant=merchant,
+            sku="CM-1",
+            title="Camp mug",
+            brand="Northwind",
+            category=bottles,
+            is_active=False,
+            description="Enamel.",
+        ),
+        "lamp": ProductFactory(
+            merchant=merchant,
+            sku="HL-1",
+            title="Head lamp",
+            brand="Lumen",
+            category=lamps,
+            price=Decimal("1234.50"),
+            description="300 lumens.",
+        ),
+        "foreign": ProductFactory(
+            merchant=other_merchant, sku="XX-1", title="Contoso lamp", brand="Contoso", description=""
+        ),
     }
 
 
@@ -111,8 +133,10 @@ def test_filters_by_category_brand_and_status(logged_in, catalog):
 
 
 def test_unknown_filter_values_are_ignored_not_errors(logged_in, catalog):
-    response = logged_in.get(reverse("catalog:product_list"), {"category": "nope", "brand": "Contoso",
-                                                             "status": "weird", "page": "x"})
+    response = logged_in.get(
+        reverse("catalog:product_list"),
+        {"category": "nope", "brand": "Contoso", "status": "weird", "page": "x"},
+    )
     assert response.status_code == 200
     assert "3 products" in response.content.decode()
 
@@ -158,8 +182,20 @@ def test_detail_shows_every_field(logged_in, catalog):
 
     assert response.status_code == 200
     html = response.content.decode()
-    for text in ("Head lamp", "HL-1", "Lumen", "Lamps", "1,234.50", "USD", "lumens", "300", "red, black", "yes",
-                 'href="https://shop.example.com/head-lamp"', "300 lumens."):
+    for text in (
+        "Head lamp",
+        "HL-1",
+        "Lumen",
+        "Lamps",
+        "1,234.50",
+        "USD",
+        "lumens",
+        "300",
+        "red, black",
+        "yes",
+        'href="https://shop.example.com/head-lamp"',
+        "300 lumens.",
+    ):
         assert text in html, text
 
 

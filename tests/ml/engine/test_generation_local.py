@@ -1,0 +1,115 @@
+import pytest
+
+from ml.engine import GenerationParams, GenerationRequest, InvalidCheckpoint, LocalHFGenerator, TextGenerator
+
+PROMPTS = [
+    "Describe the navy cotton shirt.",
+    "Write a product description for the following item: slim fit denim jeans with five pockets and a zip fly.",
+    "Shoes?",
+    "The leather wallet has six card slots and a coin pocket. Customer asked about returns within 30 days.",
+    "Printed kurta set",
+]
+
+
+def chat(text, **params):
+    return GenerationRequest.chat([{"role": "user", "content": text}], **params)
+
+
+@pytest.fixture
+def generator(tiny_checkpoint):
+    return LocalHFGenerator(tiny_checkpoint, max_batch_size=8)
+
+
+def test_is_a_text_generator(generator):
+    assert isinstance(generator, TextGenerator)
+
+
+def test_batched_greedy_equals_one_at_a_time(generator):
+    requests = [chat(p, greedy=True, max_new_tokens=12, repetition_penalty=1.2, no_repeat_ngram_size=3)
+                for p in PROMPTS]
+    batched = generator.generate(requests)
+    single = [generator.generate([r])[0] for r in requests]
+    assert [r.text for r in batched] == [r.text for r in single]
+    assert [r.completion_tokens for r in batched] == [r.completion_tokens for r in single]
+    assert len({r.prompt_tokens for r in batched}) > 1, "prompts must differ in length to exercise padding"
+    assert all(r.completion_tokens > 0 for r in batched)
+
+
+def test_batches_are_split_by_max_batch_size_and_keep_request_order(tiny_checkpoint):
+    requests = [chat(p, greedy=True, max_new_tokens=6, request_id=str(i)) for i, p in enumerate(PROMPTS)]
+    small = LocalHFGenerator(tiny_checkpoint, max_batch_size=2).generate(requests)
+    large = LocalHFGenerator(tiny_checkpoint, max_batch_size=16).generate(requests)
+    assert [r.request_id for r in small] == [str(i) for i in range(len(PROMPTS))]
+    assert [r.text for r in small] == [r.text for r in large]
+
+
+def test_seeded_sampling_is_reproducible_alone_or_batched(generator):
+    seeded = [chat(p, seed=7, max_new_tokens=10, temperature=1.0, top_p=0.95) for p in PROMPTS]
+    first = [r.text for r in generator.generate(seeded)]
+    again = [r.text for r in generator.generate(seeded)]
+    alone = generator.generate([seeded[1]])[0].text
+    assert first == again
+    assert alone == first[1]
+    other_seed = [r.text for r in generator.generate([chat(p, seed=8, max_new_tokens=10, temperature=1.0)
+                                                      for p in PROMPTS])]
+    assert other_seed != first
+
+
+def test_max_new_tokens_gives_length_finish(generator):
+    result = generator.generate([chat(PROMPTS[0], greedy=True, max_new_tokens=3)])[0]
+    assert result.completion_tokens <= 3
+    if result.completion_tokens == 3:
+        assert result.finish_reason == "length"
+
+
+def test_stop_sequence_cuts_the_text(generator):
+    free = generator.generate([chat(PROMPTS[1], greedy=True, max_new_tokens=24)])[0].text
+    assert len(free) > 6
+    stop = free[4:6]
+    cut = generator.generate([chat(PROMPTS[1], greedy=True, max_new_tokens=24, stop=(stop,))])[0]
+    assert cut.text == free[: free.index(stop)]
+    assert cut.finish_reason == "stop"
+    assert stop not in cut.text
+
+
+def test_stream_matches_non_streamed_greedy(generator):
+    for prompt in PROMPTS[:3]:
+        request = chat(prompt, greedy=True, max_new_tokens=16)
+        chunks = list(generator.stream(request))
+        assert len(chunks) >= 1
+        assert "".join(chunks) == generator.generate([request])[0].text
+
+
+def test_stream_honours_stop_sequences(generator):
+    full = generator.generate([chat(PROMPTS[3], greedy=True, max_new_tokens=24)])[0].text
+    stop = full[5:7]
+    streamed = "".join(generator.stream(chat(PROMPTS[3], greedy=True, max_new_tokens=24, stop=(stop,))))
+    assert streamed == full[: full.index(stop)]
+
+
+def test_raw_prompt_is_used_verbatim(generator):
+    result = generator.generate([GenerationRequest.raw("A soft cotton shirt", greedy=True, max_new_tokens=5)])[0]
+    assert result.prompt_tokens == len(generator.loaded.tokenizer("A soft cotton shirt")["input_ids"])
+
+
+def test_rejects_a_directory_that_is_not_a_checkpoint(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(InvalidCheckpoint, match="config.json"):
+        LocalHFGenerator(tmp_path)
+    with pytest.raises(InvalidCheckpoint, match="not a directory"):
+        LocalHFGenerator(tmp_path / "missing")
+
+
+def test_request_needs_exactly_one_of_messages_or_prompt():
+    with pytest.raises(ValueError):
+        GenerationRequest()
+    with pytest.raises(ValueError):
+        GenerationRequest(messages=({"role": "user", "content": "x"},), prompt="x")
+    with pytest.raises(ValueError):
+        GenerationRequest.chat([{"role": "user"}])
+
+
+def test_params_field_errors():
+    assert GenerationParams().field_errors() == {}
+    errors = GenerationParams(max_new_tokens=0, temperature=-1, top_p=1.5, stop=("",), seed=-3).field_errors()
+    assert set(errors) == {"max_new_tokens", "temperature", "top_p", "stop", "seed"}
