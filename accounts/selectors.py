@@ -31,3 +31,7 @@ def api_key_get(*, merchant: Merchant, key_id: str) -> MerchantAPIKey:
 
 def audit_log_list(*, merchant: Merchant):
     return AuditLog.objects.filter(merchant=merchant).select_related("actor")
+
+
+def membership_list_for_merchant(*, merchant: Merchant):
+    return Membership.objects.filter(merchant=merchant).select_related("user").order_by("user__username")

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import merchant_required
 from accounts.forms import APIKeyCreateForm
 from accounts.middleware import SESSION_KEY
-from accounts.selectors import api_key_list, audit_log_list, membership_get
+from accounts.selectors import api_key_list, audit_log_list, membership_get, membership_list_for_merchant
 from accounts.services import Actor, api_key_create, api_key_revoke
 from catalog.selectors import brand_list, category_list, product_import_list, product_list
 
@@ -123,7 +123,7 @@ def _settings_context(request, **extra):
     return {
         "section": "settings",
         # Members of the current merchant only: the relation is filtered by the merchant by construction.
-        "members": merchant.memberships.select_related("user").order_by("user__username"),
+        "members": membership_list_for_merchant(merchant=merchant),
         "api_keys": api_key_list(merchant=merchant),
         "can_manage": request.membership.can("manage"),
         **extra,

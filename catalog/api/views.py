@@ -17,7 +17,6 @@ from catalog.api.serializers import (
 )
 from catalog.filters import ProductFilter
 from catalog.importing import ImportFileError, ImportTooLarge
-from catalog.models import Product
 from catalog.selectors import product_list
 from catalog.services import product_create, product_delete, product_import, product_update
 from config.api_errors import PayloadTooLarge
@@ -57,8 +56,6 @@ class ProductViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
     ordering = ["title", "id"]
 
     def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation has no merchant
-            return Product.objects.none()
         return product_list(merchant=self.merchant)
 
     def perform_create(self, serializer):
