@@ -390,6 +390,8 @@ def _report(parsed: ParsedFile, existing: set[str]) -> dict:
     ]
     return {
         "columns": parsed.columns,
+        # JSONB does not keep key order; the file's column order is kept here for display.
+        "column_order": list(parsed.columns),
         "ignored_columns": parsed.ignored_columns,
         "errors": parsed.errors,
         "errors_omitted": parsed.error_count - len(parsed.errors),

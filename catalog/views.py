@@ -144,7 +144,7 @@ def import_detail_view(request, import_id: int):
     context = {
         "section": "catalog",
         "imp": product_import_obj,
-        "columns": report.get("columns") or {},
+        "columns": _columns_in_file_order(report),
         "ignored_columns": report.get("ignored_columns") or [],
         "error_rows": error_rows[:REPORT_ROWS_SHOWN],
         # The report keeps a bounded number of errors and preview rows; the counts on the import are exact.
@@ -237,3 +237,9 @@ def _sweep_stale(folder: Path) -> None:
     for path in folder.iterdir():
         if path.is_file() and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
+
+
+def _columns_in_file_order(report: dict) -> list[tuple[str, str]]:
+    columns = report.get("columns") or {}
+    order = report.get("column_order") or list(columns)
+    return [(header, columns[header]) for header in order if header in columns]

@@ -256,3 +256,14 @@ def test_too_large_from_the_importer_is_a_413_form_error(editor_client, monkeypa
     response = upload(editor_client, CSV_WITH_ONE_BAD_ROW)
     assert response.status_code == 413
     assert "Split it into smaller files." in response.content.decode()
+
+
+def test_column_mapping_is_listed_in_the_files_column_order(editor_client):
+    response = editor_client.post(
+        reverse("catalog:import"),
+        {"file": SimpleUploadedFile("p.csv", b"Variant Price,Title,Handle\n12.50,Camp mug,CM-1\n"), "dry_run": "on"},
+        follow=True,
+    )
+    html = response.content.decode()
+    positions = [html.index(f"<code>{header}</code>") for header in ("Variant Price", "Title", "Handle")]
+    assert positions == sorted(positions)
