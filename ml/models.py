@@ -76,6 +76,7 @@ class Deployment(models.Model):
     is_active = models.BooleanField(default=True)
     gate_report = models.JSONField(default=dict, blank=True)
     promoted_by_label = models.CharField(max_length=200, blank=True)
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

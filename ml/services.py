@@ -170,15 +170,13 @@ def version_rollback(*, merchant: Merchant, purpose: str, actor: Actor) -> Deplo
         raise PromotionRefused("Nothing is promoted for this purpose, so there is nothing to roll back.")
     previous = (
         Deployment.objects.filter(merchant=merchant, purpose=purpose, is_active=False, pk__lt=current.pk)
-        .exclude(gate_report__rolled_back=True)
+        .filter(rolled_back_at__isnull=True)
         .select_related("version")
         .order_by("-pk")
         .first()
     )
     # Rolling back walks down the promotion history: a rolled-back row is never re-activated by a rollback.
-    Deployment.objects.filter(pk=current.pk).update(
-        is_active=False, gate_report={**current.gate_report, "rolled_back": True}
-    )
+    Deployment.objects.filter(pk=current.pk).update(is_active=False, rolled_back_at=timezone.now())
     ModelVersion.objects.filter(pk=current.version_id, merchant=merchant).update(status=ModelVersion.Status.READY)
     if previous is not None:
         Deployment.objects.filter(pk=previous.pk).update(is_active=True)

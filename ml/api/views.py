@@ -23,6 +23,8 @@ from ml.services import PromotionRefused, finetune_start, job_cancel, training_d
 class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
     """The registry: global base models plus this merchant's fine-tuned versions."""
 
+    scope_by_action = {"promote": "publish", "rollback": "publish"}
+
     serializer_class = ModelVersionSerializer
     filterset_fields = ["purpose", "kind", "status"]
     search_fields = ["name"]
