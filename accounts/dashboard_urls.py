@@ -1,6 +1,7 @@
 from django.urls import path
 
 from accounts import views
+from ml import views as ml_views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -14,5 +15,6 @@ urlpatterns = [
     path("chat/", views.planned_area, {"area": "chat"}, name="chat"),
     path("customers/", views.planned_area, {"area": "customers"}, name="customers"),
     path("insights/", views.planned_area, {"area": "insights"}, name="insights"),
-    path("models/", views.planned_area, {"area": "models"}, name="models"),
+    # The Models page lives in ml.urls; this name keeps the navigation's `dashboard:models` link pointing at it.
+    path("models/", ml_views.model_list_view, name="models"),
 ]

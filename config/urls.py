@@ -18,5 +18,6 @@ urlpatterns = [
     ),
     path("accounts/", include("accounts.urls")),
     path("catalog/", include("catalog.urls")),
+    path("models/", include("ml.urls")),
     path("", include("accounts.dashboard_urls")),
 ]

@@ -4,15 +4,14 @@ new version only once its adapter is fully written. Imported by the worker only 
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 
 from accounts.services import Actor, audit_record
-from ml.engine import DatasetError, HyperparameterError, InvalidCheckpoint, TrainingCancelled, finetune
-from ml.engine.finetune import FinetuneParams
+from ml.engine import DatasetError, HyperparameterError, InvalidCheckpoint, TrainingCancelled
+from ml.engine.finetune import FinetuneParams, TrainingProgress, finetune
 from ml.jobs import ProgressReporter, job_finish, job_log
 from ml.models import Job, ModelVersion, TrainingDataset
 
@@ -30,32 +29,36 @@ def _base_and_adapter(version: ModelVersion) -> tuple[str, str | None]:
     return version.path, None
 
 
+def _history(pairs, key: str) -> list[dict]:
+    return [{"step": int(step), key: round(float(value), 5)} for step, value in pairs]
+
+
 def finetune_run(job: Job) -> str:
     params = job.params
     start_from = job.base_version
     dataset = TrainingDataset.objects.get(pk=params["dataset_id"], merchant=job.merchant)
-    workdir = job_workdir(job)
     reporter = ProgressReporter(job.pk)
     metrics: dict = {"loss_history": [], "eval_history": []}
 
-    def progress(event) -> None:
-        if event.get("loss") is not None:
-            metrics["loss_history"].append({"step": event["step"], "loss": round(float(event["loss"]), 5)})
-        if event.get("eval_loss") is not None:
-            metrics["eval_history"].append({"step": event["step"], "eval_loss": round(float(event["eval_loss"]), 5)})
-        reporter(current=event["step"], total=event["total_steps"], eta_seconds=event.get("eta_seconds"), metrics=metrics)
+    def progress(event: TrainingProgress) -> None:
+        metrics["loss_history"].append({"step": event.step, "loss": round(float(event.loss), 5)})
+        if event.eval_loss is not None and (
+            not metrics["eval_history"] or metrics["eval_history"][-1]["eval_loss"] != round(event.eval_loss, 5)
+        ):
+            metrics["eval_history"].append({"step": event.step, "eval_loss": round(float(event.eval_loss), 5)})
+        reporter(current=event.step, total=event.total_steps, eta_seconds=event.eta_s, metrics=metrics)
 
-    base_path, adapter_path = _base_and_adapter(start_from)
+    base_path, parent_adapter = _base_and_adapter(start_from)
     job_log(job.pk, f"Training from {start_from.name} on {dataset.record_count} records.")
     try:
         result = finetune(
             base_path,
-            [(r["prompt"], r["response"]) for r in dataset.records],
-            workdir,
+            dataset.records,
+            job_workdir(job),
             FinetuneParams(**params["hyperparameters"]),
+            parent_adapter_path=parent_adapter,
             progress=progress,
             should_cancel=reporter.should_cancel,
-            init_adapter_path=adapter_path,
         )
     except TrainingCancelled:
         job_log(job.pk, "Cancelled; the last checkpoint was kept.")
@@ -71,15 +74,21 @@ def finetune_run(job: Job) -> str:
         job_finish(job.pk, status=Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}", metrics=metrics)
         return "failed"
 
-    summary = result.as_dict()
-    metrics.update(
-        {k: summary[k] for k in ("eval_loss_before", "eval_loss", "perplexity", "tokens_per_second", "truncated") if k in summary}
-    )
-    version_dir = Path(settings.MODEL_STORE_DIR) / "merchants" / str(job.merchant_id) / "versions" / f"job-{job.pk}"
-    if version_dir.exists():
-        shutil.rmtree(version_dir)
-    shutil.copytree(result.adapter_dir, version_dir)
-    kind = ModelVersion.Kind.LORA if params["hyperparameters"].get("method", "lora") == "lora" else ModelVersion.Kind.FULL
+    metrics = {
+        "loss_history": _history(result.train_loss_history, "loss"),
+        "eval_history": _history([(0, result.eval_loss_before), *result.eval_loss_history], "eval_loss"),
+        "eval_loss_before": result.eval_loss_before,
+        "eval_loss": result.eval_loss_after,
+        "perplexity_before": result.perplexity_before,
+        "perplexity": result.perplexity_after,
+        "tokens_per_second": round(result.tokens_per_s, 1),
+        "truncated": result.truncated_examples,
+        "dropped": result.dropped_examples,
+        "stopped_early": result.stopped_early,
+        "resumed_from_step": result.resumed_from_step,
+        "seconds": round(result.seconds, 1),
+    }
+    kind = ModelVersion.Kind.LORA if result.method == "lora" else ModelVersion.Kind.FULL
     with transaction.atomic():
         version = ModelVersion.objects.create(
             merchant=job.merchant,
@@ -87,25 +96,26 @@ def finetune_run(job: Job) -> str:
             purpose=params["purpose"],
             kind=kind,
             parent=start_from,
-            path=str(version_dir),
+            path=result.output_path,
             status=ModelVersion.Status.READY,
             training_data_summary={
                 "dataset_id": dataset.pk, "records": dataset.record_count, "source": dataset.source,
-                "train_records": summary.get("train_examples"), "eval_records": summary.get("eval_examples"),
-                "truncated": summary.get("truncated"),
+                "train_examples": result.train_examples, "eval_examples": result.eval_examples,
+                "truncated": result.truncated_examples, "dropped": result.dropped_examples,
             },
             metrics={
-                "eval_loss": summary.get("eval_loss"),
-                "parent_eval_loss": summary.get("eval_loss_before"),
-                "perplexity": summary.get("perplexity"),
-                "parent_perplexity": summary.get("perplexity_before"),
-                "tokens_per_second": summary.get("tokens_per_second"),
-                "steps": summary.get("steps"),
+                "eval_loss": result.eval_loss_after,
+                "parent_eval_loss": result.eval_loss_before,
+                "perplexity": result.perplexity_after,
+                "parent_perplexity": result.perplexity_before,
+                "tokens_per_second": round(result.tokens_per_s, 1),
+                "steps": result.steps,
             },
         )
         job_finish(job.pk, status=Job.Status.SUCCEEDED, result_version=version, metrics=metrics,
-                   progress_current=reporter.total or job.progress_total)
-        audit_record(merchant=job.merchant, actor=Actor.system(f"job:{job.pk}"), action="model.trained", obj=version,
-                     changes=version.metrics)
-    job_log(job.pk, f"Registered version {version.name} (eval loss {summary.get('eval_loss')}).")
+                   progress_current=result.steps, progress_total=result.total_steps)
+        audit_record(merchant=job.merchant, actor=Actor.system(f"job:{job.pk}"), action="model.trained",
+                     obj=version, changes=version.metrics)
+    job_log(job.pk, f"Registered version {version.name}: held-out loss {result.eval_loss_before:.4f} -> "
+                    f"{result.eval_loss_after:.4f}.")
     return "succeeded"

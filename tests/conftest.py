@@ -68,7 +68,7 @@ def outsider_api_client(make_api_client, other_merchant):
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker (both queues) in a subprocess, on the test Redis and the test database.
     Tests that hand it work must use `transactional_db` so the rows they create are committed."""
     import os
@@ -87,6 +87,9 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
+        "MODEL_STORE_DIR": str(tmp_path_factory.mktemp("worker-model-store")),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
     }
     app.control.purge()
     proc = subprocess.Popen(

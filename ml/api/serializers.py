@@ -49,7 +49,7 @@ class HyperparametersSerializer(serializers.Serializer):
     max_steps = serializers.IntegerField(min_value=1, max_value=100_000, required=False, allow_null=True)
     learning_rate = serializers.FloatField(min_value=1e-7, max_value=1e-2, default=2e-4)
     batch_size = serializers.IntegerField(min_value=1, max_value=64, default=8)
-    gradient_accumulation_steps = serializers.IntegerField(min_value=1, max_value=64, default=1)
+    grad_accum_steps = serializers.IntegerField(min_value=1, max_value=64, default=1)
     max_seq_len = serializers.IntegerField(min_value=16, max_value=8192, default=256)
     lora_r = serializers.IntegerField(min_value=1, max_value=256, default=16)
     lora_alpha = serializers.IntegerField(min_value=1, max_value=1024, default=32)

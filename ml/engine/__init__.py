@@ -12,9 +12,12 @@ Generation (``TextGenerator`` protocol: ``generate(requests) -> results``, ``str
     OpenAICompatibleGenerator(base_url, model, api_key=None, timeout_s=60, max_retries=2, ...)
 
 Fine-tuning
-    FinetuneParams (+ .field_errors()), validate_finetune_params(dict) -> {field: [messages]}
-    finetune(base_model_path, examples, output_dir, params, progress=None, should_cancel=None) -> FinetuneResult
-    evaluate_loss(model_path, examples, adapter_path=None) -> (loss, perplexity)
+    Example(prompt: str | messages, response), FinetuneParams (+ .field_errors()),
+    validate_finetune_params(dict) -> {field: [messages]}
+    finetune(base_model_path, examples, output_dir, params, *, parent_adapter_path=None, device=None,
+             progress=None, should_cancel=None, resume=True) -> FinetuneResult
+        (output_dir/adapter for LoRA or output_dir/model for full; output_dir/checkpoint while running)
+    evaluate_loss(model_path, examples, *, adapter_path=None, max_seq_len=512) -> (loss, perplexity)
 
 Embeddings (``Embedder`` protocol: ``embed(texts) -> float32 (n, dim) unit vectors``)
     SentenceTransformerEmbedder(model_path=None, device=None, batch_size=64)
@@ -33,11 +36,21 @@ from .errors import (
     InvalidCheckpoint,
     TrainingCancelled,
 )
+from .finetune import (
+    Example,
+    FinetuneParams,
+    FinetuneResult,
+    TrainingProgress,
+    evaluate_loss,
+    finetune,
+    validate_finetune_params,
+)
 from .generation import GenerationParams, GenerationRequest, GenerationResult, TextGenerator
 from .provision import minilm_path, provision_base_models, validate_adapter_dir, validate_checkpoint_dir
 
 __all__ = [
-    "DatasetError", "Embedder", "EngineError", "GenerationBackendError", "GenerationParams", "GenerationRequest",
+    "DatasetError", "Embedder", "Example", "FinetuneParams", "FinetuneResult", "TrainingProgress",
+    "evaluate_loss", "finetune", "validate_finetune_params", "EngineError", "GenerationBackendError", "GenerationParams", "GenerationRequest",
     "GenerationResult", "HyperparameterError", "InvalidCheckpoint", "LocalHFGenerator", "OpenAICompatibleGenerator",
     "SentenceTransformerEmbedder", "TextGenerator", "TrainingCancelled", "clear_model_cache", "minilm_path",
     "provision_base_models", "validate_adapter_dir", "validate_checkpoint_dir",

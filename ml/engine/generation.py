@@ -14,6 +14,7 @@ class GenerationParams:
     """Decoding settings. ``greedy=True`` ignores temperature/top-p/top-k and the seed."""
 
     max_new_tokens: int = 128
+    min_new_tokens: int = 0  # end-of-turn is suppressed until this many tokens
     temperature: float = 0.7
     top_p: float = 0.9
     top_k: int = 50
@@ -36,6 +37,8 @@ class GenerationParams:
 
         check("max_new_tokens", _is_int(self.max_new_tokens) and 1 <= self.max_new_tokens <= 4096,
               "must be an integer between 1 and 4096")
+        check("min_new_tokens", _is_int(self.min_new_tokens) and 0 <= self.min_new_tokens <= self.max_new_tokens
+              if _is_int(self.max_new_tokens) else False, "must be an integer between 0 and max_new_tokens")
         check("temperature", _is_num(self.temperature) and 0 < self.temperature <= 5, "must be in (0, 5]")
         check("top_p", _is_num(self.top_p) and 0 < self.top_p <= 1, "must be in (0, 1]")
         check("top_k", _is_int(self.top_k) and self.top_k >= 0, "must be a non-negative integer (0 = off)")

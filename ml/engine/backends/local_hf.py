@@ -153,7 +153,7 @@ class LocalHFGenerator:
         Thread(target=run, daemon=True).start()
         stops = request.params.stop
         hold = max((len(s) for s in stops), default=1) - 1
-        text, sent = "", 0
+        text, sent, stopped = "", 0, False
         for chunk in streamer:
             text += chunk
             cut, stopped = truncate_at_stop(text, stops)
@@ -162,14 +162,13 @@ class LocalHFGenerator:
                 yield text[sent:safe]
                 sent = safe
             if stopped:
+                for _ in streamer:  # let the worker thread run to its stopping criterion
+                    pass
                 break
-        for _ in streamer:  # drain so the worker thread can finish
-            pass
         if failure:
             raise failure[0]
-        if not stops or not truncate_at_stop(text, stops)[1]:
-            if len(text) > sent:
-                yield text[sent:]
+        if not stopped and len(text) > sent:
+            yield text[sent:]
 
     def _encode(self, loaded: LoadedModel, request: GenerationRequest) -> list[int]:
         tokenizer = loaded.tokenizer
@@ -206,6 +205,7 @@ class LocalHFGenerator:
             stopping.append(StopOnText(params.stop, width, tokenizer))
         config = GenerationConfig(
             max_new_tokens=params.max_new_tokens,
+            min_new_tokens=params.min_new_tokens or None,
             do_sample=False,  # sampling happens in SeededSampler, one generator per row
             pad_token_id=pad_id,
             eos_token_id=loaded.model.generation_config.eos_token_id or tokenizer.eos_token_id,

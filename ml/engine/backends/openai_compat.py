@@ -110,6 +110,8 @@ class OpenAICompatibleGenerator:
             body.update(temperature=params.temperature, top_p=params.top_p)
             if self.extra_sampling_fields and params.top_k:
                 body["top_k"] = params.top_k
+        if self.extra_sampling_fields and params.min_new_tokens:
+            body["min_tokens"] = params.min_new_tokens
         if self.extra_sampling_fields and params.repetition_penalty != 1.0:
             body["repetition_penalty"] = params.repetition_penalty
         if params.stop:
