@@ -66,16 +66,6 @@ PLANNED_AREAS: dict[str, dict] = {
             "Product Q&A answered from reviews and the catalog",
         ],
     },
-    "models": {
-        "title": "Models",
-        "summary": "The models that write your copy and answer your shoppers, and how they improve.",
-        "items": [
-            "A registry of base models and fine-tuned versions",
-            "Fine-tuning runs with live progress and loss curves",
-            "Held-out evaluation, a promotion gate and rollback",
-            "Your approvals, edits and rejections becoming training data",
-        ],
-    },
 }
 
 

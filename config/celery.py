@@ -37,6 +37,10 @@ def _configure(sender: Celery, **kwargs) -> None:
         result_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
+        beat_schedule={
+            "requeue-stale-jobs": {"task": "ml.tasks.requeue_stale_jobs", "schedule": 60.0, "options": {"queue": "ml"}},
+        },
+        beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
     )
     if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
         broker_dir = settings.CELERY_FILESYSTEM_DIR

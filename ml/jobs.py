@@ -68,3 +68,9 @@ class ProgressReporter:
 
     def should_cancel(self) -> bool:
         return self._cancel
+
+
+def stale_jobs(kind: str | None = None):
+    """Running jobs whose worker stopped sending heartbeats (killed, OOM, machine lost)."""
+    qs = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER)
+    return qs.filter(kind=kind) if kind else qs

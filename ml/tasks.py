@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from ml.jobs import job_claim
+from ml.jobs import job_claim, job_log, stale_jobs
+from ml.models import Job
 
 
 @shared_task(name="ml.tasks.finetune_task", acks_late=True)
@@ -13,3 +14,15 @@ def finetune_task(job_id: int) -> str:
     from ml.training import finetune_run
 
     return finetune_run(job)
+
+
+@shared_task(name="ml.tasks.requeue_stale_jobs", acks_late=True)
+def requeue_stale_jobs() -> list[int]:
+    """Celery beat, every minute: a job whose worker died is queued again and resumes from its last
+    checkpoint (the broker alone would redeliver it only after its visibility timeout)."""
+    requeued = []
+    for job in stale_jobs(kind=Job.Kind.FINETUNE):
+        job_log(job.pk, "Worker stopped responding; queued again to resume from the last checkpoint.")
+        finetune_task.apply_async(args=[job.pk], queue="ml")
+        requeued.append(job.pk)
+    return requeued

@@ -67,14 +67,55 @@ def outsider_api_client(make_api_client, other_merchant):
     return make_api_client(other_merchant)
 
 
+class CeleryWorker:
+    """A real Celery worker (both queues) in a subprocess; tests can kill it and start it again."""
+
+    def __init__(self, env: dict):
+        self.env = env
+        self.proc = None
+
+    def start(self, timeout: float = 60) -> None:
+        import subprocess
+        import sys
+        import time
+
+        from config.celery import app
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,ml", "--pool", "solo",
+             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "-n", f"test-{time.time_ns()}@%h"],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Celery worker exited early:\n{self.proc.stdout.read().decode()}")
+            if app.control.ping(timeout=1.0):
+                return
+        raise RuntimeError(f"Celery worker did not answer a ping within {timeout} s.")
+
+    def kill(self) -> None:
+        """SIGKILL, as when a machine dies or the OOM killer strikes: no cleanup, no ack."""
+        self.proc.kill()
+        self.proc.wait(timeout=20)
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real Celery worker (both queues) in a subprocess, on the test Redis and the test database.
-    Tests that hand it work must use `transactional_db` so the rows they create are committed."""
+    """A real worker on the test Redis and the test database. Tests that hand it work must use
+    `transactional_db` so the rows they create are committed."""
     import os
-    import subprocess
-    import sys
-    import time
 
     from django.conf import settings
     from django.db import connection
@@ -82,7 +123,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     from config.celery import app
 
     db = connection.settings_dict
-    env = {
+    worker = CeleryWorker({
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
@@ -90,28 +131,10 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         "MODEL_STORE_DIR": str(tmp_path_factory.mktemp("worker-model-store")),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
-    }
+    })
     app.control.purge()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,ml", "--pool", "solo",
-         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    worker.start()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"Celery worker exited early:\n{proc.stdout.read().decode()}")
-            if app.control.ping(timeout=1.0):
-                break
-        else:
-            raise RuntimeError("Celery worker did not answer a ping within 60 s.")
-        yield proc
+        yield worker
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        worker.stop()

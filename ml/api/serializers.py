@@ -56,6 +56,12 @@ class HyperparametersSerializer(serializers.Serializer):
     lora_dropout = serializers.FloatField(min_value=0.0, max_value=0.5, default=0.05)
     eval_fraction = serializers.FloatField(min_value=0.05, max_value=0.5, default=0.1)
     early_stopping_patience = serializers.IntegerField(min_value=0, max_value=20, default=2)
+    eval_every = serializers.IntegerField(
+        min_value=0, max_value=100_000, default=50, help_text="Optimizer steps between held-out evaluations; 0 = only before and after."
+    )
+    checkpoint_every = serializers.IntegerField(
+        min_value=0, max_value=100_000, default=50, help_text="Optimizer steps between resumable checkpoints; 0 = none."
+    )
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=42)
 
 

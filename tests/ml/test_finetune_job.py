@@ -76,3 +76,43 @@ def test_a_base_path_that_is_not_a_checkpoint_fails_the_job_clearly(
     assert "not a Hugging Face checkpoint" in body["error"]
     assert not ModelVersion.objects.filter(merchant=merchant).exists()
     assert Job.objects.get(pk=body["id"]).finished_at is not None
+
+
+def test_a_worker_killed_mid_run_leaves_no_version_and_the_job_resumes_from_its_checkpoint(
+    celery_worker_process, api_client, merchant, tiny_base
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ml.tasks import requeue_stale_jobs
+
+    response = api_client.post(
+        "/api/v1/models/finetune/",
+        {
+            "purpose": "copy",
+            "records": RECORDS,
+            "hyperparameters": {"max_steps": 400, "batch_size": 2, "checkpoint_every": 20, "eval_every": 0},
+        },
+        format="json",
+    )
+    job_id = response.json()["id"]
+    deadline = time.monotonic() + 120
+    while Job.objects.get(pk=job_id).progress_current < 30:
+        assert time.monotonic() < deadline, "the job never got past its first checkpoint"
+        time.sleep(0.1)
+    celery_worker_process.kill()
+
+    job = Job.objects.get(pk=job_id)
+    assert job.status == "running" and job.progress_current < 400
+    assert not ModelVersion.objects.filter(merchant=merchant).exists()
+
+    # Nothing is listening now; the sweeper (Celery beat in production) re-queues the stale job.
+    Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    assert requeue_stale_jobs() == [job_id]
+    celery_worker_process.start()
+
+    body = wait_for_job(api_client, job_id)
+    assert body["status"] == "succeeded", body
+    assert body["metrics"]["resumed_from_step"] >= 20
+    assert ModelVersion.objects.filter(merchant=merchant, status="ready").count() == 1
