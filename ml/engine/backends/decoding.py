@@ -1,6 +1,6 @@
 """Logits processors and stopping criteria for batched decoding that keep every row independent of its batch.
 
-Hugging Face's own repetition penalty and n-gram blocking read the left padding as if it were text (and the
+Hugging Face's own repetition penalty and n-gram blocking read the padding as if it were text (and the
 pad id is often the end-of-turn id), and its sampler draws every row from one random stream; these versions
 look only at each row's real tokens and give each row its own seeded generator, so a request decodes the
 same alone or in a batch.
@@ -15,18 +15,19 @@ import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
 
-def _real_token_mask(input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
-    columns = torch.arange(input_ids.shape[1], device=input_ids.device)
-    return columns.unsqueeze(0) >= pad_lengths.unsqueeze(1)
+def _real_token_mask(input_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
+    """``prompt_mask`` marks the prompt's real (non-pad) tokens; everything generated after it is real."""
+    generated = input_ids.shape[1] - prompt_mask.shape[1]
+    return torch.cat([prompt_mask, prompt_mask.new_ones((input_ids.shape[0], generated))], dim=1)
 
 
 class RepetitionPenalty(LogitsProcessor):
-    def __init__(self, penalty: float, pad_lengths: torch.Tensor):
+    def __init__(self, penalty: float, prompt_mask: torch.Tensor):
         self.penalty = penalty
-        self.pad_lengths = pad_lengths
+        self.prompt_mask = prompt_mask
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        real = _real_token_mask(input_ids, self.pad_lengths).to(scores.dtype)
+        real = _real_token_mask(input_ids, self.prompt_mask).to(scores.dtype)
         seen = torch.zeros_like(scores).scatter_add_(1, input_ids, real) > 0
         penalised = torch.where(scores > 0, scores / self.penalty, scores * self.penalty)
         return torch.where(seen, penalised, scores)
@@ -35,17 +36,16 @@ class RepetitionPenalty(LogitsProcessor):
 class NoRepeatNGram(LogitsProcessor):
     """Bans any token that would complete an n-gram already present in the row (prompt included)."""
 
-    def __init__(self, size: int, pad_lengths: torch.Tensor):
+    def __init__(self, size: int, prompt_mask: torch.Tensor):
         self.size = size
-        self.pad_lengths = pad_lengths
+        self.prompt_mask = prompt_mask
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         n = self.size
         if input_ids.shape[1] < n:
             return scores
         windows = input_ids.unfold(1, n, 1)  # (batch, positions, n)
-        starts = torch.arange(windows.shape[1], device=input_ids.device)
-        real = starts.unsqueeze(0) >= self.pad_lengths.unsqueeze(1)
+        real = _real_token_mask(input_ids, self.prompt_mask).unfold(1, n, 1).all(-1)
         tail = input_ids[:, input_ids.shape[1] - n + 1:].unsqueeze(1)
         hits = (windows[:, :, :-1] == tail).all(-1) & real
         banned = torch.zeros_like(scores).scatter_add_(1, windows[:, :, -1], hits.to(scores.dtype)) > 0

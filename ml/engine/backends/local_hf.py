@@ -32,6 +32,7 @@ from ..provision import validate_adapter_dir, validate_checkpoint_dir
 from .decoding import NoRepeatNGram, RepetitionPenalty, SeededSampler, StopOnText
 
 MODEL_CACHE_SIZE = int(os.environ.get("STORYFRONT_MODEL_CACHE_SIZE", "2"))
+MIN_SHARED_PREFIX = 16  # tokens; below this, a separate prefix pass costs more than it saves
 
 
 @dataclass
@@ -99,6 +100,17 @@ def _quantize_int8(model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+
+
+def _shared_prefix_length(rows: list[list[int]]) -> int:
+    """Tokens every row starts with (each row keeps at least one of its own); 0 when not worth sharing."""
+    if len(rows) < 2:
+        return 0
+    shortest = min(len(r) for r in rows)
+    length = 0
+    while length < shortest - 1 and all(r[length] == rows[0][length] for r in rows):
+        length += 1
+    return length if length >= MIN_SHARED_PREFIX else 0
 
 
 class LocalHFGenerator:
@@ -185,19 +197,32 @@ class LocalHFGenerator:
     def _generate_kwargs(self, loaded: LoadedModel, params: GenerationParams, rows: list[list[int]],
                          seeds: list[int | None]) -> dict:
         tokenizer = loaded.tokenizer
-        width = max(len(r) for r in rows)
         pad_id = tokenizer.pad_token_id
+        shared = _shared_prefix_length(rows)
+        prefix, suffixes = rows[0][:shared], [r[shared:] for r in rows]
+        # Layout [shared prefix][padding][own suffix]: positions come from the attention mask, so every row
+        # sees the same prefix positions and the prefix's KV cache is computed once for the whole batch.
+        width = shared + max(len(s) for s in suffixes)
         input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, ids in enumerate(rows):
-            input_ids[i, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[i, width - len(ids):] = 1
-        pad_lengths = (width - torch.tensor([len(r) for r in rows])).to(loaded.device)
+        input_ids[:, :shared] = torch.tensor(prefix, dtype=torch.long)
+        attention_mask[:, :shared] = 1
+        for i, suffix in enumerate(suffixes):
+            input_ids[i, width - len(suffix):] = torch.tensor(suffix, dtype=torch.long)
+            attention_mask[i, width - len(suffix):] = 1
+        input_ids, attention_mask = input_ids.to(loaded.device), attention_mask.to(loaded.device)
+        extra = {}
+        if shared:
+            with torch.inference_mode():
+                cache = loaded.model(input_ids=input_ids[:1, :shared], use_cache=True).past_key_values
+            cache.batch_repeat_interleave(len(rows))
+            extra["cache"] = cache
+        prompt_mask = attention_mask.bool()
         processors = LogitsProcessorList()
         if params.repetition_penalty != 1.0:
-            processors.append(RepetitionPenalty(params.repetition_penalty, pad_lengths))
+            processors.append(RepetitionPenalty(params.repetition_penalty, prompt_mask))
         if params.no_repeat_ngram_size:
-            processors.append(NoRepeatNGram(params.no_repeat_ngram_size, pad_lengths))
+            processors.append(NoRepeatNGram(params.no_repeat_ngram_size, prompt_mask))
         if not params.greedy:
             processors.append(SeededSampler(params.temperature, params.top_k, params.top_p, seeds, loaded.device))
         stopping = StoppingCriteriaList()
@@ -211,8 +236,8 @@ class LocalHFGenerator:
             eos_token_id=loaded.model.generation_config.eos_token_id or tokenizer.eos_token_id,
             use_cache=True,
         )
-        return dict(input_ids=input_ids.to(loaded.device), attention_mask=attention_mask.to(loaded.device),
-                    generation_config=config, logits_processor=processors, stopping_criteria=stopping)
+        return dict(input_ids=input_ids, attention_mask=attention_mask, generation_config=config,
+                    logits_processor=processors, stopping_criteria=stopping, **extra)
 
     def _generate_batch(self, loaded: LoadedModel, batch: list[GenerationRequest],
                         rows: list[list[int]]) -> list[GenerationResult]:

@@ -113,3 +113,17 @@ def test_params_field_errors():
     assert GenerationParams().field_errors() == {}
     errors = GenerationParams(max_new_tokens=0, temperature=-1, top_p=1.5, stop=("",), seed=-3).field_errors()
     assert set(errors) == {"max_new_tokens", "temperature", "top_p", "stop", "seed"}
+
+
+def test_shared_system_prompt_is_prefilled_once_and_output_is_unchanged(generator):
+    from ml.engine.backends.local_hf import MIN_SHARED_PREFIX, _shared_prefix_length
+
+    system = {"role": "system", "content": "Write a product description for the following item. " * 3}
+    requests = [GenerationRequest.chat([system, {"role": "user", "content": p}], greedy=True, max_new_tokens=10,
+                                       repetition_penalty=1.3, no_repeat_ngram_size=2) for p in PROMPTS]
+    rows = [generator._encode(generator.loaded, r) for r in requests]
+    assert _shared_prefix_length(rows) >= MIN_SHARED_PREFIX
+    batched = generator.generate(requests)
+    assert [r.text for r in batched] == [generator.generate([r])[0].text for r in requests]
+    seeded = [GenerationRequest.chat(r.messages, seed=5, max_new_tokens=10) for r in requests]
+    assert [r.text for r in generator.generate(seeded)] == [generator.generate([r])[0].text for r in seeded]
