@@ -39,13 +39,15 @@ def examples_from(path: Path, count: int) -> list[dict]:
 
 
 def worker(kind: str, data: list[dict], steps: int) -> dict:
-    from ml.engine import FinetuneParams, finetune, provision_base_models
+    from ml.engine import FinetuneParams, provision_base_models
+    from ml.engine.finetune import finetune
 
     checkpoint = provision_base_models(ROOT / "var" / "models")["smollm2-135m-instruct"]
     if kind == "naive_lora_bs1":
         return naive_loop(checkpoint, data, steps)
     method = "full" if kind.startswith("full") else "lora"
     params = FinetuneParams(method=method, max_steps=steps, batch_size=8, max_seq_len=MAX_SEQ_LEN,
+                            gradient_checkpointing=kind.endswith("_gc"),
                             learning_rate=5e-5 if method == "full" else 2e-4, eval_fraction=0.1, eval_every=0,
                             checkpoint_every=0)
     with tempfile.TemporaryDirectory() as out:
@@ -102,7 +104,7 @@ def main() -> None:
         return
     report = {"examples": len(data), "steps": args.steps, "batch_size": 8, "max_seq_len": MAX_SEQ_LEN,
               "load_average_before": os.getloadavg()}
-    for kind in ("lora_batched", "full_batched", "naive_lora_bs1"):
+    for kind in ("lora_batched", "full_batched", "lora_batched_gc", "full_batched_gc", "naive_lora_bs1"):
         out = subprocess.run([sys.executable, __file__, args.csv, "--examples", str(args.examples), "--steps",
                               str(args.steps), "--worker", kind], capture_output=True, text=True, check=True)
         report[kind] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -111,10 +113,12 @@ def main() -> None:
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "finetune.json").write_text(json.dumps(report, indent=2))
-    lora, full, naive = report["lora_batched"], report["full_batched"], report["naive_lora_bs1"]
-    print(f"\nLoRA/full peak RSS: {lora['peak_rss_mb'] / full['peak_rss_mb']:.2f}x; "
-          f"LoRA/full tokens/s: {lora['tokens_per_s'] / full['tokens_per_s']:.2f}x; "
-          f"batched LoRA vs naive bs1: {lora['tokens_per_s'] / naive['tokens_per_s']:.2f}x")
+    naive = report["naive_lora_bs1"]
+    for suffix in ("", "_gc"):
+        lora, full = report["lora_batched" + suffix], report["full_batched" + suffix]
+        print(f"\n{suffix or 'no checkpointing'}: LoRA/full peak RSS {lora['peak_rss_mb'] / full['peak_rss_mb']:.2f}x; "
+              f"LoRA/full tokens/s {lora['tokens_per_s'] / full['tokens_per_s']:.2f}x; "
+              f"batched LoRA vs naive bs1 {lora['tokens_per_s'] / naive['tokens_per_s']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,40 @@
+from django import forms
 from django.contrib import admin
-from django.db import models
+
+from ml.engine.errors import InvalidCheckpoint
+from ml.engine.provision import validate_adapter_dir, validate_checkpoint_dir
 
 from ml.models import Deployment, Job, ModelVersion, TrainingDataset
 
 
+class ModelVersionForm(forms.ModelForm):
+    endpoint_url = forms.URLField(required=False, assume_scheme="https")
+
+    class Meta:
+        model = ModelVersion
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("backend") != ModelVersion.Backend.LOCAL_HF or not data.get("path"):
+            return data
+        check = validate_adapter_dir if data.get("kind") == ModelVersion.Kind.LORA else validate_checkpoint_dir
+        try:
+            check(data["path"])
+        except InvalidCheckpoint as exc:
+            self.add_error("path", str(exc))
+        return data
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
+    form = ModelVersionForm
     list_display = ["name", "merchant", "purpose", "kind", "backend", "status", "parent", "created_at"]
     list_filter = ["merchant", "kind", "purpose", "status", "backend"]
     search_fields = ["name", "path", "merchant__name", "merchant__slug"]
     raw_id_fields = ["parent"]
     list_select_related = ["merchant", "parent"]
     readonly_fields = ["created_at"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Deployment)

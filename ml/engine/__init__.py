@@ -11,10 +11,10 @@ Generation (``TextGenerator`` protocol: ``generate(requests) -> results``, ``str
     LocalHFGenerator(model_path, adapter_path=None, device=None, dtype=None, quantization=None, max_batch_size=64)
     OpenAICompatibleGenerator(base_url, model, api_key=None, timeout_s=60, max_retries=2, ...)
 
-Fine-tuning
+Fine-tuning (the `finetune` function lives in the `ml.engine.finetune` subpackage of the same name)
     Example(prompt: str | messages, response), FinetuneParams (+ .field_errors()),
     validate_finetune_params(dict) -> {field: [messages]}
-    finetune(base_model_path, examples, output_dir, params, *, parent_adapter_path=None, device=None,
+    finetune.finetune(base_model_path, examples, output_dir, params, *, parent_adapter_path=None, device=None,
              progress=None, should_cancel=None, resume=True) -> FinetuneResult
         (output_dir/adapter for LoRA or output_dir/model for full; output_dir/checkpoint while running)
     evaluate_loss(model_path, examples, *, adapter_path=None, max_seq_len=512) -> (loss, perplexity)
@@ -26,32 +26,36 @@ Errors: EngineError > InvalidCheckpoint, GenerationBackendError, DatasetError, H
 (``.field_errors``), TrainingCancelled.
 """
 
-from .backends import LocalHFGenerator, OpenAICompatibleGenerator, clear_model_cache
-from .embeddings import Embedder, SentenceTransformerEmbedder
-from .errors import (
-    DatasetError,
-    EngineError,
-    GenerationBackendError,
-    HyperparameterError,
-    InvalidCheckpoint,
-    TrainingCancelled,
-)
-from .finetune import (
-    Example,
-    FinetuneParams,
-    FinetuneResult,
-    TrainingProgress,
-    evaluate_loss,
-    finetune,
-    validate_finetune_params,
-)
-from .generation import GenerationParams, GenerationRequest, GenerationResult, TextGenerator
-from .provision import minilm_path, provision_base_models, validate_adapter_dir, validate_checkpoint_dir
+import importlib
 
-__all__ = [
-    "DatasetError", "Embedder", "Example", "FinetuneParams", "FinetuneResult", "TrainingProgress",
-    "evaluate_loss", "finetune", "validate_finetune_params", "EngineError", "GenerationBackendError", "GenerationParams", "GenerationRequest",
-    "GenerationResult", "HyperparameterError", "InvalidCheckpoint", "LocalHFGenerator", "OpenAICompatibleGenerator",
-    "SentenceTransformerEmbedder", "TextGenerator", "TrainingCancelled", "clear_model_cache", "minilm_path",
-    "provision_base_models", "validate_adapter_dir", "validate_checkpoint_dir",
-]
+# Public names and the submodule that defines each. They are imported on first use (PEP 562), so that
+# `ml.engine.errors`, `ml.engine.provision`, `ml.engine.grounding` and `ml.engine.prompts` stay importable
+# in the web process without pulling in torch.
+_EXPORTS = {
+    "LocalHFGenerator": "backends", "OpenAICompatibleGenerator": "backends", "clear_model_cache": "backends",
+    "Embedder": "embeddings", "SentenceTransformerEmbedder": "embeddings",
+    "DatasetError": "errors", "EngineError": "errors", "GenerationBackendError": "errors",
+    "HyperparameterError": "errors", "InvalidCheckpoint": "errors", "TrainingCancelled": "errors",
+    "Example": "finetune", "FinetuneParams": "finetune", "FinetuneResult": "finetune",
+    "TrainingProgress": "finetune", "evaluate_loss": "finetune",
+    "validate_finetune_params": "finetune",
+    "GenerationParams": "generation", "GenerationRequest": "generation", "GenerationResult": "generation",
+    "TextGenerator": "generation",
+    "minilm_path": "provision", "provision_base_models": "provision", "validate_adapter_dir": "provision",
+    "validate_checkpoint_dir": "provision",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -16,3 +16,15 @@ def test_ml_admin_pages_load(client, merchant, model):
     objects = {"modelversion": base, "deployment": Deployment.objects.get(), "job": job, "trainingdataset": dataset}
     assert client.get(f"/admin/ml/{model}/", {"q": "north", "merchant__id__exact": merchant.id}).status_code == 200
     assert client.get(f"/admin/ml/{model}/{objects[model].pk}/change/").status_code == 200
+
+
+def test_admin_refuses_a_base_model_path_that_is_not_a_checkpoint(client, tmp_path):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    response = client.post(
+        "/admin/ml/modelversion/add/",
+        {"name": "mine", "kind": "base", "backend": "local_hf", "path": str(tmp_path), "status": "ready",
+         "training_data_summary": "{}", "metrics": "{}"},
+    )
+    assert response.status_code == 200
+    assert "not a Hugging Face checkpoint" in response.content.decode()
+    assert not ModelVersion.objects.exists()

@@ -230,6 +230,8 @@ def _build_model(base: Path, params: FinetuneParams, parent_adapter_path, dev: t
     dtype = torch.bfloat16 if dev.type == "cuda" and params.method == "lora" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     model.config.use_cache = False
+    if params.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if params.method == "full":
         return model.to(dev)
     from peft import LoraConfig, PeftModel, get_peft_model

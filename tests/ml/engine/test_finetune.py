@@ -151,3 +151,11 @@ def test_base_that_is_not_a_checkpoint_fails_clearly(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(InvalidCheckpoint, match="not valid JSON"):
         finetune(tmp_path, DATA, tmp_path / "out", FinetuneParams(max_steps=1, **FAST))
+
+
+def test_gradient_checkpointing_gives_the_same_losses(tiny_checkpoint, tmp_path):
+    plain = finetune(tiny_checkpoint, DATA, tmp_path / "a", FinetuneParams(max_steps=3, **FAST))
+    checkpointed = finetune(tiny_checkpoint, DATA, tmp_path / "b",
+                            FinetuneParams(max_steps=3, gradient_checkpointing=True, **FAST))
+    assert [loss for _, loss in checkpointed.train_loss_history] == pytest.approx(
+        [loss for _, loss in plain.train_loss_history], rel=1e-4)
