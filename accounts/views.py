@@ -16,26 +16,6 @@ from catalog.selectors import brand_list, category_list, product_import_list, pr
 # The areas later issues build. Each gets an honest page saying what it will hold, so the navigation is
 # complete from day one and nobody mistakes an empty screen for a bug.
 PLANNED_AREAS: dict[str, dict] = {
-    "campaigns": {
-        "title": "Campaigns",
-        "summary": "Generate marketing copy for a segment, a set of products and a channel, in your brand voice.",
-        "items": [
-            "Campaigns that target a customer segment and a set of products",
-            "Channels: product descriptions, email subject and body, SMS, social posts, ad headlines",
-            "Tone, length, language and your brand voice for every campaign",
-            "Batch generation with live progress, several variants per product",
-        ],
-    },
-    "review": {
-        "title": "Review",
-        "summary": "Approve, edit, reject or regenerate generated copy before anything is published.",
-        "items": [
-            "Generated copy side by side with the product facts it must be grounded in",
-            "Unsupported claims flagged, blocking approval until edited",
-            "Bulk approve / reject, revisions kept, scheduling",
-            "Publishing through signed webhooks, CSV/JSON export and the API",
-        ],
-    },
     "chat": {
         "title": "Chat",
         "summary": "The support inbox for the customer-service assistant trained on your own conversations.",

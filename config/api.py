@@ -7,3 +7,4 @@ urlpatterns = [
     path("", include("catalog.api.urls")),
 ]
 urlpatterns += [path("", include("ml.api.urls"))]
+urlpatterns += [path("", include("marketing.api.urls"))]

@@ -39,6 +39,13 @@ def _configure(sender: Celery, **kwargs) -> None:
         broker_connection_retry_on_startup=True,
         beat_schedule={
             "requeue-stale-jobs": {"task": "ml.tasks.requeue_stale_jobs", "schedule": 60.0, "options": {"queue": "ml"}},
+            "publish-scheduled-content": {
+                "task": "marketing.tasks.publish_scheduled_content_task", "schedule": 60.0,
+                "options": {"queue": "default"},
+            },
+            "requeue-stale-generation-jobs": {
+                "task": "marketing.tasks.requeue_stale_generation_jobs", "schedule": 60.0, "options": {"queue": "ml"},
+            },
         },
         beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
     )

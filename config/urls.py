@@ -19,5 +19,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("catalog/", include("catalog.urls")),
     path("models/", include("ml.urls")),
+    path("campaigns/", include("marketing.urls")),
     path("", include("accounts.dashboard_urls")),
 ]

@@ -19,6 +19,10 @@ Fine-tuning (the `finetune` function lives in the `ml.engine.finetune` subpackag
         (output_dir/adapter for LoRA or output_dir/model for full; output_dir/checkpoint while running)
     evaluate_loss(model_path, examples, *, adapter_path=None, max_seq_len=512) -> (loss, perplexity)
 
+Batching concurrent requests (chat workers)
+    RequestBatcher(generator, max_batch_size=16, max_wait_s=0.02): .submit(request) -> Future[GenerationResult],
+    .generate(request, timeout=None) -> GenerationResult, .close()
+
 Embeddings (``Embedder`` protocol: ``embed(texts) -> float32 (n, dim) unit vectors``)
     SentenceTransformerEmbedder(model_path=None, device=None, batch_size=64)
 
@@ -33,6 +37,7 @@ import importlib
 # in the web process without pulling in torch.
 _EXPORTS = {
     "LocalHFGenerator": "backends", "OpenAICompatibleGenerator": "backends", "clear_model_cache": "backends",
+    "RequestBatcher": "batching",
     "Embedder": "embeddings", "SentenceTransformerEmbedder": "embeddings",
     "DatasetError": "errors", "EngineError": "errors", "GenerationBackendError": "errors",
     "HyperparameterError": "errors", "InvalidCheckpoint": "errors", "TrainingCancelled": "errors",

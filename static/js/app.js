@@ -134,3 +134,204 @@
     if (summary && announcer) announcer.textContent = summary.textContent.trim();
   });
 })();
+
+// ==========================================================================
+// Copy studio: review queue keyboard shortcuts, live character counts, card errors.
+// j/k move between pieces, a approves, r rejects (asks for a reason), e edits, g regenerates, x ticks the
+// piece for bulk approval, ? shows the help. Keys are ignored while typing and with modifier keys.
+// ==========================================================================
+(function () {
+  "use strict";
+
+  function typing(el) {
+    if (!el) return false;
+    const tag = el.tagName;
+    return el.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
+  }
+
+  function say(text) {
+    const region = document.querySelector("[data-toasts]");
+    if (!region) return;
+    const item = document.createElement("div");
+    item.className = "toast";
+    item.setAttribute("role", "alert");
+    item.textContent = text;
+    region.appendChild(item);
+    setTimeout(function () { item.remove(); }, 5000);
+  }
+
+  let currentId = null;
+
+  function cards() { return Array.prototype.slice.call(document.querySelectorAll("[data-review-queue] [data-piece]")); }
+  function current() {
+    return currentId ? document.querySelector('[data-review-queue] [data-piece-id="' + currentId + '"]') : null;
+  }
+  function select(card, focus) {
+    cards().forEach(function (c) { c.classList.toggle("is-current", c === card); });
+    if (!card) { currentId = null; return; }
+    currentId = card.getAttribute("data-piece-id");
+    if (focus) {
+      card.focus({ preventScroll: true });
+      card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    }
+  }
+  function move(step) {
+    const list = cards();
+    if (!list.length) return;
+    const index = list.indexOf(current());
+    const next = index < 0 ? list[0] : list[Math.min(list.length - 1, Math.max(0, index + step))];
+    select(next, true);
+  }
+  function target() {
+    const card = current() || cards()[0];
+    if (card && !card.classList.contains("is-current")) select(card, true);
+    return card;
+  }
+  function press(card, action, refusal) {
+    const button = card && card.querySelector('[data-action="' + action + '"]');
+    if (!button) { if (card && refusal) say(refusal); return; }
+    if (button.disabled) {
+      const why = button.getAttribute("aria-describedby");
+      const note = why && document.getElementById(why);
+      say(note ? note.textContent.trim() : refusal);
+      return;
+    }
+    button.click();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!document.querySelector("[data-review-queue]")) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    const help = document.querySelector("[data-shortcut-help]");
+    if (help && help.open) return;
+    const key = event.key;
+    if (key === "?") {
+      if (help) { event.preventDefault(); help.showModal(); }
+      return;
+    }
+    if (["j", "k", "a", "r", "e", "g", "x"].indexOf(key) < 0) return;
+    event.preventDefault();
+    if (key === "j" || key === "k") { move(key === "j" ? 1 : -1); return; }
+    const card = target();
+    if (!card) return;
+    if (key === "a") press(card, "approve", "This piece cannot be approved in its current state.");
+    else if (key === "e") press(card, "edit", "This piece cannot be edited (published pieces are unpublished first).");
+    else if (key === "g") press(card, "regenerate", "This piece cannot be regenerated now.");
+    else if (key === "x") {
+      const box = card.querySelector("[data-bulk-select]");
+      if (box && !box.disabled) box.checked = !box.checked;
+      else say("Only pieces that pass every check can be bulk approved.");
+    } else if (key === "r") {
+      const details = card.querySelector("[data-reject]");
+      if (!details) { say("This piece cannot be rejected now."); return; }
+      details.open = true;
+      const reason = details.querySelector("[data-reject-reason]");
+      if (reason) reason.focus();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    const open = event.target.closest("[data-shortcut-help-open]");
+    if (open) {
+      const help = document.querySelector("[data-shortcut-help]");
+      if (help) help.showModal();
+      return;
+    }
+    const card = event.target.closest("[data-review-queue] [data-piece]");
+    if (card) select(card, false);
+  });
+
+  // Escape inside a reject reason closes the box and returns to the card, so j/k work again.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const details = event.target.closest && event.target.closest("[data-reject][open]");
+    if (!details) return;
+    details.open = false;
+    const card = details.closest("[data-piece]");
+    if (card) card.focus({ preventScroll: true });
+  });
+
+  // Live "used / limit" counts in the edit form.
+  function count(input) {
+    const label = document.querySelector('[data-char-count-for="' + input.id + '"]');
+    if (!label) return;
+    // The channel's limit when it has one (an SMS: 160), else the most the field can store.
+    const limit = parseInt(input.getAttribute("data-limit") || input.getAttribute("maxlength"), 10);
+    const used = input.value.trim().length;
+    label.textContent = used.toLocaleString("en") + (limit ? " / " + limit.toLocaleString("en") : "") + " characters";
+    label.classList.toggle("is-over", Boolean(input.getAttribute("data-limit")) && used > limit);
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("[data-count-chars]")) count(event.target);
+  });
+
+  // The picker's search box must not submit the campaign form on Enter.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && event.target.matches && event.target.matches("[data-picker-search]")) event.preventDefault();
+  });
+
+  // "Approve all passing on this page" sends the pieces that pass as the page shows them now (cards change
+  // in place after edits and approvals); the server checks every one again. Without JS the page always
+  // reloads, so the ids the server rendered are current.
+  function passingIds() {
+    return cards().map(function (c) { return c.querySelector("[data-bulk-select]:not(:disabled)"); })
+      .filter(Boolean).map(function (box) { return box.value; });
+  }
+  function refreshBulkBar() {
+    const count = passingIds().length;
+    document.querySelectorAll("[data-passing-count]").forEach(function (el) { el.textContent = String(count); });
+    document.querySelectorAll("[data-approve-all]").forEach(function (button) { button.disabled = count === 0; });
+  }
+  document.addEventListener("htmx:configRequest", function (event) {
+    const form = event.detail.elt;
+    if (form && form.matches && form.matches("#bulk-approve-form") && event.detail.parameters.action === "page") {
+      event.detail.parameters.page_ids = passingIds();
+    }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    refreshBulkBar();
+    document.querySelectorAll("[data-count-chars]").forEach(count);
+  });
+
+  // A card answers refusals (409) and invalid input (422) with itself, carrying the explanation: swap it in.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const status = event.detail.xhr.status;
+    const swapTarget = event.detail.target;
+    if ((status === 409 || status === 422) && swapTarget && swapTarget.closest && swapTarget.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // After a swap, keep the keyboard selection on the same piece and put the cursor where the work is.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    const swapped = event.target;
+    document.querySelectorAll("[data-count-chars]").forEach(count);
+    refreshBulkBar();
+    if (!(swapped instanceof Element) || !swapped.matches("[data-review-queue] [data-piece]")) {
+      if (currentId && current()) current().classList.add("is-current");
+      return;
+    }
+    // htmx gives the focus back to the element with the same id, so a focused card is focused again here.
+    const active = document.activeElement;
+    const focusLost = !active || active === document.body || swapped.contains(active);
+    if (!focusLost) {
+      // Swapped by polling while the user works elsewhere: keep their focus where it is.
+      if (swapped.getAttribute("data-piece-id") === currentId) swapped.classList.add("is-current");
+      return;
+    }
+    // The user acted on this card (its old copy held the focus): it stays the current one.
+    select(swapped, false);
+    if (swapped.classList.contains("is-editing")) {
+      const field = swapped.querySelector(".has-error [data-count-chars]") || swapped.querySelector("textarea[data-count-chars]") ||
+        swapped.querySelector("[data-count-chars]");
+      if (field) field.focus();
+    } else if (swapped.querySelector("[data-reject][open]")) {
+      const reason = swapped.querySelector("[data-reject-reason]");
+      if (reason) reason.focus();
+    } else {
+      swapped.focus({ preventScroll: true });
+    }
+  });
+})();
+// ====================== end of Copy studio ======================

@@ -125,18 +125,17 @@ def finetune(base_model_path, examples: Iterable, output_dir, params: FinetunePa
         torch.cuda.reset_peak_memory_stats(dev)
 
     fingerprint = _fingerprint(base, parent_adapter_path, params, kept)
-    state = _load_checkpoint(out / CHECKPOINT_DIR, fingerprint, model, optimizer, scheduler) if resume else None
-    resumed_from = state.step if state else None
-    if state is None:
-        state = _State()
+    loaded = _load_checkpoint(out / CHECKPOINT_DIR, fingerprint, model, optimizer, scheduler) if resume else None
+    state, best_weights = loaded if loaded else (_State(), None)
+    resumed_from = state.step if loaded else None
+    if not loaded:
         state.eval_before = _mean_loss(model, held_out, tokenizer.pad_token_id, params.batch_size, dev, autocast)
-    best_weights = None
     lengths = [len(e.input_ids) for e in train]
     step_started = time.perf_counter()
     stopped_early = False
     while state.step < total:
         if should_cancel is not None and should_cancel():
-            _save_checkpoint(out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler)
+            _save_checkpoint(out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler, best_weights)
             raise TrainingCancelled(f"cancelled at step {state.step}/{total}; checkpoint kept for resume")
         group = [train_batch for m in range(params.grad_accum_steps)
                  if (train_batch := _micro_batch(train, lengths, params, state.step * params.grad_accum_steps + m,
@@ -172,9 +171,9 @@ def finetune(base_model_path, examples: Iterable, output_dir, params: FinetunePa
                 stopped_early = bool(params.early_stopping_patience) and \
                     state.bad_evals >= params.early_stopping_patience
         if params.checkpoint_every and state.step % params.checkpoint_every == 0 and state.step < total:
-            _save_checkpoint(out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler)
+            _save_checkpoint(out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler, best_weights)
         if progress is not None:
-            eta = state.train_seconds / max(state.step - (resumed_from or 0), 1) * (total - state.step)
+            eta = state.train_seconds / state.step * (total - state.step)
             latest_eval = state.eval_history[-1][1] if state.eval_history else None
             progress(TrainingProgress(state.step, total, loss, latest_eval, 0.0 if stopped_early else eta))
         step_started = time.perf_counter()
@@ -231,7 +230,7 @@ def _build_model(base: Path, params: FinetuneParams, parent_adapter_path, dev: t
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     model.config.use_cache = False
     if params.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     if params.method == "full":
         return model.to(dev)
     from peft import LoraConfig, PeftModel, get_peft_model
@@ -312,15 +311,16 @@ def _fingerprint(base, parent, params: FinetuneParams, examples: Sequence[Tokeni
     return digest.hexdigest()
 
 
-def _save_checkpoint(folder: Path, fingerprint: str, state: _State, model, optimizer, scheduler) -> None:
+def _save_checkpoint(folder: Path, fingerprint: str, state: _State, model, optimizer, scheduler,
+                     best_weights) -> None:
     staging = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=folder.parent))
     torch.save({"fingerprint": fingerprint, "state": asdict(state), "weights": _trainable_state(model),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "rng": torch.get_rng_state()}, staging / "state.pt")
+                "best_weights": best_weights, "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state()}, staging / "state.pt")
     _replace_dir(staging, folder)
 
 
-def _load_checkpoint(folder: Path, fingerprint: str, model, optimizer, scheduler) -> _State | None:
+def _load_checkpoint(folder: Path, fingerprint: str, model, optimizer, scheduler) -> tuple[_State, dict] | None:
     path = folder / "state.pt"
     if not path.is_file():
         return None
@@ -335,7 +335,7 @@ def _load_checkpoint(folder: Path, fingerprint: str, model, optimizer, scheduler
     state = _State(**saved["state"])
     state.history = [tuple(x) for x in state.history]
     state.eval_history = [tuple(x) for x in state.eval_history]
-    return state
+    return state, saved["best_weights"]
 
 
 def _save_artifact(model, tokenizer, method: str, target: Path) -> None:

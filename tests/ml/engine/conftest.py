@@ -57,6 +57,18 @@ def build_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def single_torch_thread():
+    """The machine is shared: with two OpenMP threads on two busy cores every op waits at a barrier for a
+    descheduled thread (10x slower steps were seen). These tests check behaviour, not speed."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-llama"))

@@ -11,12 +11,11 @@ from ml.engine import (
     InvalidCheckpoint,
     LocalHFGenerator,
     TrainingCancelled,
-    evaluate_loss,
-    finetune,
     clear_model_cache,
+    evaluate_loss,
     validate_finetune_params,
 )
-from ml.engine.finetune import IGNORE_INDEX, tokenize_example
+from ml.engine.finetune import IGNORE_INDEX, finetune, tokenize_example
 
 PRODUCTS = ["navy cotton shirt", "denim jeans", "running shoes", "leather wallet", "printed kurta set", "wool scarf",
             "canvas tote bag", "silk saree", "linen trousers", "rain jacket", "sports socks", "steel watch"]
@@ -113,16 +112,30 @@ def test_full_finetune_writes_a_loadable_checkpoint(tiny_checkpoint, tmp_path):
     assert text.completion_tokens > 0
 
 
+# Train and held-out replies disagree, so held-out loss soon rises and training stops.
+DIVERGING = [{"prompt": f"Describe item {i}.", "response": "Red." if i % 4 else "Blue and green and yellow."}
+             for i in range(24)]
+EARLY_STOP = FinetuneParams(max_steps=60, **{**FAST, "eval_every": 2, "early_stopping_patience": 2,
+                                             "learning_rate": 1e-2, "eval_fraction": 0.25, "checkpoint_every": 2})
+
+
 def test_early_stopping_keeps_the_best_weights(tiny_checkpoint, tmp_path):
-    # Train and held-out replies disagree, so held-out loss soon rises and training stops.
-    data = [{"prompt": f"Describe item {i}.", "response": "Red." if i % 4 else "Blue and green and yellow."}
-            for i in range(24)]
-    params = FinetuneParams(max_steps=60, **{**FAST, "eval_every": 2, "early_stopping_patience": 2,
-                                             "learning_rate": 1e-2, "eval_fraction": 0.25})
-    result = finetune(tiny_checkpoint, data, tmp_path, params)
+    result = finetune(tiny_checkpoint, DIVERGING, tmp_path, EARLY_STOP)
     assert result.stopped_early
     assert result.steps < 60
     assert result.eval_loss_after == pytest.approx(min(loss for _, loss in result.eval_loss_history))
+
+
+def test_best_weights_survive_a_resume(tiny_checkpoint, tmp_path):
+    straight = finetune(tiny_checkpoint, DIVERGING, tmp_path / "a", EARLY_STOP)
+    steps = []
+    with pytest.raises(TrainingCancelled):
+        finetune(tiny_checkpoint, DIVERGING, tmp_path / "b", EARLY_STOP, progress=lambda p: steps.append(p.step),
+                 should_cancel=lambda: len(steps) >= straight.steps - 1)
+    resumed = finetune(tiny_checkpoint, DIVERGING, tmp_path / "b", EARLY_STOP)
+    assert resumed.resumed_from_step == straight.steps - 1
+    assert resumed.steps == straight.steps and resumed.stopped_early
+    assert resumed.eval_loss_after == pytest.approx(straight.eval_loss_after, rel=1e-4)
 
 
 @pytest.mark.parametrize("data, message", [

@@ -127,3 +127,15 @@ def test_shared_system_prompt_is_prefilled_once_and_output_is_unchanged(generato
     assert [r.text for r in batched] == [generator.generate([r])[0].text for r in requests]
     seeded = [GenerationRequest.chat(r.messages, seed=5, max_new_tokens=10) for r in requests]
     assert [r.text for r in generator.generate(seeded)] == [generator.generate([r])[0].text for r in seeded]
+
+
+@pytest.mark.parametrize("system", [None, "Write a product description for the following item. " * 3])
+def test_bucketed_prefill_matches_one_at_a_time(generator, monkeypatch, system):
+    from ml.engine.backends import local_hf
+
+    monkeypatch.setattr(local_hf, "PREFILL_BUCKET", 2)  # five prompts -> three prefill buckets
+    prompts = PROMPTS + ["x"]  # the shortest row pads most within its bucket
+    head = [{"role": "system", "content": system}] if system else []
+    requests = [GenerationRequest.chat(head + [{"role": "user", "content": p}], greedy=True, max_new_tokens=8)
+                for p in prompts]
+    assert [r.text for r in generator.generate(requests)] == [generator.generate([r])[0].text for r in requests]

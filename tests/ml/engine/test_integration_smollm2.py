@@ -10,10 +10,10 @@ from ml.engine import (
     GenerationRequest,
     LocalHFGenerator,
     evaluate_loss,
-    finetune,
     provision_base_models,
     validate_checkpoint_dir,
 )
+from ml.engine.finetune import finetune
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,11 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from marketing.api.views import BrandVoiceView, CampaignViewSet, ContentViewSet, WebhookEndpointViewSet
+
+router = SimpleRouter()
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("contents", ContentViewSet, basename="content")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
+
+urlpatterns = [path("brand-voice/", BrandVoiceView.as_view(), name="brand-voice"), *router.urls]

@@ -1,0 +1,343 @@
+"""Runs claimed copy-generation jobs in an `ml` worker: builds prompts from each product, the brand voice and
+the campaign, decodes them in batches with the merchant's serving copy model, grounds every piece, retries
+failing ones a bounded number of times, and writes pieces as it goes. Imported by the worker only (it pulls
+in torch through ml.engine).
+
+Idempotent: pieces are keyed on (campaign, product, customer, variant); a rerun or a redelivered task skips
+what exists and writes the rest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from accounts.services import Actor, audit_record
+from catalog.models import Product
+from marketing.models import Campaign, ContentPiece, Length
+from marketing.selectors import brand_voice_get, product_facts
+from marketing.services import (
+    ContentConflict,
+    GroundingOutcome,
+    campaign_generation_finished,
+    content_apply_regeneration,
+    content_check,
+    content_piece_record,
+)
+from ml.engine import GenerationRequest, LocalHFGenerator, OpenAICompatibleGenerator
+from ml.engine.prompts import build_copy_messages, parse_copy_output
+from ml.jobs import ProgressReporter, job_finish, job_log
+from ml.models import Job, ModelVersion
+
+logger = logging.getLogger(__name__)
+
+BATCH_PRODUCTS = getattr(settings, "GENERATION_BATCH_PRODUCTS", 16)
+QUANTIZATION = getattr(settings, "GENERATION_QUANTIZATION", None)
+# Sampling keeps variants apart; the repetition penalty keeps small models out of loops. No n-gram ban:
+# it would also forbid copying the product's own name, price or sizes from the prompt, which grounded
+# copy must do.
+SAMPLING = {"temperature": 0.7, "top_p": 0.9, "top_k": 50, "repetition_penalty": 1.15, "no_repeat_ngram_size": 0}
+MAX_NEW_TOKENS = {
+    "product_description": {Length.SHORT: 80, Length.MEDIUM: 140, Length.LONG: 220},
+    "email": {Length.SHORT: 120, Length.MEDIUM: 180, Length.LONG: 260},
+    "sms": {Length.SHORT: 48, Length.MEDIUM: 60, Length.LONG: 70},
+    "social_post": {Length.SHORT: 70, Length.MEDIUM: 100, Length.LONG: 130},
+    "ad_headline": {Length.SHORT: 24, Length.MEDIUM: 28, Length.LONG: 32},
+}
+
+
+def generator_for(version: ModelVersion):
+    """The engine backend for a registry version; local models stay cached per worker process."""
+    if version.backend == ModelVersion.Backend.OPENAI:
+        return OpenAICompatibleGenerator(
+            version.endpoint_url, version.endpoint_model, api_key=getattr(settings, "GENERATION_API_KEY", None)
+        )
+    if version.kind == ModelVersion.Kind.LORA:
+        return LocalHFGenerator(version.base.path, adapter_path=version.path, quantization=QUANTIZATION)
+    return LocalHFGenerator(version.path, quantization=QUANTIZATION)
+
+
+def sampling_for(campaign: Campaign) -> dict:
+    return {**SAMPLING, "max_new_tokens": MAX_NEW_TOKENS[campaign.channel][campaign.length]}
+
+
+def _seed(*parts) -> int:
+    return int(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:15], 16)
+
+
+# Control characters (NUL above all: PostgreSQL refuses it in text and JSON) are never copy.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
+def distinct_2(text: str) -> float:
+    words = text.lower().split()
+    bigrams = list(zip(words, words[1:]))
+    return round(len(set(bigrams)) / len(bigrams), 3) if bigrams else 0.0
+
+
+@dataclass
+class Draft:
+    """One piece being written: its prompt, and the best attempt so far."""
+
+    product: Product
+    variant: int
+    messages: list[dict]
+    fields: dict = field(default_factory=dict)
+    outcome: GroundingOutcome | None = None
+    attempts: int = 0
+    first_try_passed: bool = False
+    seed: int | None = None
+    result: object = None
+    error: str = ""
+
+    def score(self, outcome: GroundingOutcome) -> tuple:
+        report = outcome.report
+        problems = sum(len(report.get(key) or []) for key in ("unsupported", "channel_violations", "degenerate", "banned"))
+        return (outcome.passed, outcome.approvable, -problems)
+
+
+class CopyWriter:
+    """Generates and grounds pieces for one campaign with one model version."""
+
+    def __init__(self, campaign: Campaign, version: ModelVersion, *, max_attempts: int, seed_salt: str = ""):
+        self.campaign = campaign
+        self.version = version
+        self.max_attempts = max_attempts
+        self.seed_salt = seed_salt
+        self.generator = generator_for(version)
+        voice = brand_voice_get(merchant=campaign.merchant)
+        self.brand_voice = voice.as_prompt_dict() if voice else None
+        self.banned_words = list(voice.banned_words) if voice else []
+        self.sampling = sampling_for(campaign)
+        self.tokens = 0
+
+    def draft(self, product: Product, variant: int) -> Draft:
+        voice = self.brand_voice
+        if self.campaign.target_segment:  # the campaign's audience narrows the brand's
+            voice = {**(voice or {}), "audience": self.campaign.target_segment}
+        messages = build_copy_messages(
+            product_facts(product), channel=self.campaign.channel, tone=self.campaign.tone,
+            length=self.campaign.length, language=self.campaign.language, brand_voice=voice,
+        )
+        return Draft(product=product, variant=variant, messages=messages)
+
+    def write(self, drafts: list[Draft]) -> list[Draft]:
+        """First try for every draft, then up to `max_attempts` more tries for those still failing; each
+        draft keeps its best attempt. A draft whose generation raised keeps `error` and no outcome."""
+        pending = list(drafts)
+        for attempt in range(self.max_attempts + 1):
+            if not pending:
+                break
+            self._attempt(pending, attempt)
+            if attempt == 0:
+                for draft in pending:
+                    draft.first_try_passed = bool(draft.outcome and draft.outcome.passed)
+            pending = [d for d in pending if d.outcome is not None and not d.outcome.passed]
+        return drafts
+
+    def _requests(self, drafts: list[Draft], attempt: int) -> list[GenerationRequest]:
+        requests = []
+        for draft in drafts:
+            seed = _seed(self.campaign.pk, draft.product.pk, draft.variant, attempt, self.seed_salt)
+            requests.append(
+                GenerationRequest.chat(draft.messages, request_id=f"{draft.product.pk}:{draft.variant}", seed=seed,
+                                       **self.sampling)
+            )
+        return requests
+
+    def _attempt(self, drafts: list[Draft], attempt: int) -> None:
+        requests = self._requests(drafts, attempt)
+        try:
+            results = self.generator.generate(requests)
+        except Exception as exc:  # one bad prompt must not sink the batch: retry them one by one
+            logger.warning("Batch generation failed (%s); retrying one by one", exc)
+            results = []
+            for request in requests:
+                try:
+                    results.extend(self.generator.generate([request]))
+                except Exception as one_exc:
+                    results.append(one_exc)
+        for draft, request, result in zip(drafts, requests, results):
+            draft.attempts += 1
+            if isinstance(result, Exception):
+                draft.error = f"{type(result).__name__}: {result}"
+                continue
+            try:
+                fields = parse_copy_output(_printable(result.text), self.campaign.channel)
+                outcome = content_check(
+                    product=draft.product, channel=self.campaign.channel, fields=fields,
+                    banned_words=self.banned_words, prompt=draft.messages[-1]["content"],
+                )
+            except Exception as exc:
+                draft.error = f"{type(exc).__name__}: {exc}"
+                continue
+            self.tokens += result.completion_tokens
+            if draft.outcome is None or draft.score(outcome) > draft.score(draft.outcome):
+                draft.fields, draft.outcome, draft.result = fields, outcome, result
+                draft.seed, draft.error = request.params.seed, ""
+
+    def piece_values(self, draft: Draft) -> dict:
+        text = " ".join(v for v in draft.fields.values() if v)
+        return {
+            "fields": draft.fields,
+            "outcome": draft.outcome,
+            "model_version": self.version,
+            "prompt": json.dumps(draft.messages, ensure_ascii=False),
+            "params": {**self.sampling, "seed": draft.seed, "model": self.version.name},
+            "quality": {
+                "chars": len(text),
+                "words": len(text.split()),
+                "distinct_2": distinct_2(text),
+                "finish_reason": draft.result.finish_reason,
+                "completion_tokens": draft.result.completion_tokens,
+                "passed_first_try": draft.first_try_passed,
+            },
+            "attempts": draft.attempts,
+        }
+
+
+def _products_in_order(job: Job, ids: list[int]) -> list[Product]:
+    by_id = Product.objects.filter(merchant=job.merchant, pk__in=ids).select_related("category").in_bulk()
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def campaign_copy_run(job: Job) -> str:
+    params = job.params
+    campaign = Campaign.objects.select_related("merchant").get(pk=params["campaign_id"], merchant=job.merchant)
+    try:
+        return _campaign_copy_run(job, campaign, params)
+    except Exception as exc:  # recorded on the job rather than lost in a worker log
+        logger.exception("Copy generation job %s crashed", job.pk)
+        job_log(job.pk, f"Crashed: {type(exc).__name__}: {exc}")
+        job_finish(job.pk, status=Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        campaign_generation_finished(campaign_id=campaign.pk, succeeded=False)
+        return "failed"
+
+
+def _campaign_copy_run(job: Job, campaign: Campaign, params: dict) -> str:
+    products = _products_in_order(job, params["product_ids"])
+    variants = range(1, int(params.get("variants", campaign.variants_per_product)) + 1)
+    writer = CopyWriter(campaign, job.base_version, max_attempts=int(params.get("max_attempts", 2)))
+    reporter = ProgressReporter(job.pk, total=len(products))
+    existing = set(
+        ContentPiece.objects.filter(campaign=campaign, customer_external_id="").values_list("product_id", "variant")
+    )
+    metrics = dict(job.metrics or {})
+    counts = {key: int(metrics.get(key, 0)) for key in (
+        "pieces", "passed_first_try", "flagged", "approvable", "failed_products", "skipped_existing", "attempts",
+    )}
+    job_log(job.pk, f"Writing {campaign.get_channel_display().lower()} copy for {len(products)} product(s) with "
+                    f"{job.base_version.name}; {len(existing)} piece(s) already exist.")
+    started = time.perf_counter()
+    done = 0
+    for start in range(0, len(products), BATCH_PRODUCTS):
+        if reporter.should_cancel():
+            job_log(job.pk, f"Cancelled after {done} product(s); the pieces written so far are kept.")
+            job_finish(job.pk, status=Job.Status.CANCELLED, metrics=_metrics(counts, done, started, writer))
+            campaign_generation_finished(campaign_id=campaign.pk, succeeded=True)
+            return "cancelled"
+        batch = products[start:start + BATCH_PRODUCTS]
+        drafts, failed = [], set()
+        for product in batch:
+            for variant in variants:
+                if (product.pk, variant) in existing:
+                    counts["skipped_existing"] += 1
+                    continue
+                try:
+                    drafts.append(writer.draft(product, variant))
+                except Exception as exc:
+                    failed.add(product.pk)
+                    job_log(job.pk, f"Product {product.sku}: could not build the prompt ({type(exc).__name__}: {exc}).")
+        writer.write(drafts)
+        for draft in drafts:
+            if draft.outcome is None:
+                if draft.product.pk not in failed:
+                    job_log(job.pk, f"Product {draft.product.sku} v{draft.variant}: generation failed ({draft.error}).")
+                failed.add(draft.product.pk)
+                continue
+            piece, created = content_piece_record(
+                campaign=campaign, product=draft.product, variant=draft.variant, **writer.piece_values(draft)
+            )
+            if not created:
+                counts["skipped_existing"] += 1
+                continue
+            counts["pieces"] += 1
+            counts["attempts"] += draft.attempts
+            counts["passed_first_try"] += draft.first_try_passed
+            counts["flagged"] += piece.flagged
+            counts["approvable"] += piece.approvable
+        counts["failed_products"] += len(failed)
+        done += len(batch)
+        reporter(current=done, total=len(products), eta_seconds=_eta(started, done, len(products)),
+                 metrics=_metrics(counts, done, started, writer))
+
+    metrics = _metrics(counts, done, started, writer)
+    all_failed = products and counts["failed_products"] >= len(products)
+    status = Job.Status.FAILED if all_failed else Job.Status.SUCCEEDED
+    job_finish(job.pk, status=status, error="Every product failed; see the log." if all_failed else "",
+               metrics=metrics, progress_current=done, progress_total=len(products))
+    campaign_generation_finished(campaign_id=campaign.pk, succeeded=not all_failed)
+    audit_record(merchant=campaign.merchant, actor=Actor.system(f"job:{job.pk}"), action="campaign.generated",
+                 obj=campaign, changes=metrics)
+    job_log(job.pk, f"Wrote {counts['pieces']} piece(s): {counts['passed_first_try']} passed on the first try, "
+                    f"{counts['flagged']} flagged, {counts['failed_products']} product(s) failed.")
+    return "succeeded" if not all_failed else "failed"
+
+
+def _eta(started: float, done: int, total: int) -> float | None:
+    if not done:
+        return None
+    return round((time.perf_counter() - started) / done * (total - done), 1)
+
+
+def _metrics(counts: dict, done: int, started: float, writer: CopyWriter) -> dict:
+    seconds = time.perf_counter() - started
+    pieces = counts["pieces"]
+    return {
+        **counts,
+        "products_done": done,
+        "seconds": round(seconds, 1),
+        "products_per_minute": round(done / seconds * 60, 1) if seconds > 0 else None,
+        "completion_tokens": writer.tokens,
+        "passed_first_try_share": round(counts["passed_first_try"] / pieces, 3) if pieces else None,
+        "flagged_share": round(counts["flagged"] / pieces, 3) if pieces else None,
+    }
+
+
+def piece_regenerate_run(job: Job) -> str:
+    """Write one piece again (a reviewer asked): new seeds, the same retries, the text kept as a revision."""
+    piece = ContentPiece.objects.select_related("campaign", "campaign__merchant", "product", "product__category").get(
+        pk=job.params["piece_id"], merchant=job.merchant
+    )
+    writer = CopyWriter(piece.campaign, job.base_version, max_attempts=int(job.params.get("max_attempts", 2)),
+                        seed_salt=f"regenerate:{job.pk}")
+    actor = Actor(label=f"{job.created_by_label or 'system'} (regenerate)"[:200], user=job.created_by)
+    try:
+        draft = writer.write([writer.draft(piece.product, piece.variant)])[0]
+        if draft.outcome is None:
+            raise RuntimeError(draft.error or "generation failed")
+        values = writer.piece_values(draft)
+        values["quality"]["regenerated"] = True
+        piece = content_apply_regeneration(piece_id=piece.pk, actor=actor, **values)
+    except ContentConflict as exc:
+        job_log(job.pk, str(exc))
+        job_finish(job.pk, status=Job.Status.CANCELLED, error=str(exc))
+        return "cancelled"
+    except Exception as exc:
+        logger.exception("Regeneration job %s failed", job.pk)
+        job_log(job.pk, f"Failed: {type(exc).__name__}: {exc}")
+        job_finish(job.pk, status=Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        return "failed"
+    job_finish(job.pk, status=Job.Status.SUCCEEDED, progress_current=1, progress_total=1,
+               metrics={"piece_id": piece.pk, "attempts": draft.attempts, "flagged": piece.flagged,
+                        "approvable": piece.approvable})
+    return "succeeded"

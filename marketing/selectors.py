@@ -1,0 +1,193 @@
+"""Reads for the copy studio. Every function takes the merchant and never returns another merchant's rows."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
+
+from accounts.models import Merchant
+from catalog.models import Product
+from catalog.selectors import product_list
+from marketing.models import (
+    BrandVoice,
+    Campaign,
+    ContentPiece,
+    ContentRevision,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+PRODUCT_FILTER_KEYS = frozenset({"search", "category", "brand", "min_price", "max_price"})
+EXPORTABLE_STATUSES = (ContentPiece.Status.APPROVED, ContentPiece.Status.PUBLISHED)
+
+
+def _get(queryset: QuerySet, pk, what: str):
+    try:
+        obj = queryset.filter(pk=pk).first()
+    except (TypeError, ValueError):
+        obj = None
+    if obj is None:
+        raise Http404(f"No such {what}.")
+    return obj
+
+
+# --- brand voice -------------------------------------------------------------------------------------------
+
+
+def brand_voice_get(*, merchant: Merchant) -> BrandVoice | None:
+    return BrandVoice.objects.filter(merchant=merchant).first()
+
+
+# --- campaigns ---------------------------------------------------------------------------------------------
+
+
+def campaign_list(*, merchant: Merchant, status: str | None = None, channel: str | None = None) -> QuerySet[Campaign]:
+    """Newest first, each with `piece_count`, `in_review_count`, `approved_count`, `published_count` and
+    `flagged_count`, and its latest job (for a progress bar)."""
+    queryset = (
+        Campaign.objects.filter(merchant=merchant)
+        .select_related("last_job")
+        .annotate(
+            piece_count=Count("pieces"),
+            in_review_count=Count("pieces", filter=Q(pieces__status=ContentPiece.Status.IN_REVIEW)),
+            approved_count=Count("pieces", filter=Q(pieces__status=ContentPiece.Status.APPROVED)),
+            published_count=Count("pieces", filter=Q(pieces__status=ContentPiece.Status.PUBLISHED)),
+            flagged_count=Count("pieces", filter=Q(pieces__flagged=True)),
+        )
+    )
+    if status:
+        queryset = queryset.filter(status=status)
+    if channel:
+        queryset = queryset.filter(channel=channel)
+    return queryset
+
+
+def campaign_get(*, merchant: Merchant, campaign_id) -> Campaign:
+    return _get(campaign_list(merchant=merchant).prefetch_related("products"), campaign_id, "campaign")
+
+
+def product_filter_apply(*, merchant: Merchant, product_filter: dict) -> QuerySet[Product]:
+    """Active products of the merchant matching a campaign's catalog filter (see PRODUCT_FILTER_KEYS)."""
+    queryset = product_list(
+        merchant=merchant,
+        search=product_filter.get("search") or "",
+        category=product_filter.get("category") or None,
+        brand=product_filter.get("brand") or None,
+        is_active=True,
+    )
+    for key, lookup in (("min_price", "price__gte"), ("max_price", "price__lte")):
+        if product_filter.get(key) not in (None, ""):
+            try:
+                queryset = queryset.filter(**{lookup: Decimal(str(product_filter[key]))})
+            except InvalidOperation:
+                return queryset.none()
+    return queryset
+
+
+def campaign_products(*, campaign: Campaign) -> QuerySet[Product]:
+    """The products a campaign covers: its explicit list if it has one, else its catalog filter."""
+    explicit = Product.objects.filter(merchant_id=campaign.merchant_id, campaigns=campaign)
+    if explicit.exists():
+        return explicit.select_related("category").order_by("id")
+    if campaign.product_filter:
+        return product_filter_apply(merchant=campaign.merchant, product_filter=campaign.product_filter).order_by("id")
+    return Product.objects.none()
+
+
+def product_facts(product: Product) -> dict:
+    """The product as the prompt builder and the grounding check see it (also shown beside each piece)."""
+    return {
+        "sku": product.sku,
+        "title": product.title,
+        "brand": product.brand,
+        "category": product.category.name if product.category_id else "",
+        "price": str(product.price),
+        "currency": product.currency,
+        "attributes": {str(k): "" if v is None else str(v) for k, v in (product.attributes or {}).items()},
+        "description": product.description,
+        "url": product.url,
+        "in_stock": product.in_stock,
+    }
+
+
+# --- content pieces ----------------------------------------------------------------------------------------
+
+
+def content_list(
+    *,
+    merchant: Merchant,
+    campaign: int | Campaign | None = None,
+    status: str | list[str] | None = None,
+    channel: str | None = None,
+    flagged: bool | None = None,
+    product: int | None = None,
+) -> QuerySet[ContentPiece]:
+    """The review queue. Each piece comes with its campaign, product (and category) and model version
+    loaded, so rendering any number of pieces beside their product facts costs a fixed number of queries."""
+    queryset = ContentPiece.objects.filter(merchant=merchant).select_related(
+        "campaign", "product", "product__category", "model_version"
+    )
+    if campaign is not None:
+        queryset = queryset.filter(campaign=campaign)
+    if status:
+        queryset = queryset.filter(status__in=[status] if isinstance(status, str) else status)
+    if channel:
+        queryset = queryset.filter(campaign__channel=channel)
+    if flagged is not None:
+        queryset = queryset.filter(flagged=flagged)
+    if product is not None:
+        queryset = queryset.filter(product=product)
+    return queryset.order_by("-created_at", "-id")
+
+
+def content_get(*, merchant: Merchant, piece_id) -> ContentPiece:
+    return _get(content_list(merchant=merchant), piece_id, "content piece")
+
+
+def content_revision_list(*, merchant: Merchant, piece: ContentPiece) -> QuerySet[ContentRevision]:
+    return ContentRevision.objects.filter(merchant=merchant, piece=piece).select_related("author")
+
+
+def content_with_revisions(*, merchant: Merchant, piece_id) -> ContentPiece:
+    """One piece with `revisions` prefetched (newest first), for a detail view."""
+    queryset = content_list(merchant=merchant).prefetch_related(
+        Prefetch("revisions", queryset=ContentRevision.objects.order_by("-created_at", "-id"))
+    )
+    return _get(queryset, piece_id, "content piece")
+
+
+def content_export_list(
+    *, merchant: Merchant, campaign: int | Campaign | None = None, status: str | None = None
+) -> QuerySet[ContentPiece]:
+    """What may leave Storyfront: approved and published pieces only (`status` narrows to one of them)."""
+    if status and status not in EXPORTABLE_STATUSES:
+        return ContentPiece.objects.none()
+    statuses = [status] if status else list(EXPORTABLE_STATUSES)
+    return content_list(merchant=merchant, campaign=campaign, status=statuses).order_by(
+        "campaign_id", "product_id", "variant", "id"
+    )
+
+
+def content_due_for_scheduled_publish(*, now) -> QuerySet[ContentPiece]:
+    """Approved pieces of campaigns whose publish time has passed (all merchants: for the beat task)."""
+    return ContentPiece.objects.filter(
+        status=ContentPiece.Status.APPROVED, campaign__publish_at__isnull=False, campaign__publish_at__lte=now
+    ).order_by("id")
+
+
+# --- webhooks ----------------------------------------------------------------------------------------------
+
+
+def webhook_endpoint_list(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(merchant=merchant)
+
+
+def webhook_endpoint_get(*, merchant: Merchant, endpoint_id) -> WebhookEndpoint:
+    return _get(webhook_endpoint_list(merchant=merchant), endpoint_id, "webhook endpoint")
+
+
+def webhook_delivery_list(*, merchant: Merchant, endpoint: WebhookEndpoint | None = None) -> QuerySet[WebhookDelivery]:
+    queryset = WebhookDelivery.objects.filter(merchant=merchant).select_related("endpoint", "piece")
+    return queryset.filter(endpoint=endpoint) if endpoint is not None else queryset

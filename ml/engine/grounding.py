@@ -1,0 +1,751 @@
+"""Grounding checks for generated marketing copy: is every fact in the text backed by the product's data?
+
+Standard library only (the web process re-checks a piece after every edit). Public API:
+
+    check_copy(fields, product, *, channel, banned_words=(), prompt="") -> GroundingReport
+    GroundingReport(unsupported, channel_violations, degenerate, banned) (+ .passed, .approvable,
+        .to_dict(), .from_dict()); Claim(text, kind, field, start, end, reason)
+    CHANNELS, CHANNEL_FIELDS, CHANNEL_LIMITS, hashtag_list(text)
+    distinct_n(texts, n=2), duplicate_rate(texts) for the campaign quality benchmark
+
+What counts as supported. The product's facts are its title, brand, category, description, attribute keys
+and values, price and currency (not SKU, stock or URL: a model repeating a stock level or an id is making a
+claim that goes stale). The text and the facts go through the same extractors, so a fact is supported when
+the same normalised fact is found in the product data:
+- price (a currency amount): equal to the product price (24.9 == 24.90; 25 == 25.00, but 25 != 24.90) in a
+  compatible currency ($ is any dollar, Rs/INR/₹ are rupees), or equal to an amount the data itself states;
+- percentage: the same percentage appears in the data ("100% cotton"); "20% off" is reported as a discount;
+- measurement (a number with a unit; ranges and "30 x 20 cm" give every number the unit; "pack of 3",
+  "3-pack"): the same quantity in the data, in any unit of the same dimension ("0.75 l" == "750 ml",
+  "24h" == "24 hours" == "1 day", within 1.5% across units); an attribute like {"capacity_ml": "750"} counts;
+- number (anything else with digits, including ordinals and digits inside codes like "A4"): the number
+  appears anywhere in the data. Spelled-out numbers count only next to a unit ("two-year", "one litre");
+- letter sizes (XS, XL, XXL, 3XL; not the ambiguous S/M/L) must appear in the data;
+- material: the same material is named in the data; a general name is backed by a specific one ("steel" by
+  "stainless steel", "wood" by "oak", "wool" by "merino") but not the other way, and "leather" is not backed
+  by "faux/PU/vegan leather" ("art silk" is not silk);
+- claim-like phrases (waterproof, organic, vegan, recycled, BPA-free, warranty, guarantee, free shipping,
+  discounts and sales, best-selling, #1, award-winning, made in <country>, ...): the same claim, or a stronger
+  one that implies it (waterproof backs water-resistant, a lifetime warranty backs warranty), is in the data;
+- links: only the product's own URL.
+Degenerate output and channel limits are listed separately; see check_copy.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Iterable, Mapping, Sequence
+
+CHANNELS = ("product_description", "email", "sms", "social_post", "ad_headline")
+
+# The fields each channel's copy has, in display order.
+CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
+    "product_description": ("title", "body"),
+    "email": ("subject", "body"),
+    "sms": ("body",),
+    "social_post": ("body", "hashtags"),
+    "ad_headline": ("body",),
+}
+
+# Hard limits per channel and field. min_chars 1 means required. sms and ad_headline are a single text: their
+# limit applies to all filled fields together, whatever they are called (a headline stored as "title" too).
+CHANNEL_LIMITS: dict[str, dict[str, dict[str, int]]] = {
+    "product_description": {"title": {"max_chars": 120}, "body": {"min_chars": 50, "max_chars": 1200}},
+    "email": {"subject": {"min_chars": 1, "max_chars": 60}, "body": {"min_chars": 1, "max_chars": 2000}},
+    "sms": {"body": {"min_chars": 1, "max_chars": 160}},
+    "social_post": {"body": {"min_chars": 1, "max_chars": 280}, "hashtags": {"max_items": 5}},
+    "ad_headline": {"body": {"min_chars": 1, "max_chars": 40}},
+}
+_SINGLE_TEXT_CHANNELS = ("sms", "ad_headline")
+
+CLAIM_KINDS = ("price", "number", "percentage", "measurement", "material", "claim")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An unsupported fact: ``text`` is ``fields[field][start:end]``."""
+
+    text: str
+    kind: str
+    field: str
+    start: int
+    end: int
+    reason: str
+
+
+@dataclass
+class GroundingReport:
+    unsupported: list[Claim] = field(default_factory=list)
+    channel_violations: list[str] = field(default_factory=list)
+    degenerate: list[str] = field(default_factory=list)
+    banned: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not (self.unsupported or self.channel_violations or self.degenerate or self.banned)
+
+    @property
+    def approvable(self) -> bool:
+        """Degenerate text can still be approved once a person has read it; invented facts cannot."""
+        return not (self.unsupported or self.channel_violations or self.banned)
+
+    def to_dict(self) -> dict:
+        """JSON-safe; ``passed`` and ``approvable`` are included for filtering and ignored by from_dict."""
+        return {
+            "unsupported": [asdict(c) for c in self.unsupported],
+            "channel_violations": list(self.channel_violations),
+            "degenerate": list(self.degenerate),
+            "banned": list(self.banned),
+            "passed": self.passed,
+            "approvable": self.approvable,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "GroundingReport":
+        return cls(
+            unsupported=[Claim(**{k: c[k] for k in ("text", "kind", "field", "start", "end", "reason")})
+                         for c in data.get("unsupported", ())],
+            channel_violations=list(data.get("channel_violations", ())),
+            degenerate=list(data.get("degenerate", ())),
+            banned=list(data.get("banned", ())),
+        )
+
+
+def check_copy(fields: Mapping[str, str], product: Mapping, *, channel: str, banned_words: Sequence[str] = (),
+               prompt: str = "") -> GroundingReport:
+    """Check one piece of copy. ``fields`` maps field names (title, subject, body, hashtags) to text;
+    ``product`` is a plain dict (sku, title, brand, category, price, currency, attributes, description, ...).
+    ``prompt`` (the text the model was given) enables the prompt-echo check."""
+    if channel not in CHANNEL_LIMITS:
+        raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+    texts = {name: str(value) for name, value in fields.items() if value is not None}
+    facts = _Facts.of(product)
+    report = GroundingReport()
+    for name, text in texts.items():
+        report.unsupported.extend(facts.unsupported_in(text, name))
+        report.degenerate.extend(_degenerate(text, name, prompt))
+    report.channel_violations = _channel_violations(texts, channel)
+    if not any(t.strip() for t in texts.values()):
+        report.degenerate.insert(0, "the copy is empty")
+    report.banned = _banned_found(texts.values(), banned_words)
+    return report
+
+
+def hashtag_list(text: str) -> list[str]:
+    """Hashtags in a hashtags field: "#a #b" or, when nobody wrote a #, "a, b"."""
+    tags = re.findall(r"#\w+", text)
+    if tags or "#" in text:
+        return tags
+    return [t for t in re.split(r"[,\s]+", text) if t]
+
+
+def distinct_n(texts: Iterable[str], n: int = 2) -> float:
+    """Corpus-level distinct-n: unique word n-grams over all n-grams in ``texts`` (0.0 when there are none)."""
+    grams = [g for t in texts for g in _ngrams(_words(t), n)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def duplicate_rate(texts: Iterable[str]) -> float:
+    """Share of texts that repeat an earlier one, ignoring case, punctuation and spacing."""
+    keys = [" ".join(_words(t)) for t in texts]
+    return (len(keys) - len(set(keys))) / len(keys) if keys else 0.0
+
+
+# --- numbers, currencies and units ------------------------------------------------------------------------
+
+_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d{1,2}(?:,\d{2})+,\d{3}|\d+)(?:\.\d+)?"  # 1,299 / 1,29,999 (Indian) / 24.90
+_EURO_NUM = r"\d{1,3}(?:\.\d{3})*,\d{2}(?![\d,])"  # 24,90 and 1.299,00, only next to a currency
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100,
+}
+_NUMW = rf"(?:{_NUM}|(?i:{'|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))})(?![a-z]))"
+_GROUP = rf"{_NUMW}(?:\s*(?:-|–|—|x|×|\*)\s*{_NUMW}|\s+to\s+{_NUMW})*"
+_L = r"(?:(?<![A-Za-z0-9])|(?<=[a-z])(?=[A-Z]))"  # word start, also inside glued "lockOne"
+_R = r"(?![a-z0-9])"
+
+_DOLLARS = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
+_CURRENCY_MARKS: dict[str, frozenset[str]] = {
+    "us$": frozenset({"USD"}), "c$": frozenset({"CAD"}), "a$": frozenset({"AUD"}), "$": _DOLLARS,
+    "dollar": _DOLLARS, "dollars": _DOLLARS, "€": frozenset({"EUR"}), "euro": frozenset({"EUR"}),
+    "euros": frozenset({"EUR"}), "£": frozenset({"GBP"}), "₹": frozenset({"INR"}), "rs": frozenset({"INR"}),
+    "rs.": frozenset({"INR"}), "rupee": frozenset({"INR"}), "rupees": frozenset({"INR"}), "/-": frozenset({"INR"}),
+    "¥": frozenset({"JPY", "CNY"}),
+}
+_CODES = ("USD", "EUR", "GBP", "INR", "CAD", "AUD", "NZD", "SGD", "HKD", "JPY", "CNY", "CHF", "MXN", "AED")
+_PREFIX = r"US\$|C\$|A\$|\$|€|£|₹|¥|(?<![A-Za-z])(?:Rs\.?|INR|USD|EUR|GBP|CAD|AUD|CHF|AED)(?![A-Za-z])"
+_SUFFIX = r"(?:USD|EUR|GBP|INR|CAD|AUD|CHF|AED|(?i:dollars?|euros?|rupees?))(?![A-Za-z])|€|/-"
+_AMOUNT = re.compile(
+    rf"(?P<pcur>{_PREFIX})\s?(?P<pnum>{_EURO_NUM}|{_NUM})(?:\s?/-)?"
+    rf"|(?<![\d.,])(?P<snum>{_EURO_NUM}|{_NUM})\s?(?P<scur>{_SUFFIX})"
+)
+_PERCENT = re.compile(rf"(?<![\d.,]){_NUM}(?:\s*(?:-|–|to)\s*{_NUM})?\s?(?:%|(?i:per\s?cent)(?![a-z]))"
+                      r"(?P<off>\s*(?i:off)(?![a-z]))?")
+
+# (aliases, dimension, size of one unit in the dimension's base unit). Single letters and acronyms are
+# case-sensitive ("5G" is not 5 grams, "V-neck" is not volts); the rest are not.
+_UNIT_TABLE: tuple[tuple[tuple[str, ...], str, float], ...] = (
+    (("ml", "millilitre", "millilitres", "milliliter", "milliliters"), "volume", 1),
+    (("cl",), "volume", 10),
+    (("l", "L", "ltr", "ltrs", "litre", "litres", "liter", "liters"), "volume", 1000),
+    (("fl oz", "fl. oz", "fl.oz"), "volume", 29.5735),
+    (("gallon", "gallons"), "volume", 3785.41),
+    (("mm", "millimetre", "millimetres", "millimeter", "millimeters"), "length", 1),
+    (("cm", "centimetre", "centimetres", "centimeter", "centimeters"), "length", 10),
+    (("m", "metre", "metres", "meter", "meters"), "length", 1000),
+    (("km", "kilometre", "kilometres", "kilometer", "kilometers"), "length", 1_000_000),
+    (("inch", "inches", '"', "″"), "length", 25.4),
+    (("ft", "feet", "foot"), "length", 304.8),
+    (("mg", "milligram", "milligrams"), "mass", 0.001),
+    (("g", "gm", "gms", "gram", "grams", "gramme", "grammes"), "mass", 1),
+    (("kg", "kgs", "kilo", "kilos", "kilogram", "kilograms"), "mass", 1000),
+    (("oz", "ounce", "ounces"), "mass", 28.3495),
+    (("lb", "lbs", "pound", "pounds"), "mass", 453.592),
+    (("gsm",), "gsm", 1),
+    (("carat", "carats", "ct"), "carat", 1),
+    (("mAh",), "charge", 1),
+    (("Ah",), "charge", 1000),
+    (("W", "watt", "watts"), "power", 1),
+    (("kW", "kilowatt", "kilowatts"), "power", 1000),
+    (("V", "volt", "volts"), "voltage", 1),
+    (("Hz",), "frequency", 1),
+    (("kHz",), "frequency", 1e3),
+    (("MHz",), "frequency", 1e6),
+    (("GHz",), "frequency", 1e9),
+    (("KB",), "data", 1e-3),
+    (("MB",), "data", 1),
+    (("GB",), "data", 1e3),
+    (("TB",), "data", 1e6),
+    (("MP", "megapixel", "megapixels"), "pixels", 1),
+    (("sec", "secs", "second", "seconds"), "time", 1 / 3600),
+    (("min", "mins", "minute", "minutes"), "time", 1 / 60),
+    (("h", "hr", "hrs", "hour", "hours"), "time", 1),
+    (("day", "days"), "time", 24),
+    (("week", "weeks"), "time", 168),
+    (("month", "months"), "time", 730),
+    (("yr", "yrs", "year", "years"), "time", 8760),
+    (("°C", "ºC", "° C"), "celsius", 1),
+    (("°F", "ºF", "° F"), "fahrenheit", 1),
+    (("degree", "degrees"), "degrees", 1),
+    (("pack", "packs", "pk"), "pack", 1),
+    (("pc", "pcs", "piece", "pieces"), "pieces", 1),
+    (("pair", "pairs"), "pairs", 1),
+    (("count",), "count", 1),
+    (("sheet", "sheets"), "sheets", 1),
+    (("serving", "servings"), "servings", 1),
+    (("capsule", "capsules", "tablet", "tablets"), "capsules", 1),
+)
+_UNITS: dict[str, tuple[str, float]] = {}
+for _aliases, _dimension, _size in _UNIT_TABLE:
+    for _alias in _aliases:
+        _UNITS[_alias if len(_alias) == 1 else _alias.lower().replace(" ", "")] = (_dimension, _size)
+
+
+def _unit_pattern(alias: str) -> str:
+    if alias in ('"', "″"):
+        return rf"(?<=\d){alias}(?![A-Za-z0-9])"  # 15.6" but not 'size 32 "Slim"'
+    if len(alias) == 1:
+        # One-letter units are case-sensitive ("5G" is not 5 grams) and never start a word ("3 V-necks").
+        return alias + r"(?![A-Za-z0-9-])"
+    body = re.escape(alias).replace(r"\ ", r"\s?")
+    return f"(?i:{body})" + (_R if alias[-1].isalpha() else "")
+
+
+_UNIT_ALIASES = sorted({a for aliases, _, _ in _UNIT_TABLE for a in aliases}, key=len, reverse=True)
+_UNIT_RE = "|".join(_unit_pattern(a) for a in _UNIT_ALIASES)
+_MEASUREMENT = re.compile(
+    rf"(?<![\w.,])(?P<group>{_GROUP})(?:\s?-\s?|\s)?(?P<unit>{_UNIT_RE})"
+    rf"|(?<![A-Za-z])(?i:pack|set|box|bundle|case)\s+of\s+(?P<packof>{_NUMW})"
+)
+_SIZE = re.compile(r"(?<![A-Za-z0-9])(?:[2-6]XL|X{1,4}L|XX?S)(?![A-Za-z0-9])")
+_BARE_NUMBER = re.compile(rf"(?<!\d)(?<!\d[.,]){_NUM}(?:st|nd|rd|th)?(?!\d)")
+_URL = re.compile(r"(?i:https?://|www\.)[^\s<>\"')\]]*[^\s<>\"')\].,;:!?]")
+
+
+def _to_decimal(text: str) -> Decimal | None:
+    text = text.strip().lower()
+    if text in _NUMBER_WORDS:
+        return Decimal(_NUMBER_WORDS[text])
+    text = re.sub(r"(st|nd|rd|th)$", "", text)
+    if re.fullmatch(_EURO_NUM, text):
+        text = text.replace(".", "").replace(",", ".")
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None
+
+
+def _group_numbers(group: str) -> list[Decimal]:
+    parts = re.findall(rf"{_NUM}|[A-Za-z]+", group)
+    values = [_to_decimal(p) for p in parts if p.lower() not in ("x", "to")]
+    return [v for v in values if v is not None]
+
+
+def _unit_of(alias: str) -> tuple[str, float]:
+    return _UNITS[alias] if alias in _UNITS else _UNITS[re.sub(r"\s+", "", alias.lower())]
+
+
+# --- materials and claims ---------------------------------------------------------------------------------
+
+# canonical name -> aliases (case-insensitive unless all capitals, which are acronyms).
+_MATERIALS: dict[str, tuple[str, ...]] = {
+    "cotton": ("cotton",), "wool": ("wool", "woollen", "woolen"), "merino": ("merino",),
+    "cashmere": ("cashmere",), "alpaca": ("alpaca",), "mohair": ("mohair",), "angora": ("angora",),
+    "silk": ("silk",), "linen": ("linen",), "hemp": ("hemp",), "jute": ("jute",), "bamboo": ("bamboo",),
+    "polyester": ("polyester",), "nylon": ("nylon",), "elastane": ("elastane", "spandex", "lycra"),
+    "acrylic": ("acrylic",), "viscose": ("viscose", "rayon"), "modal": ("modal",),
+    "lyocell": ("lyocell", "tencel"), "microfiber": ("microfiber", "microfibre"), "denim": ("denim",),
+    "canvas": ("canvas",), "velvet": ("velvet",), "corduroy": ("corduroy",), "fleece": ("fleece",),
+    "satin": ("satin",), "chiffon": ("chiffon",), "georgette": ("georgette",), "crepe": ("crepe",),
+    "organza": ("organza",), "tulle": ("tulle",), "khadi": ("khadi",), "jersey": ("jersey",),
+    "neoprene": ("neoprene",), "suede": ("suede",), "leather": ("leather",), "fur": ("fur",),
+    "down": ("goose down", "duck down", "down-filled", "down filled", "down fill"),
+    "rubber": ("rubber",), "latex": ("latex",), "eva": ("EVA",), "foam": ("foam",), "memory foam": ("memory foam",),
+    "cork": ("cork",), "polyurethane": ("polyurethane", "PU"), "gore-tex": ("gore-tex", "goretex"),
+    "stainless steel": ("stainless steel", "stainless-steel"), "steel": ("steel",),
+    "cast iron": ("cast iron", "cast-iron"), "wrought iron": ("wrought iron", "wrought-iron"),
+    "aluminium": ("aluminium", "aluminum"), "copper": ("copper",), "brass": ("brass",), "bronze": ("bronze",),
+    "titanium": ("titanium",), "zinc": ("zinc",), "gold": ("gold",), "sterling silver": ("sterling silver",),
+    "silver": ("silver",), "platinum": ("platinum",), "pewter": ("pewter",), "carbon fibre": ("carbon fibre",
+    "carbon fiber"), "wood": ("wood", "wooden", "solid wood", "hardwood"), "oak": ("oak",), "walnut": ("walnut",),
+    "teak": ("teak",), "pine": ("pine",), "maple": ("maple",), "mahogany": ("mahogany",),
+    "rosewood": ("rosewood",), "acacia": ("acacia",), "mango wood": ("mango wood",), "sheesham": ("sheesham",),
+    "birch": ("birch",), "beech": ("beech",), "cedar": ("cedar",), "glass": ("glass", "tempered glass"),
+    "crystal": ("crystal",), "ceramic": ("ceramic", "ceramics"), "porcelain": ("porcelain",),
+    "stoneware": ("stoneware",), "earthenware": ("earthenware",), "terracotta": ("terracotta",),
+    "marble": ("marble",), "granite": ("granite",), "concrete": ("concrete",), "plastic": ("plastic",),
+    "silicone": ("silicone",), "polycarbonate": ("polycarbonate",), "polypropylene": ("polypropylene",),
+    "pvc": ("PVC",), "resin": ("resin",), "vinyl": ("vinyl",), "diamond": ("diamond", "diamonds"),
+    "pearl": ("pearl", "pearls"),
+}
+_IMITABLE = ("leather", "suede", "fur", "silk")  # "faux leather" is not leather, "art silk" is not silk
+_IMITATION = r"(?:faux|vegan|synthetic|imitation|artificial|fake|art|PU)[\s-]+"
+# A specific material backs the general name.
+_MATERIAL_GENERALISES = {
+    "stainless steel": "steel", "sterling silver": "silver", "merino": "wool", "memory foam": "foam",
+    "oak": "wood", "walnut": "wood", "teak": "wood", "pine": "wood", "maple": "wood", "mahogany": "wood",
+    "rosewood": "wood", "acacia": "wood", "mango wood": "wood", "sheesham": "wood", "birch": "wood",
+    "beech": "wood", "cedar": "wood",
+}
+
+_CLAIMS: dict[str, tuple[str, ...]] = {
+    "waterproof": ("waterproof", "water-proof", "water proof"),
+    "water-resistant": ("water-resistant", "water resistant", "water-repellent", "water repellent", "splash-proof",
+                        "splashproof"),
+    "windproof": ("windproof", "wind-proof", "wind resistant", "wind-resistant"),
+    "stain-resistant": ("stain-resistant", "stain resistant", "stain-proof", "stainproof"),
+    "wrinkle-free": ("wrinkle-free", "wrinkle free", "wrinkle-resistant", "anti-wrinkle", "crease-resistant",
+                     "non-iron"),
+    "moisture-wicking": ("moisture-wicking", "moisture wicking", "sweat-wicking", "quick-dry", "quick dry",
+                         "quick-drying", "fast-drying"),
+    "dishwasher-safe": ("dishwasher-safe", "dishwasher safe"),
+    "microwave-safe": ("microwave-safe", "microwave safe"),
+    "oven-safe": ("oven-safe", "oven safe", "ovenproof", "oven-proof"),
+    "machine washable": ("machine washable", "machine-washable", "machine wash"),
+    "bpa-free": ("BPA-free", "BPA free"),
+    "non-toxic": ("non-toxic", "nontoxic"),
+    "hypoallergenic": ("hypoallergenic", "hypo-allergenic"),
+    "organic": ("organic", "organically"),
+    "vegan": ("vegan",),
+    "cruelty-free": ("cruelty-free", "cruelty free"),
+    "recycled": ("recycled", "upcycled"),
+    "recyclable": ("recyclable",),
+    "eco-friendly": ("eco-friendly", "eco friendly", "environmentally friendly", "planet-friendly"),
+    "sustainable": ("sustainable", "sustainably"),
+    "biodegradable": ("biodegradable",),
+    "compostable": ("compostable",),
+    "fair trade": ("fair trade", "fairtrade", "fair-trade"),
+    "handmade": ("handmade", "hand-made", "handcrafted", "hand-crafted"),
+    "handwoven": ("handwoven", "hand-woven", "handloom"),
+    "certified": ("certified",),
+    "gots": ("GOTS",),
+    "oeko-tex": ("oeko-tex", "oekotex"),
+    "fsc": ("FSC",),
+    "dermatologically tested": ("dermatologically tested", "dermatologist tested", "dermatologist recommended",
+                                "dermatologist-recommended", "dermatologist approved"),
+    "clinically proven": ("clinically proven", "clinically tested", "scientifically proven"),
+    "antibacterial": ("antibacterial", "anti-bacterial", "antimicrobial", "anti-microbial"),
+    "uv protection": ("UV protection", "UV-protection", "UV protected", "UPF", "UV400", "UV 400"),
+    "non-stick": ("non-stick", "nonstick"),
+    "leak-proof": ("leak-proof", "leakproof", "leak proof", "spill-proof", "spillproof"),
+    "shatterproof": ("shatterproof", "shatter-proof", "unbreakable"),
+    "scratch-resistant": ("scratch-resistant", "scratch resistant", "scratch-proof", "scratchproof"),
+    "rust-proof": ("rust-proof", "rustproof", "rust-resistant", "rust resistant", "corrosion-resistant"),
+    "fire-resistant": ("fireproof", "fire-proof", "fire-resistant", "flame-retardant", "flame retardant"),
+    "insulated": ("insulated", "double-wall", "double-walled", "double wall"),
+    "warranty": ("warranty", "warranted"),
+    "lifetime warranty": ("lifetime warranty", "lifetime guarantee", "lifelong warranty", "guaranteed for life"),
+    "guarantee": ("guarantee", "guaranteed", "money-back", "money back"),
+    "free shipping": ("free shipping", "free delivery", "ships free", "free postage", "free standard shipping",
+                      "delivered free"),
+    "free returns": ("free returns", "free return", "easy returns", "hassle-free returns", "free exchange",
+                     "free exchanges", "easy exchange", "easy exchanges"),
+    "free gift": ("free gift", "free gifts", "bonus gift"),
+    "discount": ("discount", "discounted", "discounts", "on sale", "sale price", "flash sale", "clearance",
+                 "half price", "half-price", "price drop", "special offer", "special price", "deal of the day",
+                 "best deal", "great deal", "coupon", "promo code", "voucher"),
+    "buy one get one": ("buy one get one", "buy 1 get 1", "BOGO"),
+    "limited time": ("limited time", "limited-time", "today only", "ends soon", "ends tonight", "while stocks last",
+                     "while supplies last", "last chance", "selling fast", "few left", "almost gone"),
+    "limited edition": ("limited edition", "limited-edition"),
+    "lowest price": ("lowest price", "lowest prices", "best price", "best prices", "cheapest"),
+    "best-selling": ("best-selling", "best selling", "bestselling", "bestseller", "bestsellers", "best seller",
+                     "best sellers", "best-seller", "top seller", "top-selling", "top selling"),
+    "#1": ("#1", "# 1", "No. 1", "No.1", "number one", "number 1"),
+    "award-winning": ("award-winning", "award winning", "prize-winning", "award-winner"),
+    "top-rated": ("top-rated", "top rated", "highly rated", "highly-rated", "5-star", "five-star", "5 star",
+                  "five star", "5 stars", "five stars"),
+    "most popular": ("most popular", "customer favourite", "customer favorite", "fan favourite", "fan favorite",
+                     "crowd favourite", "crowd favorite", "most loved"),
+    "best-in-class": ("best-in-class", "best in class", "world's best", "worlds best", "best in the world",
+                      "industry-leading", "industry leading", "market-leading", "unbeatable", "unmatched"),
+    "patented": ("patented", "patent-pending", "patent pending"),
+}
+# A claim in the data backs these weaker ones too.
+_CLAIM_IMPLIES = {
+    "waterproof": {"water-resistant"}, "lifetime warranty": {"warranty", "guarantee"},
+    "gots": {"certified", "organic"}, "oeko-tex": {"certified"}, "fsc": {"certified"},
+    "recycled": {"recyclable"}, "handwoven": {"handmade"},
+}
+_MADE_IN = re.compile(r"(?i:made|manufactured|crafted|produced)\s+(?i:in)\s+(?:the\s+)?(?P<place>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)")
+
+
+def _phrase_pattern(alias: str) -> str:
+    body = re.escape(alias).replace(r"\ ", r"[\s-]?" if alias.isupper() else r"\s+")
+    if alias.isupper() or not alias[0].isalnum():
+        left = r"(?<![A-Za-z0-9])" if alias[0].isalnum() else ""
+        return left + body + r"(?![A-Za-z0-9])"
+    return _L + f"(?i:{body})" + _R
+
+
+def _alternation(table: Mapping[str, Sequence[str]]) -> tuple[re.Pattern, dict[str, str]]:
+    names: dict[str, str] = {}
+    parts = []
+    for alias in sorted((a for aliases in table.values() for a in aliases), key=len, reverse=True):
+        group = f"a{len(names)}"
+        names[group] = next(k for k, v in table.items() if alias in v)
+        parts.append(f"(?P<{group}>{_phrase_pattern(alias)})")
+    return re.compile("|".join(parts)), names
+
+
+_MATERIAL_RE, _MATERIAL_NAMES = _alternation(_MATERIALS)
+_IMITATION_RE = re.compile(rf"{_L}(?i:{_IMITATION})(?P<m>(?i:{'|'.join(_IMITABLE)})){_R}")
+_CLAIM_RE, _CLAIM_NAMES = _alternation(_CLAIMS)
+_CLAIMS_WITH_DIGITS = {k: tuple(a for a in v if re.search(r"\d", a)) for k, v in _CLAIMS.items()}
+_DIGIT_CLAIM_RE, _DIGIT_CLAIM_NAMES = _alternation({k: v for k, v in _CLAIMS_WITH_DIGITS.items() if v})
+
+
+# --- extraction ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Found:
+    kind: str
+    start: int
+    end: int
+    value: object  # normalised: Decimal, (Decimal, currencies), [(Decimal, dimension, unit size)], name
+    extra: str = ""  # "discount" for "% off", the unit alias for measurements
+
+
+def _extract(text: str) -> list[_Found]:
+    """Every fact-like span in ``text``; numeric spans never overlap (a price is not also a bare number)."""
+    found: list[_Found] = []
+    masked = text
+
+    def take(pattern: re.Pattern, make) -> None:
+        nonlocal masked
+        for m in list(pattern.finditer(masked)):
+            item = make(m)
+            if item is not None:
+                found.append(item)
+                masked = masked[:m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+
+    take(_URL, lambda m: _Found("link", m.start(), m.end(), m.group().rstrip(".,;:!?").lower()))
+    take(_DIGIT_CLAIM_RE, lambda m: _Found("claim", m.start(), m.end(), _DIGIT_CLAIM_NAMES[m.lastgroup]))
+    take(_AMOUNT, _amount)
+    take(_PERCENT, lambda m: _Found("percentage", m.start(), m.end(),
+                                    [_to_decimal(n) for n in re.findall(_NUM, m.group())],
+                                    "discount" if m.group("off") else ""))
+    take(_MEASUREMENT, _measurement)
+    take(_SIZE, lambda m: _Found("size", m.start(), m.end(), m.group()))
+    take(_BARE_NUMBER, lambda m: _Found("number", m.start(), m.end(), _to_decimal(m.group())))
+    words = masked
+    for m in _IMITATION_RE.finditer(words):
+        found.append(_Found("material", m.start(), m.end(), "faux " + m.group("m").lower()))
+        words = words[:m.start()] + " " * (m.end() - m.start()) + words[m.end():]
+    for m in _MATERIAL_RE.finditer(words):
+        if not re.match(r"[\s-]*(?i:free)(?![a-z])", words[m.end():]):  # "plastic-free" is a claim, not plastic
+            found.append(_Found("material", m.start(), m.end(), _MATERIAL_NAMES[m.lastgroup]))
+    for m in _CLAIM_RE.finditer(words):
+        found.append(_Found("claim", m.start(), m.end(), _CLAIM_NAMES[m.lastgroup]))
+    for m in _MADE_IN.finditer(words):
+        found.append(_Found("origin", m.start(), m.end(), m.group("place").lower()))
+    return sorted(found, key=lambda f: (f.start, f.end))
+
+
+def _amount(m: re.Match) -> _Found:
+    mark = (m.group("pcur") or m.group("scur")).strip()
+    currencies = _CURRENCY_MARKS.get(mark.lower()) or frozenset({mark.upper()})
+    value = _to_decimal(m.group("pnum") or m.group("snum"))
+    return _Found("price", m.start(), m.end(), (value, currencies))
+
+
+def _measurement(m: re.Match) -> _Found:
+    if m.group("packof"):
+        return _Found("measurement", m.start(), m.end(), [(_to_decimal(m.group("packof")), "pack", 1.0)], "pack")
+    dimension, size = _unit_of(m.group("unit"))
+    values = [(v, dimension, size) for v in _group_numbers(m.group("group"))]
+    return _Found("measurement", m.start(), m.end(), values, m.group("unit"))
+
+
+# --- product facts ---------------------------------------------------------------------------------------
+
+class _Facts:
+    def __init__(self, text: str, price: Decimal | None, currency: str, url: str):
+        self.price = price
+        self.currency = currency
+        self.url = url.rstrip("/").lower()
+        self.numbers: set[Decimal] = set()
+        self.percentages: set[Decimal] = set()
+        self.amounts: list[tuple[Decimal, frozenset[str]]] = []
+        self.measurements: list[tuple[Decimal, str, float]] = []
+        self.materials: set[str] = set()
+        self.claims: set[str] = set()
+        self.sizes: set[str] = set()
+        self.links: set[str] = set()
+        self.words = set(re.findall(r"[a-z]+", text.lower()))
+        for item in _extract(text):
+            self._add(item)
+        self.numbers.update(v for v in (_to_decimal(n) for n in re.findall(_NUM, text)) if v is not None)
+        if price is not None:
+            self.numbers.add(price)
+
+    def _add(self, item: _Found) -> None:
+        if item.kind == "price":
+            self.amounts.append(item.value)
+        elif item.kind == "percentage":
+            self.percentages.update(v for v in item.value if v is not None)
+        elif item.kind == "measurement":
+            self.measurements.extend(item.value)
+        elif item.kind == "material":
+            self.materials.add(item.value)
+            if item.value in _MATERIAL_GENERALISES:
+                self.materials.add(_MATERIAL_GENERALISES[item.value])
+        elif item.kind == "claim":
+            self.claims.add(item.value)
+            self.claims.update(_CLAIM_IMPLIES.get(item.value, ()))
+        elif item.kind == "size":
+            self.sizes.add(item.value)
+        elif item.kind == "origin":
+            self.words.add(item.value)
+        elif item.kind == "link":
+            self.links.add(item.value.rstrip("/"))
+
+    @classmethod
+    def of(cls, product: Mapping) -> "_Facts":
+        parts = [_plain(product.get(key)) for key in ("title", "brand", "category", "description")]
+        attributes = product.get("attributes") or {}
+        if isinstance(attributes, Mapping):
+            for key, value in attributes.items():
+                parts.append(_attribute_line(str(key), value))
+        text = "\n".join(p for p in parts if p)
+        text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+        # Scraped copy glues sentences together ("TSA lockOne handle"); split them so words are whole.
+        text = re.sub(r"(?<=[a-z]{2})(?=[A-Z][a-z])", " ", text)
+        currency = str(product.get("currency") or "").strip().upper()
+        return cls(text, _price(product.get("price")), currency, str(product.get("url") or ""))
+
+    def unsupported_in(self, text: str, field_name: str) -> list[Claim]:
+        claims = []
+        for item in _extract(text):
+            reason = self._why_unsupported(item)
+            if reason:
+                kind = {"size": "measurement", "link": "claim", "origin": "claim"}.get(item.kind, item.kind)
+                claims.append(Claim(text[item.start:item.end], kind, field_name, item.start, item.end, reason))
+        return claims
+
+    def _why_unsupported(self, item: _Found) -> str:
+        if item.kind == "price":
+            return self._price_reason(*item.value)
+        if item.kind == "number":
+            return "" if item.value in self.numbers else "this number is not in the product data"
+        if item.kind == "percentage":
+            if all(v in self.percentages for v in item.value):
+                return ""
+            return ("no such discount in the product data" if item.extra
+                    else "this percentage is not in the product data")
+        if item.kind == "measurement":
+            return "" if all(self._has_measurement(*v) for v in item.value) else (
+                "this quantity is not in the product data")
+        if item.kind == "size":
+            return "" if item.value in self.sizes else "this size is not in the product data"
+        if item.kind == "material":
+            if item.value in self.materials:
+                return ""
+            listed = ", ".join(sorted(self.materials)[:4])
+            return f"the product data does not name this material" + (f" (it names {listed})" if listed else "")
+        if item.kind == "claim":
+            return "" if item.value in self.claims else "the product data does not make this claim"
+        if item.kind == "origin":
+            return "" if set(item.value.split()) <= self.words else "the product data does not give this origin"
+        if item.kind == "link":
+            link = item.value.rstrip("/")
+            own = bool(self.url) and link.split("://")[-1] == self.url.split("://")[-1]
+            return "" if own or link in self.links else "only the product's own link may be used"
+        return ""
+
+    def _price_reason(self, value: Decimal | None, currencies: frozenset[str]) -> str:
+        if value is None:
+            return "unreadable amount"
+        if any(value == v and currencies & c for v, c in self.amounts):
+            return ""
+        if self.price is not None and value == self.price:
+            if not self.currency or self.currency in currencies:
+                return ""
+            return f"the product is priced in {self.currency}"
+        if self.price is None:
+            return "the product has no price"
+        return f"the product price is {_format_price(self.price)} {self.currency}".rstrip()
+
+    def _has_measurement(self, value: Decimal | None, dimension: str, size: float) -> bool:
+        if value is None:
+            return False
+        for known, known_dimension, known_size in self.measurements:
+            if known is None or known_dimension != dimension:
+                continue
+            if known_size == size:
+                if known == value:
+                    return True
+                continue
+            a, b = float(value) * size, float(known) * known_size
+            if abs(a - b) <= 0.015 * max(abs(a), abs(b)):
+                return True
+        return False
+
+
+def _plain(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _attribute_line(key: str, value) -> str:
+    if isinstance(value, (list, tuple, set)):
+        value = ", ".join(_plain(v) for v in value)
+    elif isinstance(value, Mapping):
+        value = "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    value = _plain(value)
+    label = re.sub(r"[_\s]+", " ", key).strip()
+    # {"capacity_ml": "750"} says "750 ml": give a bare number the unit its key names.
+    if re.fullmatch(rf"\s*{_NUM}\s*", value):
+        for token in re.findall(r"[A-Za-z]+", key.replace("_", " ")):
+            if token in _UNITS or token.lower() in _UNITS:
+                return f"{label}: {value.strip()} {token}"
+    return f"{label}: {value}"
+
+
+def _price(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        price = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        return None
+    return price if price.is_finite() else None
+
+
+def _format_price(price: Decimal) -> str:
+    text = format(price, "f")
+    return text[:-3] if text.endswith(".00") else text
+
+
+# --- channel limits, degenerate output, banned words -----------------------------------------------------
+
+def _channel_violations(texts: Mapping[str, str], channel: str) -> list[str]:
+    limits = CHANNEL_LIMITS[channel]
+    if channel in _SINGLE_TEXT_CHANNELS:
+        texts = {"body": " ".join(t.strip() for t in texts.values() if t.strip())}
+    violations = []
+    for name, limit in limits.items():
+        text = texts.get(name, "").strip()
+        if "max_items" in limit:
+            tags = hashtag_list(text)
+            if channel == "social_post":
+                tags += re.findall(r"#\w+", texts.get("body", ""))
+            if len(tags) > limit["max_items"]:
+                violations.append(f"{len(tags)} hashtags; {channel} allows at most {limit['max_items']}")
+            continue
+        if not text and limit.get("min_chars"):
+            violations.append(f"{name} is required for {channel}")
+        elif len(text) < limit.get("min_chars", 0):
+            violations.append(f"{name} is {len(text)} characters; {channel} needs at least {limit['min_chars']}")
+        elif len(text) > limit.get("max_chars", len(text)):
+            violations.append(f"{name} is {len(text)} characters; {channel} allows at most {limit['max_chars']}")
+    return violations
+
+
+_RESIDUE = re.compile(
+    r"<\|[^|>\n]{1,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|(?im:^\s*(?:assistant|user|system)\s*:)"
+    r"|(?i:###\s*(?:instruction|response|input))|(?i:lorem ipsum)"
+    r"|\[(?:[A-Z][A-Za-z]*|[a-z]+)(?:[ _][A-Za-z]+){0,4}\]|\{\{?\s*[A-Za-z_]+\s*\}?\}"
+    r"|</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]{0,80})?/?>|```|\*\*"
+)
+
+
+def _degenerate(text: str, field_name: str, prompt: str) -> list[str]:
+    problems = []
+    residue = list(dict.fromkeys(m.group().strip() for m in _RESIDUE.finditer(text)))
+    if residue:
+        problems.append(f"template or markup left in {field_name}: " + ", ".join(repr(r) for r in residue[:3]))
+    words = _words(text)
+    run = _repeated_run(words)
+    if run:
+        problems.append(f"repeated words in {field_name}: {run!r}")
+    counts = Counter(_ngrams(words, 4))
+    if counts:
+        gram, count = counts.most_common(1)[0]
+        if count >= 3:
+            problems.append(f"repeated phrase in {field_name}: {' '.join(gram)!r} {count} times")
+    if prompt and len(words) >= 8:
+        grams = _ngrams(words, 5)
+        prompt_grams = set(_ngrams(_words(prompt), 5))
+        share = sum(g in prompt_grams for g in grams) / len(grams)
+        if share >= 0.6:
+            problems.append(f"{field_name} echoes the prompt ({share:.0%} of its 5-word sequences)")
+    if field_name == "hashtags":
+        tags = [t.lower() for t in hashtag_list(text)]
+        duplicates = sorted({t for t in tags if tags.count(t) > 1})
+        if duplicates:
+            problems.append("repeated hashtags: " + ", ".join(duplicates))
+    return problems
+
+
+def _repeated_run(words: list[str]) -> str:
+    """A unit of 1-3 words repeated back to back (4 times for one word, 3 for longer units)."""
+    for size, times in ((1, 4), (2, 3), (3, 3)):
+        for i in range(len(words) - size * times + 1):
+            unit = words[i:i + size]
+            if all(words[i + k * size:i + (k + 1) * size] == unit for k in range(1, times)):
+                return " ".join(words[i:i + size * times])
+    return ""
+
+
+def _banned_found(texts: Iterable[str], banned_words: Sequence[str]) -> list[str]:
+    """Whole words or phrases, any case, also as plural or possessive ("deal" catches "deals" but "cheap" does
+    not catch "cheapest": a brand that bans that spells it out)."""
+    joined = "\n".join(texts)
+    found = []
+    for word in dict.fromkeys(w.strip() for w in banned_words if w and w.strip()):
+        body = r"\s+".join(re.escape(part) for part in word.split())
+        if re.search(rf"(?<![\w]){body}(?:e?s|'s|’s)?(?!\w)", joined, re.IGNORECASE):
+            found.append(word)
+    return found
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[#\w]+(?:['’]\w+)?", text.lower())
+
+
+def _ngrams(words: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]

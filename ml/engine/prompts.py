@@ -1,0 +1,400 @@
+"""Chat prompts for marketing copy and parsing of the model's reply into the channel's fields.
+
+Standard library only. Public API:
+
+    CHANNELS, LENGTHS, PROMPT_CHAR_BUDGET
+    build_copy_messages(product, *, channel, tone="", length="medium", language="en", brand_voice=None,
+                        customer=None) -> [{"role": "system", ...}, {"role": "user", ...}]
+    parse_copy_output(text, channel) -> {field: text} with exactly the channel's fields (CHANNEL_FIELDS)
+
+The prompts are written for a 135M-parameter instruct model: short, facts as a flat list, one labelled
+answer format per channel ("Subject: ...\\nBody: ..."), the hard length limit stated in characters.
+Everything together stays within PROMPT_CHAR_BUDGET characters (about 350 SmolLM2 tokens): the description is
+shortened first, then the brand voice's examples and lists.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Mapping
+
+from .grounding import CHANNEL_FIELDS, CHANNEL_LIMITS, CHANNELS
+
+__all__ = ["CHANNELS", "LENGTHS", "PROMPT_CHAR_BUDGET", "build_copy_messages", "parse_copy_output"]
+
+LENGTHS = ("short", "medium", "long")
+PROMPT_CHAR_BUDGET = 1400
+
+_CHANNEL_NAMES = {
+    "product_description": "product description",
+    "email": "marketing email",
+    "sms": "SMS message",
+    "social_post": "social media post",
+    "ad_headline": "ad headline",
+}
+_FORMATS = {
+    "product_description": "Title: <product title, at most 120 characters>\nBody: <the description>",
+    "email": "Subject: <subject line, at most 60 characters>\nBody: <the email text>",
+    "sms": "SMS: <one message, at most 160 characters>",
+    "social_post": "Post: <the post, at most 250 characters>\nHashtags: <2 to 5 hashtags>",
+    "ad_headline": "Headline: <one headline, at most 40 characters>",
+}
+_LENGTH_GUIDE = {
+    "product_description": {"short": "2 sentences", "medium": "3 to 4 sentences", "long": "5 to 7 sentences"},
+    "email": {"short": "2 to 3 sentences", "medium": "4 to 5 sentences", "long": "two short paragraphs"},
+    "social_post": {"short": "1 sentence", "medium": "2 sentences", "long": "3 sentences"},
+}
+_LANGUAGES = {
+    "en": "English", "hi": "Hindi", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian",
+    "pt": "Portuguese", "nl": "Dutch", "sv": "Swedish", "pl": "Polish", "tr": "Turkish", "ja": "Japanese",
+    "zh": "Chinese", "ar": "Arabic", "bn": "Bengali", "ta": "Tamil", "te": "Telugu", "mr": "Marathi",
+}
+_CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
+# Attributes that describe the listing, not the product.
+_LISTING_KEY = re.compile(r"(?i)(image|img|photo|url|link|handle|(^|_)id$|sku|barcode|gtin|ean|upc)")
+# (description chars, attributes, examples, do/don't items) from roomiest to tightest.
+_BUDGET_STEPS = ((480, 8, 2, 3), (320, 8, 1, 3), (200, 6, 1, 2), (120, 5, 0, 2), (60, 4, 0, 1), (0, 3, 0, 0))
+
+
+def build_copy_messages(product: Mapping, *, channel: str, tone: str = "", length: str = "medium",
+                        language: str = "en", brand_voice: Mapping | None = None,
+                        customer: Mapping | None = None) -> list[dict]:
+    """System + user messages for one piece of copy about ``product`` (a plain dict)."""
+    if channel not in CHANNEL_FIELDS:
+        raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+    if length not in LENGTHS:
+        raise ValueError(f"unknown length {length!r}; expected one of {', '.join(LENGTHS)}")
+    voice = brand_voice or {}
+    for description_chars, attributes, examples, items in _BUDGET_STEPS:
+        messages = [
+            {"role": "system", "content": _system_text(channel, language, voice, examples, items)},
+            {"role": "user", "content": _user_text(product, channel, tone, length, customer, voice,
+                                                   description_chars, attributes)},
+        ]
+        if sum(len(m["content"]) for m in messages) <= PROMPT_CHAR_BUDGET:
+            break
+    return messages
+
+
+def _system_text(channel: str, language: str, voice: Mapping, examples: int, items: int) -> str:
+    lines = [
+        f"You are a copywriter for an online store. You write {_a(_CHANNEL_NAMES[channel])} in "
+        f"{_LANGUAGES.get(language, language)}.",
+        "Use only the product facts you are given. Never invent prices, numbers, sizes, materials, discounts, "
+        "delivery offers, ratings or guarantees.",
+    ]
+    tone_words = _as_list(voice.get("tone_words"))
+    if tone_words:
+        lines.append("Brand voice: " + ", ".join(tone_words[:6]) + ".")
+    if voice.get("audience"):
+        lines.append(f"Audience: {_clip(str(voice['audience']), 120)}.")
+    do = _as_list(voice.get("do") or voice.get("do_list"))[:items]
+    if do:
+        lines.append("Do: " + "; ".join(_clip(d, 80) for d in do) + ".")
+    dont = _as_list(voice.get("dont") or voice.get("dont_list"))[:items]
+    if dont:
+        lines.append("Don't: " + "; ".join(_clip(d, 80) for d in dont) + ".")
+    banned = _as_list(voice.get("banned_words"))
+    if banned:
+        lines.append("Never use these words: " + ", ".join(banned[:20]) + ".")
+    for example in _as_list(voice.get("examples"))[:examples]:
+        lines.append(f'Example of the brand\'s style: "{_clip(example, 160)}"')
+    return "\n".join(lines)
+
+
+def _user_text(product: Mapping, channel: str, tone: str, length: str, customer: Mapping | None,
+               voice: Mapping, description_chars: int, attributes: int) -> str:
+    facts = ["Product facts:"]
+    for label, key in (("Name", "title"), ("Brand", "brand"), ("Category", "category")):
+        value = _text(product.get(key))
+        if value:
+            facts.append(f"- {label}: {_clip(value, 150)}")
+    price = _price_text(product.get("price"), _text(product.get("currency")).upper())
+    if price:
+        facts.append(f"- Price: {price}")
+    shown = 0
+    for key, value in (product.get("attributes") or {}).items():
+        value = _attribute_text(value)
+        if value and not _LISTING_KEY.search(str(key)) and shown < attributes:
+            facts.append(f"- {_label(str(key))}: {_clip(value, 80)}")
+            shown += 1
+    description = _readable(_text(product.get("description")), product)
+    if description and description_chars:
+        facts.append(f"- Description: {_clip(description, description_chars)}")
+
+    task = [f"Write {_a(_CHANNEL_NAMES[channel])} for this product."]
+    if tone:
+        task.append(f"Tone: {_clip(tone, 60)}.")
+    guide = _LENGTH_GUIDE.get(channel, {}).get(length)
+    if guide:
+        task.append(f"Length: {guide}.")
+    task.append(_limit_text(channel))
+    if customer:
+        task.append(_customer_text(customer, by_name=channel in ("email", "sms", "social_post")))
+    if _as_list(voice.get("banned_words")):
+        task.append("Do not use the banned words.")
+    return "\n".join(facts) + "\n\n" + " ".join(t for t in task if t) + (
+        "\nAnswer only in this format:\n" + _FORMATS[channel])
+
+
+def _limit_text(channel: str) -> str:
+    limits = CHANNEL_LIMITS[channel]
+    if channel == "product_description":
+        body = limits["body"]
+        return f"The body must be {body['min_chars']} to {body['max_chars']} characters."
+    if channel == "email":
+        return (f"Subject at most {limits['subject']['max_chars']} characters, body at most "
+                f"{limits['body']['max_chars']} characters.")
+    if channel == "social_post":
+        return (f"At most {limits['body']['max_chars']} characters and "
+                f"{limits['hashtags']['max_items']} hashtags.")
+    return f"Hard limit: {limits['body']['max_chars']} characters in total."
+
+
+def _customer_text(customer: Mapping, *, by_name: bool) -> str:
+    name = _text(customer.get("first_name") or customer.get("name")).split(" ")[0]
+    details = []
+    for key, value in customer.items():
+        value = _attribute_text(value)
+        if key not in ("first_name", "last_name", "name", "email", "phone", "id") and value and len(details) < 3:
+            details.append(f"{_label(str(key)).lower()}: {_clip(value, 60)}")
+    text = f"Write to {name}, address them by first name." if name and by_name else "Write for one customer."
+    return text + (f" About them: {'; '.join(details)}." if details else "")
+
+
+def _price_text(value, currency: str) -> str:
+    try:
+        price = Decimal(str(value).replace(",", "")) if value not in (None, "") else None
+    except InvalidOperation:
+        return ""
+    if price is None or not price.is_finite():
+        return ""
+    amount = format(price, "f")
+    amount = amount[:-3] if amount.endswith(".00") else amount
+    if currency in _CURRENCY_SIGNS:
+        return _CURRENCY_SIGNS[currency] + amount
+    if currency == "INR":
+        return f"Rs. {amount}"
+    return f"{amount} {currency}".strip()
+
+
+def _readable(description: str, product: Mapping) -> str:
+    """Strip markup and split sentences that scraping glued together ("TSA lockOne handle"), except inside
+    names from the title or brand ("PlayStation")."""
+    text = re.sub(r"<[^>]+>", " ", description)
+    protected = set(re.findall(r"\w+", f"{_text(product.get('title'))} {_text(product.get('brand'))}"))
+
+    def split(m: re.Match) -> str:
+        return m.group() if m.group() in protected else f"{m.group(1)}. {m.group(2)}"
+
+    text = re.sub(r"\b(\w*[a-z]{2})([A-Z][a-z]\w*)", split, text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" or noun.startswith("SMS") else "a ") + noun
+
+
+def _attribute_text(value) -> str:
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(_text(v) for v in value if _text(v))
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    return _text(value)
+
+
+def _label(key: str) -> str:
+    return re.sub(r"[_\s]+", " ", key).strip().capitalize()
+
+
+def _text(value) -> str:
+    return "" if value is None else re.sub(r"\s+", " ", str(value)).strip()
+
+
+def _as_list(value) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        value = re.split(r"[,\n]", value)
+    return [_text(v) for v in value if _text(v)]
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary."""
+    text = _text(text)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit + 1].rsplit(" ", 1)[0] if " " in text[:limit + 1] else text[:limit]
+    return cut.rstrip(" ,;:-–(")
+
+
+# --- parsing --------------------------------------------------------------------------------------------
+
+_LABELS = {
+    "title": "title", "product title": "title", "name": "title", "product name": "title",
+    "headline": "title", "ad headline": "title", "ad": "title",
+    "subject": "subject", "subject line": "subject", "email subject": "subject",
+    "hashtags": "hashtags", "hashtag": "hashtags", "tags": "hashtags",
+    "body": "body", "email body": "body", "email": "body", "message": "body", "sms": "body",
+    "text message": "body", "sms message": "body", "text": "body", "description": "body",
+    "product description": "body", "copy": "body", "content": "body", "post": "body", "caption": "body",
+    "social post": "body", "social media post": "body", "tweet": "body",
+}
+_LABEL_RE = re.compile(
+    r"^[ \t]*(?:[#>*_•-]+[ \t]*)*(?P<label>" + "|".join(sorted(map(re.escape, _LABELS), key=len, reverse=True))
+    + r")[ \t]*(?:\*\*|__|\*|_)?[ \t]*[:：](?:[ \t]*(?:\*\*|__))?[ \t]*", re.IGNORECASE | re.MULTILINE)
+_INLINE_LABEL = re.compile(r"(?<=\S)[ \t]+(?=(?:\*\*)?(?:Body|Hashtags|Tags|Message)(?:\*\*)?[ \t]*:)")
+_END_OF_TURN = re.compile(r"<\|(?:im_end|endoftext|im_start|eot_id|end)\|>|</s>|\n\s*(?:user|human)\s*:", re.I)
+_CHATTER = re.compile(
+    r"^\s*(?:sure|certainly|of course|absolutely|okay|ok|here is|here's|here are|below is|below are|i have|"
+    r"i've|i hope|hope this|let me know|feel free|note:|please note|assistant\s*:)", re.IGNORECASE)
+_SIGN_OFF = re.compile(r"(?i)^\s*(?:i hope|hope this|let me know|feel free|note:|please note|assistant\s*:)")
+_META = re.compile(r"(?i)\b(?:description|e-?mail|post|sms|text message|headline|copy|version|message|subject|"
+                   r"caption|tweet|ad|options?)\b")
+_GREETING = re.compile(r"(?i)^\s*(?:dear|hi|hello|hey)\b")
+_QUOTES = [('"', '"'), ("“", "”"), ("'", "'"), ("‘", "’"), ("«", "»")]
+_DANGLING = {"and", "or", "with", "for", "the", "a", "an", "to", "of", "in", "on", "at", "your", "our", "&"}
+
+
+def parse_copy_output(text: str, channel: str) -> dict[str, str]:
+    """The channel's fields from a raw reply, tolerating missing labels, chatter, markdown and quotes.
+    Subjects, SMS and ad headlines a little over their limit (up to a quarter) are cut at a word boundary;
+    anything else over a limit is left for the grounding check to report."""
+    if channel not in CHANNEL_FIELDS:
+        raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+    sections = _sections(_clean(text))
+    fields = _assign(sections, channel)
+    result = {}
+    for name in CHANNEL_FIELDS[channel]:
+        value = _tidy(fields.get(name, ""), single_line=name != "body" or channel in ("sms", "ad_headline"))
+        if name == "hashtags":
+            value = " ".join(_dedupe_tags(_hashtags_from(value)))
+        result[name] = value
+    if channel == "social_post":
+        result["body"], trailing = _split_trailing_hashtags(result["body"])
+        result["hashtags"] = " ".join(_dedupe_tags(result["hashtags"].split() + trailing))
+    for name in ("subject", "body"):
+        if name in result and (name == "subject" or channel in ("sms", "ad_headline")):
+            result[name] = _trim(result[name], CHANNEL_LIMITS[channel][name]["max_chars"])
+    return result
+
+
+def _clean(text: str) -> str:
+    text = str(text or "")
+    end = _END_OF_TURN.search(text)
+    if end and text[:end.start()].strip():
+        text = text[:end.start()]
+    text = re.sub(r"<\|[^|>\n]{1,40}\|>", "", text)
+    text = re.sub(r"(?m)^\s*```\w*\s*$", "", text)
+    text = _INLINE_LABEL.sub("\n", text)
+    lines = [line for line in text.splitlines() if not _is_chatter(line)]
+    return "\n".join(lines)
+
+
+def _is_chatter(line: str) -> bool:
+    """"Sure! Here is your email:" or "Let me know if ..." is talk about the copy; "Here's to summer!" is copy."""
+    if _LABEL_RE.match(line) or not _CHATTER.match(line):
+        return False
+    stripped = line.strip()
+    return stripped.endswith(":") or bool(_SIGN_OFF.match(stripped) or _META.search(stripped)) or bool(
+        re.match(r"(?i)(?:sure|certainly|of course|absolutely|okay|ok)\b", stripped))
+
+
+def _sections(text: str) -> list[tuple[str | None, str]]:
+    """(field or None, text) in order. A title or subject is one line; lines after it are unlabelled."""
+    sections: list[tuple[str | None, list[str]]] = []
+    for line in text.splitlines():
+        m = _LABEL_RE.match(line)
+        if m:
+            sections.append((_LABELS[m.group("label").lower()], [line[m.end():]]))
+        elif sections and not (sections[-1][0] in ("title", "subject") and "".join(sections[-1][1]).strip()):
+            sections[-1][1].append(line)
+        elif line.strip() or sections:
+            if sections and sections[-1][0] is None:
+                sections[-1][1].append(line)
+            else:
+                sections.append((None, [line]))
+    return [(label, "\n".join(lines).strip()) for label, lines in sections if "".join(lines).strip()]
+
+
+def _assign(sections: list[tuple[str | None, str]], channel: str) -> dict[str, str]:
+    labelled: dict[str, str] = {}
+    for label, body in sections:
+        if label is not None and label not in labelled:
+            labelled[label] = body
+    loose = "\n\n".join(body for label, body in sections if label is None)
+    if channel in ("sms", "ad_headline"):
+        order = ("body", "title", "subject") if channel == "sms" else ("title", "body", "subject")
+        text = next((labelled[k] for k in order if labelled.get(k)), loose)
+        if channel == "ad_headline":
+            text = next((line for line in text.splitlines() if line.strip()), "")
+        return {"body": text}
+    wanted = CHANNEL_FIELDS[channel]
+    heading = next((f for f in ("subject", "title") if f in wanted), None)
+    fields = {"body": labelled.get("body", ""), "hashtags": labelled.get("hashtags", "")}
+    if heading:
+        fields[heading] = labelled.get(heading) or labelled.get("title" if heading == "subject" else "subject", "")
+        if not fields[heading] and not fields["body"] and loose:
+            # No labels at all: a short first line that is not a greeting (or, for a title, a sentence) heads it.
+            first, _, rest = loose.partition("\n")
+            limit = CHANNEL_LIMITS[channel][heading]["max_chars"]
+            first_line = _tidy(first, single_line=True)
+            if (rest.strip() and len(first_line) <= limit + 20 and not _GREETING.match(first_line)
+                    and not (heading == "title" and first_line.endswith("."))):
+                fields[heading], loose = first, rest
+    if not fields["body"]:
+        fields["body"] = loose
+    return fields
+
+
+def _tidy(text: str, *, single_line: bool) -> str:
+    text = re.sub(r"\[([^\]\n]+)\]\((?:https?://)?[^)\s]*\)", r"\1", text)  # markdown links
+    text = re.sub(r"(?m)^[ \t]*#{1,6}[ \t]+", "", text)  # markdown headings (not #hashtags)
+    text = re.sub(r"\*\*|__|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])", "", text)
+    text = re.sub(r"(?m)^[ \t]*[*•][ \t]+", "- ", text)
+    if single_line:
+        text = re.sub(r"\s+", " ", text)
+    else:
+        text = re.sub(r"[ \t]+", " ", text)
+        text = re.sub(r"\n\s*\n+", "\n\n", text)
+        text = "\n".join(line.strip() for line in text.split("\n"))
+    text = text.strip()
+    for left, right in _QUOTES:
+        if len(text) > 1 and text.startswith(left) and text.endswith(right) and left not in text[1:-1]:
+            text = text[1:-1].strip()
+    return text
+
+
+def _hashtags_from(text: str) -> list[str]:
+    """"#a #b", or "a, b c" without any # (each comma-separated entry becomes one tag)."""
+    if "#" in text:
+        return re.findall(r"#\w+", text)
+    entries = re.split(r"[,;\n]+", text) if re.search(r"[,;\n]", text) else text.split()
+    return [f"#{word}" for word in (re.sub(r"[^\w]", "", e) for e in entries) if word]
+
+
+def _split_trailing_hashtags(body: str) -> tuple[str, list[str]]:
+    m = re.search(r"(?:\s*#\w+)+\s*$", body)
+    if not m or not body[:m.start()].strip():
+        return body, []
+    return body[:m.start()].rstrip(), re.findall(r"#\w+", m.group())
+
+
+def _dedupe_tags(tags) -> list[str]:
+    seen, result = set(), []
+    for tag in tags:
+        if tag.lower() not in seen:
+            seen.add(tag.lower())
+            result.append(tag)
+    return result
+
+
+def _trim(text: str, limit: int) -> str:
+    if len(text) <= limit or len(text) > limit * 1.25:
+        return text
+    cut = text[:limit + 1].rsplit(" ", 1)[0] if " " in text[:limit + 1] else text[:limit]
+    words = cut.rstrip(" ,;:-–").split(" ")
+    while len(words) > 1 and words[-1].lower() in _DANGLING:
+        words.pop()
+    return " ".join(words).rstrip(" ,;:-–")

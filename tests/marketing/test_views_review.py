@@ -1,0 +1,492 @@
+"""The review page: the queue beside each product's facts, highlighted unsupported claims, inline edit with the
+re-check, approve/reject/regenerate/publish through HTMX card swaps, bulk approval of passing pieces, who may
+do what (viewers look, reviewers approve, editors edit), outsiders' 404s, escaping, and a bounded query count."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Role
+from marketing.models import Campaign, ContentPiece, ContentRevision
+from marketing.services import content_check, content_piece_record
+from marketing.views import highlight_claims
+from ml.models import Job, ModelVersion
+from tests.factories import ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+INVENTED = "Stainless steel trail bottle that keeps drinks cold for 24 hours. Now only $5, this week only!"
+FIXED = "Stainless steel trail bottle that keeps drinks cold for 24 hours, yours for $24.90."
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def login(client, owner, member_with_role):
+    def as_role(role=Role.OWNER):
+        client.force_login(owner if role == Role.OWNER else member_with_role(role))
+        return client
+
+    return as_role
+
+
+def record(campaign, product, body, *, variant=1, title="Trail bottle"):
+    """A piece as the worker stores it: text checked by the real grounding check."""
+    fields = {"title": title, "body": body} if campaign.channel == "product_description" else {"body": body}
+    outcome = content_check(product=product, channel=campaign.channel, fields=fields)
+    piece, _ = content_piece_record(
+        campaign=campaign, product=product, variant=variant, fields=fields, outcome=outcome, model_version=None,
+        prompt="[]", params={}, quality={}, attempts=1,
+    )
+    return piece
+
+
+def card_of(html: str, piece) -> str:
+    match = re.search(rf'<article class="piece-card[^"]*" id="piece-{piece.pk}".*?</article>', html, re.DOTALL)
+    assert match, f"no card for piece {piece.pk}"
+    return match.group(0)
+
+
+def url(name, piece):
+    return reverse(f"marketing:{name}", args=[piece.pk])
+
+
+# ---------- The page ----------
+
+
+def test_queue_shows_each_piece_beside_its_product_facts(login, make_piece, bottle):
+    piece = make_piece("in_review")
+    response = login().get(reverse("dashboard:review"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'aria-current="page"' in html and "<h1>Review</h1>" in html
+    card = card_of(html, piece)
+    assert "Trail bottle" in card and "Spring launch" in card
+    assert "24.90" in card and "USD" in card  # price
+    assert "stainless steel" in card and "750 ml" in card  # attributes
+    assert "keeps drinks cold for 24 hours" in card  # description
+    assert 'data-action="approve"' in card and "disabled" not in card.split('data-action="approve"')[1][:40]
+
+
+def test_htmx_gets_the_queue_partial_and_a_full_page_otherwise(login, make_piece):
+    make_piece("in_review")
+    client = login()
+    partial = client.get(reverse("dashboard:review"), {"status": "all"}, **HTMX).content.decode()
+    assert "<html" not in partial and 'class="piece-card' in partial and 'data-testid="tab-all"' in partial
+    full = client.get(reverse("dashboard:review"), {"status": "all"}).content.decode()
+    assert "<html" in full and 'id="review-results"' in full and 'id="shortcut-help"' in full
+
+
+def test_empty_states(login, make_piece):
+    client = login()
+    assert 'data-testid="review-empty"' in client.get(reverse("dashboard:review")).content.decode()
+    make_piece("approved")
+    html = client.get(reverse("dashboard:review")).content.decode()
+    assert "All caught up" in html
+    assert "No pieces match" in client.get(reverse("dashboard:review"), {"status": "rejected"}).content.decode()
+
+
+def test_filters_by_campaign_status_channel_and_flag(login, merchant, campaign, make_piece, jacket):
+    sms = Campaign.objects.create(merchant=merchant, name="Texts", channel="sms")
+    in_review = make_piece("in_review")
+    approved = make_piece("approved", product=jacket)
+    flagged_sms = make_piece("in_review", camp=sms, flagged=True, approvable=False, title="")
+    client = login()
+
+    def ids(**params):
+        html = client.get(reverse("dashboard:review"), params).content.decode()
+        return {int(i) for i in re.findall(r'data-piece-id="(\d+)"', html)}
+
+    assert ids() == {in_review.pk, flagged_sms.pk}  # what waits for review, by default
+    assert ids(status="all") == {in_review.pk, approved.pk, flagged_sms.pk}
+    assert ids(status="approved") == {approved.pk}
+    assert ids(status="all", campaign=campaign.pk) == {in_review.pk, approved.pk}
+    assert ids(status="all", channel="sms") == {flagged_sms.pk}
+    assert ids(status="all", flag="flagged") == {flagged_sms.pk}
+    assert ids(status="all", flag="passing") == {in_review.pk, approved.pk}
+    # Junk is dropped, never an error page.
+    assert ids(status="bogus", channel="fax", flag="x", campaign="abc", per_page="7") == {in_review.pk, flagged_sms.pk}
+    html = client.get(reverse("dashboard:review"), {"status": "all"}).content.decode()
+    assert re.search(r'data-testid="tab-in_review"[^>]*>To review<span class="tab-count">2</span>', html)
+    assert re.search(r'data-testid="tab-approved"[^>]*>Approved<span class="tab-count">1</span>', html)
+
+
+def test_another_merchants_campaign_filter_shows_nothing_of_theirs(login, other_merchant, make_piece):
+    theirs = Campaign.objects.create(merchant=other_merchant, name="Contoso secret", channel="sms")
+    product = ProductFactory(merchant=other_merchant)
+    ContentPiece.objects.create(merchant=other_merchant, campaign=theirs, product=product, body="Contoso text",
+                                status="in_review")
+    make_piece("in_review")
+    html = login().get(reverse("dashboard:review"), {"campaign": theirs.pk, "status": "all"}).content.decode()
+    assert "Contoso" not in html
+
+
+def test_two_hundred_pieces_render_with_a_bounded_number_of_queries(
+    login, merchant, campaign, bottle, jacket, django_assert_max_num_queries
+):
+    products = [bottle, jacket] + [ProductFactory(merchant=merchant, attributes={"material": f"m{i}"}) for i in range(98)]
+    ContentPiece.objects.bulk_create([
+        ContentPiece(
+            merchant=merchant, campaign=campaign, product=product, variant=variant, status="in_review",
+            title=product.title, body=f"Text {product.pk}/{variant} for $5", approvable=False, flagged=True,
+            grounding={"unsupported": [{"text": "$5", "kind": "price", "field": "body", "start": 0, "end": 2,
+                                        "reason": "price not in the product data"}]},
+        )
+        for product in products for variant in (1, 2)
+    ])
+    Job.objects.create(merchant=merchant, kind="generate", params={"piece_id": 1}, status="running")
+    client = login()
+    client.get(reverse("dashboard:review"))  # session and caches warm
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("dashboard:review"), {"per_page": 200})
+    assert response.status_code == 200
+    assert response.content.decode().count('class="piece-card') == 200
+    with django_assert_max_num_queries(10):
+        client.get(reverse("dashboard:review"), {"per_page": 25}, **HTMX)
+
+
+# ---------- Escaping and highlights ----------
+
+
+def test_model_text_is_always_escaped(login, make_piece, bottle):
+    body = f"Only $5 today {SCRIPT} and more"
+    start = body.index("$5")
+    piece = make_piece(
+        "in_review", title=f"<b>{SCRIPT}</b>", body=body, approvable=False, flagged=True,
+        rejection_reason=SCRIPT,
+        grounding={"unsupported": [{"text": "$5", "kind": "price", "field": "body", "start": start, "end": start + 2,
+                                    "reason": f'price "{SCRIPT}"'}], "degenerate": [SCRIPT], "banned": [SCRIPT],
+                   "channel_violations": [SCRIPT]},
+    )
+    client = login()
+    for response in (
+        client.get(reverse("dashboard:review")),
+        client.get(url("piece_card", piece), **HTMX),
+        client.get(url("piece_edit", piece), **HTMX),
+        client.get(url("piece_edit", piece)),
+    ):
+        html = response.content.decode()
+        assert SCRIPT not in html, response.request["PATH_INFO"]
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    html = card_of(client.get(reverse("dashboard:review")).content.decode(), piece)
+    # The highlight wraps the claim and the rest of the text stays escaped around it.
+    assert re.search(r'<mark class="claim claim-price" data-claim title="Unsupported price: price &quot;&lt;script&gt;'
+                     r'alert\(1\)&lt;/script&gt;&quot;">\$5</mark> today &lt;script&gt;alert\(1\)&lt;/script&gt; and more',
+                     html)
+
+
+def test_highlight_claims_wraps_the_reported_spans():
+    text = "Now $5 in 100% silk, 2 kg"
+    claims = [
+        {"text": "silk", "kind": "material", "field": "body", "start": 15, "end": 19, "reason": "not in the data"},
+        {"text": "$5", "kind": "price", "field": "body", "start": 4, "end": 6, "reason": "wrong price"},
+        {"text": "100%", "kind": "percentage", "field": "body", "start": 10, "end": 14, "reason": "no"},
+    ]
+    html = str(highlight_claims(text, claims))
+    assert html == (
+        'Now <mark class="claim claim-price" data-claim title="Unsupported price: wrong price">$5</mark> in '
+        '<mark class="claim claim-percentage" data-claim title="Unsupported percentage: no">100%</mark> '
+        '<mark class="claim claim-material" data-claim title="Unsupported material: not in the data">silk</mark>, 2 kg'
+    )
+
+
+def test_highlight_claims_survives_stale_overlapping_and_hostile_spans():
+    text = "<i>Only</i> 2 kg & $5"
+    claims = [
+        {"text": "$5", "kind": "price", "field": "body", "start": 0, "end": 2, "reason": "stale offsets"},
+        {"text": "2 kg", "kind": "measurement", "field": "body", "start": 12, "end": 16, "reason": "r"},
+        {"text": "kg", "kind": "<evil>", "field": "body", "start": 14, "end": 16, "reason": "overlaps"},
+        {"text": "zz", "kind": "number", "field": "body", "start": 500, "end": 502, "reason": "nowhere"},
+        {"text": "x", "kind": "number", "field": "body", "start": "3", "end": None, "reason": "junk types"},
+    ]
+    html = str(highlight_claims(text, claims))
+    assert html == (
+        '&lt;i&gt;Only&lt;/i&gt; <mark class="claim claim-measurement" data-claim title="Unsupported measurement: r">'
+        '2 kg</mark> &amp; <mark class="claim claim-price" data-claim title="Unsupported price: stale offsets">$5</mark>'
+    )
+    assert str(highlight_claims("<b>", [])) == "&lt;b&gt;"
+
+
+def test_channel_limit_meter(login, merchant, bottle):
+    sms = Campaign.objects.create(merchant=merchant, name="Texts", channel="sms")
+    piece = record(sms, bottle, "Trail bottle: keeps drinks cold for 24 hours. " * 4)
+    assert not piece.approvable
+    card = card_of(login().get(reverse("dashboard:review")).content.decode(), piece)
+    length = len(piece.body)
+    assert re.search(rf'class="char-count is-over" data-testid="meter-body"[^>]*>{length} / 160 characters<', card)
+    assert "characters; sms allows at most 160" in card
+
+
+# ---------- Approve ----------
+
+
+def test_reviewer_approves_through_htmx(login, make_piece):
+    piece = make_piece("in_review")
+    response = login(Role.REVIEWER).post(url("piece_approve", piece), **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.startswith("<article") and 'data-status="approved"' in html and "Approved." in html
+    piece.refresh_from_db()
+    assert piece.status == "approved" and piece.reviewed_by_label == "reviewer@example.com"
+
+
+def test_plain_post_redirects_back_with_a_message(login, make_piece):
+    piece = make_piece("in_review")
+    back = reverse("dashboard:review") + "?status=all"
+    response = login().post(url("piece_approve", piece), {"next": back})
+    assert response.status_code == 302 and response["Location"] == back
+    evil = login().post(url("piece_reject", piece), {"next": "https://evil.example/", "reason": "x"})
+    assert evil["Location"].startswith("/review/")
+
+
+def test_unsupported_claims_disable_approve_and_the_server_refuses(login, campaign, bottle):
+    piece = record(campaign, bottle, INVENTED)
+    assert not piece.approvable and piece.grounding["unsupported"][0]["text"] == "$5"
+    client = login()
+    card = card_of(client.get(reverse("dashboard:review")).content.decode(), piece)
+    assert re.search(r'data-action="approve" disabled aria-describedby="piece-\d+-why"', card)
+    assert "Can't approve yet: 1 unsupported claim" in card
+    assert '<mark class="claim claim-price"' in card and ">$5</mark>" in card
+    assert 'value="' + str(piece.pk) + '" form="bulk-approve-form" data-bulk-select disabled' in card
+
+    refused = client.post(url("piece_approve", piece), **HTMX)
+    assert refused.status_code == 409
+    assert "cannot be approved until it is edited" in refused.content.decode()
+    piece.refresh_from_db()
+    assert piece.status == "in_review"
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR])
+def test_viewers_and_editors_cannot_approve_or_reject(login, make_piece, role):
+    piece = make_piece("in_review")
+    client = login(role)
+    html = client.get(reverse("dashboard:review")).content.decode()
+    assert 'data-action="approve"' not in html and 'data-action="reject"' not in html
+    assert 'id="bulk-approve-form"' not in html
+    assert client.post(url("piece_approve", piece), **HTMX).status_code == 403
+    assert client.post(url("piece_reject", piece), {"reason": "no"}, **HTMX).status_code == 403
+    assert client.post(reverse("marketing:bulk_approve"), {"ids": [piece.pk]}).status_code == 403
+    piece.refresh_from_db()
+    assert piece.status == "in_review"
+
+
+def test_viewers_see_no_actions_and_cannot_edit_regenerate_or_publish(login, make_piece, jacket):
+    piece = make_piece("in_review")
+    approved = make_piece("approved", product=jacket)
+    client = login(Role.VIEWER)
+    html = client.get(reverse("dashboard:review"), {"status": "all"}).content.decode()
+    assert "data-action=" not in html and "Your role can look" in html
+    assert client.get(url("piece_edit", piece), **HTMX).status_code == 403
+    assert client.post(url("piece_edit", piece), {f"piece-{piece.pk}-body": "x"}).status_code == 403
+    assert client.post(url("piece_regenerate", piece)).status_code == 403
+    assert client.post(url("piece_publish", approved)).status_code == 403
+    assert not ContentRevision.objects.exists()
+
+
+# ---------- Reject ----------
+
+
+def test_reject_needs_a_reason(login, make_piece):
+    piece = make_piece("in_review")
+    client = login(Role.REVIEWER)
+    missing = client.post(url("piece_reject", piece), {"reason": "   "}, **HTMX)
+    assert missing.status_code == 422
+    html = missing.content.decode()
+    assert 'data-testid="reject-error"' in html and "Say why the piece is rejected." in html
+    assert "<details class=\"reject-box\" data-reject open>" in html
+    piece.refresh_from_db()
+    assert piece.status == "in_review"
+
+    rejected = client.post(url("piece_reject", piece), {"reason": "Too pushy for our voice"}, **HTMX)
+    assert rejected.status_code == 200
+    assert "Too pushy for our voice" in rejected.content.decode()
+    piece.refresh_from_db()
+    assert piece.status == "rejected" and piece.rejection_reason == "Too pushy for our voice"
+    again = client.post(url("piece_reject", piece), {"reason": "again"}, **HTMX)
+    assert again.status_code == 409 and "cannot be rejected" in again.content.decode()
+
+
+# ---------- Edit ----------
+
+
+def test_edit_saves_a_revision_and_shows_the_recheck(login, campaign, bottle):
+    piece = record(campaign, bottle, INVENTED)
+    client = login()
+    form = client.get(url("piece_edit", piece), **HTMX)
+    assert form.status_code == 200
+    assert f'name="piece-{piece.pk}-body"' in form.content.decode() and 'data-testid="piece-edit-form"' in form.content.decode()
+    assert f'name="piece-{piece.pk}-subject"' not in form.content.decode()  # not a field of this channel
+
+    saved = client.post(url("piece_edit", piece), {f"piece-{piece.pk}-title": "Trail bottle",
+                                                   f"piece-{piece.pk}-body": FIXED}, **HTMX)
+    assert saved.status_code == 200
+    html = saved.content.decode()
+    assert "The re-check passed: ready to approve." in html
+    assert 'data-action="approve" disabled' not in html
+    piece.refresh_from_db()
+    assert piece.body == FIXED and piece.approvable and not piece.flagged
+    revision = ContentRevision.objects.get(piece=piece)
+    assert revision.fields_before["body"] == INVENTED and revision.author_label == "owner@example.com"
+    assert client.post(url("piece_approve", piece), **HTMX).status_code == 200
+
+
+def test_an_edit_that_keeps_a_problem_says_so(login, campaign, bottle):
+    piece = record(campaign, bottle, FIXED)
+    response = login().post(url("piece_edit", piece), {f"piece-{piece.pk}-title": "Trail bottle",
+                                                       f"piece-{piece.pk}-body": FIXED + " Waterproof."}, **HTMX)
+    html = response.content.decode()
+    assert "approval is still blocked by 1 unsupported claim" in html
+    assert '<mark class="claim claim-claim" data-claim' in html and ">Waterproof</mark>" in html
+
+
+def test_bad_edits_are_refused_with_the_reason(login, make_piece, jacket):
+    piece = make_piece("in_review")
+    client = login()
+    too_long = client.post(url("piece_edit", piece), {f"piece-{piece.pk}-body": "x" * 5001}, **HTMX)
+    assert too_long.status_code == 422
+    assert "at most 5000 characters" in too_long.content.decode()
+    published = make_piece("published", product=jacket)
+    conflict = client.post(url("piece_edit", published), {f"piece-{published.pk}-body": "New"}, **HTMX)
+    assert conflict.status_code == 409 and "unpublish it first" in conflict.content.decode()
+    unchanged = client.post(url("piece_edit", piece), {f"piece-{piece.pk}-title": piece.title,
+                                                       f"piece-{piece.pk}-body": piece.body}, **HTMX)
+    assert "No changes to save." in unchanged.content.decode()
+    assert not ContentRevision.objects.exists()
+
+
+def test_edit_without_javascript_has_its_own_page(login, make_piece):
+    piece = make_piece("in_review")
+    page = login().get(url("piece_edit", piece))
+    assert page.status_code == 200 and "<h1 class=\"break\">Edit copy</h1>" in page.content.decode()
+    saved = login().post(url("piece_edit", piece), {f"piece-{piece.pk}-title": "Trail bottle",
+                                                    f"piece-{piece.pk}-body": "Green stainless steel bottle, 750 ml."})
+    assert saved.status_code == 302
+
+
+# ---------- Regenerate, publish ----------
+
+
+@pytest.fixture
+def copy_model(db):
+    return ModelVersion.objects.create(name="tiny-base", kind="base", path="/var/models/tiny", status="ready")
+
+
+def test_regenerate_queues_a_job_and_the_card_polls_until_it_is_done(login, make_piece, copy_model, monkeypatch):
+    from marketing import tasks
+
+    monkeypatch.setattr(tasks.regenerate_content_task, "apply_async", lambda *a, **k: pytest.fail("dispatched"))
+    piece = make_piece("rejected", rejection_reason="dull")
+    client = login()
+    response = client.post(url("piece_regenerate", piece), **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Regenerating" in html and 'hx-trigger="every 2s"' in html
+    job = Job.objects.get(params__piece_id=piece.pk)
+    assert client.post(url("piece_regenerate", piece), **HTMX).status_code == 409
+    Job.objects.filter(pk=job.pk).update(status="succeeded")
+    polled = client.get(url("piece_card", piece), **HTMX).content.decode()
+    assert 'hx-trigger="every 2s"' not in polled
+
+
+def test_regenerate_without_a_model_explains(login, make_piece):
+    piece = make_piece("in_review")
+    response = login().post(url("piece_regenerate", piece), **HTMX)
+    assert response.status_code == 409 and "No copy model is registered yet" in response.content.decode()
+
+
+def test_publish_and_unpublish(login, make_piece):
+    piece = make_piece("approved")
+    client = login(Role.REVIEWER)
+    published = client.post(url("piece_publish", piece), **HTMX)
+    assert published.status_code == 200 and 'data-status="published"' in published.content.decode()
+    assert 'data-action="unpublish"' in published.content.decode()
+    assert client.post(url("piece_publish", piece), **HTMX).status_code == 409
+    unpublished = client.post(url("piece_unpublish", piece), **HTMX)
+    assert 'data-status="approved"' in unpublished.content.decode()
+    assert login(Role.EDITOR).post(url("piece_publish", piece), **HTMX).status_code == 403
+
+
+def test_publishing_an_unapproved_piece_is_refused(login, make_piece):
+    piece = make_piece("in_review")
+    response = login().post(url("piece_publish", piece), **HTMX)
+    assert response.status_code == 409
+    piece.refresh_from_db()
+    assert piece.status == "in_review"
+
+
+# ---------- Bulk approval ----------
+
+
+def test_bulk_approve_all_passing_skips_failing_pieces(login, merchant, campaign, make_piece, jacket):
+    passing = [make_piece("in_review", variant=v) for v in (1, 2, 3)]
+    flagged = make_piece("in_review", product=jacket, flagged=True, approvable=True)
+    blocked = make_piece("in_review", product=jacket, variant=2, approvable=False, flagged=True)
+    client = login(Role.REVIEWER)
+    html = client.get(reverse("dashboard:review")).content.decode()
+    page_ids = {int(i) for i in re.findall(r'name="page_ids" value="(\d+)"', html)}
+    assert page_ids == {p.pk for p in passing}
+
+    response = client.post(
+        reverse("marketing:bulk_approve"),
+        {"action": "page", "page_ids": [p.pk for p in passing] + [flagged.pk, blocked.pk], "status": "in_review"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Approved 3 pieces. Skipped 2:" in html and "does not pass every check" in html
+    assert {int(i) for i in re.findall(r'data-piece-id="(\d+)"', html)} == {flagged.pk, blocked.pk}
+    statuses = dict(ContentPiece.objects.values_list("pk", "status"))
+    assert all(statuses[p.pk] == "approved" for p in passing)
+    assert statuses[flagged.pk] == statuses[blocked.pk] == "in_review"
+
+
+def test_bulk_approve_selected_ignores_other_merchants_and_junk(login, other_merchant, make_piece):
+    mine = make_piece("in_review")
+    theirs_campaign = Campaign.objects.create(merchant=other_merchant, name="Theirs", channel="sms")
+    theirs = ContentPiece.objects.create(
+        merchant=other_merchant, campaign=theirs_campaign, product=ProductFactory(merchant=other_merchant),
+        body="Theirs", status="in_review", approvable=True,
+    )
+    response = login().post(reverse("marketing:bulk_approve"),
+                            {"action": "selected", "ids": [mine.pk, theirs.pk, "abc"]}, **HTMX)
+    assert f"#{theirs.pk} not found" in response.content.decode()
+    theirs.refresh_from_db()
+    mine.refresh_from_db()
+    assert theirs.status == "in_review" and mine.status == "approved"
+    nothing = login().post(reverse("marketing:bulk_approve"), {"action": "selected"}, **HTMX)
+    assert "Nothing was selected" in nothing.content.decode()
+
+
+# ---------- Outsiders ----------
+
+
+def test_outsider_gets_404_on_every_piece_url(client, outsider, make_piece, copy_model):
+    piece = make_piece("approved")
+    client.force_login(outsider)
+    for method, name in [
+        ("get", "piece_card"), ("get", "piece_edit"), ("post", "piece_edit"), ("post", "piece_approve"),
+        ("post", "piece_reject"), ("post", "piece_regenerate"), ("post", "piece_publish"), ("post", "piece_unpublish"),
+    ]:
+        for headers in ({}, HTMX):
+            response = getattr(client, method)(url(name, piece), {"reason": "x", f"piece-{piece.pk}-body": "x"}, **headers)
+            assert response.status_code == 404, (method, name, response.status_code)
+    html = client.get(reverse("dashboard:review"), {"status": "all"}).content.decode()
+    assert f'data-piece-id="{piece.pk}"' not in html
+    piece.refresh_from_db()
+    assert piece.status == "approved" and not Job.objects.exists() and not ContentRevision.objects.exists()
+
+
+def test_anonymous_users_are_sent_to_log_in(client, make_piece):
+    piece = make_piece("in_review")
+    response = client.post(url("piece_approve", piece))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_price_facts_use_the_product_price(login, merchant, campaign):
+    product = ProductFactory(merchant=merchant, price=Decimal("1234.50"), currency="INR", attributes={})
+    piece = ContentPiece.objects.create(merchant=merchant, campaign=campaign, product=product, body="x",
+                                        status="in_review")
+    card = card_of(login().get(reverse("dashboard:review")).content.decode(), piece)
+    assert "1,234.50" in card and "INR" in card

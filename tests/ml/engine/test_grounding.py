@@ -1,0 +1,393 @@
+"""Grounding checks on generated copy: facts against the product's data, channel limits, degenerate text and
+banned words. Pure Python: no database, no model."""
+
+import csv
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ml.engine.grounding import (
+    CHANNEL_FIELDS,
+    CHANNEL_LIMITS,
+    CHANNELS,
+    Claim,
+    GroundingReport,
+    check_copy,
+    distinct_n,
+    duplicate_rate,
+)
+
+MYNTRA = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "myntra_fashion_catalog"
+
+BOTTLE = {
+    "sku": "HB-750",
+    "title": "Hydra Insulated Bottle 750ml",
+    "brand": "Hydra",
+    "category": "Drinkware",
+    "price": Decimal("24.90"),
+    "currency": "USD",
+    "attributes": {"capacity": "750 ml", "material": "stainless steel", "colour": "Forest green"},
+    "description": "Double-wall vacuum insulated bottle that keeps drinks cold for 24 hours or hot for 12 hours. "
+                   "BPA-free lid, fits most cup holders. Weighs 340 g. Warranty: 2 years.",
+    "stock": 17,
+    "url": "https://shop.example/p/hb-750",
+}
+KURTA = {
+    "sku": "10016283",
+    "title": "EthnoVogue Women Beige Kurta Set with Dupatta",
+    "brand": "EthnoVogue",
+    "category": "Women",
+    "price": "1299.00",
+    "currency": "INR",
+    "attributes": {"primary_color": "Beige", "fabric": "100% cotton", "sizes": "S, M, L, XL"},
+    "description": "Beige calf length kurta, has a V-neck, three-quarter sleeves, 2 pockets.",
+}
+
+
+def body(text, product=BOTTLE, channel="sms", **kwargs):
+    return check_copy({"body": text}, product, channel=channel, **kwargs)
+
+
+def unsupported(report):
+    return [(c.kind, c.text) for c in report.unsupported]
+
+
+# --- prices ---------------------------------------------------------------------------------------------
+
+def test_invented_price_is_flagged_with_offsets_into_its_field():
+    text = "The Hydra bottle, now only $19.99 while it lasts."
+    report = body(text)
+    assert len(report.unsupported) == 1
+    claim = report.unsupported[0]
+    assert (claim.kind, claim.text, claim.field) == ("price", "$19.99", "body")
+    assert text[claim.start:claim.end] == "$19.99"
+    assert "24.90" in claim.reason
+    assert not report.approvable and not report.passed
+
+
+def test_offsets_point_into_the_field_that_holds_the_claim():
+    fields = {"subject": "Cold for 24 hours", "body": "Meet the Hydra: 750 ml of cold water for €30."}
+    report = check_copy(fields, BOTTLE, channel="email")
+    [claim] = report.unsupported
+    assert claim.field == "body" and fields["body"][claim.start:claim.end] == "€30"
+
+
+@pytest.mark.parametrize("text", [
+    "Yours for $24.90.", "Yours for $24.9.", "Yours for USD 24.90.", "Yours for 24.90 USD.", "Yours for US$24.90.",
+    "Yours for 24.90 dollars.", "Only 24.90!",
+])
+def test_the_real_price_is_supported_in_any_format(text):
+    assert body(text).unsupported == []
+
+
+@pytest.mark.parametrize("text", ["Rs. 1,299 only", "₹1299", "INR 1,299.00", "1299 INR", "Rs 1299/-", "just 1299 rupees"])
+def test_rupee_prices_in_indian_formats(text):
+    assert body(text, KURTA).unsupported == []
+
+
+def test_price_without_trailing_zero_cents_is_the_price_but_a_rounded_price_is_not():
+    whole = dict(BOTTLE, price="25.00")
+    assert body("Just $25.", whole).unsupported == []
+    assert unsupported(body("Just $25.")) == [("price", "$25")]  # 24.90 is not "$25"
+
+
+def test_right_amount_in_the_wrong_currency_is_flagged():
+    report = body("Just €24.90 or £24.90.")
+    assert [c.kind for c in report.unsupported] == ["price", "price"]
+    assert "USD" in report.unsupported[0].reason
+
+
+def test_amounts_in_comma_and_indian_grouping():
+    product = dict(BOTTLE, price="129999", currency="INR")
+    assert body("Rs. 1,29,999 and ₹129,999", product).unsupported == []
+    assert unsupported(body("₹1,19,999", product)) == [("price", "₹1,19,999")]
+
+
+# --- numbers, measurements, percentages -----------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "750ml of water", "750 ml of water", "750-ml bottle", "0.75 l of water", "0.75 litres", "cold for 24h",
+    "cold for 24 hours", "cold for 1 day", "hot for 12 hrs", "weighs 340g", "weighs 0.34 kg", "a 2-year warranty",
+    "a two-year warranty", "warranty: 24 months",
+])
+def test_measurements_match_the_data_after_normalising(text):
+    assert body(text).unsupported == []
+
+
+@pytest.mark.parametrize("text, flagged", [
+    ("holds 1 litre", ("measurement", "1 litre")),
+    ("cold for 48 hours", ("measurement", "48 hours")),
+    ("a 5-year warranty", ("measurement", "5-year")),
+    ("weighs just 200 g", ("measurement", "200 g")),
+    ("a 3-pack", ("measurement", "3-pack")),
+    ("pack of 2", ("measurement", "pack of 2")),
+])
+def test_invented_measurements_are_flagged(text, flagged):
+    assert unsupported(body(text)) == [flagged]
+
+
+def test_measurement_from_an_attribute_key_that_names_the_unit():
+    product = dict(BOTTLE, title="Hydra bottle", attributes={"capacity_ml": "750"}, description="")
+    assert body("A roomy 750 ml bottle", product).unsupported == []
+    assert unsupported(body("A roomy 500 ml bottle", product)) == [("measurement", "500 ml")]
+
+
+def test_ranges_and_dimensions_need_every_number():
+    product = dict(BOTTLE, description="Box measures 30 x 20 x 10 cm. Ready in 2-3 days.")
+    assert body("30 x 20 x 10 cm, ready in 2 to 3 days", product).unsupported == []
+    assert unsupported(body("30 x 25 x 10 cm", product)) == [("measurement", "30 x 25 x 10 cm")]
+
+
+def test_numbers_in_the_description_and_title_are_supported():
+    assert body("Two pockets? No: 2 pockets, and a 750 bottle.", KURTA | {"title": "Bottle 750"}).unsupported == []
+
+
+def test_bare_numbers_not_in_the_data_are_flagged():
+    report = body("Join 10,000 happy hikers in 2024.")
+    assert unsupported(report) == [("number", "10,000"), ("number", "2024")]
+
+
+def test_spelled_out_numbers_without_a_unit_are_harmless():
+    assert body("One bottle, one promise: cold water all day.").unsupported == []
+
+
+def test_stock_and_sku_are_not_facts_to_repeat():
+    assert unsupported(body("Only 17 left!")) == [("number", "17")]
+
+
+def test_percentages_and_discounts():
+    assert body("100% cotton, the real thing.", KURTA).unsupported == []
+    report = body("Get 20% off today, 50 percent of our fans agree.")
+    assert unsupported(report) == [("percentage", "20% off"), ("percentage", "50 percent")]
+    assert "discount" in report.unsupported[0].reason
+
+
+def test_letter_sizes_must_be_in_the_data():
+    assert body("Available in XL.", KURTA).unsupported == []
+    assert unsupported(body("Available up to 3XL.", KURTA)) == [("measurement", "3XL")]
+
+
+# --- materials and claims -------------------------------------------------------------------------------
+
+def test_invented_material_is_flagged():
+    report = body("Stainless steel body with a genuine leather strap.")
+    assert unsupported(report) == [("material", "leather")]
+    assert "stainless steel" in report.unsupported[0].reason
+
+
+def test_general_material_is_backed_by_a_specific_one_but_not_the_reverse():
+    assert body("Tough steel, built to last.").unsupported == []
+    plain_steel = dict(BOTTLE, attributes={"material": "steel"})
+    assert unsupported(body("Stainless steel body.", plain_steel)) == [("material", "Stainless steel")]
+
+
+def test_faux_leather_does_not_back_leather():
+    bag = dict(BOTTLE, title="Tote bag", attributes={"material": "PU leather"}, description="Roomy tote.")
+    assert body("A faux leather tote.", bag).unsupported == []
+    assert unsupported(body("A leather tote.", bag)) == [("material", "leather")]
+
+
+def test_material_free_claims_are_not_materials():
+    assert ("material", "plastic") not in unsupported(body("Plastic-free packaging."))
+
+
+@pytest.mark.parametrize("text, claim", [
+    ("Get 20% off this week", ("percentage", "20% off")),
+    ("Free shipping on every order", ("claim", "Free shipping")),
+    ("Backed by a lifetime warranty", ("claim", "lifetime warranty")),
+    ("Our best-selling bottle", ("claim", "best-selling")),
+    ("The #1 bottle for hikers", ("claim", "#1")),
+    ("Award-winning design", ("claim", "Award-winning")),
+    ("Made from organic materials", ("claim", "organic")),
+    ("Fully waterproof", ("claim", "waterproof")),
+    ("Made in Italy", ("claim", "Made in Italy")),
+    ("100% recycled steel", ("percentage", "100%")),
+    ("On sale now", ("claim", "On sale")),
+    ("See www.example.net for more", ("claim", "www.example.net")),
+])
+def test_invented_claims_are_flagged(text, claim):
+    assert claim in unsupported(body(text))
+
+
+def test_claims_stated_in_the_data_are_supported():
+    assert body("BPA-free and vacuum insulated, with a 2-year warranty.").unsupported == []
+    product = dict(BOTTLE, description="Waterproof shell. Lifetime warranty. Free shipping in the US.")
+    assert body("Water-resistant, free shipping, warranty for life: lifetime warranty.", product).unsupported == []
+
+
+def test_the_products_own_link_is_allowed():
+    assert body("Shop: https://shop.example/p/hb-750").unsupported == []
+
+
+def test_hashtags_are_checked_too():
+    report = check_copy({"body": "Cold water, warm hearts.", "hashtags": "#hydra #vegan #sale2024"}, BOTTLE,
+                        channel="social_post")
+    assert [(c.field, c.text) for c in report.unsupported] == [("hashtags", "vegan"), ("hashtags", "2024")]
+
+
+def test_true_copy_passes():
+    fields = {
+        "title": "Hydra Insulated Bottle 750ml",
+        "body": "Meet the Hydra: a 750 ml stainless steel bottle that keeps drinks cold for 24 hours and hot for "
+                "12. The BPA-free lid fits most cup holders, and a 2-year warranty has your back. $24.90.",
+    }
+    report = check_copy(fields, BOTTLE, channel="product_description")
+    assert report.passed and report.approvable, report.to_dict()
+
+
+# --- channel limits -------------------------------------------------------------------------------------
+
+def test_channels_and_limits_are_published():
+    assert CHANNELS == ("product_description", "email", "sms", "social_post", "ad_headline")
+    assert set(CHANNEL_LIMITS) == set(CHANNEL_FIELDS) == set(CHANNELS)
+    assert CHANNEL_LIMITS["sms"]["body"]["max_chars"] == 160
+
+
+def test_sms_over_160_characters_violates():
+    assert body("a" * 160).channel_violations == []
+    report = body("a" * 161)
+    assert report.channel_violations == ["body is 161 characters; sms allows at most 160"]
+    assert not report.approvable
+
+
+@pytest.mark.parametrize("channel, fields, expected", [
+    ("email", {"subject": "x" * 61, "body": "Hello"}, "subject is 61 characters; email allows at most 60"),
+    ("email", {"body": "Hello"}, "subject is required for email"),
+    ("ad_headline", {"body": "x" * 41}, "body is 41 characters; ad_headline allows at most 40"),
+    ("product_description", {"title": "t" * 121, "body": "b" * 60}, "title is 121 characters; "
+                                                                     "product_description allows at most 120"),
+    ("product_description", {"title": "T", "body": "Too short."}, "body is 10 characters; product_description "
+                                                                  "needs at least 50"),
+    ("product_description", {"body": "b" * 1201}, "body is 1201 characters; product_description allows at most 1200"),
+    ("social_post", {"body": "x" * 281}, "body is 281 characters; social_post allows at most 280"),
+    ("social_post", {"body": "Hi #a #b", "hashtags": "#c #d #e #f"}, "6 hashtags; social_post allows at most 5"),
+])
+def test_channel_limits(channel, fields, expected):
+    assert expected in check_copy(fields, BOTTLE, channel=channel).channel_violations
+
+
+def test_a_headline_stored_as_title_is_measured_as_the_headline():
+    assert check_copy({"title": "Cold for 24 hours"}, BOTTLE, channel="ad_headline").channel_violations == []
+
+
+def test_unknown_channel_is_an_error():
+    with pytest.raises(ValueError, match="unknown channel"):
+        check_copy({"body": "x"}, BOTTLE, channel="fax")
+
+
+# --- degenerate output and banned words -----------------------------------------------------------------
+
+def test_empty_copy():
+    report = check_copy({"body": "  "}, BOTTLE, channel="sms")
+    assert report.degenerate == ["the copy is empty"]
+    assert report.channel_violations == ["body is required for sms"]
+
+
+def test_repeated_ngrams_are_degenerate():
+    text = "Stay cool all day. Stay cool all day. Stay cool all day with Hydra."
+    assert any("repeated phrase in body: 'stay cool all day' 3 times" == d for d in body(text).degenerate)
+    assert body("Stay cool all day. Stay cool all day.").degenerate == []
+
+
+def test_repeated_token_runs_are_degenerate():
+    assert any(d.startswith("repeated words") for d in body("Hydra is so so so so cold").degenerate)
+    assert any(d.startswith("repeated words") for d in body("buy now buy now buy now").degenerate)
+    assert body("so so good").degenerate == []
+
+
+def test_prompt_echo_is_degenerate():
+    prompt = ("You are a copywriter for an online store. Use only the product facts you are given. "
+              "Product facts: Name: Hydra Insulated Bottle 750ml. Brand: Hydra.")
+    echo = "You are a copywriter for an online store. Use only the product facts you are given."
+    assert any("echoes the prompt" in d for d in body(echo, prompt=prompt).degenerate)
+    assert body("Cold water for every trail: the Hydra keeps it icy all day long.", prompt=prompt).degenerate == []
+
+
+@pytest.mark.parametrize("residue", ["<|im_start|>", "<|im_end|>", "Assistant: ", "[PRODUCT]", "[Your Name]",
+                                     "{product_name}", "<b>", "**"])
+def test_chat_template_and_placeholder_residue_is_degenerate(residue):
+    report = body(f"{residue}Cold water all day with Hydra.")
+    assert any(d.startswith("template or markup left in body") for d in report.degenerate)
+    assert report.approvable  # a person may still approve it after reading
+
+
+def test_banned_words_are_whole_words_or_phrases_any_case():
+    report = body("A CHEAP thrill? Not this one. Great deals for real go-getters.",
+                  banned_words=["cheap", "deal", "real go-getters", "thrills", "unused"])
+    assert report.banned == ["cheap", "deal", "real go-getters"]
+    assert not report.approvable
+    # Whole words only: banning "cheap" does not ban "cheapest" (a brand that means it lists it).
+    assert body("Our cheapest option.", banned_words=["cheap"]).banned == []
+
+
+# --- the report -----------------------------------------------------------------------------------------
+
+def test_report_round_trips_through_json():
+    report = check_copy({"subject": "Now $19.99!", "body": "Leather strap. Buy buy buy buy now."}, BOTTLE,
+                        channel="email", banned_words=["buy"])
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["passed"] is False and data["approvable"] is False
+    assert data["unsupported"][0] == {"text": "$19.99", "kind": "price", "field": "subject", "start": 4, "end": 10,
+                                      "reason": "the product price is 24.90 USD"}
+    again = GroundingReport.from_dict(data)
+    assert again == report
+    assert isinstance(again.unsupported[0], Claim)
+
+
+def test_empty_report_passes():
+    report = GroundingReport()
+    assert report.passed and report.approvable
+    assert GroundingReport.from_dict(report.to_dict()) == report
+
+
+# --- benchmark helpers ----------------------------------------------------------------------------------
+
+def test_distinct_n_and_duplicate_rate():
+    assert distinct_n(["a b c", "a b d"], n=2) == 3 / 4
+    assert distinct_n([], n=2) == 0.0
+    assert distinct_n(["same text"] * 4, n=1) == 2 / 8
+    assert duplicate_rate(["Hello, world!", "hello world", "Another one", "another ONE."]) == 0.5
+    assert duplicate_rate([]) == 0.0
+
+
+# --- real catalog copy ----------------------------------------------------------------------------------
+
+def _myntra_products(limit):
+    path = MYNTRA / "myntra_products_catalog.csv"
+    if not path.exists():
+        pytest.skip(f"{MYNTRA} is not here (shared datasets are not checked out)")
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = [row for _, row in zip(range(limit), csv.DictReader(handle))]
+    products = []
+    for row in rows:  # the same mapping the catalog import makes of this file
+        attributes = {"num_images": row["NumImages"]}
+        if row["PrimaryColor"].strip():
+            attributes["primary_color"] = row["PrimaryColor"].strip()
+        products.append({"sku": row["ProductID"], "title": row["ProductName"], "brand": row["ProductBrand"],
+                         "category": row["Gender"], "price": Decimal(row["Price (INR)"]).quantize(Decimal("0.01")),
+                         "currency": "INR", "attributes": attributes, "description": row["Description"]})
+    return products
+
+
+def test_real_descriptions_are_grounded_in_their_own_data():
+    products = _myntra_products(20)
+    flagged = []
+    for product in products:
+        report = check_copy({"title": product["title"], "body": product["description"]}, product,
+                            channel="product_description")
+        if report.unsupported:
+            flagged.append((product["sku"], [(c.kind, c.text) for c in report.unsupported]))
+    print(f"{len(flagged)} of {len(products)} real descriptions flagged: {flagged}")
+    assert len(flagged) <= 2
+
+
+def test_real_descriptions_checked_against_another_product_are_caught():
+    """The checker is not vacuous on real text: copy about one product, checked against the next product's data,
+    is flagged for most products whose copy states any fact (materials, sizes, numbers, warranties)."""
+    products = _myntra_products(40)
+    flagged = sum(bool(check_copy({"body": a["description"]}, b, channel="product_description").unsupported)
+                  for a, b in zip(products, products[1:] + products[:1]))
+    print(f"{flagged} of {len(products)} descriptions flagged against another product's data")
+    assert flagged >= len(products) // 3
