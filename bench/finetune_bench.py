@@ -33,9 +33,14 @@ def examples_from(path: Path, count: int) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if len(r["Description"].strip()) > 60]
     rows = rows[:: max(1, len(rows) // count)][:count]
-    return [{"prompt": f"Write a product description for {r['ProductName']} by {r['ProductBrand']}, "
-                       f"priced at INR {r['Price (INR)']}.",
-             "response": r["Description"].strip()[:240]} for r in rows]
+    return [
+        {
+            "prompt": f"Write a product description for {r['ProductName']} by {r['ProductBrand']}, "
+            f"priced at INR {r['Price (INR)']}.",
+            "response": r["Description"].strip()[:240],
+        }
+        for r in rows
+    ]
 
 
 def worker(kind: str, data: list[dict], steps: int) -> dict:
@@ -46,17 +51,30 @@ def worker(kind: str, data: list[dict], steps: int) -> dict:
     if kind == "naive_lora_bs1":
         return naive_loop(checkpoint, data, steps)
     method = "full" if kind.startswith("full") else "lora"
-    params = FinetuneParams(method=method, max_steps=steps, batch_size=8, max_seq_len=MAX_SEQ_LEN,
-                            gradient_checkpointing=kind.endswith("_gc"),
-                            learning_rate=5e-5 if method == "full" else 2e-4, eval_fraction=0.1, eval_every=0,
-                            checkpoint_every=0)
+    params = FinetuneParams(
+        method=method,
+        max_steps=steps,
+        batch_size=8,
+        max_seq_len=MAX_SEQ_LEN,
+        gradient_checkpointing=kind.endswith("_gc"),
+        learning_rate=5e-5 if method == "full" else 2e-4,
+        eval_fraction=0.1,
+        eval_every=0,
+        checkpoint_every=0,
+    )
     with tempfile.TemporaryDirectory() as out:
         result = finetune(checkpoint, data, out, params)
         size = sum(f.stat().st_size for f in Path(result.output_path).rglob("*") if f.is_file())
-    return {"tokens_per_s": round(result.tokens_per_s, 1), "peak_rss_mb": round(result.peak_memory_bytes / 2**20),
-            "steps": result.steps, "tokens": result.tokens_trained, "eval_loss_before": round(result.eval_loss_before, 3),
-            "eval_loss_after": round(result.eval_loss_after, 3), "artifact_mb": round(size / 2**20, 1),
-            "train_seconds": round(result.tokens_trained / result.tokens_per_s, 1)}
+    return {
+        "tokens_per_s": round(result.tokens_per_s, 1),
+        "peak_rss_mb": round(result.peak_memory_bytes / 2**20),
+        "steps": result.steps,
+        "tokens": result.tokens_trained,
+        "eval_loss_before": round(result.eval_loss_before, 3),
+        "eval_loss_after": round(result.eval_loss_after, 3),
+        "artifact_mb": round(size / 2**20, 1),
+        "train_seconds": round(result.tokens_trained / result.tokens_per_s, 1),
+    }
 
 
 def naive_loop(checkpoint: str, data: list[dict], steps: int) -> dict:
@@ -66,17 +84,25 @@ def naive_loop(checkpoint: str, data: list[dict], steps: int) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32),
-                           LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
-                                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32),
+        LoraConfig(
+            r=16,
+            lora_alpha=32,
+            lora_dropout=0.05,
+            task_type="CAUSAL_LM",
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+        ),
+    )
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
     model.train()
     tokens, start = 0, time.perf_counter()
     for record in data[: steps * 2]:  # a rate: a quarter of the batched run's examples is plenty
         messages = [{"role": "user", "content": record["prompt"]}]
         prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": record["response"]}],
-                                             tokenize=False)
+        full = tokenizer.apply_chat_template(
+            messages + [{"role": "assistant", "content": record["response"]}], tokenize=False
+        )
         ids = tokenizer(full, add_special_tokens=False, return_tensors="pt")["input_ids"][:, :MAX_SEQ_LEN]
         labels = ids.clone()
         labels[:, : len(tokenizer(prompt, add_special_tokens=False)["input_ids"])] = -100
@@ -86,9 +112,13 @@ def naive_loop(checkpoint: str, data: list[dict], steps: int) -> dict:
         optimizer.zero_grad()
         tokens += ids.shape[1]
     seconds = time.perf_counter() - start
-    return {"tokens_per_s": round(tokens / seconds, 1), "tokens": tokens, "examples": steps * 2,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "train_seconds": round(seconds, 1)}
+    return {
+        "tokens_per_s": round(tokens / seconds, 1),
+        "tokens": tokens,
+        "examples": steps * 2,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "train_seconds": round(seconds, 1),
+    }
 
 
 def main() -> None:
@@ -102,11 +132,30 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, data, args.steps)))
         return
-    report = {"examples": len(data), "steps": args.steps, "batch_size": 8, "max_seq_len": MAX_SEQ_LEN,
-              "load_average_before": os.getloadavg()}
+    report = {
+        "examples": len(data),
+        "steps": args.steps,
+        "batch_size": 8,
+        "max_seq_len": MAX_SEQ_LEN,
+        "load_average_before": os.getloadavg(),
+    }
     for kind in ("lora_batched", "full_batched", "lora_batched_gc", "full_batched_gc", "naive_lora_bs1"):
-        out = subprocess.run([sys.executable, __file__, args.csv, "--examples", str(args.examples), "--steps",
-                              str(args.steps), "--worker", kind], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                args.csv,
+                "--examples",
+                str(args.examples),
+                "--steps",
+                str(args.steps),
+                "--worker",
+                kind,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         report[kind] = json.loads(out.stdout.strip().splitlines()[-1])
         print(kind, report[kind], flush=True)
     report["load_average_after"] = os.getloadavg()
@@ -116,9 +165,11 @@ def main() -> None:
     naive = report["naive_lora_bs1"]
     for suffix in ("", "_gc"):
         lora, full = report["lora_batched" + suffix], report["full_batched" + suffix]
-        print(f"\n{suffix or 'no checkpointing'}: LoRA/full peak RSS {lora['peak_rss_mb'] / full['peak_rss_mb']:.2f}x; "
-              f"LoRA/full tokens/s {lora['tokens_per_s'] / full['tokens_per_s']:.2f}x; "
-              f"batched LoRA vs naive bs1 {lora['tokens_per_s'] / naive['tokens_per_s']:.2f}x")
+        print(
+            f"\n{suffix or 'no checkpointing'}: LoRA/full peak RSS {lora['peak_rss_mb'] / full['peak_rss_mb']:.2f}x; "
+            f"LoRA/full tokens/s {lora['tokens_per_s'] / full['tokens_per_s']:.2f}x; "
+            f"batched LoRA vs naive bs1 {lora['tokens_per_s'] / naive['tokens_per_s']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

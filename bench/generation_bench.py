@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import sys
@@ -22,13 +23,22 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from ml.engine import GenerationRequest, LocalHFGenerator, clear_model_cache, provision_base_models  # noqa: E402
+from ml.engine import GenerationRequest, LocalHFGenerator, clear_model_cache, provision_base_models
 
 DEFAULT_CSV = ROOT.parent / "shared/datasets/myntra_fashion_catalog/myntra_products_catalog.csv"
-SYSTEM = "You are a copywriter for an online fashion store. Write vivid, accurate copy using only the facts given."
-SAMPLING = dict(temperature=0.7, top_p=0.9, top_k=50, repetition_penalty=1.15, max_new_tokens=64, min_new_tokens=48)
+SYSTEM = (
+    "You are a copywriter for an online fashion store. Write vivid, accurate copy using only the facts given."
+)
+SAMPLING = {
+    "temperature": 0.7,
+    "top_p": 0.9,
+    "top_k": 50,
+    "repetition_penalty": 1.15,
+    "max_new_tokens": 64,
+    "min_new_tokens": 48,
+}
 
 
 def load_products(path: Path, count: int) -> list[dict]:
@@ -39,14 +49,20 @@ def load_products(path: Path, count: int) -> list[dict]:
 
 
 def messages_for(product: dict) -> list[dict]:
-    facts = (f"Product: {product['ProductName']}\nBrand: {product['ProductBrand']}\nFor: {product['Gender']}\n"
-             f"Colour: {(product.get('PrimaryColor') or '').strip() or 'n/a'}\nPrice: INR {product['Price (INR)']}\n"
-             f"Details: {product['Description'][:120]}")
-    return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"{facts}\n\nWrite a two-sentence product description."}]
+    facts = (
+        f"Product: {product['ProductName']}\nBrand: {product['ProductBrand']}\nFor: {product['Gender']}\n"
+        f"Colour: {(product.get('PrimaryColor') or '').strip() or 'n/a'}\nPrice: INR {product['Price (INR)']}\n"
+        f"Details: {product['Description'][:120]}"
+    )
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"{facts}\n\nWrite a two-sentence product description."},
+    ]
 
 
-QUALITY_SUBSET = 16  # distinct-2 depends on how many texts are pooled: every run is scored on the same first 16
+QUALITY_SUBSET = (
+    16  # distinct-2 depends on how many texts are pooled: every run is scored on the same first 16
+)
 
 
 def quality(texts: list[str]) -> dict:
@@ -54,17 +70,19 @@ def quality(texts: list[str]) -> dict:
     for number, text in enumerate(texts):
         words = text.lower().split()
         if number < QUALITY_SUBSET:
-            bigrams += list(zip(words, words[1:]))
+            bigrams += list(itertools.pairwise(words))
         grams = list(zip(*(words[i:] for i in range(4))))
         repeated += len(grams) != len(set(grams))
-    return {"distinct_2": round(len(set(bigrams)) / max(len(bigrams), 1), 3),
-            "share_with_repeated_4gram": round(repeated / max(len(texts), 1), 3)}
+    return {
+        "distinct_2": round(len(set(bigrams)) / max(len(bigrams), 1), 3),
+        "share_with_repeated_4gram": round(repeated / max(len(texts), 1), 3),
+    }
 
 
 def run_engine(checkpoint: str, conversations, quantization=None, batch=64) -> dict:
     clear_model_cache()
     generator = LocalHFGenerator(checkpoint, quantization=quantization, max_batch_size=batch)
-    generator.loaded  # load outside the timed region, as a warm worker would be
+    _ = generator.loaded  # load outside the timed region, as a warm worker would be
     generator.generate([GenerationRequest.chat(conversations[0], max_new_tokens=4)])
     requests = [GenerationRequest.chat(c, seed=i, **SAMPLING) for i, c in enumerate(conversations)]
     start = time.perf_counter()
@@ -72,9 +90,16 @@ def run_engine(checkpoint: str, conversations, quantization=None, batch=64) -> d
     seconds = time.perf_counter() - start
     tokens = sum(r.completion_tokens for r in results)
     texts = [r.text for r in results]
-    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
-            "dtype": str(generator.loaded.dtype), "batch": batch, "quantization": quantization,
-            **quality(texts), "samples": texts[:3]}
+    return {
+        "tokens": tokens,
+        "seconds": round(seconds, 2),
+        "tokens_per_s": round(tokens / seconds, 1),
+        "dtype": str(generator.loaded.dtype),
+        "batch": batch,
+        "quantization": quantization,
+        **quality(texts),
+        "samples": texts[:3],
+    }
 
 
 def run_naive(checkpoint: str, conversations) -> dict:
@@ -87,16 +112,31 @@ def run_naive(checkpoint: str, conversations) -> dict:
     texts, tokens = [], 0
     start = time.perf_counter()
     for conversation in conversations:
-        ids = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, return_tensors="pt",
-                                            return_dict=True)
-        out = model.generate(**ids, do_sample=True, temperature=0.7, top_p=0.9, top_k=50, repetition_penalty=1.15,
-                             max_new_tokens=64, min_new_tokens=48, pad_token_id=tokenizer.pad_token_id)
-        new = out[0, ids["input_ids"].shape[1]:]
+        ids = tokenizer.apply_chat_template(
+            conversation, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        out = model.generate(
+            **ids,
+            do_sample=True,
+            temperature=0.7,
+            top_p=0.9,
+            top_k=50,
+            repetition_penalty=1.15,
+            max_new_tokens=64,
+            min_new_tokens=48,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        new = out[0, ids["input_ids"].shape[1] :]
         tokens += int((new != tokenizer.eos_token_id).sum()) + int((new == tokenizer.eos_token_id).any())
         texts.append(tokenizer.decode(new, skip_special_tokens=True))
     seconds = time.perf_counter() - start
-    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
-            "prompts": len(conversations), **quality(texts)}
+    return {
+        "tokens": tokens,
+        "seconds": round(seconds, 2),
+        "tokens_per_s": round(tokens / seconds, 1),
+        "prompts": len(conversations),
+        **quality(texts),
+    }
 
 
 def run_ctranslate2(checkpoint: str, conversations, batch_sizes=(8, 16, 32, 64)) -> dict:
@@ -108,22 +148,42 @@ def run_ctranslate2(checkpoint: str, conversations, batch_sizes=(8, 16, 32, 64))
     if not (out_dir / "model.bin").is_file():
         TransformersConverter(checkpoint).convert(str(out_dir), quantization="int8", force=True)
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    generator = ctranslate2.Generator(str(out_dir), device="cpu", compute_type="int8",
-                                      intra_threads=torch.get_num_threads())
-    prompts = [tokenizer.convert_ids_to_tokens(tokenizer.apply_chat_template(c, add_generation_prompt=True,
-                                                                             tokenize=True, return_dict=False))
-               for c in conversations]
+    generator = ctranslate2.Generator(
+        str(out_dir), device="cpu", compute_type="int8", intra_threads=torch.get_num_threads()
+    )
+    prompts = [
+        tokenizer.convert_ids_to_tokens(
+            tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True, return_dict=False)
+        )
+        for c in conversations
+    ]
     runs = []
     for bs in batch_sizes:
         start = time.perf_counter()
-        results = generator.generate_batch(prompts, max_batch_size=bs, sampling_topk=50, sampling_topp=0.9,
-                                           sampling_temperature=0.7, repetition_penalty=1.15, max_length=64,
-                                           min_length=48, include_prompt_in_result=False, end_token="<|im_end|>")
+        results = generator.generate_batch(
+            prompts,
+            max_batch_size=bs,
+            sampling_topk=50,
+            sampling_topp=0.9,
+            sampling_temperature=0.7,
+            repetition_penalty=1.15,
+            max_length=64,
+            min_length=48,
+            include_prompt_in_result=False,
+            end_token="<|im_end|>",
+        )
         seconds = time.perf_counter() - start
         tokens = sum(len(r.sequences_ids[0]) for r in results)
         texts = [tokenizer.decode(r.sequences_ids[0], skip_special_tokens=True) for r in results]
-        runs.append({"batch": bs, "tokens": tokens, "seconds": round(seconds, 2),
-                     "tokens_per_s": round(tokens / seconds, 1), **quality(texts)})
+        runs.append(
+            {
+                "batch": bs,
+                "tokens": tokens,
+                "seconds": round(seconds, 2),
+                "tokens_per_s": round(tokens / seconds, 1),
+                **quality(texts),
+            }
+        )
         print("  ctranslate2", runs[-1], flush=True)
     best = max(runs, key=lambda r: r["tokens_per_s"])
     return {**best, "all_batch_sizes": runs, "version": ctranslate2.__version__}
@@ -133,14 +193,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("csv", nargs="?", default=str(DEFAULT_CSV))
     parser.add_argument("--prompts", type=int, default=64)
-    parser.add_argument("--naive-prompts", type=int, default=16,
-                        help="the naive loop runs ~15 tok/s, so its rate is measured on the first N prompts")
+    parser.add_argument(
+        "--naive-prompts",
+        type=int,
+        default=16,
+        help="the naive loop runs ~15 tok/s, so its rate is measured on the first N prompts",
+    )
     parser.add_argument("--skip", nargs="*", default=[], choices=["naive", "int8", "ctranslate2"])
     args = parser.parse_args()
     checkpoint = provision_base_models(ROOT / "var" / "models")["smollm2-135m-instruct"]
     conversations = [messages_for(p) for p in load_products(Path(args.csv), args.prompts)]
-    report = {"prompts": len(conversations), "threads": torch.get_num_threads(), "sampling": SAMPLING,
-              "load_average_before": os.getloadavg()}
+    report = {
+        "prompts": len(conversations),
+        "threads": torch.get_num_threads(),
+        "sampling": SAMPLING,
+        "load_average_before": os.getloadavg(),
+    }
     report["engine"] = run_engine(checkpoint, conversations)
     print("engine", report["engine"], flush=True)
     if "int8" not in args.skip:
@@ -158,13 +226,17 @@ def main() -> None:
     (out / "generation.json").write_text(json.dumps(report, indent=2))
     naive = report.get("naive_fp32", {}).get("tokens_per_s")
     peer = report.get("ctranslate2_int8", {}).get("tokens_per_s")
-    print("\n| run | tokens/s | vs naive | vs CTranslate2 | distinct-2 | repeated 4-gram |\n|---|---|---|---|---|---|")
+    print(
+        "\n| run | tokens/s | vs naive | vs CTranslate2 | distinct-2 | repeated 4-gram |\n|---|---|---|---|---|---|"
+    )
     for key in ("engine", "engine_int8", "ctranslate2_int8", "naive_fp32"):
         if key in report:
             r = report[key]
-            print(f"| {key} | {r['tokens_per_s']} | {r['tokens_per_s'] / naive if naive else float('nan'):.1f}x | "
-                  f"{r['tokens_per_s'] / peer if peer else float('nan'):.2f}x | {r['distinct_2']} | "
-                  f"{r['share_with_repeated_4gram']} |")
+            print(
+                f"| {key} | {r['tokens_per_s']} | {r['tokens_per_s'] / naive if naive else float('nan'):.1f}x | "
+                f"{r['tokens_per_s'] / peer if peer else float('nan'):.2f}x | {r['distinct_2']} | "
+                f"{r['share_with_repeated_4gram']} |"
+            )
 
 
 if __name__ == "__main__":

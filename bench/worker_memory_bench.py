@@ -38,13 +38,18 @@ def worker(name: str, csv_path: str) -> dict:
     checkpoint = provision_base_models(ROOT / "var" / "models")["smollm2-135m-instruct"]
     after_import = rss_mb()
     generator = LocalHFGenerator(checkpoint, quantization=CONFIGS[name])
-    generator.loaded
+    _ = generator.loaded
     after_load = rss_mb()
     conversations = [messages_for(p) for p in load_products(Path(csv_path), 16)]
-    generator.generate([GenerationRequest.chat(c, max_new_tokens=48, seed=i) for i, c in enumerate(conversations)])
-    return {"after_import_mb": round(after_import), "after_load_mb": round(after_load),
-            "after_batch_mb": round(rss_mb()),
-            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    generator.generate(
+        [GenerationRequest.chat(c, max_new_tokens=48, seed=i) for i, c in enumerate(conversations)]
+    )
+    return {
+        "after_import_mb": round(after_import),
+        "after_load_mb": round(after_load),
+        "after_batch_mb": round(rss_mb()),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
 
 
 def main() -> None:
@@ -57,8 +62,9 @@ def main() -> None:
         return
     report = {}
     for name in CONFIGS:
-        out = subprocess.run([sys.executable, __file__, csv_path, "--worker", name], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, csv_path, "--worker", name], capture_output=True, text=True, check=True
+        )
         report[name] = json.loads(out.stdout.strip().splitlines()[-1])
         print(name, report[name], flush=True)
     results = ROOT / "bench" / "results"

@@ -15,11 +15,11 @@ class RequestBatcher:
         self.generator = generator
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
-        self._queue: "queue.Queue[tuple[GenerationRequest, Future] | None]" = queue.Queue()
+        self._queue: queue.Queue[tuple[GenerationRequest, Future] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="request-batcher", daemon=True)
         self._thread.start()
 
-    def submit(self, request: GenerationRequest) -> "Future[GenerationResult]":
+    def submit(self, request: GenerationRequest) -> Future[GenerationResult]:
         future: Future = Future()
         self._queue.put((request, future))
         return future
@@ -50,7 +50,7 @@ class RequestBatcher:
             live = [(r, f) for r, f in batch if f.set_running_or_notify_cancel()]
             try:
                 results = self.generator.generate([r for r, _ in live]) if live else []
-            except Exception as exc:  # every waiter learns why its batch failed
+            except Exception as exc:  # noqa: BLE001 (every waiter learns why its batch failed)
                 for _, future in live:
                     future.set_exception(exc)
             else:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -22,7 +23,7 @@ class Embedder(Protocol):
 
 
 class SentenceTransformerEmbedder:
-    """Any sentence-transformers model directory (default: the packaged all-MiniLM-L6-v2), loaded once per process."""
+    """A sentence-transformers model dir (default: the packaged all-MiniLM-L6-v2), loaded once per process."""
 
     def __init__(self, model_path: str | None = None, *, device: str | None = None, batch_size: int = 64):
         if model_path is None:
@@ -52,6 +53,11 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return vectors.astype(np.float32, copy=False)

@@ -1,10 +1,11 @@
-"""What every generation backend speaks: requests, sampling parameters, results and the TextGenerator protocol."""
+"""What every generation backend speaks: requests, sampling params, results and the TextGenerator protocol."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 Message = Mapping[str, str]
 
@@ -35,20 +36,41 @@ class GenerationParams:
             if not ok:
                 errors.setdefault(name, []).append(message)
 
-        check("max_new_tokens", _is_int(self.max_new_tokens) and 1 <= self.max_new_tokens <= 4096,
-              "must be an integer between 1 and 4096")
-        check("min_new_tokens", _is_int(self.min_new_tokens) and 0 <= self.min_new_tokens <= self.max_new_tokens
-              if _is_int(self.max_new_tokens) else False, "must be an integer between 0 and max_new_tokens")
+        check(
+            "max_new_tokens",
+            _is_int(self.max_new_tokens) and 1 <= self.max_new_tokens <= 4096,
+            "must be an integer between 1 and 4096",
+        )
+        check(
+            "min_new_tokens",
+            _is_int(self.min_new_tokens) and 0 <= self.min_new_tokens <= self.max_new_tokens
+            if _is_int(self.max_new_tokens)
+            else False,
+            "must be an integer between 0 and max_new_tokens",
+        )
         check("temperature", _is_num(self.temperature) and 0 < self.temperature <= 5, "must be in (0, 5]")
         check("top_p", _is_num(self.top_p) and 0 < self.top_p <= 1, "must be in (0, 1]")
         check("top_k", _is_int(self.top_k) and self.top_k >= 0, "must be a non-negative integer (0 = off)")
-        check("repetition_penalty", _is_num(self.repetition_penalty) and 1 <= self.repetition_penalty <= 3,
-              "must be in [1, 3]")
-        check("no_repeat_ngram_size", _is_int(self.no_repeat_ngram_size) and 0 <= self.no_repeat_ngram_size <= 16,
-              "must be an integer between 0 (off) and 16")
-        check("stop", all(isinstance(s, str) and s for s in self.stop) and len(self.stop) <= 8,
-              "must be at most 8 non-empty strings")
-        check("seed", self.seed is None or (_is_int(self.seed) and 0 <= self.seed < 2**63), "must be a non-negative integer")
+        check(
+            "repetition_penalty",
+            _is_num(self.repetition_penalty) and 1 <= self.repetition_penalty <= 3,
+            "must be in [1, 3]",
+        )
+        check(
+            "no_repeat_ngram_size",
+            _is_int(self.no_repeat_ngram_size) and 0 <= self.no_repeat_ngram_size <= 16,
+            "must be an integer between 0 (off) and 16",
+        )
+        check(
+            "stop",
+            all(isinstance(s, str) and s for s in self.stop) and len(self.stop) <= 8,
+            "must be at most 8 non-empty strings",
+        )
+        check(
+            "seed",
+            self.seed is None or (_is_int(self.seed) and 0 <= self.seed < 2**63),
+            "must be a non-negative integer",
+        )
         return errors
 
     def sampling_key(self) -> tuple:
@@ -70,17 +92,18 @@ class GenerationRequest:
             raise ValueError("a GenerationRequest takes exactly one of messages or prompt")
         if self.messages is not None:
             messages = tuple(dict(m) for m in self.messages)
-            if not messages or any(not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str)
-                                   for m in messages):
+            if not messages or any(
+                not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str) for m in messages
+            ):
                 raise ValueError("messages must be a non-empty list of {'role': str, 'content': str}")
             object.__setattr__(self, "messages", messages)
 
     @classmethod
-    def chat(cls, messages: Sequence[Message], request_id: str | None = None, **params) -> "GenerationRequest":
+    def chat(cls, messages: Sequence[Message], request_id: str | None = None, **params) -> GenerationRequest:
         return cls(messages=tuple(messages), params=GenerationParams(**params), request_id=request_id)
 
     @classmethod
-    def raw(cls, prompt: str, request_id: str | None = None, **params) -> "GenerationRequest":
+    def raw(cls, prompt: str, request_id: str | None = None, **params) -> GenerationRequest:
         return cls(prompt=prompt, params=GenerationParams(**params), request_id=request_id)
 
 

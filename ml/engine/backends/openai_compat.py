@@ -12,8 +12,8 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator, Sequence
 
 from ..errors import GenerationBackendError
 from ..generation import GenerationParams, GenerationRequest, GenerationResult, truncate_at_stop
@@ -22,9 +22,18 @@ _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 class OpenAICompatibleGenerator:
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout_s: float = 60.0,
-                 max_retries: int = 2, backoff_s: float = 0.5, max_concurrency: int = 8,
-                 extra_sampling_fields: bool = True):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 2,
+        backoff_s: float = 0.5,
+        max_concurrency: int = 8,
+        extra_sampling_fields: bool = True,
+    ):
         """``base_url`` is the server root (``http://host:8000``) or its ``/v1`` prefix.
 
         ``extra_sampling_fields`` sends ``top_k``/``repetition_penalty`` (understood by vLLM, TGI and
@@ -56,7 +65,7 @@ class OpenAICompatibleGenerator:
                 line = raw.decode("utf-8", "replace").strip()
                 if not line.startswith("data:"):
                     continue
-                data = line[len("data:"):].strip()
+                data = line[len("data:") :].strip()
                 if data == "[DONE]":
                     break
                 text += self._chunk_text(path, data)
@@ -96,9 +105,15 @@ class OpenAICompatibleGenerator:
     def _chunk_text(self, path: str, data: str) -> str:
         try:
             choice = json.loads(data)["choices"][0]
-            text = (choice.get("delta") or {}).get("content") if path == "/chat/completions" else choice.get("text")
+            text = (
+                (choice.get("delta") or {}).get("content")
+                if path == "/chat/completions"
+                else choice.get("text")
+            )
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise GenerationBackendError(f"{self.base_url}{path} streamed a malformed chunk: {data[:200]!r}") from exc
+            raise GenerationBackendError(
+                f"{self.base_url}{path} streamed a malformed chunk: {data[:200]!r}"
+            ) from exc
         return text or ""
 
     def _body(self, request: GenerationRequest) -> tuple[str, dict]:
@@ -136,8 +151,9 @@ class OpenAICompatibleGenerator:
             if attempt:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                response = urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers),
-                                                  timeout=self.timeout_s)
+                response = urllib.request.urlopen(
+                    urllib.request.Request(url, data=data, headers=headers), timeout=self.timeout_s
+                )
                 if stream:
                     return response
                 with response:
@@ -148,9 +164,13 @@ class OpenAICompatibleGenerator:
                 if exc.code not in _RETRYABLE_STATUS:
                     raise GenerationBackendError(f"{url} answered HTTP {exc.code}: {detail!r}") from exc
                 last_error = f"HTTP {exc.code}"
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 last_error = f"timed out after {self.timeout_s:g}s"
             except (urllib.error.URLError, ConnectionError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                last_error = f"timed out after {self.timeout_s:g}s" if isinstance(reason, socket.timeout) else str(reason)
+                last_error = (
+                    f"timed out after {self.timeout_s:g}s"
+                    if isinstance(reason, socket.timeout)
+                    else str(reason)
+                )
         raise GenerationBackendError(f"{url} failed after {self.max_retries + 1} attempts: {last_error}")

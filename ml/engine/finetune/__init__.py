@@ -4,5 +4,16 @@ from .data import IGNORE_INDEX, MIN_EXAMPLES, Example, coerce_examples, tokenize
 from .params import FinetuneParams, validate_finetune_params
 from .trainer import FinetuneResult, TrainingProgress, evaluate_loss, finetune
 
-__all__ = ["Example", "FinetuneParams", "FinetuneResult", "IGNORE_INDEX", "MIN_EXAMPLES", "TrainingProgress",
-           "coerce_examples", "evaluate_loss", "finetune", "tokenize_example", "validate_finetune_params"]
+__all__ = [
+    "IGNORE_INDEX",
+    "MIN_EXAMPLES",
+    "Example",
+    "FinetuneParams",
+    "FinetuneResult",
+    "TrainingProgress",
+    "coerce_examples",
+    "evaluate_loss",
+    "finetune",
+    "tokenize_example",
+    "validate_finetune_params",
+]

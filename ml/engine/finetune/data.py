@@ -1,10 +1,11 @@
-"""Fine-tuning data: validation, chat-template tokenisation with prompt masking, splits and length-grouped batches."""
+"""Fine-tuning data: validation, chat-template tokenisation with prompt masking, splits, length-grouped
+batches."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 import torch
 
@@ -57,22 +58,28 @@ def coerce_examples(records: Iterable, min_examples: int = MIN_EXAMPLES) -> list
     if not examples:
         raise DatasetError("the dataset is empty")
     if len(examples) < min_examples:
-        raise DatasetError(f"the dataset is too small: {len(examples)} example(s), at least {min_examples} needed "
-                           "(some are held out for evaluation)")
+        raise DatasetError(
+            f"the dataset is too small: {len(examples)} example(s), at least {min_examples} needed "
+            "(some are held out for evaluation)"
+        )
     return examples
 
 
 def tokenize_example(tokenizer, example: Example, max_seq_len: int) -> TokenizedExample | None:
     """Prompt tokens are labelled -100 so only the reply is learned; None when truncation leaves no reply."""
-    messages = [{"role": "user", "content": example.prompt}] if isinstance(example.prompt, str) \
+    messages = (
+        [{"role": "user", "content": example.prompt}]
+        if isinstance(example.prompt, str)
         else [dict(m) for m in example.prompt]
+    )
     prompt_text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    full_text = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": example.response}],
-                                              tokenize=False)
+    full_text = tokenizer.apply_chat_template(
+        messages + [{"role": "assistant", "content": example.response}], tokenize=False
+    )
     if not full_text.startswith(prompt_text):
         raise DatasetError("the chat template renders the reply in a way that does not extend the prompt")
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-    reply_ids = tokenizer(full_text[len(prompt_text):], add_special_tokens=False)["input_ids"]
+    reply_ids = tokenizer(full_text[len(prompt_text) :], add_special_tokens=False)["input_ids"]
     truncated = len(prompt_ids) + len(reply_ids) > max_seq_len
     if truncated:
         # Keep the end of the prompt (the latest turn) and the start of the reply.
@@ -92,15 +99,15 @@ def split_examples(items: Sequence, eval_fraction: float, seed: int) -> tuple[li
 
 
 def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
-    """Shuffled batches of similar lengths: sort within shuffled windows of 50 batches, then shuffle batches."""
+    """Shuffled batches of similar lengths: sorted within shuffled windows of 50 batches, then shuffled."""
     rng = random.Random(seed)
     order = list(range(len(lengths)))
     rng.shuffle(order)
     window = batch_size * 50
     batches = []
     for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window], key=lambda i: lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
 

@@ -44,32 +44,66 @@ class FinetuneParams:
 
         check("method", self.method in ("lora", "full"), "must be 'lora' or 'full'")
         check("epochs", _int(self.epochs) and 1 <= self.epochs <= 100, "must be an integer between 1 and 100")
-        check("max_steps", self.max_steps is None or (_int(self.max_steps) and 1 <= self.max_steps <= 1_000_000),
-              "must be empty or a positive integer")
-        check("learning_rate", _num(self.learning_rate) and 0 < self.learning_rate <= 1e-2, "must be in (0, 0.01]")
-        check("batch_size", _int(self.batch_size) and 1 <= self.batch_size <= 512, "must be between 1 and 512")
-        check("grad_accum_steps", _int(self.grad_accum_steps) and 1 <= self.grad_accum_steps <= 256,
-              "must be between 1 and 256")
-        check("max_seq_len", _int(self.max_seq_len) and 16 <= self.max_seq_len <= 32768,
-              "must be between 16 and 32768")
-        check("warmup_steps", _int(self.warmup_steps) and self.warmup_steps >= 0, "must be a non-negative integer")
+        check(
+            "max_steps",
+            self.max_steps is None or (_int(self.max_steps) and 1 <= self.max_steps <= 1_000_000),
+            "must be empty or a positive integer",
+        )
+        check(
+            "learning_rate",
+            _num(self.learning_rate) and 0 < self.learning_rate <= 1e-2,
+            "must be in (0, 0.01]",
+        )
+        check(
+            "batch_size", _int(self.batch_size) and 1 <= self.batch_size <= 512, "must be between 1 and 512"
+        )
+        check(
+            "grad_accum_steps",
+            _int(self.grad_accum_steps) and 1 <= self.grad_accum_steps <= 256,
+            "must be between 1 and 256",
+        )
+        check(
+            "max_seq_len",
+            _int(self.max_seq_len) and 16 <= self.max_seq_len <= 32768,
+            "must be between 16 and 32768",
+        )
+        check(
+            "warmup_steps",
+            _int(self.warmup_steps) and self.warmup_steps >= 0,
+            "must be a non-negative integer",
+        )
         check("weight_decay", _num(self.weight_decay) and 0 <= self.weight_decay <= 1, "must be in [0, 1]")
-        check("gradient_checkpointing", isinstance(self.gradient_checkpointing, bool), "must be true or false")
+        check(
+            "gradient_checkpointing", isinstance(self.gradient_checkpointing, bool), "must be true or false"
+        )
         check("lora_r", _int(self.lora_r) and 1 <= self.lora_r <= 256, "must be between 1 and 256")
-        check("lora_alpha", _int(self.lora_alpha) and 1 <= self.lora_alpha <= 1024, "must be between 1 and 1024")
+        check(
+            "lora_alpha", _int(self.lora_alpha) and 1 <= self.lora_alpha <= 1024, "must be between 1 and 1024"
+        )
         check("lora_dropout", _num(self.lora_dropout) and 0 <= self.lora_dropout < 1, "must be in [0, 1)")
-        check("lora_targets", bool(self.lora_targets) and all(isinstance(t, str) and t for t in self.lora_targets),
-              "must name at least one module")
-        check("eval_fraction", _num(self.eval_fraction) and 0 < self.eval_fraction <= 0.5, "must be in (0, 0.5]")
+        check(
+            "lora_targets",
+            bool(self.lora_targets) and all(isinstance(t, str) and t for t in self.lora_targets),
+            "must name at least one module",
+        )
+        check(
+            "eval_fraction", _num(self.eval_fraction) and 0 < self.eval_fraction <= 0.5, "must be in (0, 0.5]"
+        )
         check("eval_every", _int(self.eval_every) and self.eval_every >= 0, "must be a non-negative integer")
-        check("early_stopping_patience", _int(self.early_stopping_patience) and self.early_stopping_patience >= 0,
-              "must be a non-negative integer")
-        check("checkpoint_every", _int(self.checkpoint_every) and self.checkpoint_every >= 0,
-              "must be a non-negative integer")
+        check(
+            "early_stopping_patience",
+            _int(self.early_stopping_patience) and self.early_stopping_patience >= 0,
+            "must be a non-negative integer",
+        )
+        check(
+            "checkpoint_every",
+            _int(self.checkpoint_every) and self.checkpoint_every >= 0,
+            "must be a non-negative integer",
+        )
         check("seed", _int(self.seed) and self.seed >= 0, "must be a non-negative integer")
         return errors
 
-    def validated(self) -> "FinetuneParams":
+    def validated(self) -> FinetuneParams:
         errors = self.field_errors()
         if errors:
             raise HyperparameterError(errors)
@@ -77,7 +111,7 @@ class FinetuneParams:
 
 
 def validate_finetune_params(data: dict) -> dict[str, list[str]]:
-    """Field errors for raw API input (unknown fields included); empty when ``FinetuneParams(**data)`` is valid."""
+    """Field errors for raw API input (unknown fields too); empty when ``FinetuneParams(**data)`` is valid."""
     known = {f.name for f in fields(FinetuneParams)}
     errors = {name: ["unknown field"] for name in data if name not in known}
     if errors:

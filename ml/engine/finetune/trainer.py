@@ -10,10 +10,10 @@ import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -22,8 +22,15 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from ..devices import cpu_bf16_is_fast, resolve_device
 from ..errors import DatasetError, TrainingCancelled
 from ..provision import validate_adapter_dir, validate_checkpoint_dir
-from .data import MIN_EXAMPLES, TokenizedExample, coerce_examples, collate, length_grouped_batches, \
-    split_examples, tokenize_example
+from .data import (
+    MIN_EXAMPLES,
+    TokenizedExample,
+    coerce_examples,
+    collate,
+    length_grouped_batches,
+    split_examples,
+    tokenize_example,
+)
 from .params import FinetuneParams
 
 CHECKPOINT_DIR = "checkpoint"
@@ -81,10 +88,18 @@ class _State:
     eval_history: list = field(default_factory=list)
 
 
-def finetune(base_model_path, examples: Iterable, output_dir, params: FinetuneParams = FinetuneParams(), *,
-             parent_adapter_path=None, device: str | None = None,
-             progress: Callable[[TrainingProgress], None] | None = None,
-             should_cancel: Callable[[], bool] | None = None, resume: bool = True) -> FinetuneResult:
+def finetune(
+    base_model_path,
+    examples: Iterable,
+    output_dir,
+    params: FinetuneParams | None = None,
+    *,
+    parent_adapter_path=None,
+    device: str | None = None,
+    progress: Callable[[TrainingProgress], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    resume: bool = True,
+) -> FinetuneResult:
     """Fine-tune ``base_model_path`` on (prompt, response) examples into ``output_dir``.
 
     ``parent_adapter_path`` continues training an earlier LoRA adapter. With ``resume`` a checkpoint left in
@@ -92,7 +107,7 @@ def finetune(base_model_path, examples: Iterable, output_dir, params: FinetunePa
     every optimizer step; cancelling saves a checkpoint and raises ``TrainingCancelled``.
     """
     started = time.perf_counter()
-    params = params.validated()
+    params = (params or FinetuneParams()).validated()
     base = validate_checkpoint_dir(base_model_path)
     if parent_adapter_path is not None:
         if params.method != "lora":
@@ -109,8 +124,10 @@ def finetune(base_model_path, examples: Iterable, output_dir, params: FinetunePa
     tokenized = [tokenize_example(tokenizer, r, params.max_seq_len) for r in records]
     kept = [t for t in tokenized if t is not None]
     if len(kept) < MIN_EXAMPLES:
-        raise DatasetError(f"only {len(kept)} example(s) keep any reply after truncation to "
-                           f"{params.max_seq_len} tokens; at least {MIN_EXAMPLES} needed")
+        raise DatasetError(
+            f"only {len(kept)} example(s) keep any reply after truncation to "
+            f"{params.max_seq_len} tokens; at least {MIN_EXAMPLES} needed"
+        )
     train, held_out = split_examples(kept, params.eval_fraction, params.seed)
 
     torch.manual_seed(params.seed)
@@ -125,21 +142,34 @@ def finetune(base_model_path, examples: Iterable, output_dir, params: FinetunePa
         torch.cuda.reset_peak_memory_stats(dev)
 
     fingerprint = _fingerprint(base, parent_adapter_path, params, kept)
-    loaded = _load_checkpoint(out / CHECKPOINT_DIR, fingerprint, model, optimizer, scheduler) if resume else None
+    loaded = (
+        _load_checkpoint(out / CHECKPOINT_DIR, fingerprint, model, optimizer, scheduler) if resume else None
+    )
     state, best_weights = loaded if loaded else (_State(), None)
     resumed_from = state.step if loaded else None
     if not loaded:
-        state.eval_before = _mean_loss(model, held_out, tokenizer.pad_token_id, params.batch_size, dev, autocast)
+        state.eval_before = _mean_loss(
+            model, held_out, tokenizer.pad_token_id, params.batch_size, dev, autocast
+        )
     lengths = [len(e.input_ids) for e in train]
     step_started = time.perf_counter()
     stopped_early = False
     while state.step < total:
         if should_cancel is not None and should_cancel():
-            _save_checkpoint(out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler, best_weights)
+            _save_checkpoint(
+                out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler, best_weights
+            )
             raise TrainingCancelled(f"cancelled at step {state.step}/{total}; checkpoint kept for resume")
-        group = [train_batch for m in range(params.grad_accum_steps)
-                 if (train_batch := _micro_batch(train, lengths, params, state.step * params.grad_accum_steps + m,
-                                                 batches_per_epoch)) is not None]
+        group = [
+            train_batch
+            for m in range(params.grad_accum_steps)
+            if (
+                train_batch := _micro_batch(
+                    train, lengths, params, state.step * params.grad_accum_steps + m, batches_per_epoch
+                )
+            )
+            is not None
+        ]
         label_tokens = sum(sum(lbl != -100 for lbl in e.labels[1:]) for b in group for e in b)
         model.train()
         loss_total = 0.0
@@ -168,10 +198,13 @@ def finetune(base_model_path, examples: Iterable, output_dir, params: FinetunePa
                 best_weights = _trainable_state(model)
             else:
                 state.bad_evals += 1
-                stopped_early = bool(params.early_stopping_patience) and \
-                    state.bad_evals >= params.early_stopping_patience
+                stopped_early = (
+                    bool(params.early_stopping_patience) and state.bad_evals >= params.early_stopping_patience
+                )
         if params.checkpoint_every and state.step % params.checkpoint_every == 0 and state.step < total:
-            _save_checkpoint(out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler, best_weights)
+            _save_checkpoint(
+                out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler, best_weights
+            )
         if progress is not None:
             eta = state.train_seconds / state.step * (total - state.step)
             latest_eval = state.eval_history[-1][1] if state.eval_history else None
@@ -190,30 +223,51 @@ def finetune(base_model_path, examples: Iterable, output_dir, params: FinetunePa
     _save_artifact(model, tokenizer, params.method, artifact)
     shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
     result = FinetuneResult(
-        output_path=str(artifact), method=params.method, steps=state.step, total_steps=total,
-        train_examples=len(train), eval_examples=len(held_out),
+        output_path=str(artifact),
+        method=params.method,
+        steps=state.step,
+        total_steps=total,
+        train_examples=len(train),
+        eval_examples=len(held_out),
         truncated_examples=sum(1 for t in tokenized if t is None or t.truncated),
         dropped_examples=sum(1 for t in tokenized if t is None),
-        eval_loss_before=state.eval_before, eval_loss_after=eval_after,
-        perplexity_before=_perplexity(state.eval_before), perplexity_after=_perplexity(eval_after),
-        train_loss_history=state.history, eval_loss_history=state.eval_history, tokens_trained=state.tokens,
+        eval_loss_before=state.eval_before,
+        eval_loss_after=eval_after,
+        perplexity_before=_perplexity(state.eval_before),
+        perplexity_after=_perplexity(eval_after),
+        train_loss_history=state.history,
+        eval_loss_history=state.eval_history,
+        tokens_trained=state.tokens,
         tokens_per_s=state.tokens / state.train_seconds if state.train_seconds else 0.0,
-        peak_memory_bytes=_peak_memory(dev), seconds=time.perf_counter() - started,
-        stopped_early=stopped_early, resumed_from_step=resumed_from,
+        peak_memory_bytes=_peak_memory(dev),
+        seconds=time.perf_counter() - started,
+        stopped_early=stopped_early,
+        resumed_from_step=resumed_from,
     )
     (out / RESULT_FILE).write_text(json.dumps(result.to_dict(), indent=2))
     return result
 
 
-def evaluate_loss(model_path, examples: Iterable, *, adapter_path=None, max_seq_len: int = 512,
-                  batch_size: int = 8, device: str | None = None) -> tuple[float, float]:
+def evaluate_loss(
+    model_path,
+    examples: Iterable,
+    *,
+    adapter_path=None,
+    max_seq_len: int = 512,
+    batch_size: int = 8,
+    device: str | None = None,
+) -> tuple[float, float]:
     """Mean reply-token loss and perplexity of a model (plus optional adapter) on held-out examples."""
     base = validate_checkpoint_dir(model_path)
     dev = resolve_device(device)
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    tokenized = [t for r in coerce_examples(examples, min_examples=1) if (t := tokenize_example(tokenizer, r, max_seq_len))]
+    tokenized = [
+        t
+        for r in coerce_examples(examples, min_examples=1)
+        if (t := tokenize_example(tokenizer, r, max_seq_len))
+    ]
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     if adapter_path is not None:
         from peft import PeftModel
@@ -238,9 +292,16 @@ def _build_model(base: Path, params: FinetuneParams, parent_adapter_path, dev: t
     if parent_adapter_path is not None:
         model = PeftModel.from_pretrained(model, parent_adapter_path, is_trainable=True)
     else:
-        model = get_peft_model(model, LoraConfig(
-            r=params.lora_r, lora_alpha=params.lora_alpha, lora_dropout=params.lora_dropout,
-            target_modules=list(params.lora_targets), task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=params.lora_r,
+                lora_alpha=params.lora_alpha,
+                lora_dropout=params.lora_dropout,
+                target_modules=list(params.lora_targets),
+                task_type="CAUSAL_LM",
+            ),
+        )
     for p in model.parameters():
         if p.requires_grad:
             p.data = p.data.float()
@@ -258,13 +319,15 @@ def _loss_sum(model, batch) -> tuple[torch.Tensor, int]:
     return F.cross_entropy(logits, targets[mask], reduction="sum"), int(mask.sum())
 
 
-def _mean_loss(model, examples: Sequence[TokenizedExample], pad_id: int, batch_size: int, dev, autocast) -> float:
+def _mean_loss(
+    model, examples: Sequence[TokenizedExample], pad_id: int, batch_size: int, dev, autocast
+) -> float:
     model.eval()
     total, count = 0.0, 0
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            micro = [examples[i] for i in order[start:start + batch_size]]
+            micro = [examples[i] for i in order[start : start + batch_size]]
             batch = {k: v.to(dev) for k, v in collate(micro, pad_id).items()}
             with autocast:
                 loss_sum, n = _loss_sum(model, batch)
@@ -311,16 +374,28 @@ def _fingerprint(base, parent, params: FinetuneParams, examples: Sequence[Tokeni
     return digest.hexdigest()
 
 
-def _save_checkpoint(folder: Path, fingerprint: str, state: _State, model, optimizer, scheduler,
-                     best_weights) -> None:
+def _save_checkpoint(
+    folder: Path, fingerprint: str, state: _State, model, optimizer, scheduler, best_weights
+) -> None:
     staging = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=folder.parent))
-    torch.save({"fingerprint": fingerprint, "state": asdict(state), "weights": _trainable_state(model),
-                "best_weights": best_weights, "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state()}, staging / "state.pt")
+    torch.save(
+        {
+            "fingerprint": fingerprint,
+            "state": asdict(state),
+            "weights": _trainable_state(model),
+            "best_weights": best_weights,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+        },
+        staging / "state.pt",
+    )
     _replace_dir(staging, folder)
 
 
-def _load_checkpoint(folder: Path, fingerprint: str, model, optimizer, scheduler) -> tuple[_State, dict] | None:
+def _load_checkpoint(
+    folder: Path, fingerprint: str, model, optimizer, scheduler
+) -> tuple[_State, dict] | None:
     path = folder / "state.pt"
     if not path.is_file():
         return None

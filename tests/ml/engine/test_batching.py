@@ -51,8 +51,12 @@ def test_a_failing_batch_fails_each_waiter():
 
 def test_batched_chat_replies_equal_one_at_a_time(tiny_checkpoint):
     generator = LocalHFGenerator(tiny_checkpoint)
-    requests = [GenerationRequest.chat([{"role": "user", "content": f"Where is order {i}?"}], greedy=True,
-                                       max_new_tokens=8) for i in range(4)]
+    requests = [
+        GenerationRequest.chat(
+            [{"role": "user", "content": f"Where is order {i}?"}], greedy=True, max_new_tokens=8
+        )
+        for i in range(4)
+    ]
     batcher = RequestBatcher(generator, max_wait_s=0.05)
     futures = [batcher.submit(r) for r in requests]
     assert [f.result(30).text for f in futures] == [generator.generate([r])[0].text for r in requests]

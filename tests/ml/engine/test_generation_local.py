@@ -25,8 +25,10 @@ def test_is_a_text_generator(generator):
 
 
 def test_batched_greedy_equals_one_at_a_time(generator):
-    requests = [chat(p, greedy=True, max_new_tokens=12, repetition_penalty=1.2, no_repeat_ngram_size=3)
-                for p in PROMPTS]
+    requests = [
+        chat(p, greedy=True, max_new_tokens=12, repetition_penalty=1.2, no_repeat_ngram_size=3)
+        for p in PROMPTS
+    ]
     batched = generator.generate(requests)
     single = [generator.generate([r])[0] for r in requests]
     assert [r.text for r in batched] == [r.text for r in single]
@@ -50,8 +52,10 @@ def test_seeded_sampling_is_reproducible_alone_or_batched(generator):
     alone = generator.generate([seeded[1]])[0].text
     assert first == again
     assert alone == first[1]
-    other_seed = [r.text for r in generator.generate([chat(p, seed=8, max_new_tokens=10, temperature=1.0)
-                                                      for p in PROMPTS])]
+    other_seed = [
+        r.text
+        for r in generator.generate([chat(p, seed=8, max_new_tokens=10, temperature=1.0) for p in PROMPTS])
+    ]
     assert other_seed != first
 
 
@@ -88,7 +92,9 @@ def test_stream_honours_stop_sequences(generator):
 
 
 def test_raw_prompt_is_used_verbatim(generator):
-    result = generator.generate([GenerationRequest.raw("A soft cotton shirt", greedy=True, max_new_tokens=5)])[0]
+    result = generator.generate(
+        [GenerationRequest.raw("A soft cotton shirt", greedy=True, max_new_tokens=5)]
+    )[0]
     assert result.prompt_tokens == len(generator.loaded.tokenizer("A soft cotton shirt")["input_ids"])
 
 
@@ -116,13 +122,21 @@ def test_params_field_errors():
 
 
 def test_shared_system_prompt_is_prefilled_once_and_output_is_unchanged(generator):
-    from ml.engine.backends.local_hf import MIN_SHARED_PREFIX, _shared_prefix_length
+    from ml.engine.backends.prefill import MIN_SHARED_PREFIX, shared_prefix_length
 
     system = {"role": "system", "content": "Write a product description for the following item. " * 3}
-    requests = [GenerationRequest.chat([system, {"role": "user", "content": p}], greedy=True, max_new_tokens=10,
-                                       repetition_penalty=1.3, no_repeat_ngram_size=2) for p in PROMPTS]
+    requests = [
+        GenerationRequest.chat(
+            [system, {"role": "user", "content": p}],
+            greedy=True,
+            max_new_tokens=10,
+            repetition_penalty=1.3,
+            no_repeat_ngram_size=2,
+        )
+        for p in PROMPTS
+    ]
     rows = [generator._encode(generator.loaded, r) for r in requests]
-    assert _shared_prefix_length(rows) >= MIN_SHARED_PREFIX
+    assert shared_prefix_length(rows) >= MIN_SHARED_PREFIX
     batched = generator.generate(requests)
     assert [r.text for r in batched] == [generator.generate([r])[0].text for r in requests]
     seeded = [GenerationRequest.chat(r.messages, seed=5, max_new_tokens=10) for r in requests]
@@ -131,11 +145,15 @@ def test_shared_system_prompt_is_prefilled_once_and_output_is_unchanged(generato
 
 @pytest.mark.parametrize("system", [None, "Write a product description for the following item. " * 3])
 def test_bucketed_prefill_matches_one_at_a_time(generator, monkeypatch, system):
-    from ml.engine.backends import local_hf
+    from ml.engine.backends import prefill
 
-    monkeypatch.setattr(local_hf, "PREFILL_BUCKET", 2)  # five prompts -> three prefill buckets
+    monkeypatch.setattr(prefill, "PREFILL_BUCKET", 2)  # five prompts -> three prefill buckets
     prompts = PROMPTS + ["x"]  # the shortest row pads most within its bucket
     head = [{"role": "system", "content": system}] if system else []
-    requests = [GenerationRequest.chat(head + [{"role": "user", "content": p}], greedy=True, max_new_tokens=8)
-                for p in prompts]
-    assert [r.text for r in generator.generate(requests)] == [generator.generate([r])[0].text for r in requests]
+    requests = [
+        GenerationRequest.chat(head + [{"role": "user", "content": p}], greedy=True, max_new_tokens=8)
+        for p in prompts
+    ]
+    assert [r.text for r in generator.generate(requests)] == [
+        generator.generate([r])[0].text for r in requests
+    ]

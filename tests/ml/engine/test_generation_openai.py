@@ -51,8 +51,10 @@ class FakeServer:
             handler.wfile.write(b"data: [DONE]\n\n")
             return
         if handler.path.endswith("/chat/completions"):
-            choice = {"message": {"role": "assistant", "content": f"Reply to: {body['messages'][-1]['content']}"},
-                      "finish_reason": "stop"}
+            choice = {
+                "message": {"role": "assistant", "content": f"Reply to: {body['messages'][-1]['content']}"},
+                "finish_reason": "stop",
+            }
         else:
             choice = {"text": f"{body['prompt']} continued", "finish_reason": "length"}
         payload = {"choices": [choice], "usage": {"prompt_tokens": 11, "completion_tokens": 4}}
@@ -76,7 +78,7 @@ def server():
 
 
 def client(server, **kwargs):
-    options = dict(timeout_s=2, max_retries=2, backoff_s=0.01)
+    options = {"timeout_s": 2, "max_retries": 2, "backoff_s": 0.01}
     options.update(kwargs)
     return OpenAICompatibleGenerator(server.url, "smollm2", api_key="secret", **options)
 
@@ -84,11 +86,20 @@ def client(server, **kwargs):
 def test_chat_and_completion_happy_path(server):
     generator = client(server)
     assert isinstance(generator, TextGenerator)
-    chat = GenerationRequest.chat([{"role": "user", "content": "Describe the shirt"}], request_id="a",
-                                  temperature=0.5, seed=3, stop=("\n\n",))
+    chat = GenerationRequest.chat(
+        [{"role": "user", "content": "Describe the shirt"}],
+        request_id="a",
+        temperature=0.5,
+        seed=3,
+        stop=("\n\n",),
+    )
     raw = GenerationRequest.raw("Once upon", greedy=True, max_new_tokens=7)
     first, second = generator.generate([chat, raw])
-    assert (first.text, first.finish_reason, first.request_id) == ("Reply to: Describe the shirt", "stop", "a")
+    assert (first.text, first.finish_reason, first.request_id) == (
+        "Reply to: Describe the shirt",
+        "stop",
+        "a",
+    )
     assert (first.prompt_tokens, first.completion_tokens) == (11, 4)
     assert (second.text, second.finish_reason) == ("Once upon continued", "length")
     sent = dict(server.requests)
@@ -119,7 +130,9 @@ def test_timeouts_are_retried_then_fail_clearly(server):
 
 
 def test_unreachable_server_fails_clearly():
-    generator = OpenAICompatibleGenerator("http://127.0.0.1:9", "m", timeout_s=0.5, max_retries=1, backoff_s=0.01)
+    generator = OpenAICompatibleGenerator(
+        "http://127.0.0.1:9", "m", timeout_s=0.5, max_retries=1, backoff_s=0.01
+    )
     with pytest.raises(GenerationBackendError, match="failed after 2 attempts"):
         generator.generate([GenerationRequest.raw("x")])
 
