@@ -1,7 +1,7 @@
 """Copy studio quality and throughput: a campaign over real Myntra products with the real SmolLM2 model.
 
     .venv/bin/python bench/campaign_bench.py [CSV] [--products 200] [--sequential-products 24]
-                                             [--database-url URL] [--no-write]
+                                             [--threads N] [--database-url URL] [--no-write]
 
 Imports N products (rows with a description, evenly spread over the file) through the product import
 service, registers SmolLM2-135M-Instruct as the base model (provisioning it into var/models if needed), sets
@@ -44,8 +44,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("csv", nargs="?", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--products", type=int, default=200)
-    parser.add_argument("--sequential-products", type=int, default=24,
-                        help="Products for the one-call-at-a-time baseline (per channel).")
+    parser.add_argument(
+        "--sequential-products",
+        type=int,
+        default=24,
+        help="Products for the one-call-at-a-time baseline (per channel).",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (default: torch's choice). On a shared machine whose other cores are "
+        "busy, 1 avoids OpenMP threads spinning against other processes.",
+    )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--no-write", action="store_true", help=f"Do not update {BENCHMARKS_MD.name}.")
     args = parser.parse_args()
@@ -53,6 +64,10 @@ def main() -> int:
         print(f"Dataset not found: {args.csv}", file=sys.stderr)
         return 2
     _setup_django(args.database_url)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     results = run(args.csv, products=args.products, sequential_products=args.sequential_products)
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_JSON.write_text(json.dumps(results, indent=2, ensure_ascii=False))
@@ -95,7 +110,9 @@ def _create_postgres_database(database_url: str) -> None:
 
     name = urlparse(database_url).path.lstrip("/")
     if "bench" not in name:
-        raise SystemExit(f"Refusing to use database '{name}': the benchmark drops its database; use a *bench* name.")
+        raise SystemExit(
+            f"Refusing to use database '{name}': the benchmark drops its database; use a *bench* name."
+        )
     admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
@@ -133,8 +150,9 @@ def run(csv_path: Path, *, products: int, sequential_products: int) -> dict:
     actor = Actor.system("bench")
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     merchant, _ = merchant_create(slug=f"bench-copy-{stamp}", name="Bench copy studio")
-    report = product_import(merchant=merchant, actor=actor, data=_sample_rows(csv_path, products),
-                            filename=csv_path.name)
+    report = product_import(
+        merchant=merchant, actor=actor, data=_sample_rows(csv_path, products), filename=csv_path.name
+    )
     _progress(f"imported {report.created_count} products ({report.error_count} row errors)")
     product_ids = list(Product.objects.filter(merchant=merchant).order_by("id").values_list("pk", flat=True))
 
@@ -142,17 +160,27 @@ def run(csv_path: Path, *, products: int, sequential_products: int) -> dict:
     checkpoint = provision_base_models(ROOT / "var" / "models")["smollm2-135m-instruct"]
     version = base_model_register(name="smollm2-135m-instruct", path=str(checkpoint))
     brand_voice_set(
-        merchant=merchant, actor=actor, tone_words=["confident", "warm", "concise"],
+        merchant=merchant,
+        actor=actor,
+        tone_words=["confident", "warm", "concise"],
         audience="Fashion shoppers in India browsing on their phones",
         do_list=["Name the colour and what the product is", "Use only the facts given"],
-        dont_list=["Invent discounts, sizes or materials"], banned_words=["cheap", "guaranteed"],
+        dont_list=["Invent discounts, sizes or materials"],
+        banned_words=["cheap", "guaranteed"],
     )
     # Load the model once, outside the timed runs, as a warm worker would have it.
-    generation.generator_for(version).loaded
+    generation.generator_for(version).generate([])
 
     def run_campaign(name: str, channel: str, ids: list[int]) -> tuple[dict, float]:
-        campaign = campaign_create(merchant=merchant, actor=actor, name=name, channel=channel, products=ids,
-                                   length="medium", tone="upbeat")
+        campaign = campaign_create(
+            merchant=merchant,
+            actor=actor,
+            name=name,
+            channel=channel,
+            products=ids,
+            length="medium",
+            tone="upbeat",
+        )
         started = time.perf_counter()
         with transaction.atomic():
             job = campaign_generate(campaign=campaign, actor=actor)  # runs on commit (eager)
@@ -160,8 +188,10 @@ def run(csv_path: Path, *, products: int, sequential_products: int) -> dict:
         job = Job.objects.get(pk=job.pk)
         if job.status != Job.Status.SUCCEEDED:
             raise SystemExit(f"{name}: job {job.pk} {job.status}: {job.error}\n{job.logs}")
-        _progress(f"{name}: {len(ids)} products in {seconds:.1f} s ({len(ids) / seconds * 60:.1f}/min); "
-                  f"{job.metrics.get('flagged')} flagged")
+        _progress(
+            f"{name}: {len(ids)} products in {seconds:.1f} s ({len(ids) / seconds * 60:.1f}/min); "
+            f"{job.metrics.get('flagged')} flagged"
+        )
         return {"campaign_id": campaign.pk, "job_id": job.pk, "metrics": job.metrics}, seconds
 
     results: dict = {
@@ -196,7 +226,8 @@ def run(csv_path: Path, *, products: int, sequential_products: int) -> dict:
             _progress(f"one call at a time, {channel}, {len(subset)} products")
             _, seconds = run_campaign(f"Sequential {channel}", channel, subset)
             results["channels"][channel]["sequential"] = {
-                "products": len(subset), "seconds": round(seconds, 1),
+                "products": len(subset),
+                "seconds": round(seconds, 1),
                 "products_per_minute": round(len(subset) / seconds * 60, 1),
             }
     finally:
@@ -219,10 +250,15 @@ def _quality(pieces, channel: str) -> dict:
         "flagged_after_retries": round(sum(p.flagged for p in pieces) / n, 3),
         "approvable": round(len(approvable) / n, 3),
         "unsupported_in_approvable": sum(len(p.grounding.get("unsupported") or []) for p in approvable),
-        "unsupported_in_flagged": sum(len(p.grounding.get("unsupported") or []) for p in pieces if not p.approvable),
-        "channel_compliance_all": round(sum(not p.grounding.get("channel_violations") for p in pieces) / n, 3),
+        "unsupported_in_flagged": sum(
+            len(p.grounding.get("unsupported") or []) for p in pieces if not p.approvable
+        ),
+        "channel_compliance_all": round(
+            sum(not p.grounding.get("channel_violations") for p in pieces) / n, 3
+        ),
         "channel_compliance_approvable": round(
-            sum(not p.grounding.get("channel_violations") for p in approvable) / (len(approvable) or 1), 3),
+            sum(not p.grounding.get("channel_violations") for p in approvable) / (len(approvable) or 1), 3
+        ),
         "degenerate": round(sum(bool(p.grounding.get("degenerate")) for p in pieces) / n, 3),
         "mean_attempts": round(sum(p.attempts for p in pieces) / n, 2),
         "distinct_2": round(distinct_n(texts, 2), 3),
@@ -257,7 +293,8 @@ def _samples(pieces, channel: str) -> list[dict]:
             "approvable": p.approvable,
             "attempts": p.attempts,
             "problems": [f"{c['kind']}: {c['text']!r}" for c in p.grounding.get("unsupported") or []]
-            + list(p.grounding.get("channel_violations") or []) + list(p.grounding.get("degenerate") or []),
+            + list(p.grounding.get("channel_violations") or [])
+            + list(p.grounding.get("degenerate") or []),
         }
         for p in sorted(pieces, key=lambda p: p.product_id)[::step][:SAMPLES_PER_CHANNEL]
     ]
@@ -272,8 +309,13 @@ def _machine(torch) -> dict:
                 break
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "torch": torch.__version__}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
 
 
 def render(r: dict) -> str:
@@ -319,7 +361,7 @@ def render(r: dict) -> str:
         "Both columns include prompt building, grounding, the automatic retries and the database writes; the "
         "baseline is the same task with one product per model call, timed on the first "
         f"{next(iter(r['channels'].values())).get('sequential', {}).get('products', 0)} products (its rate does not "
-        "depend on how many). \"Pass first try\" means no unsupported claim, no channel-limit violation, no "
+        'depend on how many). "Pass first try" means no unsupported claim, no channel-limit violation, no '
         "degenerate output and no banned word on the first generation; flagged pieces are kept for review "
         "and approvable ones need no edit to be approved. Approvable pieces carry no unsupported claim and "
         "respect the channel limits by construction: approval is refused otherwise.",
@@ -336,8 +378,10 @@ def render(r: dict) -> str:
             text = " / ".join(f"{k}: {v}" for k, v in s["fields"].items() if v) or "(empty)"
             verdict = "passed" if s["passed"] else ("approvable" if s["approvable"] else "flagged")
             problems = f" — {'; '.join(s['problems'])}" if s["problems"] else ""
-            lines.append(f"- **{channel}**, *{s['product']}* ({s['price']}), {verdict} after {s['attempts']} "
-                         f"attempt(s){problems}:")
+            lines.append(
+                f"- **{channel}**, *{s['product']}* ({s['price']}), {verdict} after {s['attempts']} "
+                f"attempt(s){problems}:"
+            )
             lines.append(f"  > {_quote(text)}")
     lines += [
         "",
@@ -359,7 +403,7 @@ def write_section(section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("\n" + text[end + 1:] if end != -1 else "")
+        text = text[:start] + section + ("\n" + text[end + 1 :] if end != -1 else "")
     BENCHMARKS_MD.write_text(text)
 
 

@@ -5,13 +5,22 @@ from django.db import models
 from django.utils.html import format_html
 
 from accounts.services import Actor
-from marketing.models import BrandVoice, Campaign, ContentPiece, ContentRevision, WebhookDelivery, WebhookEndpoint
+from marketing.models import (
+    BrandVoice,
+    Campaign,
+    ContentPiece,
+    ContentRevision,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from marketing.services import content_bulk_approve
 
 
 def _pretty_json(value) -> str:
     # format_html escapes the JSON, so model-written text stays inert.
-    return format_html("<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+    return format_html(
+        "<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False)
+    )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -36,7 +45,15 @@ class BrandVoiceAdmin(admin.ModelAdmin):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "merchant", "channel", "status", "variants_per_product", "publish_at", "created_at"]
+    list_display = [
+        "name",
+        "merchant",
+        "channel",
+        "status",
+        "variants_per_product",
+        "publish_at",
+        "created_at",
+    ]
     list_filter = ["merchant", "channel", "status"]
     list_select_related = ["merchant"]
     search_fields = ["name", "goal", "merchant__name", "merchant__slug"]
@@ -62,15 +79,53 @@ class ContentPieceAdmin(admin.ModelAdmin):
     """Pieces change state only through the review workflow (guarded, audited); the text itself can be read
     here, and bulk approval goes through the same checks as everywhere else."""
 
-    list_display = ["id", "campaign", "product", "variant", "status", "flagged", "approvable", "merchant", "updated_at"]
+    list_display = [
+        "id",
+        "campaign",
+        "product",
+        "variant",
+        "status",
+        "flagged",
+        "approvable",
+        "merchant",
+        "updated_at",
+    ]
     list_filter = ["merchant", "status", "flagged", "approvable", "campaign__channel"]
     list_select_related = ["merchant", "campaign", "product"]
-    search_fields = ["title", "subject", "body", "product__sku", "product__title", "campaign__name", "merchant__name"]
+    search_fields = [
+        "title",
+        "subject",
+        "body",
+        "product__sku",
+        "product__title",
+        "campaign__name",
+        "merchant__name",
+    ]
     raw_id_fields = ["merchant", "campaign", "product", "model_version"]
     fields = [
-        "merchant", "campaign", "product", "customer_external_id", "variant", "status", "title", "subject", "body",
-        "hashtags", "flagged", "approvable", "attempts", "rejection_reason", "reviewed_by_label", "model_version",
-        "params_pretty", "grounding_pretty", "quality_pretty", "prompt", "published_at", "created_at", "updated_at",
+        "merchant",
+        "campaign",
+        "product",
+        "customer_external_id",
+        "variant",
+        "status",
+        "title",
+        "subject",
+        "body",
+        "hashtags",
+        "flagged",
+        "approvable",
+        "attempts",
+        "rejection_reason",
+        "reviewed_by_label",
+        "model_version",
+        "params_pretty",
+        "grounding_pretty",
+        "quality_pretty",
+        "prompt",
+        "published_at",
+        "created_at",
+        "updated_at",
     ]
     readonly_fields = fields
     inlines = [RevisionInline]
@@ -114,8 +169,17 @@ class ContentRevisionAdmin(ReadOnlyAdmin):
     list_filter = ["merchant", "kind"]
     list_select_related = ["merchant", "piece", "piece__campaign", "piece__product"]
     search_fields = ["author_label", "piece__title", "piece__body", "merchant__name", "merchant__slug"]
-    readonly_fields = ["merchant", "piece", "kind", "author", "author_label", "status_before", "fields_before",
-                       "fields_after", "created_at"]
+    readonly_fields = [
+        "merchant",
+        "piece",
+        "kind",
+        "author",
+        "author_label",
+        "status_before",
+        "fields_before",
+        "fields_after",
+        "created_at",
+    ]
     date_hierarchy = "created_at"
 
     def has_delete_permission(self, request, obj=None):
@@ -139,13 +203,38 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "event", "endpoint", "piece", "status", "status_code", "attempts", "next_retry_at",
-                    "delivered_at", "merchant", "created_at"]
+    list_display = [
+        "id",
+        "event",
+        "endpoint",
+        "piece",
+        "status",
+        "status_code",
+        "attempts",
+        "next_retry_at",
+        "delivered_at",
+        "merchant",
+        "created_at",
+    ]
     list_filter = ["merchant", "status", "event"]
     list_select_related = ["merchant", "endpoint", "piece", "piece__campaign", "piece__product"]
     search_fields = ["idempotency_key", "endpoint__url", "merchant__name", "merchant__slug"]
-    fields = ["merchant", "endpoint", "piece", "event", "idempotency_key", "status", "status_code", "attempts",
-              "next_retry_at", "response_excerpt", "delivered_at", "created_at", "payload_pretty", "attempt_log_pretty"]
+    fields = [
+        "merchant",
+        "endpoint",
+        "piece",
+        "event",
+        "idempotency_key",
+        "status",
+        "status_code",
+        "attempts",
+        "next_retry_at",
+        "response_excerpt",
+        "delivered_at",
+        "created_at",
+        "payload_pretty",
+        "attempt_log_pretty",
+    ]
     readonly_fields = fields
     date_hierarchy = "created_at"
 

@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from django.conf import settings
 
@@ -38,16 +39,24 @@ logger = logging.getLogger(__name__)
 
 BATCH_PRODUCTS = getattr(settings, "GENERATION_BATCH_PRODUCTS", 16)
 QUANTIZATION = getattr(settings, "GENERATION_QUANTIZATION", None)
+# Token budgets sit a little above each channel's character limit (about 4 characters a token): the
+# parser trims a reply that is slightly over at a word boundary, and the grounding check flags the rest.
 # Sampling keeps variants apart; the repetition penalty keeps small models out of loops. No n-gram ban:
 # it would also forbid copying the product's own name, price or sizes from the prompt, which grounded
 # copy must do.
-SAMPLING = {"temperature": 0.7, "top_p": 0.9, "top_k": 50, "repetition_penalty": 1.15, "no_repeat_ngram_size": 0}
+SAMPLING = {
+    "temperature": 0.7,
+    "top_p": 0.9,
+    "top_k": 50,
+    "repetition_penalty": 1.15,
+    "no_repeat_ngram_size": 0,
+}
 MAX_NEW_TOKENS = {
     "product_description": {Length.SHORT: 80, Length.MEDIUM: 140, Length.LONG: 220},
     "email": {Length.SHORT: 120, Length.MEDIUM: 180, Length.LONG: 260},
-    "sms": {Length.SHORT: 48, Length.MEDIUM: 60, Length.LONG: 70},
-    "social_post": {Length.SHORT: 70, Length.MEDIUM: 100, Length.LONG: 130},
-    "ad_headline": {Length.SHORT: 24, Length.MEDIUM: 28, Length.LONG: 32},
+    "sms": {Length.SHORT: 40, Length.MEDIUM: 48, Length.LONG: 52},  # ~4 characters a token; 160 is the cap
+    "social_post": {Length.SHORT: 70, Length.MEDIUM: 90, Length.LONG: 100},  # 280 characters and hashtags
+    "ad_headline": {Length.SHORT: 14, Length.MEDIUM: 16, Length.LONG: 18},  # 40 characters after "Headline:"
 }
 
 
@@ -55,7 +64,9 @@ def generator_for(version: ModelVersion):
     """The engine backend for a registry version; local models stay cached per worker process."""
     if version.backend == ModelVersion.Backend.OPENAI:
         return OpenAICompatibleGenerator(
-            version.endpoint_url, version.endpoint_model, api_key=getattr(settings, "GENERATION_API_KEY", None)
+            version.endpoint_url,
+            version.endpoint_model,
+            api_key=getattr(settings, "GENERATION_API_KEY", None),
         )
     if version.kind == ModelVersion.Kind.LORA:
         return LocalHFGenerator(version.base.path, adapter_path=version.path, quantization=QUANTIZATION)
@@ -80,7 +91,7 @@ def _printable(text: str) -> str:
 
 def distinct_2(text: str) -> float:
     words = text.lower().split()
-    bigrams = list(zip(words, words[1:]))
+    bigrams = list(pairwise(words))
     return round(len(set(bigrams)) / len(bigrams), 3) if bigrams else 0.0
 
 
@@ -101,7 +112,10 @@ class Draft:
 
     def score(self, outcome: GroundingOutcome) -> tuple:
         report = outcome.report
-        problems = sum(len(report.get(key) or []) for key in ("unsupported", "channel_violations", "degenerate", "banned"))
+        problems = sum(
+            len(report.get(key) or [])
+            for key in ("unsupported", "channel_violations", "degenerate", "banned")
+        )
         return (outcome.passed, outcome.approvable, -problems)
 
 
@@ -125,8 +139,12 @@ class CopyWriter:
         if self.campaign.target_segment:  # the campaign's audience narrows the brand's
             voice = {**(voice or {}), "audience": self.campaign.target_segment}
         messages = build_copy_messages(
-            product_facts(product), channel=self.campaign.channel, tone=self.campaign.tone,
-            length=self.campaign.length, language=self.campaign.language, brand_voice=voice,
+            product_facts(product),
+            channel=self.campaign.channel,
+            tone=self.campaign.tone,
+            length=self.campaign.length,
+            language=self.campaign.language,
+            brand_voice=voice,
         )
         return Draft(product=product, variant=variant, messages=messages)
 
@@ -149,8 +167,12 @@ class CopyWriter:
         for draft in drafts:
             seed = _seed(self.campaign.pk, draft.product.pk, draft.variant, attempt, self.seed_salt)
             requests.append(
-                GenerationRequest.chat(draft.messages, request_id=f"{draft.product.pk}:{draft.variant}", seed=seed,
-                                       **self.sampling)
+                GenerationRequest.chat(
+                    draft.messages,
+                    request_id=f"{draft.product.pk}:{draft.variant}",
+                    seed=seed,
+                    **self.sampling,
+                )
             )
         return requests
 
@@ -174,8 +196,11 @@ class CopyWriter:
             try:
                 fields = parse_copy_output(_printable(result.text), self.campaign.channel)
                 outcome = content_check(
-                    product=draft.product, channel=self.campaign.channel, fields=fields,
-                    banned_words=self.banned_words, prompt=draft.messages[-1]["content"],
+                    product=draft.product,
+                    channel=self.campaign.channel,
+                    fields=fields,
+                    banned_words=self.banned_words,
+                    prompt=draft.messages[-1]["content"],
                 )
             except Exception as exc:
                 draft.error = f"{type(exc).__name__}: {exc}"
@@ -212,7 +237,9 @@ def _products_in_order(job: Job, ids: list[int]) -> list[Product]:
 
 def campaign_copy_run(job: Job) -> str:
     params = job.params
-    campaign = Campaign.objects.select_related("merchant").get(pk=params["campaign_id"], merchant=job.merchant)
+    campaign = Campaign.objects.select_related("merchant").get(
+        pk=params["campaign_id"], merchant=job.merchant
+    )
     try:
         return _campaign_copy_run(job, campaign, params)
     except Exception as exc:  # recorded on the job rather than lost in a worker log
@@ -229,14 +256,28 @@ def _campaign_copy_run(job: Job, campaign: Campaign, params: dict) -> str:
     writer = CopyWriter(campaign, job.base_version, max_attempts=int(params.get("max_attempts", 2)))
     reporter = ProgressReporter(job.pk, total=len(products))
     existing = set(
-        ContentPiece.objects.filter(campaign=campaign, customer_external_id="").values_list("product_id", "variant")
+        ContentPiece.objects.filter(campaign=campaign, customer_external_id="").values_list(
+            "product_id", "variant"
+        )
     )
     metrics = dict(job.metrics or {})
-    counts = {key: int(metrics.get(key, 0)) for key in (
-        "pieces", "passed_first_try", "flagged", "approvable", "failed_products", "skipped_existing", "attempts",
-    )}
-    job_log(job.pk, f"Writing {campaign.get_channel_display().lower()} copy for {len(products)} product(s) with "
-                    f"{job.base_version.name}; {len(existing)} piece(s) already exist.")
+    counts = {
+        key: int(metrics.get(key, 0))
+        for key in (
+            "pieces",
+            "passed_first_try",
+            "flagged",
+            "approvable",
+            "failed_products",
+            "skipped_existing",
+            "attempts",
+        )
+    }
+    job_log(
+        job.pk,
+        f"Writing {campaign.get_channel_display().lower()} copy for {len(products)} product(s) with "
+        f"{job.base_version.name}; {len(existing)} piece(s) already exist.",
+    )
     started = time.perf_counter()
     done = 0
     for start in range(0, len(products), BATCH_PRODUCTS):
@@ -245,7 +286,7 @@ def _campaign_copy_run(job: Job, campaign: Campaign, params: dict) -> str:
             job_finish(job.pk, status=Job.Status.CANCELLED, metrics=_metrics(counts, done, started, writer))
             campaign_generation_finished(campaign_id=campaign.pk, succeeded=True)
             return "cancelled"
-        batch = products[start:start + BATCH_PRODUCTS]
+        batch = products[start : start + BATCH_PRODUCTS]
         drafts, failed = [], set()
         for product in batch:
             for variant in variants:
@@ -256,12 +297,18 @@ def _campaign_copy_run(job: Job, campaign: Campaign, params: dict) -> str:
                     drafts.append(writer.draft(product, variant))
                 except Exception as exc:
                     failed.add(product.pk)
-                    job_log(job.pk, f"Product {product.sku}: could not build the prompt ({type(exc).__name__}: {exc}).")
+                    job_log(
+                        job.pk,
+                        f"Product {product.sku}: could not build the prompt ({type(exc).__name__}: {exc}).",
+                    )
         writer.write(drafts)
         for draft in drafts:
             if draft.outcome is None:
                 if draft.product.pk not in failed:
-                    job_log(job.pk, f"Product {draft.product.sku} v{draft.variant}: generation failed ({draft.error}).")
+                    job_log(
+                        job.pk,
+                        f"Product {draft.product.sku} v{draft.variant}: generation failed ({draft.error}).",
+                    )
                 failed.add(draft.product.pk)
                 continue
             piece, created = content_piece_record(
@@ -277,19 +324,37 @@ def _campaign_copy_run(job: Job, campaign: Campaign, params: dict) -> str:
             counts["approvable"] += piece.approvable
         counts["failed_products"] += len(failed)
         done += len(batch)
-        reporter(current=done, total=len(products), eta_seconds=_eta(started, done, len(products)),
-                 metrics=_metrics(counts, done, started, writer))
+        reporter(
+            current=done,
+            total=len(products),
+            eta_seconds=_eta(started, done, len(products)),
+            metrics=_metrics(counts, done, started, writer),
+        )
 
     metrics = _metrics(counts, done, started, writer)
     all_failed = products and counts["failed_products"] >= len(products)
     status = Job.Status.FAILED if all_failed else Job.Status.SUCCEEDED
-    job_finish(job.pk, status=status, error="Every product failed; see the log." if all_failed else "",
-               metrics=metrics, progress_current=done, progress_total=len(products))
+    job_finish(
+        job.pk,
+        status=status,
+        error="Every product failed; see the log." if all_failed else "",
+        metrics=metrics,
+        progress_current=done,
+        progress_total=len(products),
+    )
     campaign_generation_finished(campaign_id=campaign.pk, succeeded=not all_failed)
-    audit_record(merchant=campaign.merchant, actor=Actor.system(f"job:{job.pk}"), action="campaign.generated",
-                 obj=campaign, changes=metrics)
-    job_log(job.pk, f"Wrote {counts['pieces']} piece(s): {counts['passed_first_try']} passed on the first try, "
-                    f"{counts['flagged']} flagged, {counts['failed_products']} product(s) failed.")
+    audit_record(
+        merchant=campaign.merchant,
+        actor=Actor.system(f"job:{job.pk}"),
+        action="campaign.generated",
+        obj=campaign,
+        changes=metrics,
+    )
+    job_log(
+        job.pk,
+        f"Wrote {counts['pieces']} piece(s): {counts['passed_first_try']} passed on the first try, "
+        f"{counts['flagged']} flagged, {counts['failed_products']} product(s) failed.",
+    )
     return "succeeded" if not all_failed else "failed"
 
 
@@ -315,11 +380,15 @@ def _metrics(counts: dict, done: int, started: float, writer: CopyWriter) -> dic
 
 def piece_regenerate_run(job: Job) -> str:
     """Write one piece again (a reviewer asked): new seeds, the same retries, the text kept as a revision."""
-    piece = ContentPiece.objects.select_related("campaign", "campaign__merchant", "product", "product__category").get(
-        pk=job.params["piece_id"], merchant=job.merchant
+    piece = ContentPiece.objects.select_related(
+        "campaign", "campaign__merchant", "product", "product__category"
+    ).get(pk=job.params["piece_id"], merchant=job.merchant)
+    writer = CopyWriter(
+        piece.campaign,
+        job.base_version,
+        max_attempts=int(job.params.get("max_attempts", 2)),
+        seed_salt=f"regenerate:{job.pk}",
     )
-    writer = CopyWriter(piece.campaign, job.base_version, max_attempts=int(job.params.get("max_attempts", 2)),
-                        seed_salt=f"regenerate:{job.pk}")
     actor = Actor(label=f"{job.created_by_label or 'system'} (regenerate)"[:200], user=job.created_by)
     try:
         draft = writer.write([writer.draft(piece.product, piece.variant)])[0]
@@ -337,7 +406,16 @@ def piece_regenerate_run(job: Job) -> str:
         job_log(job.pk, f"Failed: {type(exc).__name__}: {exc}")
         job_finish(job.pk, status=Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
         return "failed"
-    job_finish(job.pk, status=Job.Status.SUCCEEDED, progress_current=1, progress_total=1,
-               metrics={"piece_id": piece.pk, "attempts": draft.attempts, "flagged": piece.flagged,
-                        "approvable": piece.approvable})
+    job_finish(
+        job.pk,
+        status=Job.Status.SUCCEEDED,
+        progress_current=1,
+        progress_total=1,
+        metrics={
+            "piece_id": piece.pk,
+            "attempts": draft.attempts,
+            "flagged": piece.flagged,
+            "approvable": piece.approvable,
+        },
+    )
     return "succeeded"

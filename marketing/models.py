@@ -38,7 +38,8 @@ class Length(models.TextChoices):
 
 
 class BrandVoice(models.Model):
-    """How the merchant sounds. One per merchant; every prompt includes it and its banned words are checked."""
+    """How the merchant sounds. One per merchant; every prompt includes it, every piece is checked for its
+    banned words."""
 
     merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="brand_voice")
     tone_words = models.JSONField(default=list, blank=True, help_text='e.g. ["warm", "playful", "concise"]')
@@ -77,8 +78,10 @@ class Campaign(models.Model):
     channel = models.CharField(max_length=32, choices=Channel.choices)
     products = models.ManyToManyField(Product, blank=True, related_name="campaigns")
     product_filter = models.JSONField(
-        default=dict, blank=True,
-        help_text="Catalog filter used when no products are listed: search, category, brand, min_price, max_price.",
+        default=dict,
+        blank=True,
+        help_text="Catalog filter used when no products are listed: "
+        "search, category, brand, min_price, max_price.",
     )
     # Free text until customer segments exist; it is passed to the prompt as the audience to write for.
     target_segment = models.CharField(max_length=200, blank=True)
@@ -110,6 +113,18 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def current_status(self) -> str:
+        """`status`, except that a campaign whose generation job was cancelled before it ran (so no worker
+        could mark it) no longer reads as generating."""
+        if (
+            self.status == self.Status.GENERATING
+            and self.last_job is not None
+            and not self.last_job.is_active
+        ):
+            return self.Status.READY if self.last_job.status != Job.Status.FAILED else self.Status.FAILED
+        return self.status
+
 
 class ContentPiece(models.Model):
     class Status(models.TextChoices):
@@ -140,7 +155,9 @@ class ContentPiece(models.Model):
     grounding = models.JSONField(default=dict, blank=True, help_text="The latest grounding report.")
     quality = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    flagged = models.BooleanField(default=False, help_text="Failed a check (kept after the last retry or edit).")
+    flagged = models.BooleanField(
+        default=False, help_text="Failed a check (kept after the last retry or edit)."
+    )
     approvable = models.BooleanField(
         default=False, help_text="No unsupported claims, channel-limit violations or banned words."
     )
@@ -154,7 +171,8 @@ class ContentPiece(models.Model):
         ordering = ["campaign_id", "product_id", "customer_external_id", "variant"]
         constraints = [
             models.UniqueConstraint(
-                fields=["campaign", "product", "customer_external_id", "variant"], name="uniq_piece_per_variant"
+                fields=["campaign", "product", "customer_external_id", "variant"],
+                name="uniq_piece_per_variant",
             ),
         ]
         indexes = [
@@ -210,7 +228,9 @@ class ContentRevision(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     author_label = models.CharField(max_length=200)
-    kind = models.CharField(max_length=16, choices=[("edit", "Edit"), ("regenerate", "Regeneration")], default="edit")
+    kind = models.CharField(
+        max_length=16, choices=[("edit", "Edit"), ("regenerate", "Regeneration")], default="edit"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -275,7 +295,9 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "webhook deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["endpoint", "idempotency_key"], name="uniq_delivery_per_endpoint_key"),
+            models.UniqueConstraint(
+                fields=["endpoint", "idempotency_key"], name="uniq_delivery_per_endpoint_key"
+            ),
         ]
         indexes = [models.Index(fields=["merchant", "-created_at"])]
 

@@ -18,9 +18,9 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from django.conf import settings
 from django.db import transaction
@@ -49,7 +49,15 @@ def sign(secret: str, timestamp: int | str, body: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance_s: int = 300, now: float | None = None) -> bool:
+def verify(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    tolerance_s: int = 300,
+    now: float | None = None,
+) -> bool:
     """What a receiver does: constant-time compare, and refuse timestamps outside the tolerance."""
     try:
         age = abs((now if now is not None else time.time()) - int(timestamp))
@@ -103,6 +111,7 @@ class AttemptOutcome:
     retry: bool
     status_code: int | None
     error: str = ""
+    countdown: int | None = None  # seconds until the next try, when `retry`
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -122,7 +131,9 @@ def webhook_attempt(*, delivery_id: int) -> AttemptOutcome:
         delivery = (
             WebhookDelivery.objects.select_for_update()
             .select_related("endpoint")
-            .filter(pk=delivery_id, status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING])
+            .filter(
+                pk=delivery_id, status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING]
+            )
             .first()
         )
         if delivery is None:
@@ -159,34 +170,70 @@ def webhook_attempt(*, delivery_id: int) -> AttemptOutcome:
         delivery.status_code = status_code
         delivery.response_excerpt = (excerpt or error)[:RESPONSE_EXCERPT_CHARS]
         if delivered:
-            delivery.status, delivery.delivered_at, delivery.next_retry_at = WebhookDelivery.Status.DELIVERED, now, None
+            delivery.status, delivery.delivered_at, delivery.next_retry_at = (
+                WebhookDelivery.Status.DELIVERED,
+                now,
+                None,
+            )
         elif retry:
             delivery.status = WebhookDelivery.Status.RETRYING
             delivery.next_retry_at = now + timedelta(seconds=countdown)
         else:
             delivery.status, delivery.next_retry_at = WebhookDelivery.Status.FAILED, None
-        delivery.save(update_fields=[
-            "attempt_log", "attempts", "status_code", "response_excerpt", "status", "delivered_at", "next_retry_at",
-        ])
-    return AttemptOutcome(delivered=delivered, retry=retry, status_code=status_code, error=error)
+        delivery.save(
+            update_fields=[
+                "attempt_log",
+                "attempts",
+                "status_code",
+                "response_excerpt",
+                "status",
+                "delivered_at",
+                "next_retry_at",
+            ]
+        )
+    return AttemptOutcome(
+        delivered=delivered, retry=retry, status_code=status_code, error=error, countdown=countdown
+    )
 
 
 # --- export ------------------------------------------------------------------------------------------------
 
 EXPORT_COLUMNS = [
-    "id", "campaign_id", "campaign", "channel", "product_id", "sku", "product_title", "customer_external_id",
-    "variant", "title", "subject", "body", "hashtags", "language", "status", "published_at",
+    "id",
+    "campaign_id",
+    "campaign",
+    "channel",
+    "product_id",
+    "sku",
+    "product_title",
+    "customer_external_id",
+    "variant",
+    "title",
+    "subject",
+    "body",
+    "hashtags",
+    "language",
+    "status",
+    "published_at",
 ]
 
 
 def _export_row(piece: ContentPiece) -> dict:
     data = piece_as_dict(piece)
     return {
-        "id": data["id"], "campaign_id": piece.campaign_id, "campaign": piece.campaign.name,
-        "channel": data["channel"], "product_id": piece.product_id, "sku": piece.product.sku,
-        "product_title": piece.product.title, "customer_external_id": data["customer_external_id"],
-        "variant": data["variant"], **{name: data[name] for name in CONTENT_FIELDS}, "language": data["language"],
-        "status": data["status"], "published_at": data["published_at"] or "",
+        "id": data["id"],
+        "campaign_id": piece.campaign_id,
+        "campaign": piece.campaign.name,
+        "channel": data["channel"],
+        "product_id": piece.product_id,
+        "sku": piece.product.sku,
+        "product_title": piece.product.title,
+        "customer_external_id": data["customer_external_id"],
+        "variant": data["variant"],
+        **{name: data[name] for name in CONTENT_FIELDS},
+        "language": data["language"],
+        "status": data["status"],
+        "published_at": data["published_at"] or "",
     }
 
 
@@ -206,4 +253,6 @@ def export_csv(pieces: Iterable[ContentPiece]) -> bytes:
 
 
 def export_json(pieces: Iterable[ContentPiece]) -> bytes:
-    return json.dumps({"results": [piece_as_dict(piece) for piece in pieces]}, ensure_ascii=False).encode("utf-8")
+    return json.dumps({"results": [piece_as_dict(piece) for piece in pieces]}, ensure_ascii=False).encode(
+        "utf-8"
+    )

@@ -43,7 +43,9 @@ def brand_voice_get(*, merchant: Merchant) -> BrandVoice | None:
 # --- campaigns ---------------------------------------------------------------------------------------------
 
 
-def campaign_list(*, merchant: Merchant, status: str | None = None, channel: str | None = None) -> QuerySet[Campaign]:
+def campaign_list(
+    *, merchant: Merchant, status: str | None = None, channel: str | None = None
+) -> QuerySet[Campaign]:
     """Newest first, each with `piece_count`, `in_review_count`, `approved_count`, `published_count` and
     `flagged_count`, and its latest job (for a progress bar)."""
     queryset = (
@@ -92,7 +94,9 @@ def campaign_products(*, campaign: Campaign) -> QuerySet[Product]:
     if explicit.exists():
         return explicit.select_related("category").order_by("id")
     if campaign.product_filter:
-        return product_filter_apply(merchant=campaign.merchant, product_filter=campaign.product_filter).order_by("id")
+        return product_filter_apply(
+            merchant=campaign.merchant, product_filter=campaign.product_filter
+        ).order_by("id")
     return Product.objects.none()
 
 
@@ -188,6 +192,8 @@ def webhook_endpoint_get(*, merchant: Merchant, endpoint_id) -> WebhookEndpoint:
     return _get(webhook_endpoint_list(merchant=merchant), endpoint_id, "webhook endpoint")
 
 
-def webhook_delivery_list(*, merchant: Merchant, endpoint: WebhookEndpoint | None = None) -> QuerySet[WebhookDelivery]:
+def webhook_delivery_list(
+    *, merchant: Merchant, endpoint: WebhookEndpoint | None = None
+) -> QuerySet[WebhookDelivery]:
     queryset = WebhookDelivery.objects.filter(merchant=merchant).select_related("endpoint", "piece")
     return queryset.filter(endpoint=endpoint) if endpoint is not None else queryset

@@ -1,8 +1,8 @@
 """Writes for the copy studio: brand voice, campaigns, generation jobs, the review workflow of content pieces,
 publishing (webhooks, schedule) and exports.
 
-Every state change of a piece is a guarded UPDATE (`filter(pk=..., status__in=allowed).update(...)`): if
-no row changed, the move was illegal or someone else got there first, and `ContentConflict` says which.
+Every state change of a piece is a guarded UPDATE (`filter(pk=..., status=<status read just before>)
+.update(...)`): an illegal move, or a piece someone else changed first, raises `ContentConflict`.
 Roles and API scopes are checked by the views; these functions trust their caller on *who* may act and
 enforce *what* may happen."""
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,7 +27,6 @@ from marketing.models import (
     CHANNEL_FIELDS,
     CONTENT_FIELDS,
     EDITABLE_STATUSES,
-    MAX_VARIANTS,
     TRANSITIONS,
     BrandVoice,
     Campaign,
@@ -52,7 +52,13 @@ from ml.selectors import serving_version
 MAX_GENERATION_ATTEMPTS = 2  # regenerations after the first try before a failing piece is kept, flagged
 MAX_CAMPAIGN_PRODUCTS = 5000
 MAX_FIELD_CHARS = {"title": 500, "subject": 500, "body": 5000, "hashtags": 500}
-BRAND_VOICE_LIST_LIMITS = {"tone_words": 20, "do_list": 30, "dont_list": 30, "banned_words": 200, "examples": 10}
+BRAND_VOICE_LIST_LIMITS = {
+    "tone_words": 20,
+    "do_list": 30,
+    "dont_list": 30,
+    "banned_words": 200,
+    "examples": 10,
+}
 
 
 class ContentConflict(Exception):
@@ -94,8 +100,11 @@ def brand_voice_set(
     """Create or change the merchant's brand voice; arguments left as None keep their current value."""
     voice = brand_voice_get(merchant=merchant) or BrandVoice(merchant=merchant)
     given = {
-        "tone_words": tone_words, "do_list": do_list, "dont_list": dont_list,
-        "banned_words": banned_words, "examples": examples,
+        "tone_words": tone_words,
+        "do_list": do_list,
+        "dont_list": dont_list,
+        "banned_words": banned_words,
+        "examples": examples,
     }
     changes = {}
     for name, value in given.items():
@@ -121,8 +130,17 @@ def brand_voice_set(
 
 CAMPAIGN_FIELDS = frozenset(
     {
-        "name", "goal", "channel", "products", "product_filter", "target_segment", "language", "tone", "length",
-        "variants_per_product", "publish_at",
+        "name",
+        "goal",
+        "channel",
+        "products",
+        "product_filter",
+        "target_segment",
+        "language",
+        "tone",
+        "length",
+        "variants_per_product",
+        "publish_at",
     }
 )
 
@@ -152,8 +170,12 @@ def _product_filter_validate(value: Any) -> dict:
     unknown = set(value) - PRODUCT_FILTER_KEYS
     if unknown:
         raise ValidationError(
-            {"product_filter": [f"Unknown key(s): {', '.join(sorted(unknown))}. "
-                                f"Allowed: {', '.join(sorted(PRODUCT_FILTER_KEYS))}."]}
+            {
+                "product_filter": [
+                    f"Unknown key(s): {', '.join(sorted(unknown))}. "
+                    f"Allowed: {', '.join(sorted(PRODUCT_FILTER_KEYS))}."
+                ]
+            }
         )
     for key in ("min_price", "max_price"):
         if value.get(key) not in (None, ""):
@@ -201,15 +223,27 @@ def campaign_create(
     if not product_rows and not product_filter:
         raise ValidationError({"products": ["Choose some products or give a catalog filter."]})
     campaign = Campaign(
-        merchant=merchant, name=name, channel=channel, product_filter=product_filter, goal=goal,
-        target_segment=target_segment, language=language, tone=tone, length=length,
-        variants_per_product=variants_per_product, publish_at=publish_at, created_by_label=actor.label[:200],
+        merchant=merchant,
+        name=name,
+        channel=channel,
+        product_filter=product_filter,
+        goal=goal,
+        target_segment=target_segment,
+        language=language,
+        tone=tone,
+        length=length,
+        variants_per_product=variants_per_product,
+        publish_at=publish_at,
+        created_by_label=actor.label[:200],
     )
     _campaign_validate(campaign)
     campaign.save()
     campaign.products.set(product_rows)
     audit_record(
-        merchant=merchant, actor=actor, action="campaign.create", obj=campaign,
+        merchant=merchant,
+        actor=actor,
+        action="campaign.create",
+        obj=campaign,
         changes={"channel": channel, "products": len(product_rows), "product_filter": product_filter},
     )
     return campaign
@@ -243,16 +277,42 @@ def campaign_update(*, campaign: Campaign, actor: Actor, **fields: Any) -> Campa
     if product_rows is not None:
         campaign.products.set(product_rows)
     if changes:
-        audit_record(merchant=campaign.merchant, actor=actor, action="campaign.update", obj=campaign, changes=changes)
+        audit_record(
+            merchant=campaign.merchant, actor=actor, action="campaign.update", obj=campaign, changes=changes
+        )
     return campaign
+
+
+def _generating(campaign: Campaign, *, whole_campaign_only: bool = False) -> bool:
+    """Whether a generation job (or, unless `whole_campaign_only`, a piece regeneration) is queued or
+    running."""
+    jobs = Job.objects.filter(
+        merchant_id=campaign.merchant_id,
+        kind=Job.Kind.GENERATE,
+        status__in=Job.ACTIVE,
+        params__campaign_id=campaign.pk,
+    )
+    if whole_campaign_only:
+        jobs = jobs.filter(params__has_key="product_ids")
+    return jobs.exists()
 
 
 @transaction.atomic
 def campaign_delete(*, campaign: Campaign, actor: Actor) -> None:
+    """Delete a campaign and its pieces; refused while it generates or has published pieces."""
     if campaign.pieces.filter(status=ContentPiece.Status.PUBLISHED).exists():
-        raise ContentConflict("Unpublish this campaign's published pieces before deleting it.", code="has_published")
+        raise ContentConflict(
+            "Unpublish this campaign's published pieces before deleting it.", code="has_published"
+        )
+    if _generating(campaign):
+        raise ContentConflict(
+            "This campaign is generating; cancel its job or wait for it to finish.", code="already_generating"
+        )
     audit_record(
-        merchant=campaign.merchant, actor=actor, action="campaign.delete", obj=campaign,
+        merchant=campaign.merchant,
+        actor=actor,
+        action="campaign.delete",
+        obj=campaign,
         changes={"pieces": campaign.pieces.count()},
     )
     campaign.delete()
@@ -268,7 +328,9 @@ def _generation_version(merchant: Merchant) -> ModelVersion:
 
 
 @transaction.atomic
-def campaign_generate(*, campaign: Campaign, actor: Actor, max_attempts: int = MAX_GENERATION_ATTEMPTS) -> Job:
+def campaign_generate(
+    *, campaign: Campaign, actor: Actor, max_attempts: int = MAX_GENERATION_ATTEMPTS
+) -> Job:
     """Queue batch generation of the campaign's pieces on the `ml` queue and return its Job.
 
     The product list is fixed when the job is created, so a redelivered task works on the same set.
@@ -276,11 +338,11 @@ def campaign_generate(*, campaign: Campaign, actor: Actor, max_attempts: int = M
     from marketing.tasks import generate_campaign_copy_task
 
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if Job.objects.filter(
-        merchant=campaign.merchant, kind=Job.Kind.GENERATE, status__in=Job.ACTIVE, params__campaign_id=campaign.pk,
-    ).exists():
+    if _generating(campaign, whole_campaign_only=True):
         raise ContentConflict("This campaign is already generating.", code="already_generating")
-    product_ids = list(campaign_products(campaign=campaign).values_list("pk", flat=True)[:MAX_CAMPAIGN_PRODUCTS])
+    product_ids = list(
+        campaign_products(campaign=campaign).values_list("pk", flat=True)[:MAX_CAMPAIGN_PRODUCTS]
+    )
     if not product_ids:
         raise ContentConflict("The campaign matches no products.", code="no_products")
     version = _generation_version(campaign.merchant)
@@ -302,12 +364,17 @@ def campaign_generate(*, campaign: Campaign, actor: Actor, max_attempts: int = M
         status=Campaign.Status.GENERATING, last_job=job, updated_at=timezone.now()
     )
     audit_record(
-        merchant=campaign.merchant, actor=actor, action="campaign.generate", obj=campaign,
+        merchant=campaign.merchant,
+        actor=actor,
+        action="campaign.generate",
+        obj=campaign,
         changes={"job": job.pk, "products": len(product_ids), "model": version.name},
     )
-    transaction.on_commit(lambda: Job.objects.filter(pk=job.pk).update(
-        celery_task_id=generate_campaign_copy_task.apply_async(args=[job.pk], queue="ml").id
-    ))
+    transaction.on_commit(
+        lambda: Job.objects.filter(pk=job.pk).update(
+            celery_task_id=generate_campaign_copy_task.apply_async(args=[job.pk], queue="ml").id
+        )
+    )
     return job
 
 
@@ -329,14 +396,24 @@ class GroundingOutcome:
 
 
 def content_check(
-    *, product: Product, channel: str, fields: dict[str, str], banned_words: Iterable[str] = (), prompt: str = ""
+    *,
+    product: Product,
+    channel: str,
+    fields: dict[str, str],
+    banned_words: Iterable[str] = (),
+    prompt: str = "",
 ) -> GroundingOutcome:
     """Run the engine's grounding check (standard library only, safe in the web process)."""
     report = check_copy(
-        {k: v for k, v in fields.items() if v}, product_facts(product), channel=channel,
-        banned_words=tuple(banned_words), prompt=prompt,
+        {k: v for k, v in fields.items() if v},
+        product_facts(product),
+        channel=channel,
+        banned_words=tuple(banned_words),
+        prompt=prompt,
     )
-    return GroundingOutcome(report=report.to_dict(), passed=bool(report.passed), approvable=bool(report.approvable))
+    return GroundingOutcome(
+        report=report.to_dict(), passed=bool(report.passed), approvable=bool(report.approvable)
+    )
 
 
 def _banned_words(merchant: Merchant) -> list[str]:
@@ -420,19 +497,29 @@ def _transition(
         status=target, updated_at=timezone.now(), **updates
     )
     if not updated:
-        raise ContentConflict(f"Piece {piece.pk} changed meanwhile and cannot be {_past(action)} now; reload it.",
-                              code="stale")
+        raise ContentConflict(
+            f"Piece {piece.pk} changed meanwhile and cannot be {_past(action)} now; reload it.", code="stale"
+        )
     piece.refresh_from_db()
     audit_record(
-        merchant=piece.merchant, actor=actor, action=f"content.{action}", obj=piece,
+        merchant=piece.merchant,
+        actor=actor,
+        action=f"content.{action}",
+        obj=piece,
         changes={"from": current, "to": target, **{k: v for k, v in updates.items() if isinstance(v, str)}},
     )
     return piece
 
 
 def _past(action: str) -> str:
-    return {"submit": "submitted for review", "approve": "approved", "reject": "rejected", "publish": "published",
-            "unpublish": "unpublished", "regenerate": "regenerated"}[action]
+    return {
+        "submit": "submitted for review",
+        "approve": "approved",
+        "reject": "rejected",
+        "publish": "published",
+        "unpublish": "unpublished",
+        "regenerate": "regenerated",
+    }[action]
 
 
 def _status_label(status: str | None) -> str:
@@ -466,12 +553,17 @@ def content_approve(*, piece: ContentPiece, actor: Actor) -> ContentPiece:
     piece.refresh_from_db()
     if piece.status in TRANSITIONS["approve"][0] and not piece.approvable:
         raise ContentConflict(
-            f"Piece {piece.pk} cannot be approved until it is edited: {', '.join(_approval_blockers(piece))}.",
+            f"Piece {piece.pk} cannot be approved until it is edited: "
+            f"{', '.join(_approval_blockers(piece))}.",
             code="grounding_failed",
             detail={"grounding": piece.grounding},
         )
     return _transition(
-        piece, "approve", actor, extra_filter={"approvable": True}, reviewed_by_label=actor.label[:200],
+        piece,
+        "approve",
+        actor,
+        extra_filter={"approvable": True},
+        reviewed_by_label=actor.label[:200],
         rejection_reason="",
     )
 
@@ -493,7 +585,9 @@ class BulkApproval:
     skipped: dict[int, str] = field(default_factory=dict)
 
 
-def content_bulk_approve(*, merchant: Merchant, actor: Actor, pieces: QuerySet[ContentPiece] | Iterable[ContentPiece]) -> BulkApproval:
+def content_bulk_approve(
+    *, merchant: Merchant, actor: Actor, pieces: QuerySet[ContentPiece] | Iterable[ContentPiece]
+) -> BulkApproval:
     """Approve every given piece that is in review and passes every check (not flagged, nothing blocking);
     the others are skipped with the reason. Each approval is its own guarded update and audit entry."""
     result = BulkApproval()
@@ -510,8 +604,12 @@ def content_bulk_approve(*, merchant: Merchant, actor: Actor, pieces: QuerySet[C
         try:
             with transaction.atomic():
                 _transition(
-                    piece, "approve", actor, extra_filter={"approvable": True, "flagged": False},
-                    reviewed_by_label=actor.label[:200], rejection_reason="",
+                    piece,
+                    "approve",
+                    actor,
+                    extra_filter={"approvable": True, "flagged": False},
+                    reviewed_by_label=actor.label[:200],
+                    rejection_reason="",
                 )
         except ContentConflict as exc:
             result.skipped[piece.pk] = exc.message
@@ -538,15 +636,22 @@ def content_update(*, piece: ContentPiece, actor: Actor, **fields: str) -> Conte
             detail={"status": piece.status},
         )
     channel = piece.campaign.channel
-    not_for_channel = [name for name, value in fields.items() if value and name not in CHANNEL_FIELDS[channel]]
+    not_for_channel = [
+        name for name, value in fields.items() if value and name not in CHANNEL_FIELDS[channel]
+    ]
     if not_for_channel:
-        raise ValidationError({name: [f"A {Channel(channel).label.lower()} has no {name}."] for name in not_for_channel})
+        raise ValidationError(
+            {name: [f"A {Channel(channel).label.lower()} has no {name}."] for name in not_for_channel}
+        )
     before = piece.fields()
     after = _clean_fields(channel, {**before, **fields})
     if after == before:
         return piece
     outcome = content_check(
-        product=piece.product, channel=channel, fields=after, banned_words=_banned_words(piece.merchant),
+        product=piece.product,
+        channel=channel,
+        fields=after,
+        banned_words=_banned_words(piece.merchant),
         prompt=_prompt_text(piece.prompt),
     )
     return _content_replace(
@@ -568,7 +673,9 @@ def _prompt_text(prompt: str) -> str:
         return prompt
     if not isinstance(messages, list):
         return prompt
-    return "\n".join(m.get("content", "") for m in messages if isinstance(m, dict) and m.get("role") == "user")
+    return "\n".join(
+        m.get("content", "") for m in messages if isinstance(m, dict) and m.get("role") == "user"
+    )
 
 
 def _content_replace(
@@ -596,13 +703,27 @@ def _content_replace(
     if not updated:
         raise ContentConflict(f"Piece {piece.pk} changed while it was being edited; reload it.", code="stale")
     ContentRevision.objects.create(
-        merchant_id=piece.merchant_id, piece=piece, fields_before=before, fields_after=after,
-        status_before=status_before, author=actor.user, author_label=actor.label[:200], kind=kind,
+        merchant_id=piece.merchant_id,
+        piece=piece,
+        fields_before=before,
+        fields_after=after,
+        status_before=status_before,
+        author=actor.user,
+        author_label=actor.label[:200],
+        kind=kind,
     )
     changed = sorted(name for name in after if after[name] != before[name])
     audit_record(
-        merchant=piece.merchant, actor=actor, action=f"content.{kind}", obj=piece,
-        changes={"fields": changed, "from": status_before, "to": target_status, "approvable": outcome.approvable},
+        merchant=piece.merchant,
+        actor=actor,
+        action=f"content.{kind}",
+        obj=piece,
+        changes={
+            "fields": changed,
+            "from": status_before,
+            "to": target_status,
+            "approvable": outcome.approvable,
+        },
     )
     piece.refresh_from_db()
     return piece
@@ -621,24 +742,38 @@ def content_regenerate(*, piece: ContentPiece, actor: Actor) -> Job:
             detail={"status": piece.status},
         )
     if Job.objects.filter(
-        merchant_id=piece.merchant_id, kind=Job.Kind.GENERATE, status__in=Job.ACTIVE, params__piece_id=piece.pk
+        merchant_id=piece.merchant_id,
+        kind=Job.Kind.GENERATE,
+        status__in=Job.ACTIVE,
+        params__piece_id=piece.pk,
     ).exists():
         raise ContentConflict("This piece is already being regenerated.", code="already_generating")
     version = _generation_version(piece.merchant)
     job = Job.objects.create(
         merchant_id=piece.merchant_id,
         kind=Job.Kind.GENERATE,
-        params={"piece_id": piece.pk, "campaign_id": piece.campaign_id, "max_attempts": MAX_GENERATION_ATTEMPTS},
+        params={
+            "piece_id": piece.pk,
+            "campaign_id": piece.campaign_id,
+            "max_attempts": MAX_GENERATION_ATTEMPTS,
+        },
         progress_total=1,
         base_version=version,
         created_by=actor.user,
         created_by_label=actor.label[:200],
     )
-    audit_record(merchant=piece.merchant, actor=actor, action="content.regenerate_requested", obj=piece,
-                 changes={"job": job.pk})
-    transaction.on_commit(lambda: Job.objects.filter(pk=job.pk).update(
-        celery_task_id=regenerate_content_task.apply_async(args=[job.pk], queue="ml").id
-    ))
+    audit_record(
+        merchant=piece.merchant,
+        actor=actor,
+        action="content.regenerate_requested",
+        obj=piece,
+        changes={"job": job.pk},
+    )
+    transaction.on_commit(
+        lambda: Job.objects.filter(pk=job.pk).update(
+            celery_task_id=regenerate_content_task.apply_async(args=[job.pk], queue="ml").id
+        )
+    )
     return job
 
 
@@ -662,12 +797,24 @@ def content_apply_regeneration(
         .get(pk=piece_id)
     )
     if piece.status not in TRANSITIONS["regenerate"][0]:
-        raise ContentConflict(f"Piece {piece.pk} became {_status_label(piece.status)} while it was regenerated.")
+        raise ContentConflict(
+            f"Piece {piece.pk} became {_status_label(piece.status)} while it was regenerated."
+        )
     after = _clean_fields(piece.campaign.channel, fields, truncate=True)
     return _content_replace(
-        piece, after, outcome, actor, kind="regenerate", target_status=ContentPiece.Status.IN_REVIEW,
-        extra={"model_version": model_version, "prompt": prompt, "params": params, "quality": quality,
-               "attempts": piece.attempts + attempts},
+        piece,
+        after,
+        outcome,
+        actor,
+        kind="regenerate",
+        target_status=ContentPiece.Status.IN_REVIEW,
+        extra={
+            "model_version": model_version,
+            "prompt": prompt,
+            "params": params,
+            "quality": quality,
+            "attempts": piece.attempts + attempts,
+        },
     )
 
 
@@ -707,8 +854,11 @@ def _webhooks_dispatch(piece: ContentPiece, event: str, happened_at: datetime) -
     from marketing.publishing import idempotency_key, webhook_payload
     from marketing.tasks import deliver_webhook_task
 
-    endpoints = [e for e in WebhookEndpoint.objects.filter(merchant_id=piece.merchant_id, active=True).order_by("id")
-                 if e.wants(event)]
+    endpoints = [
+        e
+        for e in WebhookEndpoint.objects.filter(merchant_id=piece.merchant_id, active=True).order_by("id")
+        if e.wants(event)
+    ]
     if not endpoints:
         return []
     piece = ContentPiece.objects.select_related("campaign", "product").get(pk=piece.pk)
@@ -717,31 +867,48 @@ def _webhooks_dispatch(piece: ContentPiece, event: str, happened_at: datetime) -
     deliveries = []
     for endpoint in endpoints:
         delivery, created = WebhookDelivery.objects.get_or_create(
-            endpoint=endpoint, idempotency_key=key,
+            endpoint=endpoint,
+            idempotency_key=key,
             defaults={"merchant_id": piece.merchant_id, "piece": piece, "event": event, "payload": payload},
         )
         if created:
             deliveries.append(delivery)
     ids = [d.pk for d in deliveries]
-    transaction.on_commit(lambda: [deliver_webhook_task.apply_async(args=[pk], queue="default") for pk in ids])
+    transaction.on_commit(
+        lambda: [deliver_webhook_task.apply_async(args=[pk], queue="default") for pk in ids]
+    )
     return deliveries
 
 
 @transaction.atomic
 def webhook_endpoint_create(
-    *, merchant: Merchant, actor: Actor, url: str, events: list[str] | None = None, description: str = "",
+    *,
+    merchant: Merchant,
+    actor: Actor,
+    url: str,
+    events: list[str] | None = None,
+    description: str = "",
     active: bool = True,
 ) -> tuple[WebhookEndpoint, str]:
     """Create an endpoint; its signing secret is returned here and shown only once."""
     secret = "whsec_" + secrets.token_urlsafe(32)
     endpoint = WebhookEndpoint(
-        merchant=merchant, url=url, events=_events_validate(events), description=description, secret=secret,
+        merchant=merchant,
+        url=url,
+        events=_events_validate(events),
+        description=description,
+        secret=secret,
         active=active,
     )
     _endpoint_validate(endpoint)
     endpoint.save()
-    audit_record(merchant=merchant, actor=actor, action="webhook.create", obj=endpoint,
-                 changes={"url": url, "events": endpoint.events})
+    audit_record(
+        merchant=merchant,
+        actor=actor,
+        action="webhook.create",
+        obj=endpoint,
+        changes={"url": url, "events": endpoint.events},
+    )
     return endpoint, secret
 
 
@@ -759,7 +926,9 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, actor: Actor, **fields
     _endpoint_validate(endpoint)
     endpoint.save()
     if changes:
-        audit_record(merchant=endpoint.merchant, actor=actor, action="webhook.update", obj=endpoint, changes=changes)
+        audit_record(
+            merchant=endpoint.merchant, actor=actor, action="webhook.update", obj=endpoint, changes=changes
+        )
     return endpoint
 
 
@@ -774,7 +943,12 @@ def _events_validate(events: list[str] | None) -> list[str]:
     unknown = [e for e in events if e not in WebhookEvent.values]
     if unknown:
         raise ValidationError(
-            {"events": [f"Unknown event(s): {', '.join(map(str, unknown))}. Allowed: {', '.join(WebhookEvent.values)}."]}
+            {
+                "events": [
+                    f"Unknown event(s): {', '.join(map(str, unknown))}. "
+                    f"Allowed: {', '.join(WebhookEvent.values)}."
+                ]
+            }
         )
     return sorted(set(events))
 

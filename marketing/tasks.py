@@ -36,23 +36,29 @@ def requeue_stale_generation_jobs() -> list[int]:
     requeued = []
     for job in stale_jobs(kind=Job.Kind.GENERATE):
         task = regenerate_content_task if "piece_id" in job.params else generate_campaign_copy_task
-        job_log(job.pk, "Worker stopped responding; queued again to carry on from the pieces already written.")
+        job_log(
+            job.pk, "Worker stopped responding; queued again to carry on from the pieces already written."
+        )
         task.apply_async(args=[job.pk], queue="ml")
         requeued.append(job.pk)
     return requeued
 
 
 @shared_task(
-    name="marketing.tasks.deliver_webhook_task", bind=True, acks_late=True, max_retries=None, ignore_result=True
+    name="marketing.tasks.deliver_webhook_task",
+    bind=True,
+    acks_late=True,
+    max_retries=None,
+    ignore_result=True,
 )
 def deliver_webhook_task(self, delivery_id: int) -> str:
     """One attempt per run; a failed attempt schedules the next with exponential backoff (the delivery row
     counts attempts and decides when to give up)."""
-    from marketing.publishing import retry_countdown, webhook_attempt
+    from marketing.publishing import webhook_attempt
 
     outcome = webhook_attempt(delivery_id=delivery_id)
     if outcome.retry:
-        raise self.retry(countdown=retry_countdown(self.request.retries + 1))
+        raise self.retry(countdown=outcome.countdown)
     return "delivered" if outcome.delivered else f"not delivered: {outcome.error or outcome.status_code}"
 
 

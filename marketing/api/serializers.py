@@ -18,9 +18,15 @@ from marketing.services import MAX_CAMPAIGN_PRODUCTS
 class ProductFilterSerializer(serializers.Serializer):
     """Which active products a campaign covers when it lists none explicitly."""
 
-    search = serializers.CharField(required=False, allow_blank=True, max_length=200,
-                                   help_text="Words that must all appear in the SKU, title, brand or description.")
-    category = serializers.CharField(required=False, allow_blank=True, max_length=220, help_text="Category slug.")
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Words that must all appear in the SKU, title, brand or description.",
+    )
+    category = serializers.CharField(
+        required=False, allow_blank=True, max_length=220, help_text="Category slug."
+    )
     brand = serializers.CharField(required=False, allow_blank=True, max_length=200)
     min_price = serializers.DecimalField(required=False, allow_null=True, max_digits=12, decimal_places=2)
     max_price = serializers.DecimalField(required=False, allow_null=True, max_digits=12, decimal_places=2)
@@ -45,7 +51,9 @@ class ProductIdsField(serializers.ListField):
 
 class CampaignSerializer(serializers.ModelSerializer):
     products = ProductIdsField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=MAX_CAMPAIGN_PRODUCTS,
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=MAX_CAMPAIGN_PRODUCTS,
         help_text="Ids of this merchant's products. Either this or product_filter is required.",
     )
     product_filter = ProductFilterSerializer(required=False)
@@ -53,9 +61,13 @@ class CampaignSerializer(serializers.ModelSerializer):
     length = serializers.ChoiceField(choices=Length.choices, required=False)
     variants_per_product = serializers.IntegerField(min_value=1, max_value=MAX_VARIANTS, required=False)
     target_segment = serializers.CharField(
-        required=False, allow_blank=True, max_length=200,
-        help_text="Free-text audience for now (e.g. 'lapsed customers'); becomes a segment id once segments exist.",
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Free-text audience for now (e.g. 'lapsed customers'); "
+        "it becomes a segment reference once customer segments exist.",
     )
+    status = serializers.ChoiceField(source="current_status", choices=Campaign.Status.choices, read_only=True)
     last_job = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Latest generation job.")
     piece_count = serializers.IntegerField(read_only=True)
     in_review_count = serializers.IntegerField(read_only=True)
@@ -66,10 +78,28 @@ class CampaignSerializer(serializers.ModelSerializer):
     class Meta:
         model = Campaign
         fields = [
-            "id", "name", "goal", "channel", "products", "product_filter", "target_segment", "language", "tone",
-            "length", "variants_per_product", "publish_at", "status", "last_job", "piece_count",
-            "in_review_count", "approved_count", "published_count", "flagged_count", "created_by_label",
-            "created_at", "updated_at",
+            "id",
+            "name",
+            "goal",
+            "channel",
+            "products",
+            "product_filter",
+            "target_segment",
+            "language",
+            "tone",
+            "length",
+            "variants_per_product",
+            "publish_at",
+            "status",
+            "last_job",
+            "piece_count",
+            "in_review_count",
+            "approved_count",
+            "published_count",
+            "flagged_count",
+            "created_by_label",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "status", "created_by_label", "created_at", "updated_at"]
         extra_kwargs = {
@@ -97,15 +127,39 @@ class ContentPieceSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContentPiece
         fields = [
-            "id", "campaign", "campaign_name", "channel", "product", "customer_external_id", "variant",
-            "title", "subject", "body", "hashtags", "status", "flagged", "approvable", "grounding", "quality",
-            "attempts", "model_version", "model_version_name", "params", "prompt", "rejection_reason",
-            "reviewed_by_label", "published_at", "created_at", "updated_at",
+            "id",
+            "campaign",
+            "campaign_name",
+            "channel",
+            "product",
+            "customer_external_id",
+            "variant",
+            "title",
+            "subject",
+            "body",
+            "hashtags",
+            "status",
+            "flagged",
+            "approvable",
+            "grounding",
+            "quality",
+            "attempts",
+            "model_version",
+            "model_version_name",
+            "params",
+            "prompt",
+            "rejection_reason",
+            "reviewed_by_label",
+            "published_at",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
         extra_kwargs = {
-            "grounding": {"help_text": "Grounding report: unsupported claims (with character spans), channel "
-                                       "violations, degenerate output, banned words, passed/approvable."},
+            "grounding": {
+                "help_text": "Grounding report: unsupported claims (with character spans), channel "
+                "violations, degenerate output, banned words, passed/approvable."
+            },
             "approvable": {"help_text": "False while the grounding report blocks approval; edit the piece."},
         }
 
@@ -129,10 +183,15 @@ class RejectSerializer(serializers.Serializer):
 
 
 class BulkApproveSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=1000,
-                                help_text="Pieces to approve.")
-    campaign = serializers.IntegerField(required=False, min_value=1,
-                                        help_text="Or: every piece of this campaign that is in review.")
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=1000,
+        help_text="Pieces to approve.",
+    )
+    campaign = serializers.IntegerField(
+        required=False, min_value=1, help_text="Or: every piece of this campaign that is in review."
+    )
 
     def validate(self, attrs):
         if bool(attrs.get("ids")) == bool(attrs.get("campaign")):
@@ -142,7 +201,9 @@ class BulkApproveSerializer(serializers.Serializer):
 
 class BulkApproveResultSerializer(serializers.Serializer):
     approved = serializers.ListField(child=serializers.IntegerField())
-    skipped = serializers.DictField(child=serializers.CharField(), help_text="Piece id -> why it was not approved.")
+    skipped = serializers.DictField(
+        child=serializers.CharField(), help_text="Piece id -> why it was not approved."
+    )
 
 
 class ExportQuerySerializer(serializers.Serializer):
@@ -162,27 +223,54 @@ class ContentRevisionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ContentRevision
-        fields = ["id", "kind", "fields_before", "fields_after", "status_before", "author_label", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "fields_before",
+            "fields_after",
+            "status_before",
+            "author_label",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
 class BrandVoiceSerializer(serializers.ModelSerializer):
-    tone_words = serializers.ListField(child=serializers.CharField(max_length=100), max_length=20, required=False)
-    do_list = serializers.ListField(child=serializers.CharField(max_length=2000), max_length=30, required=False)
-    dont_list = serializers.ListField(child=serializers.CharField(max_length=2000), max_length=30, required=False)
-    banned_words = serializers.ListField(child=serializers.CharField(max_length=100), max_length=200, required=False)
-    examples = serializers.ListField(child=serializers.CharField(max_length=2000), max_length=10, required=False)
+    tone_words = serializers.ListField(
+        child=serializers.CharField(max_length=100), max_length=20, required=False
+    )
+    do_list = serializers.ListField(
+        child=serializers.CharField(max_length=2000), max_length=30, required=False
+    )
+    dont_list = serializers.ListField(
+        child=serializers.CharField(max_length=2000), max_length=30, required=False
+    )
+    banned_words = serializers.ListField(
+        child=serializers.CharField(max_length=100), max_length=200, required=False
+    )
+    examples = serializers.ListField(
+        child=serializers.CharField(max_length=2000), max_length=10, required=False
+    )
 
     class Meta:
         model = BrandVoice
-        fields = ["tone_words", "audience", "do_list", "dont_list", "banned_words", "examples",
-                  "updated_by_label", "updated_at"]
+        fields = [
+            "tone_words",
+            "audience",
+            "do_list",
+            "dont_list",
+            "banned_words",
+            "examples",
+            "updated_by_label",
+            "updated_at",
+        ]
         read_only_fields = ["updated_by_label", "updated_at"]
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.choices), required=False,
+        child=serializers.ChoiceField(choices=WebhookEvent.choices),
+        required=False,
         help_text="Events to send; empty means all.",
     )
 
@@ -207,7 +295,18 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = [
-            "id", "endpoint", "piece", "event", "idempotency_key", "status", "status_code", "attempts",
-            "attempt_log", "next_retry_at", "response_excerpt", "delivered_at", "created_at",
+            "id",
+            "endpoint",
+            "piece",
+            "event",
+            "idempotency_key",
+            "status",
+            "status_code",
+            "attempts",
+            "attempt_log",
+            "next_retry_at",
+            "response_excerpt",
+            "delivered_at",
+            "created_at",
         ]
         read_only_fields = fields

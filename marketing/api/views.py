@@ -84,18 +84,25 @@ def _conflict(exc: ContentConflict) -> Conflict:
 
 @extend_schema_view(
     list=extend_schema(summary="List campaigns", responses={200: CampaignSerializer(many=True), **_ERRORS}),
-    retrieve=extend_schema(summary="Get a campaign", responses={200: CampaignSerializer, **_ERRORS, **_NOT_FOUND}),
+    retrieve=extend_schema(
+        summary="Get a campaign", responses={200: CampaignSerializer, **_ERRORS, **_NOT_FOUND}
+    ),
     create=extend_schema(
         summary="Create a campaign",
         description="Products must be this merchant's; unknown ids answer 400 naming them.",
         responses={201: CampaignSerializer, **_INVALID, **_ERRORS},
     ),
-    update=extend_schema(summary="Replace a campaign",
-                         responses={200: CampaignSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND}),
-    partial_update=extend_schema(summary="Change some fields of a campaign",
-                                 responses={200: CampaignSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND}),
-    destroy=extend_schema(summary="Delete a campaign and its pieces",
-                          responses={204: None, **_ERRORS, **_NOT_FOUND, **_CONFLICT}),
+    update=extend_schema(
+        summary="Replace a campaign", responses={200: CampaignSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND}
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a campaign",
+        responses={200: CampaignSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND},
+    ),
+    destroy=extend_schema(
+        summary="Delete a campaign and its pieces",
+        responses={204: None, **_ERRORS, **_NOT_FOUND, **_CONFLICT},
+    ),
 )
 class CampaignViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
     """Campaigns: a channel, a set of products (explicit or a catalog filter), tone, length, language and
@@ -118,7 +125,9 @@ class CampaignViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
         serializer.instance = campaign_get(merchant=self.merchant, campaign_id=campaign.pk)
 
     def perform_update(self, serializer):
-        campaign = campaign_update(campaign=serializer.instance, actor=self.actor, **serializer.validated_data)
+        campaign = campaign_update(
+            campaign=serializer.instance, actor=self.actor, **serializer.validated_data
+        )
         serializer.instance = campaign_get(merchant=self.merchant, campaign_id=campaign.pk)
 
     def perform_destroy(self, instance):
@@ -130,7 +139,8 @@ class CampaignViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
     @extend_schema(
         summary="Generate the campaign's copy",
         description="Queues batch generation on the ML queue and answers 202 with the job; poll "
-        "`/api/v1/jobs/{id}/` for progress. Pieces land `in_review`. Generating again only fills in missing pieces.",
+        "`/api/v1/jobs/{id}/` for progress. Pieces land `in_review`. "
+        "Generating again only fills in missing pieces.",
         request=None,
         responses={202: JobSerializer, **_ERRORS, **_NOT_FOUND, **_CONFLICT},
     )
@@ -164,20 +174,28 @@ _PIECE_RESPONSES = {200: ContentPieceSerializer, **_ERRORS, **_NOT_FOUND, **_CON
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List content pieces (the review queue)",
-                       responses={200: ContentPieceSerializer(many=True), **_INVALID, **_ERRORS}),
-    retrieve=extend_schema(summary="Get a content piece",
-                           responses={200: ContentPieceSerializer, **_ERRORS, **_NOT_FOUND}),
+    list=extend_schema(
+        summary="List content pieces (the review queue)",
+        responses={200: ContentPieceSerializer(many=True), **_INVALID, **_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="Get a content piece", responses={200: ContentPieceSerializer, **_ERRORS, **_NOT_FOUND}
+    ),
     partial_update=extend_schema(
         summary="Edit a content piece",
-        description="Saves a revision and re-runs the grounding check. A rejected or approved piece goes back "
-        "to review; a published piece must be unpublished first (409).",
+        description="Saves a revision and re-runs the grounding check. A rejected or approved piece goes "
+        "back to review; a published piece must be unpublished first (409).",
         request=ContentEditSerializer,
         responses={**_PIECE_RESPONSES, **_INVALID},
     ),
 )
-class ContentViewSet(MerchantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
-                     viewsets.GenericViewSet):
+class ContentViewSet(
+    MerchantAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     """Generated copy and its review workflow: draft -> in_review -> approved -> published, or rejected.
     Illegal moves answer 409. Publishing needs the `publish` scope."""
 
@@ -215,24 +233,33 @@ class ContentViewSet(MerchantAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
         body.is_valid(raise_exception=True)
         return self._run(content_update, **body.validated_data)
 
-    @extend_schema(summary="Approve a piece", description="Only pieces in review whose grounding report blocks "
-                   "nothing (unsupported claims, channel limits, banned words) can be approved.",
-                   request=None, responses=_PIECE_RESPONSES)
+    @extend_schema(
+        summary="Approve a piece",
+        description="Only pieces in review whose grounding report blocks "
+        "nothing (unsupported claims, channel limits, banned words) can be approved.",
+        request=None,
+        responses=_PIECE_RESPONSES,
+    )
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         return self._run(content_approve)
 
-    @extend_schema(summary="Reject a piece", request=RejectSerializer, responses={**_PIECE_RESPONSES, **_INVALID})
+    @extend_schema(
+        summary="Reject a piece", request=RejectSerializer, responses={**_PIECE_RESPONSES, **_INVALID}
+    )
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         body = RejectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self._run(content_reject, reason=body.validated_data["reason"])
 
-    @extend_schema(summary="Publish an approved piece",
-                   description="Needs the `publish` scope. Sends signed webhooks to the merchant's endpoints. "
-                   "Anything but an approved piece answers 409.",
-                   request=None, responses=_PIECE_RESPONSES)
+    @extend_schema(
+        summary="Publish an approved piece",
+        description="Needs the `publish` scope. Sends signed webhooks to the merchant's endpoints. "
+        "Anything but an approved piece answers 409.",
+        request=None,
+        responses=_PIECE_RESPONSES,
+    )
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
         return self._run(content_publish)
@@ -242,10 +269,13 @@ class ContentViewSet(MerchantAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
     def unpublish(self, request, pk=None):
         return self._run(content_unpublish)
 
-    @extend_schema(summary="Regenerate a piece",
-                   description="Queues a new generation of this piece on the ML queue (202 + job); the old text "
-                   "is kept as a revision and the piece returns to review.",
-                   request=None, responses={202: JobSerializer, **_ERRORS, **_NOT_FOUND, **_CONFLICT})
+    @extend_schema(
+        summary="Regenerate a piece",
+        description="Queues a new generation of this piece on the ML queue (202 + job); the old text "
+        "is kept as a revision and the piece returns to review.",
+        request=None,
+        responses={202: JobSerializer, **_ERRORS, **_NOT_FOUND, **_CONFLICT},
+    )
     @action(detail=True, methods=["post"])
     def regenerate(self, request, pk=None):
         try:
@@ -254,18 +284,23 @@ class ContentViewSet(MerchantAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
             raise _conflict(exc) from exc
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(summary="A piece's revisions (newest first)",
-                   responses={200: ContentRevisionSerializer(many=True), **_ERRORS, **_NOT_FOUND})
+    @extend_schema(
+        summary="A piece's revisions (newest first)",
+        responses={200: ContentRevisionSerializer(many=True), **_ERRORS, **_NOT_FOUND},
+    )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def revisions(self, request, pk=None):
         piece = self.get_object()
         revisions = content_revision_list(merchant=self.merchant, piece=piece)
         return Response(ContentRevisionSerializer(revisions, many=True).data)
 
-    @extend_schema(summary="Approve every given piece that passes every check",
-                   description="Pieces not in review, flagged, or blocked by their grounding report are skipped "
-                   "with the reason.",
-                   request=BulkApproveSerializer, responses={200: BulkApproveResultSerializer, **_INVALID, **_ERRORS})
+    @extend_schema(
+        summary="Approve every given piece that passes every check",
+        description="Pieces not in review, flagged, or blocked by their grounding report are skipped "
+        "with the reason.",
+        request=BulkApproveSerializer,
+        responses={200: BulkApproveResultSerializer, **_INVALID, **_ERRORS},
+    )
     @action(detail=False, methods=["post"], url_path="bulk-approve", filter_backends=[])
     def bulk_approve(self, request):
         body = BulkApproveSerializer(data=request.data)
@@ -276,11 +311,15 @@ class ContentViewSet(MerchantAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
             missing = set(data["ids"]) - set(pieces.values_list("pk", flat=True))
         else:
             campaign = campaign_get(merchant=self.merchant, campaign_id=data["campaign"])
-            pieces = content_list(merchant=self.merchant, campaign=campaign, status=ContentPiece.Status.IN_REVIEW)
+            pieces = content_list(
+                merchant=self.merchant, campaign=campaign, status=ContentPiece.Status.IN_REVIEW
+            )
             missing = set()
         result = content_bulk_approve(merchant=self.merchant, actor=self.actor, pieces=pieces.order_by("id"))
         skipped = {**{pk: "not found" for pk in missing}, **result.skipped}
-        return Response({"approved": result.approved, "skipped": {str(k): v for k, v in sorted(skipped.items())}})
+        return Response(
+            {"approved": result.approved, "skipped": {str(k): v for k, v in sorted(skipped.items())}}
+        )
 
     @extend_schema(
         summary="Export approved and published pieces",
@@ -290,7 +329,8 @@ class ContentViewSet(MerchantAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "text/csv"): OpenApiTypes.STR,
-            **_INVALID, **_ERRORS,
+            **_INVALID,
+            **_ERRORS,
         },
     )
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
@@ -305,7 +345,9 @@ class ContentViewSet(MerchantAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
         body, content_type = content_export(pieces=pieces, export_format=options["format"])
         response = HttpResponse(body, content_type=content_type)
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="storyfront-content-{stamp}.{options["format"]}"'
+        response["Content-Disposition"] = (
+            f'attachment; filename="storyfront-content-{stamp}.{options["format"]}"'
+        )
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
@@ -321,8 +363,11 @@ class BrandVoiceView(MerchantAPIMixin, APIView):
         voice = brand_voice_get(merchant=self.merchant)
         return Response(BrandVoiceSerializer(voice).data if voice else BrandVoiceSerializer().data)
 
-    @extend_schema(summary="Set the brand voice", request=BrandVoiceSerializer,
-                   responses={200: BrandVoiceSerializer, **_INVALID, **_ERRORS})
+    @extend_schema(
+        summary="Set the brand voice",
+        request=BrandVoiceSerializer,
+        responses={200: BrandVoiceSerializer, **_INVALID, **_ERRORS},
+    )
     def put(self, request):
         body = BrandVoiceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -334,10 +379,12 @@ class BrandVoiceView(MerchantAPIMixin, APIView):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List webhook endpoints",
-                       responses={200: WebhookEndpointSerializer(many=True), **_ERRORS}),
-    retrieve=extend_schema(summary="Get a webhook endpoint",
-                           responses={200: WebhookEndpointSerializer, **_ERRORS, **_NOT_FOUND}),
+    list=extend_schema(
+        summary="List webhook endpoints", responses={200: WebhookEndpointSerializer(many=True), **_ERRORS}
+    ),
+    retrieve=extend_schema(
+        summary="Get a webhook endpoint", responses={200: WebhookEndpointSerializer, **_ERRORS, **_NOT_FOUND}
+    ),
     create=extend_schema(
         summary="Add a webhook endpoint",
         description="Needs the `publish` scope. The response carries the signing `secret`, shown only once. "
@@ -345,11 +392,17 @@ class BrandVoiceView(MerchantAPIMixin, APIView):
         "`{X-Storyfront-Timestamp}.{raw body}`, and `X-Storyfront-Idempotency-Key`, stable across retries.",
         responses={201: WebhookEndpointCreatedSerializer, **_INVALID, **_ERRORS},
     ),
-    update=extend_schema(summary="Replace a webhook endpoint",
-                         responses={200: WebhookEndpointSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND}),
-    partial_update=extend_schema(summary="Change a webhook endpoint",
-                                 responses={200: WebhookEndpointSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND}),
-    destroy=extend_schema(summary="Remove a webhook endpoint", responses={204: None, **_ERRORS, **_NOT_FOUND}),
+    update=extend_schema(
+        summary="Replace a webhook endpoint",
+        responses={200: WebhookEndpointSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND},
+    ),
+    partial_update=extend_schema(
+        summary="Change a webhook endpoint",
+        responses={200: WebhookEndpointSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND},
+    ),
+    destroy=extend_schema(
+        summary="Remove a webhook endpoint", responses={204: None, **_ERRORS, **_NOT_FOUND}
+    ),
 )
 class WebhookEndpointViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
     """Where published copy is pushed. Changing endpoints needs the `publish` scope."""
@@ -358,7 +411,12 @@ class WebhookEndpointViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
     filterset_fields = ["active"]
     search_fields = []
     ordering_fields = ["created_at"]
-    scope_by_action = {"create": "publish", "update": "publish", "partial_update": "publish", "destroy": "publish"}
+    scope_by_action = {
+        "create": "publish",
+        "update": "publish",
+        "partial_update": "publish",
+        "destroy": "publish",
+    }
 
     def get_queryset(self):
         return webhook_endpoint_list(merchant=self.merchant)
@@ -369,7 +427,9 @@ class WebhookEndpointViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         body = WebhookEndpointSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        endpoint, secret = webhook_endpoint_create(merchant=self.merchant, actor=self.actor, **body.validated_data)
+        endpoint, secret = webhook_endpoint_create(
+            merchant=self.merchant, actor=self.actor, **body.validated_data
+        )
         data = WebhookEndpointCreatedSerializer(endpoint).data
         data["secret"] = secret
         return Response(data, status=status.HTTP_201_CREATED)

@@ -64,3 +64,14 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+# --- Copy studio: grounding checks and copy prompts (standard library only, safe in the web process) ---
+# check_copy(fields, product, *, channel, banned_words=(), prompt="") -> GroundingReport (Claim items);
+# build_copy_messages(product, *, channel, ...) -> chat messages; parse_copy_output(text, channel) -> fields.
+_EXPORTS.update({
+    "CHANNELS": "grounding", "CHANNEL_FIELDS": "grounding", "CHANNEL_LIMITS": "grounding", "Claim": "grounding",
+    "GroundingReport": "grounding", "check_copy": "grounding", "distinct_n": "grounding",
+    "duplicate_rate": "grounding", "build_copy_messages": "prompts", "parse_copy_output": "prompts",
+})
+__all__ = sorted(_EXPORTS)

@@ -293,7 +293,7 @@ def _unit_of(alias: str) -> tuple[str, float]:
 
 # canonical name -> aliases (case-insensitive unless all capitals, which are acronyms).
 _MATERIALS: dict[str, tuple[str, ...]] = {
-    "cotton": ("cotton",), "wool": ("wool", "woollen", "woolen"), "merino": ("merino",),
+    "cotton": ("cotton",), "wool": ("wool", "woollen", "woolen"), "merino": ("merino", "merino wool"),
     "cashmere": ("cashmere",), "alpaca": ("alpaca",), "mohair": ("mohair",), "angora": ("angora",),
     "silk": ("silk",), "linen": ("linen",), "hemp": ("hemp",), "jute": ("jute",), "bamboo": ("bamboo",),
     "polyester": ("polyester",), "nylon": ("nylon",), "elastane": ("elastane", "spandex", "lycra"),
@@ -703,7 +703,7 @@ def _degenerate(text: str, field_name: str, prompt: str) -> list[str]:
     if run:
         problems.append(f"repeated words in {field_name}: {run!r}")
     counts = Counter(_ngrams(words, 4))
-    if counts:
+    if counts and not run:
         gram, count = counts.most_common(1)[0]
         if count >= 3:
             problems.append(f"repeated phrase in {field_name}: {' '.join(gram)!r} {count} times")

@@ -21,8 +21,13 @@ def actor():
 @pytest.fixture
 def bottle(merchant):
     return ProductFactory(
-        merchant=merchant, sku="BOTTLE-1", title="Trail bottle", brand="Northwind", price=Decimal("24.90"),
-        currency="USD", attributes={"material": "stainless steel", "capacity": "750 ml", "colour": "green"},
+        merchant=merchant,
+        sku="BOTTLE-1",
+        title="Trail bottle",
+        brand="Northwind",
+        price=Decimal("24.90"),
+        currency="USD",
+        attributes={"material": "stainless steel", "capacity": "750 ml", "colour": "green"},
         description="Insulated bottle that keeps drinks cold for 24 hours.",
     )
 
@@ -30,8 +35,13 @@ def bottle(merchant):
 @pytest.fixture
 def jacket(merchant):
     return ProductFactory(
-        merchant=merchant, sku="JACKET-1", title="Rain jacket", brand="Northwind", price=Decimal("89.00"),
-        currency="USD", attributes={"material": "recycled polyester", "sizes": "S, M, L"},
+        merchant=merchant,
+        sku="JACKET-1",
+        title="Rain jacket",
+        brand="Northwind",
+        price=Decimal("89.00"),
+        currency="USD",
+        attributes={"material": "recycled polyester", "sizes": "S, M, L"},
         description="A light waterproof jacket with a hood.",
     )
 
@@ -45,15 +55,30 @@ def campaign(merchant, bottle, jacket):
 
 @pytest.fixture
 def make_piece(campaign, bottle):
-    def make(status=ContentPiece.Status.IN_REVIEW, *, approvable=True, flagged=False, product=None, variant=1,
-             camp=None, **fields):
+    def make(
+        status=ContentPiece.Status.IN_REVIEW,
+        *,
+        approvable=True,
+        flagged=False,
+        product=None,
+        variant=1,
+        camp=None,
+        **fields,
+    ):
         camp = camp or campaign
         return ContentPiece.objects.create(
-            merchant=camp.merchant, campaign=camp, product=product or bottle, variant=variant, status=status,
-            approvable=approvable, flagged=flagged,
+            merchant=camp.merchant,
+            campaign=camp,
+            product=product or bottle,
+            variant=variant,
+            status=status,
+            approvable=approvable,
+            flagged=flagged,
             title=fields.pop("title", "Trail bottle"),
             body=fields.pop("body", "A stainless steel bottle that keeps drinks cold for 24 hours."),
-            grounding=fields.pop("grounding", {"passed": not flagged, "approvable": approvable, "unsupported": []}),
+            grounding=fields.pop(
+                "grounding", {"passed": not flagged, "approvable": approvable, "unsupported": []}
+            ),
             **fields,
         )
 

@@ -23,13 +23,20 @@ def test_brand_voice_get_empty_then_put_then_get(api_client, merchant):
     assert {k: response.json()[k] for k in VOICE} == VOICE
     assert BrandVoice.objects.get(merchant=merchant).banned_words == ["cheap", "best ever"]
     partial = api_client.put("/api/v1/brand-voice/", {"audience": "Everyone"}, format="json")
-    assert partial.json()["banned_words"] == ["cheap", "best ever"] and partial.json()["audience"] == "Everyone"
+    assert (
+        partial.json()["banned_words"] == ["cheap", "best ever"] and partial.json()["audience"] == "Everyone"
+    )
     assert AuditLog.objects.filter(action="brand_voice.update").count() == 2
 
 
 @pytest.mark.parametrize(
     "payload",
-    [{"tone_words": "warm"}, {"banned_words": [["nested"]]}, {"examples": ["x"] * 11}, {"audience": "x" * 501}],
+    [
+        {"tone_words": "warm"},
+        {"banned_words": [["nested"]]},
+        {"examples": ["x"] * 11},
+        {"audience": "x" * 501},
+    ],
 )
 def test_brand_voice_rejects_bad_input(api_client, payload):
     response = api_client.put("/api/v1/brand-voice/", payload, format="json")
@@ -37,7 +44,9 @@ def test_brand_voice_rejects_bad_input(api_client, payload):
     assert not BrandVoice.objects.exists()
 
 
-def test_brand_voice_is_per_merchant_and_needs_write(api_client, outsider_api_client, make_api_client, merchant):
+def test_brand_voice_is_per_merchant_and_needs_write(
+    api_client, outsider_api_client, make_api_client, merchant
+):
     api_client.put("/api/v1/brand-voice/", VOICE, format="json")
     assert outsider_api_client.get("/api/v1/brand-voice/").json()["tone_words"] == []
     reader = make_api_client(merchant, scopes=["read"])
@@ -46,7 +55,8 @@ def test_brand_voice_is_per_merchant_and_needs_write(api_client, outsider_api_cl
 
 def test_webhook_secret_is_shown_once(api_client, merchant):
     response = api_client.post(
-        "/api/v1/webhooks/", {"url": "https://shop.example.com/hooks", "events": ["content.published"]},
+        "/api/v1/webhooks/",
+        {"url": "https://shop.example.com/hooks", "events": ["content.published"]},
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -64,7 +74,8 @@ def test_webhook_secret_is_shown_once(api_client, merchant):
 
 
 @pytest.mark.parametrize(
-    "payload", [{"url": "not a url"}, {"url": "ftp://x.example.com"}, {"url": "https://x.example.com", "events": ["x"]}]
+    "payload",
+    [{"url": "not a url"}, {"url": "ftp://x.example.com"}, {"url": "https://x.example.com", "events": ["x"]}],
 )
 def test_webhook_rejects_bad_input(api_client, payload):
     assert api_client.post("/api/v1/webhooks/", payload, format="json").status_code == 400
@@ -73,12 +84,16 @@ def test_webhook_rejects_bad_input(api_client, payload):
 
 def test_managing_webhooks_needs_publish_scope(make_api_client, merchant):
     writer = make_api_client(merchant, scopes=["read", "write"])
-    assert writer.post("/api/v1/webhooks/", {"url": "https://x.example.com"}, format="json").status_code == 403
+    assert (
+        writer.post("/api/v1/webhooks/", {"url": "https://x.example.com"}, format="json").status_code == 403
+    )
     assert writer.get("/api/v1/webhooks/").status_code == 200
 
 
 def test_outsider_gets_404_on_webhooks(api_client, outsider_api_client):
-    endpoint_id = api_client.post("/api/v1/webhooks/", {"url": "https://x.example.com"}, format="json").json()["id"]
+    endpoint_id = api_client.post(
+        "/api/v1/webhooks/", {"url": "https://x.example.com"}, format="json"
+    ).json()["id"]
     for method in ("get", "patch", "delete"):
         response = getattr(outsider_api_client, method)(f"/api/v1/webhooks/{endpoint_id}/", {}, format="json")
         assert response.status_code == 404

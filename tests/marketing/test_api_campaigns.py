@@ -11,8 +11,15 @@ pytestmark = pytest.mark.django_db
 def test_create_campaign_with_products(api_client, merchant, bottle, jacket):
     response = api_client.post(
         "/api/v1/campaigns/",
-        {"name": "Spring", "channel": "sms", "products": [bottle.pk, jacket.pk], "tone": "playful",
-         "length": "short", "variants_per_product": 2, "target_segment": "lapsed customers"},
+        {
+            "name": "Spring",
+            "channel": "sms",
+            "products": [bottle.pk, jacket.pk],
+            "tone": "playful",
+            "length": "short",
+            "variants_per_product": 2,
+            "target_segment": "lapsed customers",
+        },
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -28,7 +35,11 @@ def test_create_campaign_with_products(api_client, merchant, bottle, jacket):
 def test_create_campaign_with_a_catalog_filter(api_client, bottle):
     response = api_client.post(
         "/api/v1/campaigns/",
-        {"name": "Cheap things", "channel": "ad_headline", "product_filter": {"brand": "Northwind", "max_price": 50}},
+        {
+            "name": "Cheap things",
+            "channel": "ad_headline",
+            "product_filter": {"brand": "Northwind", "max_price": 50},
+        },
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -57,7 +68,8 @@ def test_create_campaign_rejects_bad_input(api_client, payload, field):
 def test_products_of_another_merchant_are_named_in_the_error(api_client, bottle, other_merchant):
     foreign = ProductFactory(merchant=other_merchant, sku="THEIRS")
     response = api_client.post(
-        "/api/v1/campaigns/", {"name": "x", "channel": "sms", "products": [bottle.pk, foreign.pk, 999999]},
+        "/api/v1/campaigns/",
+        {"name": "x", "channel": "sms", "products": [bottle.pk, foreign.pk, 999999]},
         format="json",
     )
     assert response.status_code == 400
@@ -93,7 +105,12 @@ def test_list_shows_piece_counts(api_client, campaign, make_piece, jacket):
     make_piece("in_review")
     make_piece("approved", product=jacket, flagged=True)
     row = api_client.get("/api/v1/campaigns/").json()["results"][0]
-    assert (row["piece_count"], row["in_review_count"], row["approved_count"], row["flagged_count"]) == (2, 1, 1, 1)
+    assert (row["piece_count"], row["in_review_count"], row["approved_count"], row["flagged_count"]) == (
+        2,
+        1,
+        1,
+        1,
+    )
 
 
 def test_generate_answers_202_with_a_queued_job(api_client, campaign, tiny_base, bottle, jacket):
@@ -122,7 +139,9 @@ def test_generate_needs_write_scope(make_api_client, merchant, campaign, tiny_ba
     reader = make_api_client(merchant, scopes=["read"])
     assert reader.get(f"/api/v1/campaigns/{campaign.pk}/").status_code == 200
     assert reader.post(f"/api/v1/campaigns/{campaign.pk}/generate/").status_code == 403
-    assert reader.post("/api/v1/campaigns/", {"name": "x", "channel": "sms"}, format="json").status_code == 403
+    assert (
+        reader.post("/api/v1/campaigns/", {"name": "x", "channel": "sms"}, format="json").status_code == 403
+    )
     assert not Job.objects.exists()
 
 
@@ -137,3 +156,28 @@ def test_outsider_gets_404_on_campaigns(outsider_api_client, campaign, tiny_base
         assert getattr(outsider_api_client, method)(url, {}, format="json").status_code == 404, (method, url)
     assert Campaign.objects.filter(pk=campaign.pk).exists()
     assert not Job.objects.exists()
+
+
+def test_a_generating_campaign_cannot_be_deleted(api_client, campaign, tiny_base):
+    assert api_client.post(f"/api/v1/campaigns/{campaign.pk}/generate/").status_code == 202
+    response = api_client.delete(f"/api/v1/campaigns/{campaign.pk}/")
+    assert response.status_code == 409 and response.json()["code"] == "already_generating"
+    assert Campaign.objects.filter(pk=campaign.pk).exists()
+
+
+def test_regenerating_one_piece_does_not_block_generating_the_campaign(
+    api_client, campaign, tiny_base, make_piece
+):
+    piece = make_piece("rejected", rejection_reason="dull")
+    assert api_client.post(f"/api/v1/contents/{piece.pk}/regenerate/").status_code == 202
+    assert api_client.post(f"/api/v1/campaigns/{campaign.pk}/generate/").status_code == 202
+
+
+def test_a_campaign_whose_queued_job_was_cancelled_no_longer_reads_as_generating(
+    api_client, campaign, tiny_base
+):
+    job_id = api_client.post(f"/api/v1/campaigns/{campaign.pk}/generate/").json()["id"]
+    assert api_client.get(f"/api/v1/campaigns/{campaign.pk}/").json()["status"] == "generating"
+    assert api_client.post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 200
+    assert api_client.get(f"/api/v1/campaigns/{campaign.pk}/").json()["status"] == "ready"
+    assert api_client.post(f"/api/v1/campaigns/{campaign.pk}/generate/").status_code == 202

@@ -60,8 +60,15 @@ def test_approve_reject_publish_unpublish(api_client, make_piece, jacket):
 
 @pytest.mark.parametrize(
     ("status", "action"),
-    [("in_review", "publish"), ("draft", "publish"), ("rejected", "publish"), ("published", "approve"),
-     ("approved", "reject"), ("in_review", "unpublish"), ("rejected", "approve")],
+    [
+        ("in_review", "publish"),
+        ("draft", "publish"),
+        ("rejected", "publish"),
+        ("published", "approve"),
+        ("approved", "reject"),
+        ("in_review", "unpublish"),
+        ("rejected", "approve"),
+    ],
 )
 def test_illegal_moves_answer_409(api_client, make_piece, status, action):
     piece = make_piece(status)
@@ -73,8 +80,12 @@ def test_illegal_moves_answer_409(api_client, make_piece, status, action):
 
 
 def test_approving_a_piece_with_unsupported_claims_answers_409(api_client, make_piece):
-    piece = make_piece("in_review", approvable=False, flagged=True,
-                       grounding={"approvable": False, "passed": False, "unsupported": [{"text": "$5"}]})
+    piece = make_piece(
+        "in_review",
+        approvable=False,
+        flagged=True,
+        grounding={"approvable": False, "passed": False, "unsupported": [{"text": "$5"}]},
+    )
     response = api_client.post(f"/api/v1/contents/{piece.pk}/approve/")
     assert response.status_code == 409
     assert response.json()["code"] == "grounding_failed"
@@ -96,7 +107,9 @@ def test_edit_saves_a_revision_and_rechecks(api_client, make_piece):
 
 def test_edit_of_a_published_piece_answers_409_and_bad_edits_400(api_client, make_piece, jacket):
     published = make_piece("published")
-    assert api_client.patch(f"/api/v1/contents/{published.pk}/", {"body": "x"}, format="json").status_code == 409
+    assert (
+        api_client.patch(f"/api/v1/contents/{published.pk}/", {"body": "x"}, format="json").status_code == 409
+    )
     piece = make_piece("in_review", product=jacket)
     assert api_client.patch(f"/api/v1/contents/{piece.pk}/", {}, format="json").status_code == 400
     too_long = api_client.patch(f"/api/v1/contents/{piece.pk}/", {"body": "x" * 5001}, format="json")
@@ -110,8 +123,9 @@ def test_edit_of_a_published_piece_answers_409_and_bad_edits_400(api_client, mak
 def test_bulk_approve(api_client, make_piece, campaign, jacket):
     good = make_piece("in_review")
     flagged = make_piece("in_review", product=jacket, flagged=True)
-    response = api_client.post("/api/v1/contents/bulk-approve/", {"ids": [good.pk, flagged.pk, 999999]},
-                               format="json")
+    response = api_client.post(
+        "/api/v1/contents/bulk-approve/", {"ids": [good.pk, flagged.pk, 999999]}, format="json"
+    )
     assert response.status_code == 200, response.json()
     assert response.json() == {
         "approved": [good.pk],
@@ -169,16 +183,30 @@ def test_outsider_gets_404_everywhere(outsider_api_client, make_piece, tiny_base
     piece = make_piece("approved")
     assert outsider_api_client.get("/api/v1/contents/").json()["results"] == []
     for method, path in [
-        ("get", ""), ("patch", ""), ("post", "approve/"), ("post", "reject/"), ("post", "publish/"),
-        ("post", "unpublish/"), ("post", "regenerate/"), ("get", "revisions/"),
+        ("get", ""),
+        ("patch", ""),
+        ("post", "approve/"),
+        ("post", "reject/"),
+        ("post", "publish/"),
+        ("post", "unpublish/"),
+        ("post", "regenerate/"),
+        ("get", "revisions/"),
     ]:
-        response = getattr(outsider_api_client, method)(f"/api/v1/contents/{piece.pk}/{path}", {"reason": "x",
-                                                        "body": "x"}, format="json")
+        response = getattr(outsider_api_client, method)(
+            f"/api/v1/contents/{piece.pk}/{path}", {"reason": "x", "body": "x"}, format="json"
+        )
         assert response.status_code == 404, (method, path, response.status_code)
     bulk = outsider_api_client.post("/api/v1/contents/bulk-approve/", {"ids": [piece.pk]}, format="json")
     assert bulk.json() == {"approved": [], "skipped": {str(piece.pk): "not found"}}
-    assert outsider_api_client.get(f"/api/v1/contents/export/?format=json&campaign={piece.campaign_id}").status_code == 404
-    assert json.loads(outsider_api_client.get("/api/v1/contents/export/?format=json").content) == {"results": []}
+    assert (
+        outsider_api_client.get(
+            f"/api/v1/contents/export/?format=json&campaign={piece.campaign_id}"
+        ).status_code
+        == 404
+    )
+    assert json.loads(outsider_api_client.get("/api/v1/contents/export/?format=json").content) == {
+        "results": []
+    }
     piece.refresh_from_db()
     assert piece.status == "approved"
     assert not Job.objects.exists()
@@ -187,7 +215,7 @@ def test_outsider_gets_404_everywhere(outsider_api_client, make_piece, tiny_base
 
 def test_export_json_and_csv_only_contain_approved_and_published(api_client, make_piece, jacket):
     approved = make_piece("approved", body=SCRIPT)
-    published = make_piece("published", product=jacket, title="=HYPERLINK(\"http://evil\",\"x\")")
+    published = make_piece("published", product=jacket, title='=HYPERLINK("http://evil","x")')
     make_piece("in_review", variant=2)
     make_piece("rejected", variant=3)
 
@@ -205,10 +233,12 @@ def test_export_json_and_csv_only_contain_approved_and_published(api_client, mak
     table = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
     assert {int(r["id"]) for r in table} == {approved.pk, published.pk}
     by_id = {int(r["id"]): r for r in table}
-    assert by_id[published.pk]["title"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert by_id[published.pk]["title"] == '\'=HYPERLINK("http://evil","x")'
     assert by_id[approved.pk]["body"] == SCRIPT
 
-    only_published = json.loads(api_client.get("/api/v1/contents/export/?format=json&status=published").content)
+    only_published = json.loads(
+        api_client.get("/api/v1/contents/export/?format=json&status=published").content
+    )
     assert [r["id"] for r in only_published["results"]] == [published.pk]
     assert api_client.get("/api/v1/contents/export/?format=json&status=in_review").status_code == 400
 

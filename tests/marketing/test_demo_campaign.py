@@ -9,8 +9,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_demo_campaign_leaves_copy_waiting_for_review_and_is_safe_to_rerun(tiny_base, monkeypatch, capsys):
-    monkeypatch.setattr(generation, "MAX_NEW_TOKENS", {ch: {ln: 16 for ln in ("short", "medium", "long")}
-                                                       for ch in generation.MAX_NEW_TOKENS})
+    monkeypatch.setattr(
+        generation,
+        "MAX_NEW_TOKENS",
+        {ch: {ln: 16 for ln in ("short", "medium", "long")} for ch in generation.MAX_NEW_TOKENS},
+    )
     demo = MerchantFactory(slug="demo", name="Demo")
     for number in range(10):
         ProductFactory(merchant=demo, sku=f"DEMO-{number}")

@@ -24,8 +24,11 @@ INVENTED = "Stainless steel trail bottle that keeps drinks cold for 24 hours, no
 @pytest.fixture(autouse=True)
 def short_outputs(monkeypatch):
     # The tiny model writes gibberish at any length; short outputs keep these tests fast on a busy CPU.
-    monkeypatch.setattr(generation, "MAX_NEW_TOKENS", {ch: {ln: 24 for ln in ("short", "medium", "long")}
-                                                       for ch in generation.MAX_NEW_TOKENS})
+    monkeypatch.setattr(
+        generation,
+        "MAX_NEW_TOKENS",
+        {ch: {ln: 24 for ln in ("short", "medium", "long")} for ch in generation.MAX_NEW_TOKENS},
+    )
 
 
 def run(job_id):
@@ -47,13 +50,19 @@ def test_generation_writes_grounded_pieces_in_review(campaign, tiny_base, actor,
     for piece in pieces:
         assert piece.status == "in_review" and piece.merchant == campaign.merchant
         assert piece.model_version == tiny_base
-        assert {"unsupported", "channel_violations", "degenerate", "banned", "passed", "approvable"} <= set(piece.grounding)
+        assert {"unsupported", "channel_violations", "degenerate", "banned", "passed", "approvable"} <= set(
+            piece.grounding
+        )
         assert piece.flagged == (not piece.grounding["passed"])
         assert piece.approvable == piece.grounding["approvable"]
         assert 1 <= piece.attempts <= 3
         assert piece.flagged is False or piece.attempts == 3  # failing pieces used every retry
         messages = json.loads(piece.prompt)
-        assert messages[-1]["role"] == "user" and "Trail bottle" in json.dumps(messages) or "Rain jacket" in json.dumps(messages)
+        assert (
+            messages[-1]["role"] == "user"
+            and "Trail bottle" in json.dumps(messages)
+            or "Rain jacket" in json.dumps(messages)
+        )
         assert piece.params["seed"] is not None and piece.params["repetition_penalty"] > 1
         assert {"distinct_2", "finish_reason", "passed_first_try"} <= set(piece.quality)
     seeds = {piece.params["seed"] for piece in pieces}
@@ -151,18 +160,26 @@ def scripted(monkeypatch):
     def install(script):
         generator = Scripted(script)
         monkeypatch.setattr(generation, "generator_for", lambda version: generator)
-        monkeypatch.setattr(generation, "parse_copy_output", lambda text, channel: {"title": "", "body": text})
+        monkeypatch.setattr(
+            generation, "parse_copy_output", lambda text, channel: {"title": "", "body": text}
+        )
         return generator
 
     return install
 
 
-def test_failing_pieces_are_regenerated_then_kept_flagged(campaign, tiny_base, actor, bottle, jacket, scripted):
+def test_failing_pieces_are_regenerated_then_kept_flagged(
+    campaign, tiny_base, actor, bottle, jacket, scripted
+):
     jacket_good = "A light waterproof rain jacket in recycled polyester with a hood, sizes S, M and L."
-    generator = scripted({
-        "Trail bottle": [INVENTED, GOOD],  # fixed by the first retry
-        "Rain jacket": [jacket_good.replace("recycled polyester", "merino wool") + " 50% off!"],  # never fixed
-    })
+    generator = scripted(
+        {
+            "Trail bottle": [INVENTED, GOOD],  # fixed by the first retry
+            "Rain jacket": [
+                jacket_good.replace("recycled polyester", "merino wool") + " 50% off!"
+            ],  # never fixed
+        }
+    )
     job = campaign_generate(campaign=campaign, actor=actor)
     run(job.pk)
     bottle_piece = ContentPiece.objects.get(product=bottle)
@@ -177,10 +194,12 @@ def test_failing_pieces_are_regenerated_then_kept_flagged(campaign, tiny_base, a
 
 
 def test_the_best_attempt_is_kept(campaign, tiny_base, actor, bottle, jacket, scripted):
-    scripted({
-        "Trail bottle": [INVENTED, "", "x " * 10],  # invented price, then empty, then degenerate
-        "Rain jacket": ["A light waterproof jacket with a hood, in recycled polyester, for $89."],
-    })
+    scripted(
+        {
+            "Trail bottle": [INVENTED, "", "x " * 10],  # invented price, then empty, then degenerate
+            "Rain jacket": ["A light waterproof jacket with a hood, in recycled polyester, for $89."],
+        }
+    )
     run(campaign_generate(campaign=campaign, actor=actor).pk)
     piece = ContentPiece.objects.get(product=bottle)
     assert piece.body == INVENTED  # the only attempt with real copy, flagged for its price
@@ -193,15 +212,26 @@ def test_regenerate_one_piece(campaign, tiny_base, actor, bottle, make_piece, sc
     job = content_regenerate(piece=piece, actor=actor)
     assert piece_regenerate_run(job_claim(job.pk)) == "succeeded"
     piece.refresh_from_db()
-    assert (piece.status, piece.body, piece.rejection_reason, piece.approvable) == ("in_review", GOOD, "", True)
+    assert (piece.status, piece.body, piece.rejection_reason, piece.approvable) == (
+        "in_review",
+        GOOD,
+        "",
+        True,
+    )
     assert piece.attempts == 2 and piece.quality["regenerated"] is True
     revision = ContentRevision.objects.get(piece=piece)
-    assert (revision.kind, revision.fields_before["body"], revision.status_before) == ("regenerate", INVENTED, "rejected")
+    assert (revision.kind, revision.fields_before["body"], revision.status_before) == (
+        "regenerate",
+        INVENTED,
+        "rejected",
+    )
     assert revision.author_label == "test (regenerate)"
     assert Job.objects.get(pk=job.pk).status == "succeeded"
 
 
-def test_regeneration_that_finds_the_piece_approved_meanwhile_changes_nothing(campaign, tiny_base, actor, make_piece, scripted):
+def test_regeneration_that_finds_the_piece_approved_meanwhile_changes_nothing(
+    campaign, tiny_base, actor, make_piece, scripted
+):
     scripted({"Trail bottle": [GOOD], "Rain jacket": [GOOD]})
     piece = make_piece("in_review", body=INVENTED)
     job = content_regenerate(piece=piece, actor=actor)
@@ -210,3 +240,33 @@ def test_regeneration_that_finds_the_piece_approved_meanwhile_changes_nothing(ca
     piece.refresh_from_db()
     assert piece.body == INVENTED and piece.status == "approved"
     assert not ContentRevision.objects.exists()
+
+
+def test_a_generation_job_whose_worker_died_is_queued_again(
+    campaign, tiny_base, actor, make_piece, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from marketing import tasks
+
+    sent = []
+    monkeypatch.setattr(
+        tasks.generate_campaign_copy_task,
+        "apply_async",
+        lambda args, queue: sent.append(("campaign", args, queue)),
+    )
+    monkeypatch.setattr(
+        tasks.regenerate_content_task, "apply_async", lambda args, queue: sent.append(("piece", args, queue))
+    )
+    campaign_job = campaign_generate(campaign=campaign, actor=actor)
+    piece_job = content_regenerate(piece=make_piece("rejected", rejection_reason="x"), actor=actor)
+    fresh = Job.objects.create(
+        merchant=campaign.merchant, kind="generate", status="running", heartbeat_at=timezone.now()
+    )
+    stale = timezone.now() - timedelta(minutes=10)
+    Job.objects.filter(pk__in=[campaign_job.pk, piece_job.pk]).update(status="running", heartbeat_at=stale)
+    assert sorted(tasks.requeue_stale_generation_jobs()) == sorted([campaign_job.pk, piece_job.pk])
+    assert sorted(sent) == [("campaign", [campaign_job.pk], "ml"), ("piece", [piece_job.pk], "ml")]
+    assert fresh.pk not in [args[0] for _, args, _ in sent]

@@ -54,8 +54,13 @@ def test_generate_review_and_publish_through_a_real_worker(
     url, seen = receiver
     campaign = api_client.post(
         "/api/v1/campaigns/",
-        {"name": "Worker run", "channel": "sms", "length": "short", "products": [bottle.pk, jacket.pk],
-         "variants_per_product": 2},
+        {
+            "name": "Worker run",
+            "channel": "sms",
+            "length": "short",
+            "products": [bottle.pk, jacket.pk],
+            "variants_per_product": 2,
+        },
         format="json",
     ).json()
     response = api_client.post(f"/api/v1/campaigns/{campaign['id']}/generate/")
@@ -67,14 +72,15 @@ def test_generate_review_and_publish_through_a_real_worker(
 
     listed = api_client.get("/api/v1/contents/", {"campaign": campaign["id"]}).json()["results"]
     assert len(listed) == 4
-    assert all(row["status"] == "in_review" and row["grounding"] and row["model_version"] == tiny_base.pk
-               for row in listed)
+    assert all(
+        row["status"] == "in_review" and row["grounding"] and row["model_version"] == tiny_base.pk
+        for row in listed
+    )
 
     # Whatever the tiny model wrote, a person's edit makes it approvable; then publish -> signed webhook.
     secret = api_client.post("/api/v1/webhooks/", {"url": url}, format="json").json()["secret"]
     piece = next(row for row in listed if row["product"]["id"] == bottle.pk)
-    edited = api_client.patch(f"/api/v1/contents/{piece['id']}/", {"body": FIXED},
-                              format="json").json()
+    edited = api_client.patch(f"/api/v1/contents/{piece['id']}/", {"body": FIXED}, format="json").json()
     assert edited["approvable"] is True, edited["grounding"]
     assert api_client.post(f"/api/v1/contents/{piece['id']}/approve/").status_code == 200
     assert api_client.post(f"/api/v1/contents/{piece['id']}/publish/").status_code == 200

@@ -13,10 +13,20 @@ FIXED = "Stainless steel trail bottle that keeps drinks cold for 24 hours, yours
 
 
 def _record(campaign, product, body):
-    outcome = content_check(product=product, channel=campaign.channel, fields={"title": "Trail bottle", "body": body})
+    outcome = content_check(
+        product=product, channel=campaign.channel, fields={"title": "Trail bottle", "body": body}
+    )
     piece, created = content_piece_record(
-        campaign=campaign, product=product, variant=1, fields={"title": "Trail bottle", "body": body},
-        outcome=outcome, model_version=None, prompt="[]", params={}, quality={}, attempts=3,
+        campaign=campaign,
+        product=product,
+        variant=1,
+        fields={"title": "Trail bottle", "body": body},
+        outcome=outcome,
+        model_version=None,
+        prompt="[]",
+        params={},
+        quality={},
+        attempts=3,
     )
     assert created
     return piece
@@ -27,7 +37,7 @@ def test_an_invented_price_is_flagged_and_blocks_approval_until_edited(api_clien
     assert piece.status == "in_review" and piece.flagged and not piece.approvable
     claims = piece.grounding["unsupported"]
     assert [(c["text"], c["kind"], c["field"]) for c in claims] == [("$5", "price", "body")]
-    assert INVENTED[claims[0]["start"]:claims[0]["end"]] == "$5"  # spans let the review page highlight it
+    assert INVENTED[claims[0]["start"] : claims[0]["end"]] == "$5"  # spans let the review page highlight it
 
     refused = api_client.post(f"/api/v1/contents/{piece.pk}/approve/")
     assert refused.status_code == 409
@@ -60,11 +70,22 @@ def test_channel_limits_block_approval(api_client, merchant, bottle):
     sms = Campaign.objects.create(merchant=merchant, name="Texts", channel="sms")
     long_text = "Trail bottle: keeps drinks cold for 24 hours. " * 5
     outcome = content_check(product=bottle, channel="sms", fields={"body": long_text})
-    piece, _ = content_piece_record(campaign=sms, product=bottle, variant=1, fields={"body": long_text},
-                                    outcome=outcome, model_version=None, prompt="", params={}, quality={}, attempts=1)
+    piece, _ = content_piece_record(
+        campaign=sms,
+        product=bottle,
+        variant=1,
+        fields={"body": long_text},
+        outcome=outcome,
+        model_version=None,
+        prompt="",
+        params={},
+        quality={},
+        attempts=1,
+    )
     assert not piece.approvable and piece.grounding["channel_violations"]
     assert api_client.post(f"/api/v1/contents/{piece.pk}/approve/").status_code == 409
-    short = api_client.patch(f"/api/v1/contents/{piece.pk}/", {"body": "Trail bottle: cold for 24 hours."},
-                             format="json").json()
+    short = api_client.patch(
+        f"/api/v1/contents/{piece.pk}/", {"body": "Trail bottle: cold for 24 hours."}, format="json"
+    ).json()
     assert short["approvable"] is True
     assert api_client.post(f"/api/v1/contents/{piece.pk}/approve/").status_code == 200

@@ -33,8 +33,12 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                valid = verify(secret_holder.get("secret", ""), self.headers[TIMESTAMP_HEADER], body,
-                               self.headers[SIGNATURE_HEADER])
+                valid = verify(
+                    secret_holder.get("secret", ""),
+                    self.headers[TIMESTAMP_HEADER],
+                    body,
+                    self.headers[SIGNATURE_HEADER],
+                )
                 receiver.requests.append({"headers": dict(self.headers), "body": body, "valid": valid})
                 code = answers.pop(0) if answers else 200
                 if not valid:
@@ -62,16 +66,20 @@ class Receiver:
 def _publish_with_endpoint(merchant, make_piece, django_capture_on_commit_callbacks, answers):
     holder: dict = {}
     receiver = Receiver(holder, answers)
-    endpoint, secret = webhook_endpoint_create(merchant=merchant, actor=Actor.system("test"), url=receiver.url)
+    endpoint, secret = webhook_endpoint_create(
+        merchant=merchant, actor=Actor.system("test"), url=receiver.url
+    )
     holder["secret"] = secret
-    piece = make_piece("approved", body='Cold for 24 hours. <script>x</script>')
+    piece = make_piece("approved", body="Cold for 24 hours. <script>x</script>")
     return receiver, endpoint, piece
 
 
 def test_publish_sends_a_signed_webhook_and_retries_after_a_500(
     merchant, make_piece, django_capture_on_commit_callbacks, monkeypatch
 ):
-    receiver, endpoint, piece = _publish_with_endpoint(merchant, make_piece, django_capture_on_commit_callbacks, [500])
+    receiver, _, piece = _publish_with_endpoint(
+        merchant, make_piece, django_capture_on_commit_callbacks, [500]
+    )
     sent = []
     monkeypatch.setattr(deliver_webhook_task, "apply_async", lambda args, queue: sent.append((args, queue)))
     with django_capture_on_commit_callbacks(execute=True):
@@ -80,7 +88,7 @@ def test_publish_sends_a_signed_webhook_and_retries_after_a_500(
     assert sent == [([delivery.pk], "default")]
 
     with receiver:
-        # Eager apply runs the task's retries in-process (no countdown wait); a worker would wait 30 s, 60 s...
+        # Eager apply runs the task's retries in-process without the countdown (a worker waits 30 s, 60 s...).
         result = deliver_webhook_task.apply(args=[delivery.pk])
     assert result.get() == "delivered"
 
@@ -101,7 +109,9 @@ def test_publish_sends_a_signed_webhook_and_retries_after_a_500(
     assert WebhookDelivery.objects.get().attempts == 2
 
 
-def test_a_wrong_secret_is_refused_by_the_receiver(merchant, make_piece, django_capture_on_commit_callbacks, monkeypatch):
+def test_a_wrong_secret_is_refused_by_the_receiver(
+    merchant, make_piece, django_capture_on_commit_callbacks, monkeypatch
+):
     holder = {"secret": "not-the-secret"}
     receiver = Receiver(holder, [])
     webhook_endpoint_create(merchant=merchant, actor=Actor.system("test"), url=receiver.url)
@@ -117,7 +127,9 @@ def test_a_wrong_secret_is_refused_by_the_receiver(merchant, make_piece, django_
     assert delivery.response_excerpt == "boom"
 
 
-def test_an_unreachable_endpoint_is_retried_then_given_up(merchant, make_piece, monkeypatch, django_capture_on_commit_callbacks):
+def test_an_unreachable_endpoint_is_retried_then_given_up(
+    merchant, make_piece, monkeypatch, django_capture_on_commit_callbacks
+):
     webhook_endpoint_create(merchant=merchant, actor=Actor.system("test"), url="http://127.0.0.1:9/nothing")
     monkeypatch.setattr("marketing.publishing.WEBHOOK_MAX_ATTEMPTS", 3)
     monkeypatch.setattr(deliver_webhook_task, "apply_async", lambda args, queue: None)
@@ -147,9 +159,11 @@ def test_each_event_gets_its_own_key_and_only_subscribed_endpoints_get_it(
         content_publish(piece=piece, actor=actor)
     rows = list(WebhookDelivery.objects.order_by("id").values_list("endpoint_id", "event", "idempotency_key"))
     assert [(e, ev) for e, ev, _ in rows] == [
-        (everything.pk, "content.published"), (only_published.pk, "content.published"),
+        (everything.pk, "content.published"),
+        (only_published.pk, "content.published"),
         (everything.pk, "content.unpublished"),
-        (everything.pk, "content.published"), (only_published.pk, "content.published"),
+        (everything.pk, "content.published"),
+        (only_published.pk, "content.published"),
     ]
     assert rows[0][2] == rows[1][2]  # one event, one key across endpoints
     assert len({rows[0][2], rows[2][2], rows[3][2]}) == 3  # a later publish is a new event

@@ -40,9 +40,14 @@ def test_happy_path_draft_to_published_and_back(make_piece, reviewer):
     piece = content_unpublish(piece=piece, actor=reviewer)
     assert piece.status == S.APPROVED and piece.published_at is None
 
-    entries = list(AuditLog.objects.filter(object_type="contentpiece", object_id=str(piece.pk)).order_by("id"))
+    entries = list(
+        AuditLog.objects.filter(object_type="contentpiece", object_id=str(piece.pk)).order_by("id")
+    )
     assert [e.action for e in entries] == [
-        "content.submit", "content.approve", "content.publish", "content.unpublish",
+        "content.submit",
+        "content.approve",
+        "content.publish",
+        "content.unpublish",
     ]
     assert {e.actor_label for e in entries} == {"rita@example.com"}
     assert entries[1].changes["from"] == "in_review" and entries[1].changes["to"] == "approved"
@@ -102,7 +107,9 @@ def test_reject_needs_a_reason_and_keeps_it(make_piece, reviewer):
 
 def test_a_blocked_piece_cannot_be_approved(make_piece, reviewer):
     piece = make_piece(
-        S.IN_REVIEW, approvable=False, flagged=True,
+        S.IN_REVIEW,
+        approvable=False,
+        flagged=True,
         grounding={"passed": False, "approvable": False, "unsupported": [{"text": "$5", "kind": "price"}]},
     )
     with pytest.raises(ContentConflict) as info:
@@ -115,12 +122,18 @@ def test_a_blocked_piece_cannot_be_approved(make_piece, reviewer):
 
 def test_editing_keeps_a_revision_and_sends_rejected_and_approved_pieces_back_to_review(make_piece, reviewer):
     rejected = make_piece(S.REJECTED, rejection_reason="dull")
-    edited = content_update(piece=rejected, actor=reviewer, body="A stainless steel bottle, 750 ml, for 24.90 USD.")
+    edited = content_update(
+        piece=rejected, actor=reviewer, body="A stainless steel bottle, 750 ml, for 24.90 USD."
+    )
     assert edited.status == S.IN_REVIEW and edited.rejection_reason == ""
     revision = ContentRevision.objects.get(piece=rejected)
     assert revision.fields_before["body"].startswith("A stainless steel bottle that keeps")
     assert revision.fields_after["body"] == "A stainless steel bottle, 750 ml, for 24.90 USD."
-    assert (revision.author_label, revision.status_before, revision.kind) == ("rita@example.com", "rejected", "edit")
+    assert (revision.author_label, revision.status_before, revision.kind) == (
+        "rita@example.com",
+        "rejected",
+        "edit",
+    )
     assert edited.grounding  # re-checked
 
     approved = make_piece(S.APPROVED, variant=2)
@@ -153,7 +166,8 @@ def test_bulk_approve_takes_only_pieces_that_pass_every_check(make_piece, review
     draft = make_piece(S.DRAFT, variant=4)
     also_good = make_piece(S.IN_REVIEW, product=jacket)
     result = content_bulk_approve(
-        merchant=merchant, actor=reviewer,
+        merchant=merchant,
+        actor=reviewer,
         pieces=ContentPiece.objects.filter(pk__in=[good.pk, flagged.pk, blocked.pk, draft.pk, also_good.pk]),
     )
     assert sorted(result.approved) == sorted([good.pk, also_good.pk])

@@ -17,7 +17,7 @@ RECORDS = [
 ] * 2
 
 
-def wait_for_job(client, job_id, timeout=180):
+def wait_for_job(client, job_id, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/api/v1/jobs/{job_id}/").json()
@@ -92,19 +92,19 @@ def test_a_worker_killed_mid_run_leaves_no_version_and_the_job_resumes_from_its_
         {
             "purpose": "copy",
             "records": RECORDS,
-            "hyperparameters": {"max_steps": 400, "batch_size": 2, "checkpoint_every": 20, "eval_every": 0},
+            "hyperparameters": {"max_steps": 120, "batch_size": 2, "checkpoint_every": 10, "eval_every": 0},
         },
         format="json",
     )
     job_id = response.json()["id"]
     deadline = time.monotonic() + 120
-    while Job.objects.get(pk=job_id).progress_current < 30:
+    while Job.objects.get(pk=job_id).progress_current < 15:
         assert time.monotonic() < deadline, "the job never got past its first checkpoint"
         time.sleep(0.1)
     celery_worker_process.kill()
 
     job = Job.objects.get(pk=job_id)
-    assert job.status == "running" and job.progress_current < 400
+    assert job.status == "running" and job.progress_current < 120
     assert not ModelVersion.objects.filter(merchant=merchant).exists()
 
     # Nothing is listening now; the sweeper (Celery beat in production) re-queues the stale job.
@@ -114,5 +114,5 @@ def test_a_worker_killed_mid_run_leaves_no_version_and_the_job_resumes_from_its_
 
     body = wait_for_job(api_client, job_id)
     assert body["status"] == "succeeded", body
-    assert body["metrics"]["resumed_from_step"] >= 20
+    assert body["metrics"]["resumed_from_step"] >= 10
     assert ModelVersion.objects.filter(merchant=merchant, status="ready").count() == 1

@@ -1,5 +1,6 @@
 """Adds a brand voice and a demo campaign to the demo merchant, with generated copy waiting for review.
-Run after demo_setup and ml_provision. Safe to re-run: an existing demo campaign only gets its missing pieces."""
+Run after demo_setup and ml_provision. Safe to re-run: an existing demo campaign only gets its missing
+pieces."""
 
 import time
 
@@ -26,7 +27,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--merchant", default="demo", help="Merchant slug (default: demo).")
         parser.add_argument(
-            "--queue", action="store_true",
+            "--queue",
+            action="store_true",
             help="Queue generation for an `ml` worker instead of generating here and now.",
         )
 
@@ -37,7 +39,8 @@ class Command(BaseCommand):
             raise CommandError(f"No merchant '{merchant}'; run `manage.py demo_setup` first.")
         if brand_voice_get(merchant=merchant_obj) is None:
             brand_voice_set(
-                merchant=merchant_obj, actor=actor,
+                merchant=merchant_obj,
+                actor=actor,
                 tone_words=["warm", "confident", "plain-spoken"],
                 audience="Outdoor and city shoppers who buy well-made things and keep them for years",
                 do_list=["Say what the product is made of", "Name one concrete use"],
@@ -53,8 +56,13 @@ class Command(BaseCommand):
             if not products:
                 raise CommandError("The demo merchant has no products; run `manage.py demo_setup` first.")
             campaign = campaign_create(
-                merchant=merchant_obj, actor=actor, name=DEMO_CAMPAIGN, channel="product_description",
-                products=products, goal="Fresh product descriptions for the autumn catalogue", tone="warm",
+                merchant=merchant_obj,
+                actor=actor,
+                name=DEMO_CAMPAIGN,
+                channel="product_description",
+                products=products,
+                goal="Fresh product descriptions for the autumn catalogue",
+                tone="warm",
                 length="medium",
             )
         missing = campaign.products.count() * campaign.variants_per_product - campaign.pieces.count()
@@ -79,12 +87,16 @@ class Command(BaseCommand):
             campaign_copy_run(claimed)
         else:  # a running worker took it first
             deadline = time.monotonic() + WAIT_FOR_WORKER_SECONDS
-            while Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).exists() and time.monotonic() < deadline:
+            while (
+                Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).exists() and time.monotonic() < deadline
+            ):
                 time.sleep(1)
         job.refresh_from_db()
         if job.status != Job.Status.SUCCEEDED:
             raise CommandError(f"Generation job {job.pk} ended {job.status}: {job.error}")
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo campaign '{campaign.name}': {job.metrics.get('pieces', 0)} piece(s) waiting for review "
-            f"({job.metrics.get('flagged', 0)} flagged)."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo campaign '{campaign.name}': {job.metrics.get('pieces', 0)} piece(s) waiting for "
+                f"review ({job.metrics.get('flagged', 0)} flagged)."
+            )
+        )
