@@ -12,11 +12,15 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
 from accounts.services import Actor, audit_record
 from catalog.models import Product
@@ -38,6 +42,7 @@ from ml.models import Job, ModelVersion
 logger = logging.getLogger(__name__)
 
 BATCH_PRODUCTS = getattr(settings, "GENERATION_BATCH_PRODUCTS", 16)
+HEARTBEAT_SECONDS = 30.0
 QUANTIZATION = getattr(settings, "GENERATION_QUANTIZATION", None)
 # Token budgets sit a little above each channel's character limit (about 4 characters a token): the
 # parser trims a reply that is slightly over at a word boundary, and the grounding check flags the rest.
@@ -235,13 +240,37 @@ def _products_in_order(job: Job, ids: list[int]) -> list[Product]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
+@contextmanager
+def heartbeat(job_id: int, every_s: float = HEARTBEAT_SECONDS):
+    """Keeps the job's heartbeat fresh from a side thread while the model works: one batch can take minutes
+    on a CPU, longer than ml.jobs.STALE_AFTER, and a stale heartbeat would let the sweeper hand the job to a
+    second worker. A worker that dies stops beating, which is the point."""
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(every_s):
+                Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def campaign_copy_run(job: Job) -> str:
     params = job.params
     campaign = Campaign.objects.select_related("merchant").get(
         pk=params["campaign_id"], merchant=job.merchant
     )
     try:
-        return _campaign_copy_run(job, campaign, params)
+        with heartbeat(job.pk):
+            return _campaign_copy_run(job, campaign, params)
     except Exception as exc:  # recorded on the job rather than lost in a worker log
         logger.exception("Copy generation job %s crashed", job.pk)
         job_log(job.pk, f"Crashed: {type(exc).__name__}: {exc}")
@@ -391,7 +420,8 @@ def piece_regenerate_run(job: Job) -> str:
     )
     actor = Actor(label=f"{job.created_by_label or 'system'} (regenerate)"[:200], user=job.created_by)
     try:
-        draft = writer.write([writer.draft(piece.product, piece.variant)])[0]
+        with heartbeat(job.pk):
+            draft = writer.write([writer.draft(piece.product, piece.variant)])[0]
         if draft.outcome is None:
             raise RuntimeError(draft.error or "generation failed")
         values = writer.piece_values(draft)

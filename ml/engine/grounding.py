@@ -5,7 +5,7 @@ Standard library only (the web process re-checks a piece after every edit). Publ
     check_copy(fields, product, *, channel, banned_words=(), prompt="") -> GroundingReport
     GroundingReport(unsupported, channel_violations, degenerate, banned) (+ .passed, .approvable,
         .to_dict(), .from_dict()); Claim(text, kind, field, start, end, reason)
-    CHANNELS, CHANNEL_FIELDS, CHANNEL_LIMITS, hashtag_list(text)
+    CHANNELS, CHANNEL_FIELDS, CHANNEL_LIMITS, EXAMPLE_PRODUCT_NAME, hashtag_list(text)
     distinct_n(texts, n=2), duplicate_rate(texts) for the campaign quality benchmark
 
 What counts as supported. The product's facts are its title, brand, category, description, attribute keys
@@ -27,7 +27,8 @@ the same normalised fact is found in the product data:
 - claim-like phrases (waterproof, organic, vegan, recycled, BPA-free, warranty, guarantee, free shipping,
   discounts and sales, best-selling, #1, award-winning, made in <country>, ...): the same claim, or a stronger
   one that implies it (waterproof backs water-resistant, a lifetime warranty backs warranty), is in the data;
-- links: only the product's own URL.
+- links: only the product's own URL or one the data states;
+- the name of the prompts' worked example product (EXAMPLE_PRODUCT_NAME) is reported as copied from it.
 Degenerate output and channel limits are listed separately; see check_copy.
 """
 
@@ -63,6 +64,10 @@ CHANNEL_LIMITS: dict[str, dict[str, dict[str, int]]] = {
 _SINGLE_TEXT_CHANNELS = ("sms", "ad_headline")
 
 CLAIM_KINDS = ("price", "number", "percentage", "measurement", "material", "claim")
+
+# The fictional product of the worked example in ml.engine.prompts. Copy that names it (when the real product's
+# data does not) has copied the example instead of describing the product.
+EXAMPLE_PRODUCT_NAME = "Nova"
 
 
 @dataclass(frozen=True)
@@ -263,6 +268,7 @@ _MEASUREMENT = re.compile(
 )
 _SIZE = re.compile(r"(?<![A-Za-z0-9])(?:[2-6]XL|X{1,4}L|XX?S)(?![A-Za-z0-9])")
 _BARE_NUMBER = re.compile(rf"(?<!\d)(?<!\d[.,]){_NUM}(?:st|nd|rd|th)?(?!\d)")
+_EXAMPLE_RE = re.compile(rf"(?<![A-Za-z0-9])(?i:{EXAMPLE_PRODUCT_NAME})(?![a-z0-9])")
 _URL = re.compile(r"(?i:https?://|www\.)[^\s<>\"')\]]*[^\s<>\"')\].,;:!?]")
 
 
@@ -463,7 +469,8 @@ def _extract(text: str) -> list[_Found]:
                 found.append(item)
                 masked = masked[:m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
 
-    take(_URL, lambda m: _Found("link", m.start(), m.end(), m.group().rstrip(".,;:!?").lower()))
+    take(_URL, lambda m: _Found("link", m.start(), m.end(), m.group().lower()))
+    take(_EXAMPLE_RE, lambda m: _Found("example", m.start(), m.end(), m.group().lower()))
     take(_DIGIT_CLAIM_RE, lambda m: _Found("claim", m.start(), m.end(), _DIGIT_CLAIM_NAMES[m.lastgroup]))
     take(_AMOUNT, _amount)
     take(_PERCENT, lambda m: _Found("percentage", m.start(), m.end(),
@@ -563,7 +570,8 @@ class _Facts:
         for item in _extract(text):
             reason = self._why_unsupported(item)
             if reason:
-                kind = {"size": "measurement", "link": "claim", "origin": "claim"}.get(item.kind, item.kind)
+                kind = {"size": "measurement", "link": "claim", "origin": "claim", "example": "claim"}.get(
+                    item.kind, item.kind)
                 claims.append(Claim(text[item.start:item.end], kind, field_name, item.start, item.end, reason))
         return claims
 
@@ -591,6 +599,8 @@ class _Facts:
             return "" if item.value in self.claims else "the product data does not make this claim"
         if item.kind == "origin":
             return "" if set(item.value.split()) <= self.words else "the product data does not give this origin"
+        if item.kind == "example":
+            return "" if item.value in self.words else "names the prompt's example product, not this one"
         if item.kind == "link":
             link = item.value.rstrip("/")
             own = bool(self.url) and link.split("://")[-1] == self.url.split("://")[-1]

@@ -241,6 +241,8 @@ def test_export_json_and_csv_only_contain_approved_and_published(api_client, mak
     )
     assert [r["id"] for r in only_published["results"]] == [published.pk]
     assert api_client.get("/api/v1/contents/export/?format=json&status=in_review").status_code == 400
+    bad_format = api_client.get("/api/v1/contents/export/?format=xml")
+    assert bad_format.status_code == 400 and "format" in bad_format.json()["field_errors"]
 
 
 @pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "plain", "a=b"])

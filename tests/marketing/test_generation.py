@@ -270,3 +270,21 @@ def test_a_generation_job_whose_worker_died_is_queued_again(
     assert sorted(tasks.requeue_stale_generation_jobs()) == sorted([campaign_job.pk, piece_job.pk])
     assert sorted(sent) == [("campaign", [campaign_job.pk], "ml"), ("piece", [piece_job.pk], "ml")]
     assert fresh.pk not in [args[0] for _, args, _ in sent]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_batch_keeps_the_job_heartbeat_fresh(merchant):
+    import time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ml.jobs import stale_jobs
+
+    old = timezone.now() - timedelta(minutes=10)
+    job = Job.objects.create(merchant=merchant, kind="generate", status="running", heartbeat_at=old)
+    with generation.heartbeat(job.pk, every_s=0.05):
+        time.sleep(0.5)  # the model decoding one long batch
+    job.refresh_from_db()
+    assert job.heartbeat_at > old + timedelta(minutes=9)
+    assert job not in stale_jobs(kind="generate")

@@ -43,7 +43,7 @@ def prompt_text(messages):
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_messages_carry_every_fact_and_the_brand_voice(channel):
     messages = build_copy_messages(BOTTLE, channel=channel, tone="upbeat", brand_voice=VOICE)
-    assert [m["role"] for m in messages] == ["system", "user"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert all(isinstance(m["content"], str) and m["content"] for m in messages)
     text = prompt_text(messages)
     for fact in ("Hydra Insulated Bottle 750ml", "Hydra", "Drinkware", "$24.90", "750 ml", "stainless steel",
@@ -60,7 +60,7 @@ def test_messages_carry_every_fact_and_the_brand_voice(channel):
 
 @pytest.mark.parametrize("channel, answer_format, limit", [
     ("product_description", "Title: <", "50 to 1200 characters"),
-    ("email", "Subject: <", "Subject at most 60 characters"),
+    ("email", "Subject: <", "Subject: at most 60 characters"),
     ("sms", "SMS: <", "160 characters"),
     ("social_post", "Hashtags: <", "5 hashtags"),
     ("ad_headline", "Headline: <", "40 characters"),
@@ -107,11 +107,11 @@ def test_minimal_product_still_builds():
 
 
 def huge_inputs():
-    product = dict(BOTTLE, title="T" * 600, description="Long description sentence. " * 200,
-                   attributes={f"attribute_{i}": "value " * 40 for i in range(30)})
-    voice = {"tone_words": ["warm"] * 30, "audience": "a" * 800, "do": ["do this " * 30] * 10,
-             "dont": ["never that " * 30] * 10, "banned_words": ["cheap", "deal"],
-             "examples": ["example " * 200] * 5}
+    words = "light roomy bottle keeps water cold on long summer hikes ".split()
+    text = " ".join(words[i % len(words)] for i in range(400))
+    product = dict(BOTTLE, title=text[:600], description=text, attributes={f"detail_{i}": text[:300] for i in range(30)})
+    voice = {"tone_words": [f"tone{i}" for i in range(30)], "audience": text[:800], "do": [text[:200]] * 10,
+             "dont": [text[:200]] * 10, "banned_words": ["cheap", "deal"], "examples": [text] * 5}
     return product, voice
 
 
