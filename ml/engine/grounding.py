@@ -5,7 +5,7 @@ Standard library only (the web process re-checks a piece after every edit). Publ
     check_copy(fields, product, *, channel, banned_words=(), prompt="") -> GroundingReport
     GroundingReport(unsupported, channel_violations, degenerate, banned) (+ .passed, .approvable,
         .to_dict(), .from_dict()); Claim(text, kind, field, start, end, reason)
-    CHANNELS, CHANNEL_FIELDS, CHANNEL_LIMITS, EXAMPLE_PRODUCT_NAME, hashtag_list(text)
+    CHANNELS, CHANNEL_FIELDS, CHANNEL_LIMITS, EXAMPLE_PRODUCT_NAME
     distinct_n(texts, n=2), duplicate_rate(texts) for the campaign quality benchmark
 
 What counts as supported. The product's facts are its title, brand, category, description, attribute keys
@@ -62,8 +62,6 @@ CHANNEL_LIMITS: dict[str, dict[str, dict[str, int]]] = {
     "ad_headline": {"body": {"min_chars": 1, "max_chars": 40}},
 }
 _SINGLE_TEXT_CHANNELS = ("sms", "ad_headline")
-
-CLAIM_KINDS = ("price", "number", "percentage", "measurement", "material", "claim")
 
 # The fictional product of the worked example in ml.engine.prompts. Copy that names it (when the real product's
 # data does not) has copied the example instead of describing the product.
@@ -138,14 +136,6 @@ def check_copy(fields: Mapping[str, str], product: Mapping, *, channel: str, ban
         report.degenerate.insert(0, "the copy is empty")
     report.banned = _banned_found(texts.values(), banned_words)
     return report
-
-
-def hashtag_list(text: str) -> list[str]:
-    """Hashtags in a hashtags field: "#a #b" or, when nobody wrote a #, "a, b"."""
-    tags = re.findall(r"#\w+", text)
-    if tags or "#" in text:
-        return tags
-    return [t for t in re.split(r"[,\s]+", text) if t]
 
 
 def distinct_n(texts: Iterable[str], n: int = 2) -> float:
@@ -672,6 +662,14 @@ def _format_price(price: Decimal) -> str:
 
 # --- channel limits, degenerate output, banned words -----------------------------------------------------
 
+def _hashtags(text: str) -> list[str]:
+    """Hashtags in a hashtags field: "#a #b" or, when nobody wrote a #, "a, b"."""
+    tags = re.findall(r"#\w+", text)
+    if tags or "#" in text:
+        return tags
+    return [t for t in re.split(r"[,\s]+", text) if t]
+
+
 def _channel_violations(texts: Mapping[str, str], channel: str) -> list[str]:
     limits = CHANNEL_LIMITS[channel]
     if channel in _SINGLE_TEXT_CHANNELS:
@@ -680,7 +678,7 @@ def _channel_violations(texts: Mapping[str, str], channel: str) -> list[str]:
     for name, limit in limits.items():
         text = texts.get(name, "").strip()
         if "max_items" in limit:
-            tags = hashtag_list(text)
+            tags = _hashtags(text)
             if channel == "social_post":
                 tags += re.findall(r"#\w+", texts.get("body", ""))
             if len(tags) > limit["max_items"]:
@@ -724,7 +722,7 @@ def _degenerate(text: str, field_name: str, prompt: str) -> list[str]:
         if share >= 0.6:
             problems.append(f"{field_name} echoes the prompt ({share:.0%} of its 5-word sequences)")
     if field_name == "hashtags":
-        tags = [t.lower() for t in hashtag_list(text)]
+        tags = [t.lower() for t in _hashtags(text)]
         duplicates = sorted({t for t in tags if tags.count(t) > 1})
         if duplicates:
             problems.append("repeated hashtags: " + ", ".join(duplicates))

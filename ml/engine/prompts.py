@@ -27,7 +27,7 @@ from .grounding import CHANNEL_FIELDS, CHANNEL_LIMITS, CHANNELS, EXAMPLE_PRODUCT
 __all__ = ["CHANNELS", "LENGTHS", "PROMPT_CHAR_BUDGET", "build_copy_messages", "parse_copy_output"]
 
 LENGTHS = ("short", "medium", "long")
-PROMPT_CHAR_BUDGET = 1200
+PROMPT_CHAR_BUDGET = 1250
 
 _CHANNEL_NAMES = {
     "product_description": "product description",
@@ -46,11 +46,11 @@ _FORMATS = {
 # The worked example: a fictional product (grounding flags copy that names it) and an answer that uses its facts
 # and nothing else.
 _EXAMPLE_FACTS = (f"Product facts:\n- Name: {EXAMPLE_PRODUCT_NAME} Canvas Tote\n- Price: $35\n- Colour: navy\n"
-                  "- Description: Roomy canvas tote with two inner pockets.")
+                  "- Description: Roomy tote, two inner pockets.")
 _EXAMPLE_ANSWERS = {
-    "product_description": f"Title: {EXAMPLE_PRODUCT_NAME} Canvas Tote in Navy\nBody: Meet the {EXAMPLE_PRODUCT_NAME} "
-                           "Canvas Tote, a roomy navy bag made of canvas. Two inner pockets keep your things in "
-                           "place. Yours for $35.",
+    "product_description": f"Title: {EXAMPLE_PRODUCT_NAME} Canvas Tote in Navy\nBody: Meet the roomy navy "
+                           f"{EXAMPLE_PRODUCT_NAME} Canvas Tote. Two inner pockets keep your things in place. "
+                           "Yours for $35.",
     "email": f"Subject: Meet the {EXAMPLE_PRODUCT_NAME} Canvas Tote\nBody: Hi there,\nOur roomy navy "
              f"{EXAMPLE_PRODUCT_NAME} Canvas Tote has two inner pockets for your things. Get yours for $35 today.",
     "sms": f"SMS: New: the roomy navy {EXAMPLE_PRODUCT_NAME} Canvas Tote with two inner pockets, just $35. Shop now!",
@@ -69,11 +69,11 @@ _LANGUAGES = {
     "zh": "Chinese", "ar": "Arabic", "bn": "Bengali", "ta": "Tamil", "te": "Telugu", "mr": "Marathi",
 }
 _CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
-# Attributes that describe the listing, not the product.
-_LISTING_KEY = re.compile(r"(?i)(image|img|photo|url|link|handle|(^|_)id$|sku|barcode|gtin|ean|upc)")
+# Attributes that describe the listing, not the product ("num_images", "image_url", "barcode").
+_LISTING_WORDS = re.compile(r"(?i)^(?:(?:image|img|photo|picture)\w*|urls?|links?|handle|ids?|sku|barcode|gtin|ean|upc)$")
 # (description chars, attributes, chars per attribute, examples, do/don't items), roomiest to tightest.
-_BUDGET_STEPS = ((400, 8, 60, 2, 3), (260, 6, 60, 1, 2), (160, 5, 50, 1, 2), (100, 4, 40, 0, 1), (0, 3, 40, 0, 0),
-                 (0, 2, 30, 0, 0))
+_BUDGET_STEPS = ((400, 8, 60, 2, 3), (260, 6, 60, 1, 2), (160, 6, 50, 1, 2), (100, 5, 40, 1, 1), (60, 4, 40, 0, 1),
+                 (0, 3, 40, 0, 0), (0, 2, 30, 0, 0))
 
 
 def build_copy_messages(product: Mapping, *, channel: str, tone: str = "", length: str = "medium",
@@ -120,7 +120,7 @@ def _system_text(channel: str, language: str, voice: Mapping, examples: int, ite
     if banned:
         lines.append("Never use these words: " + ", ".join(_clip(b, 30) for b in banned[:20]) + ".")
     for example in _as_list(voice.get("examples"))[:examples]:
-        lines.append(f'Example of the brand\'s style: "{_clip(example, 120)}"')
+        lines.append(f'Brand style example: "{_clip(example, 120)}"')
     return "\n".join(lines)
 
 
@@ -137,7 +137,7 @@ def _user_text(product: Mapping, channel: str, tone: str, length: str, customer:
     shown = 0
     for key, value in (product.get("attributes") or {}).items():
         value = _attribute_text(value)
-        if value and not _LISTING_KEY.search(str(key)) and shown < attributes:
+        if value and not _is_listing_key(str(key)) and shown < attributes:
             facts.append(f"- {_label(str(key))[:30]}: {_clip(value, value_chars)}")
             shown += 1
     description = _readable(_text(product.get("description")), product)
@@ -153,8 +153,6 @@ def _user_text(product: Mapping, channel: str, tone: str, length: str, customer:
     task.append(_limit_text(channel))
     if customer:
         task.append(_customer_text(customer, by_name=channel in ("email", "sms", "social_post")))
-    if _as_list(voice.get("banned_words")):
-        task.append("Do not use the banned words.")
     return _request_text(channel, "\n".join(facts), " ".join(task))
 
 
@@ -216,6 +214,10 @@ def _readable(description: str, product: Mapping) -> str:
 
     text = re.sub(r"\b(\w*[a-z]{2})([A-Z][a-z]\w*)", split, text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _is_listing_key(key: str) -> bool:
+    return any(_LISTING_WORDS.match(word) for word in re.split(r"[^A-Za-z0-9]+", key))
 
 
 def _a(noun: str) -> str:

@@ -12,6 +12,7 @@ from ml.engine.grounding import (
     CHANNEL_FIELDS,
     CHANNEL_LIMITS,
     CHANNELS,
+    EXAMPLE_PRODUCT_NAME,
     Claim,
     GroundingReport,
     check_copy,
@@ -219,6 +220,12 @@ def test_claims_stated_in_the_data_are_supported():
 
 def test_the_products_own_link_is_allowed():
     assert body("Shop: https://shop.example/p/hb-750").unsupported == []
+
+
+def test_copy_that_names_the_prompts_example_product_is_flagged():
+    assert unsupported(body(f"Meet the {EXAMPLE_PRODUCT_NAME} tote!")) == [("claim", EXAMPLE_PRODUCT_NAME)]
+    nova = dict(BOTTLE, brand=EXAMPLE_PRODUCT_NAME)
+    assert body(f"Meet the {EXAMPLE_PRODUCT_NAME} bottle!", nova).unsupported == []
 
 
 def test_hashtags_are_checked_too():
