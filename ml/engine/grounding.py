@@ -42,6 +42,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Iterable, Mapping, Sequence
 
 CHANNELS = ("product_description", "email", "sms", "social_post", "ad_headline")
+CLAIM_KINDS = ("price", "number", "percentage", "measurement", "material", "claim")
 
 # The fields each channel's copy has, in display order.
 CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
@@ -668,6 +669,10 @@ def _hashtags(text: str) -> list[str]:
     if tags or "#" in text:
         return tags
     return [t for t in re.split(r"[,\s]+", text) if t]
+
+
+# Public name: the review page counts hashtags the same way the checker does.
+hashtag_list = _hashtags
 
 
 def _channel_violations(texts: Mapping[str, str], channel: str) -> list[str]:
