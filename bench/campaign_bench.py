@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/campaign_bench.py [CSV] [--products 200] [--sequential-products 24]
                                              [--threads N] [--database-url URL] [--no-write]
+                                             [--render-only]
 
 Imports N products (rows with a description, evenly spread over the file) through the product import
 service, registers SmolLM2-135M-Instruct as the base model (provisioning it into var/models if needed), sets
@@ -59,7 +60,16 @@ def main() -> int:
     )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--no-write", action="store_true", help=f"Do not update {BENCHMARKS_MD.name}.")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help=f"Rewrite the section from {RESULTS_JSON.name}; run nothing.",
+    )
     args = parser.parse_args()
+    if args.render_only:
+        write_section(render(json.loads(RESULTS_JSON.read_text())))
+        print(f"Updated {BENCHMARKS_MD.relative_to(ROOT)} from {RESULTS_JSON.relative_to(ROOT)}")
+        return 0
     if not args.csv.exists():
         print(f"Dataset not found: {args.csv}", file=sys.stderr)
         return 2
@@ -320,16 +330,35 @@ def _machine(torch) -> dict:
 
 def render(r: dict) -> str:
     m = r["machine"]
+    threads = m["torch_threads"]
     lines = [
         SECTION,
         "",
-        f"`bench/campaign_bench.py` on {r['date']}: {r['products']} Myntra products (rows with a description, evenly "
-        f"spread over myntra_products_catalog.csv) imported through the product import service, then one campaign "
-        f"per channel through `generate_campaign_copy_task` with the real {r['model']} (fp32, "
+        f"`bench/campaign_bench.py` on {r['date']}: {r['products']} Myntra products (rows with a description, "
+        "evenly spread over myntra_products_catalog.csv) imported through the product import service, then one "
+        f"campaign per channel through `generate_campaign_copy_task` with the real {r['model']} (fp32, "
         f"{r['batch_products']} products per batch, up to {r['max_retries']} automatic retries of a piece that "
-        f"fails a check). Machine: {m['cores']} cores of {m['cpu']}, {m['torch_threads']} torch threads; "
-        f"Python {m['python']}, torch {m['torch']}. Load average {r['load_average_before'][0]} before, "
-        f"{r['load_average_after'][0]} after (the machine is shared, so expect noise).",
+        f"fails a check). Machine: {m['cores']} cores of {m['cpu']}; Python {m['python']}, torch {m['torch']}, "
+        f"{threads} torch thread{'s' if threads != 1 else ''}. The machine is shared (load average "
+        f"{r['load_average_before'][0]} before the run, {r['load_average_after'][0]} after)"
+        + (
+            ": with two OpenMP threads competing with other processes for two cores, decoding ran an order of "
+            "magnitude slower, so torch was held to one thread. Expect noise."
+            if threads == 1
+            else ", so expect noise."
+        ),
+    ]
+    if r["products"] < 200:
+        minutes = sum(
+            200 / c["products_per_minute"] for c in r["channels"].values() if c["products_per_minute"]
+        )
+        lines += [
+            "",
+            f"{r['products']} products rather than 200: at the rates measured here, 200 products would have "
+            f"kept this shared machine busy for about {minutes:.0f} minutes. Rates are per product and do not "
+            "depend on the count.",
+        ]
+    lines += [
         "",
         "| Channel | Pieces | Pass first try | Flagged after retries | Approvable | Unsupported claims left in "
         "approvable pieces | Channel-limit compliance (approvable / all) | Distinct-2 | Duplicate rate | "
@@ -365,6 +394,11 @@ def render(r: dict) -> str:
         "degenerate output and no banned word on the first generation; flagged pieces are kept for review "
         "and approvable ones need no edit to be approved. Approvable pieces carry no unsupported claim and "
         "respect the channel limits by construction: approval is refused otherwise.",
+        "",
+        "Passing the grounding check is not the same as good copy: it proves that every price, number, size, "
+        "percentage, material and claim-like phrase in the text is backed by the product data, not that the "
+        "text is about the product or reads well. SmolLM2-135M often writes fluent text about something else "
+        "(see the samples): that is what the review step, and fine-tuning on approved and edited copy, are for.",
         "",
         "What the checks caught (pieces with each problem after retries, unsupported claims by kind):",
         "",
