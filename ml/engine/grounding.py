@@ -5,7 +5,7 @@ Standard library only (the web process re-checks a piece after every edit). Publ
     check_copy(fields, product, *, channel, banned_words=(), prompt="") -> GroundingReport
     GroundingReport(unsupported, channel_violations, degenerate, banned) (+ .passed, .approvable,
         .to_dict(), .from_dict()); Claim(text, kind, field, start, end, reason)
-    CHANNELS, CHANNEL_FIELDS, CHANNEL_LIMITS, EXAMPLE_PRODUCT_NAME
+    CHANNELS, CHANNEL_FIELDS, CHANNEL_LIMITS, CLAIM_KINDS, EXAMPLE_PRODUCT_NAME, hashtag_list(text)
     distinct_n(texts, n=2), duplicate_rate(texts) for the campaign quality benchmark
 
 What counts as supported. The product's facts are its title, brand, category, description, attribute keys
@@ -35,11 +35,12 @@ Degenerate output and channel limits are listed separately; see check_copy.
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Iterable, Mapping, Sequence
 
 CHANNELS = ("product_description", "email", "sms", "social_post", "ad_headline")
 CLAIM_KINDS = ("price", "number", "percentage", "measurement", "material", "claim")
@@ -109,7 +110,7 @@ class GroundingReport:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "GroundingReport":
+    def from_dict(cls, data: Mapping) -> GroundingReport:
         return cls(
             unsupported=[Claim(**{k: c[k] for k in ("text", "kind", "field", "start", "end", "reason")})
                          for c in data.get("unsupported", ())],
@@ -139,6 +140,15 @@ def check_copy(fields: Mapping[str, str], product: Mapping, *, channel: str, ban
     return report
 
 
+def hashtag_list(text: str) -> list[str]:
+    """Hashtags in a hashtags field: "#a #b" or, when nobody wrote a #, "a, b" (the review page counts them
+    the same way)."""
+    tags = re.findall(r"#\w+", text)
+    if tags or "#" in text:
+        return tags
+    return [t for t in re.split(r"[,\s]+", text) if t]
+
+
 def distinct_n(texts: Iterable[str], n: int = 2) -> float:
     """Corpus-level distinct-n: unique word n-grams over all n-grams in ``texts`` (0.0 when there are none)."""
     grams = [g for t in texts for g in _ngrams(_words(t), n)]
@@ -161,7 +171,6 @@ _NUMBER_WORDS = {
 }
 _NUMW = rf"(?:{_NUM}|(?i:{'|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))})(?![a-z]))"
 _GROUP = rf"{_NUMW}(?:\s*(?:-|–|—|x|×|\*)\s*{_NUMW}|\s+to\s+{_NUMW})*"
-_L = r"(?:(?<![A-Za-z0-9])|(?<=[a-z])(?=[A-Z]))"  # word start, also inside glued "lockOne"
 _R = r"(?![a-z0-9])"
 
 _DOLLARS = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
@@ -172,7 +181,6 @@ _CURRENCY_MARKS: dict[str, frozenset[str]] = {
     "rs.": frozenset({"INR"}), "rupee": frozenset({"INR"}), "rupees": frozenset({"INR"}), "/-": frozenset({"INR"}),
     "¥": frozenset({"JPY", "CNY"}),
 }
-_CODES = ("USD", "EUR", "GBP", "INR", "CAD", "AUD", "NZD", "SGD", "HKD", "JPY", "CNY", "CHF", "MXN", "AED")
 _PREFIX = r"US\$|C\$|A\$|\$|€|£|₹|¥|(?<![A-Za-z])(?:Rs\.?|INR|USD|EUR|GBP|CAD|AUD|CHF|AED)(?![A-Za-z])"
 _SUFFIX = r"(?:USD|EUR|GBP|INR|CAD|AUD|CHF|AED|(?i:dollars?|euros?|rupees?))(?![A-Za-z])|€|/-"
 _AMOUNT = re.compile(
@@ -182,8 +190,8 @@ _AMOUNT = re.compile(
 _PERCENT = re.compile(rf"(?<![\d.,]){_NUM}(?:\s*(?:-|–|to)\s*{_NUM})?\s?(?:%|(?i:per\s?cent)(?![a-z]))"
                       r"(?P<off>\s*(?i:off)(?![a-z]))?")
 
-# (aliases, dimension, size of one unit in the dimension's base unit). Single letters and acronyms are
-# case-sensitive ("5G" is not 5 grams, "V-neck" is not volts); the rest are not.
+# (aliases, dimension, size of one unit in the dimension's base unit). One-letter units are case-sensitive
+# ("5G" is not 5 grams, "V-neck" is not volts); the rest are not.
 _UNIT_TABLE: tuple[tuple[tuple[str, ...], str, float], ...] = (
     (("ml", "millilitre", "millilitres", "milliliter", "milliliters"), "volume", 1),
     (("cl",), "volume", 10),
@@ -241,14 +249,18 @@ for _aliases, _dimension, _size in _UNIT_TABLE:
         _UNITS[_alias if len(_alias) == 1 else _alias.lower().replace(" ", "")] = (_dimension, _size)
 
 
+def _spaced(alias: str) -> str:
+    """``alias`` as a pattern in which each space may be a space, a hyphen or nothing ("5-star", "5 star")."""
+    return r"[\s-]?".join(re.escape(part) for part in alias.split(" "))
+
+
 def _unit_pattern(alias: str) -> str:
     if alias in ('"', "″"):
         return rf"(?<=\d){alias}(?![A-Za-z0-9])"  # 15.6" but not 'size 32 "Slim"'
     if len(alias) == 1:
         # One-letter units are case-sensitive ("5G" is not 5 grams) and never start a word ("3 V-necks").
         return alias + r"(?![A-Za-z0-9-])"
-    body = re.escape(alias).replace(r"\ ", r"\s?")
-    return f"(?i:{body})" + (_R if alias[-1].isalpha() else "")
+    return f"(?i:{_spaced(alias)})" + (_R if alias[-1].isalpha() else "")
 
 
 _UNIT_ALIASES = sorted({a for aliases, _, _ in _UNIT_TABLE for a in aliases}, key=len, reverse=True)
@@ -320,7 +332,6 @@ _MATERIALS: dict[str, tuple[str, ...]] = {
     "pearl": ("pearl", "pearls"),
 }
 _IMITABLE = ("leather", "suede", "fur", "silk")  # "faux leather" is not leather, "art silk" is not silk
-_IMITATION = r"(?:faux|vegan|synthetic|imitation|artificial|fake|art|PU)[\s-]+"
 # A specific material backs the general name.
 _MATERIAL_GENERALISES = {
     "stainless steel": "steel", "sterling silver": "silver", "merino": "wool", "memory foam": "foam",
@@ -411,29 +422,71 @@ _CLAIM_IMPLIES = {
 _MADE_IN = re.compile(r"(?i:made|manufactured|crafted|produced)\s+(?i:in)\s+(?:the\s+)?(?P<place>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)")
 
 
-def _phrase_pattern(alias: str) -> str:
-    body = re.escape(alias).replace(r"\ ", r"[\s-]?" if alias.isupper() else r"\s+")
-    if alias.isupper() or not alias[0].isalnum():
-        left = r"(?<![A-Za-z0-9])" if alias[0].isalnum() else ""
-        return left + body + r"(?![A-Za-z0-9])"
-    return _L + f"(?i:{body})" + _R
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+_CAMEL_PART = re.compile(r"[A-Z]*[^A-Z]+|[A-Z]+")  # "lockOne" -> "lock", "One"; "BPA" stays whole
+_GAP = re.compile(r"[\s-]*")
 
 
-def _alternation(table: Mapping[str, Sequence[str]]) -> tuple[re.Pattern, dict[str, str]]:
-    names: dict[str, str] = {}
-    parts = []
-    for alias in sorted((a for aliases in table.values() for a in aliases), key=len, reverse=True):
-        group = f"a{len(names)}"
-        names[group] = next(k for k, v in table.items() if alias in v)
-        parts.append(f"(?P<{group}>{_phrase_pattern(alias)})")
-    return re.compile("|".join(parts)), names
+def _tokens(text: str) -> list[tuple[str, int, int]]:
+    """Words with their spans; words glued by scraping ("cottonMachine") come apart."""
+    tokens = []
+    for m in _TOKEN.finditer(text):
+        for part in _CAMEL_PART.finditer(m.group()):
+            tokens.append((part.group(), m.start() + part.start(), m.start() + part.end()))
+    return tokens
 
 
-_MATERIAL_RE, _MATERIAL_NAMES = _alternation(_MATERIALS)
-_IMITATION_RE = re.compile(rf"{_L}(?i:{_IMITATION})(?P<m>(?i:{'|'.join(_IMITABLE)})){_R}")
-_CLAIM_RE, _CLAIM_NAMES = _alternation(_CLAIMS)
-_CLAIMS_WITH_DIGITS = {k: tuple(a for a in v if re.search(r"\d", a)) for k, v in _CLAIMS.items()}
-_DIGIT_CLAIM_RE, _DIGIT_CLAIM_NAMES = _alternation({k: v for k, v in _CLAIMS_WITH_DIGITS.items() if v})
+class _PhraseMatcher:
+    """Finds the phrases of a {canonical: aliases} table as whole words, longest first. Words may be separated
+    by spaces or hyphens ("water-resistant" == "water resistant"); one-word aliases in capitals (PVC, GOTS) are
+    acronyms and match in capitals only, the rest in any case."""
+
+    def __init__(self, table: Mapping[str, Sequence[str]]):
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str, bool]]] = {}
+        for canonical, aliases in table.items():
+            for alias in aliases:
+                words = tuple(w.lower() for w in _TOKEN.findall(alias))
+                acronym = len(words) == 1 and alias.isupper()
+                self._by_first.setdefault(words[0], []).append((words, canonical, acronym))
+        for candidates in self._by_first.values():
+            candidates.sort(key=lambda c: len(c[0]), reverse=True)
+
+    def finditer(self, text: str, tokens: list[tuple[str, int, int]]) -> list[tuple[int, int, str]]:
+        found, i = [], 0
+        while i < len(tokens):
+            match = self._match_at(text, tokens, i)
+            if match:
+                length, canonical = match
+                found.append((tokens[i][1], tokens[i + length - 1][2], canonical))
+                i += length
+            else:
+                i += 1
+        return found
+
+    def _match_at(self, text, tokens, i) -> tuple[int, str] | None:
+        for words, canonical, acronym in self._by_first.get(tokens[i][0].lower(), ()):
+            window = tokens[i:i + len(words)]
+            if len(window) < len(words) or [t[0].lower() for t in window] != list(words):
+                continue
+            if acronym and not window[0][0].isupper():
+                continue
+            if all(_GAP.fullmatch(text[a[2]:b[1]]) for a, b in itertools.pairwise(window)):
+                return len(words), canonical
+        return None
+
+
+_IMITATION_WORDS = ("faux", "vegan", "synthetic", "imitation", "artificial", "fake", "art", "pu")
+_MATERIAL_MATCHER = _PhraseMatcher({
+    **_MATERIALS,
+    **{f"faux {m}": tuple(f"{q} {m}" for q in _IMITATION_WORDS) for m in _IMITABLE},
+})
+_CLAIM_MATCHER = _PhraseMatcher({k: tuple(a for a in v if not re.search(r"[\d#]", a)) for k, v in _CLAIMS.items()})
+# Claims written with digits or "#" ("#1", "5-star", "buy 1 get 1") go before numbers are read.
+_DIGIT_CLAIMS = sorted(((alias, name) for name, aliases in _CLAIMS.items() for alias in aliases
+                        if re.search(r"[\d#]", alias)), key=lambda pair: len(pair[0]), reverse=True)
+_DIGIT_CLAIM_RE = re.compile("|".join(
+    rf"(?P<c{i}>(?<![A-Za-z0-9]){_spaced(alias)}(?![A-Za-z0-9]))" for i, (alias, _) in enumerate(_DIGIT_CLAIMS)
+), re.IGNORECASE)
 
 
 # --- extraction ------------------------------------------------------------------------------------------
@@ -444,7 +497,7 @@ class _Found:
     start: int
     end: int
     value: object  # normalised: Decimal, (Decimal, currencies), [(Decimal, dimension, unit size)], name
-    extra: str = ""  # "discount" for "% off", the unit alias for measurements
+    extra: str = ""  # "discount" for "% off"
 
 
 def _extract(text: str) -> list[_Found]:
@@ -455,14 +508,12 @@ def _extract(text: str) -> list[_Found]:
     def take(pattern: re.Pattern, make) -> None:
         nonlocal masked
         for m in list(pattern.finditer(masked)):
-            item = make(m)
-            if item is not None:
-                found.append(item)
-                masked = masked[:m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+            found.append(make(m))
+            masked = masked[:m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
 
     take(_URL, lambda m: _Found("link", m.start(), m.end(), m.group().lower()))
     take(_EXAMPLE_RE, lambda m: _Found("example", m.start(), m.end(), m.group().lower()))
-    take(_DIGIT_CLAIM_RE, lambda m: _Found("claim", m.start(), m.end(), _DIGIT_CLAIM_NAMES[m.lastgroup]))
+    take(_DIGIT_CLAIM_RE, lambda m: _Found("claim", m.start(), m.end(), _DIGIT_CLAIMS[int(m.lastgroup[1:])][1]))
     take(_AMOUNT, _amount)
     take(_PERCENT, lambda m: _Found("percentage", m.start(), m.end(),
                                     [_to_decimal(n) for n in re.findall(_NUM, m.group())],
@@ -471,14 +522,12 @@ def _extract(text: str) -> list[_Found]:
     take(_SIZE, lambda m: _Found("size", m.start(), m.end(), m.group()))
     take(_BARE_NUMBER, lambda m: _Found("number", m.start(), m.end(), _to_decimal(m.group())))
     words = masked
-    for m in _IMITATION_RE.finditer(words):
-        found.append(_Found("material", m.start(), m.end(), "faux " + m.group("m").lower()))
-        words = words[:m.start()] + " " * (m.end() - m.start()) + words[m.end():]
-    for m in _MATERIAL_RE.finditer(words):
-        if not re.match(r"[\s-]*(?i:free)(?![a-z])", words[m.end():]):  # "plastic-free" is a claim, not plastic
-            found.append(_Found("material", m.start(), m.end(), _MATERIAL_NAMES[m.lastgroup]))
-    for m in _CLAIM_RE.finditer(words):
-        found.append(_Found("claim", m.start(), m.end(), _CLAIM_NAMES[m.lastgroup]))
+    tokens = _tokens(words)
+    for start, end, name in _MATERIAL_MATCHER.finditer(words, tokens):
+        if not re.match(r"[\s-]*(?i:free)(?![a-z])", words[end:]):  # "plastic-free" is a claim, not plastic
+            found.append(_Found("material", start, end, name))
+    for start, end, name in _CLAIM_MATCHER.finditer(words, tokens):
+        found.append(_Found("claim", start, end, name))
     for m in _MADE_IN.finditer(words):
         found.append(_Found("origin", m.start(), m.end(), m.group("place").lower()))
     return sorted(found, key=lambda f: (f.start, f.end))
@@ -493,10 +542,10 @@ def _amount(m: re.Match) -> _Found:
 
 def _measurement(m: re.Match) -> _Found:
     if m.group("packof"):
-        return _Found("measurement", m.start(), m.end(), [(_to_decimal(m.group("packof")), "pack", 1.0)], "pack")
+        return _Found("measurement", m.start(), m.end(), [(_to_decimal(m.group("packof")), "pack", 1.0)])
     dimension, size = _unit_of(m.group("unit"))
     values = [(v, dimension, size) for v in _group_numbers(m.group("group"))]
-    return _Found("measurement", m.start(), m.end(), values, m.group("unit"))
+    return _Found("measurement", m.start(), m.end(), values)
 
 
 # --- product facts ---------------------------------------------------------------------------------------
@@ -543,7 +592,7 @@ class _Facts:
             self.links.add(item.value.rstrip("/"))
 
     @classmethod
-    def of(cls, product: Mapping) -> "_Facts":
+    def of(cls, product: Mapping) -> _Facts:
         parts = [_plain(product.get(key)) for key in ("title", "brand", "category", "description")]
         attributes = product.get("attributes") or {}
         if isinstance(attributes, Mapping):
@@ -585,7 +634,7 @@ class _Facts:
             if item.value in self.materials:
                 return ""
             listed = ", ".join(sorted(self.materials)[:4])
-            return f"the product data does not name this material" + (f" (it names {listed})" if listed else "")
+            return "the product data does not name this material" + (f" (it names {listed})" if listed else "")
         if item.kind == "claim":
             return "" if item.value in self.claims else "the product data does not make this claim"
         if item.kind == "origin":
@@ -658,22 +707,10 @@ def _price(value) -> Decimal | None:
 
 def _format_price(price: Decimal) -> str:
     text = format(price, "f")
-    return text[:-3] if text.endswith(".00") else text
+    return text.removesuffix(".00")
 
 
 # --- channel limits, degenerate output, banned words -----------------------------------------------------
-
-def _hashtags(text: str) -> list[str]:
-    """Hashtags in a hashtags field: "#a #b" or, when nobody wrote a #, "a, b"."""
-    tags = re.findall(r"#\w+", text)
-    if tags or "#" in text:
-        return tags
-    return [t for t in re.split(r"[,\s]+", text) if t]
-
-
-# Public name: the review page counts hashtags the same way the checker does.
-hashtag_list = _hashtags
-
 
 def _channel_violations(texts: Mapping[str, str], channel: str) -> list[str]:
     limits = CHANNEL_LIMITS[channel]
@@ -683,7 +720,7 @@ def _channel_violations(texts: Mapping[str, str], channel: str) -> list[str]:
     for name, limit in limits.items():
         text = texts.get(name, "").strip()
         if "max_items" in limit:
-            tags = _hashtags(text)
+            tags = hashtag_list(text)
             if channel == "social_post":
                 tags += re.findall(r"#\w+", texts.get("body", ""))
             if len(tags) > limit["max_items"]:
@@ -711,6 +748,9 @@ def _degenerate(text: str, field_name: str, prompt: str) -> list[str]:
     residue = list(dict.fromkeys(m.group().strip() for m in _RESIDUE.finditer(text)))
     if residue:
         problems.append(f"template or markup left in {field_name}: " + ", ".join(repr(r) for r in residue[:3]))
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 20 and sum(c.isupper() for c in letters) > 0.6 * len(letters):
+        problems.append(f"{field_name} is mostly in capital letters")
     words = _words(text)
     run = _repeated_run(words)
     if run:
@@ -720,14 +760,14 @@ def _degenerate(text: str, field_name: str, prompt: str) -> list[str]:
         gram, count = counts.most_common(1)[0]
         if count >= 3:
             problems.append(f"repeated phrase in {field_name}: {' '.join(gram)!r} {count} times")
-    if prompt and len(words) >= 8:
+    if prompt and len(words) >= 8 and field_name not in ("title", "subject"):  # a title may repeat the name
         grams = _ngrams(words, 5)
         prompt_grams = set(_ngrams(_words(prompt), 5))
         share = sum(g in prompt_grams for g in grams) / len(grams)
         if share >= 0.6:
             problems.append(f"{field_name} echoes the prompt ({share:.0%} of its 5-word sequences)")
     if field_name == "hashtags":
-        tags = [t.lower() for t in _hashtags(text)]
+        tags = [t.lower() for t in hashtag_list(text)]
         duplicates = sorted({t for t in tags if tags.count(t) > 1})
         if duplicates:
             problems.append("repeated hashtags: " + ", ".join(duplicates))

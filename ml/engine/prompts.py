@@ -8,26 +8,26 @@ Standard library only. Public API:
     parse_copy_output(text, channel) -> {field: text} with exactly the channel's fields (CHANNEL_FIELDS)
 
 The prompts are written for a 135M-parameter instruct model (SmolLM2-135M-Instruct): short, facts as a flat list,
-one labelled answer format per channel ("Subject: ...\nBody: ..."), the hard limit stated in characters, and one
-worked example as a previous chat turn: without it the model ignores the format (on Myntra products, 0 of 4
-emails had a subject line; with it, 4 of 4). The example's product is fictional and grounding flags copy that
-names it (EXAMPLE_PRODUCT_NAME).
-Everything together stays within PROMPT_CHAR_BUDGET characters (about 350 SmolLM2 tokens): the description is
-shortened first, then the brand voice's examples and lists.
+one labelled answer format per channel ("Subject: ..." then "Body: ..."), the hard limit stated in characters, and one
+worked example as a previous chat turn: without it the model ignores the format (a trial on 4 Myntra products,
+greedy decoding: no email had a subject line; with it, all 4 did). The example's product is fictional and
+grounding flags copy that names it (EXAMPLE_PRODUCT_NAME).
+Everything together stays within PROMPT_CHAR_BUDGET characters (about 350 SmolLM2 tokens, at most ~375): the
+brand voice's examples and do/don't lists are cut first, then the description and the attributes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Mapping
 
 from .grounding import CHANNEL_FIELDS, CHANNEL_LIMITS, CHANNELS, EXAMPLE_PRODUCT_NAME
 
 __all__ = ["CHANNELS", "LENGTHS", "PROMPT_CHAR_BUDGET", "build_copy_messages", "parse_copy_output"]
 
 LENGTHS = ("short", "medium", "long")
-PROMPT_CHAR_BUDGET = 1250
+PROMPT_CHAR_BUDGET = 1200
 
 _CHANNEL_NAMES = {
     "product_description": "product description",
@@ -44,20 +44,23 @@ _FORMATS = {
     "ad_headline": "Headline: <headline>",
 }
 # The worked example: a fictional product (grounding flags copy that names it) and an answer that uses its facts
-# and nothing else.
-_EXAMPLE_FACTS = (f"Product facts:\n- Name: {EXAMPLE_PRODUCT_NAME} Canvas Tote\n- Price: $35\n- Colour: navy\n"
+# and nothing else. Its price is shown in the real product's currency, so the model copies the right format.
+_EXAMPLE_FACTS = (f"Product facts:\n- Name: {EXAMPLE_PRODUCT_NAME} Canvas Tote\n- Price: {{price}}\n- Colour: navy\n"
                   "- Description: Roomy tote, two inner pockets.")
 _EXAMPLE_ANSWERS = {
     "product_description": f"Title: {EXAMPLE_PRODUCT_NAME} Canvas Tote in Navy\nBody: Meet the roomy navy "
                            f"{EXAMPLE_PRODUCT_NAME} Canvas Tote. Two inner pockets keep your things in place. "
-                           "Yours for $35.",
+                           "Yours for {price}.",
     "email": f"Subject: Meet the {EXAMPLE_PRODUCT_NAME} Canvas Tote\nBody: Hi there,\nOur roomy navy "
-             f"{EXAMPLE_PRODUCT_NAME} Canvas Tote has two inner pockets for your things. Get yours for $35 today.",
-    "sms": f"SMS: New: the roomy navy {EXAMPLE_PRODUCT_NAME} Canvas Tote with two inner pockets, just $35. Shop now!",
-    "social_post": f"Post: Roomy, navy and ready for anything: the {EXAMPLE_PRODUCT_NAME} Canvas Tote. Just $35.\n"
-                   f"Hashtags: #{EXAMPLE_PRODUCT_NAME} #CanvasTote #EverydayBag",
-    "ad_headline": f"Headline: {EXAMPLE_PRODUCT_NAME} Canvas Tote, just $35",
+             f"{EXAMPLE_PRODUCT_NAME} Canvas Tote has two inner pockets for your things. Get yours for {{price}} "
+             "today.",
+    "sms": f"SMS: New: the roomy navy {EXAMPLE_PRODUCT_NAME} Canvas Tote with two inner pockets, just {{price}}. "
+           "Shop now!",
+    "social_post": f"Post: Roomy, navy and ready for anything: the {EXAMPLE_PRODUCT_NAME} Canvas Tote. Just "
+                   f"{{price}}.\nHashtags: #{EXAMPLE_PRODUCT_NAME} #CanvasTote #EverydayBag",
+    "ad_headline": f"Headline: {EXAMPLE_PRODUCT_NAME} Canvas Tote, just {{price}}",
 }
+_EXAMPLE_AMOUNTS = {"INR": "1499", "JPY": "4500"}
 _LENGTH_GUIDE = {
     "product_description": {"short": "2 sentences", "medium": "3 to 4 sentences", "long": "5 to 7 sentences"},
     "email": {"short": "2 to 3 sentences", "medium": "4 to 5 sentences", "long": "two short paragraphs"},
@@ -71,9 +74,12 @@ _LANGUAGES = {
 _CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£"}
 # Attributes that describe the listing, not the product ("num_images", "image_url", "barcode").
 _LISTING_WORDS = re.compile(r"(?i)^(?:(?:image|img|photo|picture)\w*|urls?|links?|handle|ids?|sku|barcode|gtin|ean|upc)$")
-# (description chars, attributes, chars per attribute, examples, do/don't items), roomiest to tightest.
-_BUDGET_STEPS = ((400, 8, 60, 2, 3), (260, 6, 60, 1, 2), (160, 6, 50, 1, 2), (100, 5, 40, 1, 1), (60, 4, 40, 0, 1),
-                 (0, 3, 40, 0, 0), (0, 2, 30, 0, 0))
+# (description chars, attributes, chars per attribute, brand examples, do/don't items), roomiest to tightest:
+# the brand voice's extras go before the product's facts do.
+_BUDGET_STEPS = (
+    (400, 8, 60, 2, 3), (400, 8, 60, 1, 2), (260, 8, 60, 1, 2), (260, 6, 60, 0, 1), (160, 6, 50, 0, 1),
+    (100, 5, 40, 0, 0), (60, 4, 40, 0, 0), (0, 3, 40, 0, 0), (0, 2, 30, 0, 0),
+)
 
 
 def build_copy_messages(product: Mapping, *, channel: str, tone: str = "", length: str = "medium",
@@ -86,13 +92,23 @@ def build_copy_messages(product: Mapping, *, channel: str, tone: str = "", lengt
     if length not in LENGTHS:
         raise ValueError(f"unknown length {length!r}; expected one of {', '.join(LENGTHS)}")
     voice = brand_voice or {}
+    currency = _text(product.get("currency")).upper()
+    example_price = _price_text(_EXAMPLE_AMOUNTS.get(currency, "35"), currency or "USD")
+    # The example request is worded exactly like the real one and everything else (tone, length, limits, the
+    # customer) is in the system message: with the same template the model answers in the format (Myntra
+    # emails: 8 of 8 greedy, 6-8 of 8 sampled); with a differently worded example request, 0 of 8.
+    task = _task_text(channel, tone, length)
+    if customer:
+        task += " " + _customer_text(customer, by_name=channel in ("email", "sms", "social_post"))
+    example_request = _request_text(channel, _EXAMPLE_FACTS.format(price=example_price))
+    example_answer = _EXAMPLE_ANSWERS[channel].format(price=example_price)
     for description_chars, attributes, value_chars, examples, items in _BUDGET_STEPS:
         messages = [
-            {"role": "system", "content": _system_text(channel, language, voice, examples, items)},
-            {"role": "user", "content": _request_text(channel, _EXAMPLE_FACTS, "", answer_format=False)},
-            {"role": "assistant", "content": _EXAMPLE_ANSWERS[channel]},
-            {"role": "user", "content": _user_text(product, channel, tone, length, customer, voice,
-                                                   description_chars, attributes, value_chars)},
+            {"role": "system", "content": _system_text(channel, language, voice, examples, items) + "\n" + task},
+            {"role": "user", "content": example_request},
+            {"role": "assistant", "content": example_answer},
+            {"role": "user", "content": _request_text(
+                channel, _facts_text(product, description_chars, attributes, value_chars))},
         ]
         if sum(len(m["content"]) for m in messages) <= PROMPT_CHAR_BUDGET:
             break
@@ -101,9 +117,8 @@ def build_copy_messages(product: Mapping, *, channel: str, tone: str = "", lengt
 
 def _system_text(channel: str, language: str, voice: Mapping, examples: int, items: int) -> str:
     lines = [
-        f"You write {_a(_CHANNEL_NAMES[channel])} in {_LANGUAGES.get(language, language)} for an online store. "
-        "Use only the product facts given; never invent prices, numbers, sizes, materials, discounts, delivery "
-        "offers, ratings or guarantees.",
+        (f"You write {_a(_CHANNEL_NAMES[channel])} in {_LANGUAGES.get(language, language)}. Use only the given "
+        "product facts; never invent prices, numbers, sizes, materials, offers, ratings or guarantees."),
     ]
     tone_words = list(dict.fromkeys(_as_list(voice.get("tone_words"))))
     if tone_words:
@@ -124,8 +139,7 @@ def _system_text(channel: str, language: str, voice: Mapping, examples: int, ite
     return "\n".join(lines)
 
 
-def _user_text(product: Mapping, channel: str, tone: str, length: str, customer: Mapping | None,
-               voice: Mapping, description_chars: int, attributes: int, value_chars: int) -> str:
+def _facts_text(product: Mapping, description_chars: int, attributes: int, value_chars: int) -> str:
     facts = ["Product facts:"]  # the same layout as the worked example
     for label, key in (("Name", "title"), ("Brand", "brand"), ("Category", "category")):
         value = _text(product.get(key))
@@ -143,24 +157,20 @@ def _user_text(product: Mapping, channel: str, tone: str, length: str, customer:
     description = _readable(_text(product.get("description")), product)
     if description and description_chars:
         facts.append(f"- Description: {_clip(description, description_chars)}")
+    return "\n".join(facts)
 
-    task = []
-    if tone:
-        task.append(f"Tone: {_clip(tone, 60)}.")
+
+def _task_text(channel: str, tone: str, length: str) -> str:
+    task = [f"Tone: {_clip(tone, 60)}."] if tone else []
     guide = _LENGTH_GUIDE.get(channel, {}).get(length)
     if guide:
         task.append(f"Length: {guide}.")
     task.append(_limit_text(channel))
-    if customer:
-        task.append(_customer_text(customer, by_name=channel in ("email", "sms", "social_post")))
-    return _request_text(channel, "\n".join(facts), " ".join(task))
+    return " ".join(task)
 
 
-def _request_text(channel: str, facts: str, task: str, *, answer_format: bool = True) -> str:
-    text = f"Write {_a(_CHANNEL_NAMES[channel])} for this product.\n{facts}"
-    if task:
-        text += f"\n\n{task}"
-    return text + ("\nAnswer in this format:\n" + _FORMATS[channel] if answer_format else "")
+def _request_text(channel: str, facts: str) -> str:
+    return f"Write {_a(_CHANNEL_NAMES[channel])} for this product.\n{facts}\nAnswer in this format:\n{_FORMATS[channel]}"
 
 
 def _limit_text(channel: str) -> str:
@@ -195,7 +205,7 @@ def _price_text(value, currency: str) -> str:
     if price is None or not price.is_finite():
         return ""
     amount = format(price, "f")
-    amount = amount[:-3] if amount.endswith(".00") else amount
+    amount = amount.removesuffix(".00")
     if currency in _CURRENCY_SIGNS:
         return _CURRENCY_SIGNS[currency] + amount
     if currency == "INR":
@@ -273,7 +283,7 @@ _LABEL_RE = re.compile(
     r"^[ \t]*(?:[#>*_•-]+[ \t]*)*(?P<label>" + "|".join(sorted(map(re.escape, _LABELS), key=len, reverse=True))
     + r")[ \t]*(?:\*\*|__|\*|_)?[ \t]*[:：](?:[ \t]*(?:\*\*|__))?[ \t]*", re.IGNORECASE | re.MULTILINE)
 _INLINE_LABEL = re.compile(r"(?<=\S)[ \t]+(?=(?:\*\*)?(?:Body|Hashtags|Tags|Message)(?:\*\*)?[ \t]*:)")
-_END_OF_TURN = re.compile(r"<\|(?:im_end|endoftext|im_start|eot_id|end)\|>|</s>|\n\s*(?:user|human)\s*:", re.I)
+_END_OF_TURN = re.compile(r"<\|(?:im_end|endoftext|im_start|eot_id|end)\|>|</s>|\n\s*(?:user|human)\s*:", re.IGNORECASE)
 _CHATTER = re.compile(
     r"^\s*(?:sure|certainly|of course|absolutely|okay|ok|here is|here's|here are|below is|below are|i have|"
     r"i've|i hope|hope this|let me know|feel free|note:|please note|assistant\s*:)", re.IGNORECASE)
@@ -316,8 +326,14 @@ def _clean(text: str) -> str:
     text = re.sub(r"<\|[^|>\n]{1,40}\|>", "", text)
     text = re.sub(r"(?m)^\s*```\w*\s*$", "", text)
     text = _INLINE_LABEL.sub("\n", text)
-    lines = [line for line in text.splitlines() if not _is_chatter(line)]
-    return "\n".join(lines)
+    # Talk about the copy goes at the start, at the end, and on lines introducing another version; a line in
+    # the middle of the copy stays even if it sounds like talk, so that its claims are still checked.
+    lines = text.splitlines()
+    while lines and (not lines[0].strip() or _is_chatter(lines[0])):
+        lines.pop(0)
+    while lines and (not lines[-1].strip() or _is_chatter(lines[-1]) or _SIGN_OFF.match(lines[-1])):
+        lines.pop()
+    return "\n".join(line for line in lines if not (_is_chatter(line) and line.strip().endswith(":")))
 
 
 def _is_chatter(line: str) -> bool:

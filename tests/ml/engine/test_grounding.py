@@ -12,12 +12,14 @@ from ml.engine.grounding import (
     CHANNEL_FIELDS,
     CHANNEL_LIMITS,
     CHANNELS,
+    CLAIM_KINDS,
     EXAMPLE_PRODUCT_NAME,
     Claim,
     GroundingReport,
     check_copy,
     distinct_n,
     duplicate_rate,
+    hashtag_list,
 )
 
 MYNTRA = Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "myntra_fashion_catalog"
@@ -244,6 +246,13 @@ def test_true_copy_passes():
     assert report.passed and report.approvable, report.to_dict()
 
 
+def test_every_claim_kind_is_one_the_review_page_knows():
+    text = ("$5, 20% off, 3 pockets, 2 litres, XXL, leather, waterproof, made in Peru, www.x.example, "
+            f"{EXAMPLE_PRODUCT_NAME}")
+    kinds = {c.kind for c in body(text).unsupported}
+    assert kinds == set(CLAIM_KINDS)
+
+
 # --- channel limits -------------------------------------------------------------------------------------
 
 def test_channels_and_limits_are_published():
@@ -263,16 +272,22 @@ def test_sms_over_160_characters_violates():
     ("email", {"subject": "x" * 61, "body": "Hello"}, "subject is 61 characters; email allows at most 60"),
     ("email", {"body": "Hello"}, "subject is required for email"),
     ("ad_headline", {"body": "x" * 41}, "body is 41 characters; ad_headline allows at most 40"),
-    ("product_description", {"title": "t" * 121, "body": "b" * 60}, "title is 121 characters; "
-                                                                     "product_description allows at most 120"),
-    ("product_description", {"title": "T", "body": "Too short."}, "body is 10 characters; product_description "
-                                                                  "needs at least 50"),
+    ("product_description", {"title": "t" * 121, "body": "b" * 60}, ("title is 121 characters; "
+                                                                     "product_description allows at most 120")),
+    ("product_description", {"title": "T", "body": "Too short."}, ("body is 10 characters; product_description "
+                                                                  "needs at least 50")),
     ("product_description", {"body": "b" * 1201}, "body is 1201 characters; product_description allows at most 1200"),
     ("social_post", {"body": "x" * 281}, "body is 281 characters; social_post allows at most 280"),
     ("social_post", {"body": "Hi #a #b", "hashtags": "#c #d #e #f"}, "6 hashtags; social_post allows at most 5"),
 ])
 def test_channel_limits(channel, fields, expected):
     assert expected in check_copy(fields, BOTTLE, channel=channel).channel_violations
+
+
+def test_hashtags_are_counted_with_or_without_the_hash_sign():
+    assert hashtag_list("#hydra #trail_life, #cold") == ["#hydra", "#trail_life", "#cold"]
+    assert hashtag_list("hydra, trail life") == ["hydra", "trail", "life"]
+    assert hashtag_list("") == []
 
 
 def test_a_headline_stored_as_title_is_measured_as_the_headline():
@@ -304,12 +319,20 @@ def test_repeated_token_runs_are_degenerate():
     assert body("so so good").degenerate == []
 
 
+def test_shouting_is_degenerate_but_capitalised_names_are_not():
+    assert body("HYDRA KEEPS YOUR WATER COLD ALL DAY LONG").degenerate == ["body is mostly in capital letters"]
+    assert body("DKNY and HYDRA: cold water all day long, for every trail.").degenerate == []
+
+
 def test_prompt_echo_is_degenerate():
     prompt = ("You are a copywriter for an online store. Use only the product facts you are given. "
               "Product facts: Name: Hydra Insulated Bottle 750ml. Brand: Hydra.")
     echo = "You are a copywriter for an online store. Use only the product facts you are given."
     assert any("echoes the prompt" in d for d in body(echo, prompt=prompt).degenerate)
     assert body("Cold water for every trail: the Hydra keeps it icy all day long.", prompt=prompt).degenerate == []
+    # A subject or title may repeat the product's name from the prompt.
+    subject = {"subject": "Use only the product facts you are given", "body": "Hi"}
+    assert check_copy(subject, BOTTLE, channel="email", prompt=prompt).degenerate == []
 
 
 @pytest.mark.parametrize("residue", ["<|im_start|>", "<|im_end|>", "Assistant: ", "[PRODUCT]", "[Your Name]",

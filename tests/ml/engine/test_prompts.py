@@ -66,8 +66,12 @@ def test_messages_carry_every_fact_and_the_brand_voice(channel):
     ("ad_headline", "Headline: <", "40 characters"),
 ])
 def test_messages_name_the_answer_format_and_the_hard_limit(channel, answer_format, limit):
-    user = build_copy_messages(BOTTLE, channel=channel)[-1]["content"]
-    assert answer_format in user and limit in user
+    system, example_request, _, request = build_copy_messages(BOTTLE, channel=channel)
+    assert limit in system["content"]
+    assert answer_format in request["content"]
+    # The example request is worded exactly like the real one (a 135M model follows the format only then).
+    assert example_request["content"].split("Product facts:")[0] == request["content"].split("Product facts:")[0]
+    assert example_request["content"].split("\nAnswer in")[1] == request["content"].split("\nAnswer in")[1]
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -124,7 +128,7 @@ def test_minimal_product_still_builds():
 
 
 def huge_inputs():
-    words = "light roomy bottle keeps water cold on long summer hikes ".split()
+    words = ["light", "roomy", "bottle", "keeps", "water", "cold", "on", "long", "summer", "hikes"]
     text = " ".join(words[i % len(words)] for i in range(400))
     product = dict(BOTTLE, title=text[:600], description=text, attributes={f"detail_{i}": text[:300] for i in range(30)})
     voice = {"tone_words": [f"tone{i}" for i in range(30)], "audience": text[:800], "do": [text[:200]] * 10,
@@ -153,7 +157,7 @@ def test_prompt_stays_about_350_smollm2_tokens():
                          build_copy_messages(BOTTLE, channel=channel, brand_voice=VOICE)):
             # The chat template adds about 5 tokens per message.
             tokens = sum(len(tokenizer.encode(m["content"]).ids) + 5 for m in messages)
-            assert tokens <= 380, (channel, tokens)
+            assert tokens <= 380, (channel, tokens)  # "about 350"
 
 
 # --- parsing ----------------------------------------------------------------------------------------------
@@ -250,6 +254,12 @@ def test_empty_and_garbage_replies_give_empty_fields():
     for channel in CHANNELS:
         assert parse_copy_output("", channel) == {name: "" for name in CHANNEL_FIELDS[channel]}
     assert parse_copy_output("Sure! Here is your email:", "email") == {"subject": "", "body": ""}
+
+
+def test_talk_in_the_middle_of_the_copy_is_kept_so_its_claims_are_checked():
+    raw = "Subject: Meet the Hydra\nBody: Hello,\nPlease note that stock is limited: 20% off today only.\nCheers"
+    assert parse_copy_output(raw, "email")["body"] == (
+        "Hello,\nPlease note that stock is limited: 20% off today only.\nCheers")
 
 
 def test_copy_that_starts_like_chatter_is_kept():
