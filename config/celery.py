@@ -1,5 +1,6 @@
-"""Celery app. Two queues: `default` (imports, publishing, webhooks) and `ml` (model work, GPU hosts in
-production). Tasks take ids, are acks_late and idempotent, so a redelivered task does no harm."""
+"""Celery app. Three queues: `default` (imports, publishing, webhooks), `ml` (training, batch generation,
+embeddings; GPU hosts in production) and `chat` (shopper replies: a threads-pool worker, so concurrent replies
+are decoded together in one batch and a long training job never delays a shopper). Tasks take ids, are acks_late and idempotent, so a redelivered task does no harm."""
 
 import os
 
@@ -22,6 +23,7 @@ def _configure(sender: Celery, **kwargs) -> None:
         task_queues=(
             Queue("default", Exchange("default"), routing_key="default"),
             Queue("ml", Exchange("ml"), routing_key="ml"),
+            Queue("chat", Exchange("chat"), routing_key="chat"),
         ),
         task_default_queue="default",
         task_default_exchange="default",

@@ -68,7 +68,7 @@ def outsider_api_client(make_api_client, other_merchant):
 
 
 class CeleryWorker:
-    """A real Celery worker (both queues) in a subprocess; tests can kill it and start it again.
+    """A real Celery worker (all queues) in a subprocess; tests can kill it and start it again.
     The threads pool keeps the worker answering control pings while a long task runs (solo would not)."""
 
     def __init__(self, env: dict):
@@ -83,7 +83,7 @@ class CeleryWorker:
         from config.celery import app
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,ml", "--pool", "threads", "-c", "2",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,ml,chat", "--pool", "threads", "-c", "2",
              "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "-n", f"test-{time.time_ns()}@%h"],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
