@@ -41,9 +41,9 @@ from ml.models import Job, ModelVersion
 
 logger = logging.getLogger(__name__)
 
-BATCH_PRODUCTS = getattr(settings, "GENERATION_BATCH_PRODUCTS", 16)
+BATCH_PRODUCTS = settings.GENERATION_BATCH_PRODUCTS
 HEARTBEAT_SECONDS = 30.0
-QUANTIZATION = getattr(settings, "GENERATION_QUANTIZATION", None)
+QUANTIZATION = settings.GENERATION_QUANTIZATION
 # Token budgets sit a little above each channel's character limit (about 4 characters a token): the
 # parser trims a reply that is slightly over at a word boundary, and the grounding check flags the rest.
 # Sampling keeps variants apart; the repetition penalty keeps small models out of loops. No n-gram ban:
@@ -71,7 +71,7 @@ def generator_for(version: ModelVersion):
         return OpenAICompatibleGenerator(
             version.endpoint_url,
             version.endpoint_model,
-            api_key=getattr(settings, "GENERATION_API_KEY", None),
+            api_key=settings.GENERATION_API_KEY,
         )
     if version.kind == ModelVersion.Kind.LORA:
         return LocalHFGenerator(version.base.path, adapter_path=version.path, quantization=QUANTIZATION)
@@ -150,6 +150,7 @@ class CopyWriter:
             length=self.campaign.length,
             language=self.campaign.language,
             brand_voice=voice,
+            goal=self.campaign.goal,
         )
         return Draft(product=product, variant=variant, messages=messages)
 

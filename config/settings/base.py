@@ -4,6 +4,7 @@ production.py removes the defaults that must never reach a real deployment."""
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
 
@@ -154,6 +155,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Copy studio. Products per batched generate() call; "int8" quantizes the local model's linear layers on the
+# CPU (see docs/benchmarks.md); the API key is sent to OpenAI-compatible endpoints; webhooks retry with
+# exponential backoff from the base delay.
+GENERATION_BATCH_PRODUCTS = env_int("GENERATION_BATCH_PRODUCTS", 16)
+GENERATION_QUANTIZATION = env_str("GENERATION_QUANTIZATION") or None
+if GENERATION_QUANTIZATION not in (None, "int8"):
+    raise ImproperlyConfigured(f"GENERATION_QUANTIZATION must be empty or 'int8', not {GENERATION_QUANTIZATION!r}")
+GENERATION_API_KEY = env_str("GENERATION_API_KEY") or None
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
 
 # Model store: converted base checkpoints, fine-tuned adapters and training checkpoints.
 MODEL_STORE_DIR = Path(env_str("MODEL_STORE_DIR", str(VAR_DIR / "models")))

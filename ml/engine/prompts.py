@@ -28,6 +28,7 @@ __all__ = ["CHANNELS", "LENGTHS", "PROMPT_CHAR_BUDGET", "build_copy_messages", "
 
 LENGTHS = ("short", "medium", "long")
 PROMPT_CHAR_BUDGET = 1200
+GOAL_CHARS = 150
 
 _CHANNEL_NAMES = {
     "product_description": "product description",
@@ -84,9 +85,11 @@ _BUDGET_STEPS = (
 
 def build_copy_messages(product: Mapping, *, channel: str, tone: str = "", length: str = "medium",
                         language: str = "en", brand_voice: Mapping | None = None,
-                        customer: Mapping | None = None) -> list[dict]:
+                        customer: Mapping | None = None, goal: str = "") -> list[dict]:
     """Chat messages for one piece of copy about ``product`` (a plain dict): the rules and brand voice, one
-    worked example (a user turn about a fictional product and the answer), then the real request, last."""
+    worked example (a user turn about a fictional product and the answer), then the real request, last.
+    ``goal`` is the campaign's aim in the merchant's words; it steers the angle, not the facts (a number it
+    mentions is not a product fact, so grounding still flags it in the copy)."""
     if channel not in CHANNEL_FIELDS:
         raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
     if length not in LENGTHS:
@@ -102,9 +105,15 @@ def build_copy_messages(product: Mapping, *, channel: str, tone: str = "", lengt
         task += " " + _customer_text(customer, by_name=channel in ("email", "sms", "social_post"))
     example_request = _request_text(channel, _EXAMPLE_FACTS.format(price=example_price))
     example_answer = _EXAMPLE_ANSWERS[channel].format(price=example_price)
-    for description_chars, attributes, value_chars, examples, items in _BUDGET_STEPS:
+    goal = _text(goal)
+    # The goal is shortened only once everything else is at its tightest; the product's facts matter more.
+    steps = [(*step, GOAL_CHARS) for step in _BUDGET_STEPS]
+    steps += [(*_BUDGET_STEPS[-1], goal_chars) for goal_chars in (60, 0)] if goal else []
+    for description_chars, attributes, value_chars, examples, items, goal_chars in steps:
+        goal_text = f"Campaign goal: {_clip(goal, goal_chars)}. " if goal and goal_chars else ""
         messages = [
-            {"role": "system", "content": _system_text(channel, language, voice, examples, items) + "\n" + task},
+            {"role": "system",
+             "content": _system_text(channel, language, voice, examples, items) + "\n" + goal_text + task},
             {"role": "user", "content": example_request},
             {"role": "assistant", "content": example_answer},
             {"role": "user", "content": _request_text(

@@ -108,6 +108,15 @@ def test_tone_length_language_and_customer():
     assert "5 to 7 sentences" in long_text
 
 
+def test_campaign_goal_steers_the_request_and_is_clipped():
+    text = prompt_text(build_copy_messages(BOTTLE, channel="sms", goal="Back-to-trail week: lead with hiking"))
+    assert "Campaign goal: Back-to-trail week: lead with hiking." in text
+    assert "Campaign goal" not in prompt_text(build_copy_messages(BOTTLE, channel="sms", goal="   "))
+    long_goal = "Remind weekend hikers why a cold drink matters " * 20
+    clipped = prompt_text(build_copy_messages(BOTTLE, channel="sms", goal=long_goal))
+    assert "Campaign goal: Remind weekend hikers" in clipped and long_goal.strip() not in clipped
+
+
 def test_glued_scraped_sentences_are_split_for_the_model():
     product = dict(BOTTLE, description="Secured with a TSA lockOne handle on the topWarranty: 5 years")
     text = prompt_text(build_copy_messages(product, channel="product_description"))
@@ -139,7 +148,8 @@ def huge_inputs():
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_prompt_stays_within_the_character_budget(channel):
     product, voice = huge_inputs()
-    messages = build_copy_messages(product, channel=channel, brand_voice=voice, customer={"name": "N " * 100})
+    messages = build_copy_messages(product, channel=channel, brand_voice=voice, customer={"name": "N " * 100},
+                                   goal="Clear out the summer range before autumn " * 10)
     assert len(prompt_text(messages)) <= PROMPT_CHAR_BUDGET
     text = prompt_text(messages)
     assert "cheap" in text and "deal" in text  # banned words survive every cut
