@@ -58,6 +58,11 @@ def main() -> int:
         help="torch threads (default: torch's choice). On a shared machine whose other cores are "
         "busy, 1 avoids OpenMP threads spinning against other processes.",
     )
+    parser.add_argument(
+        "--channels",
+        default=",".join(CHANNELS),
+        help="Comma-separated channels, one campaign each (default: %(default)s).",
+    )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--no-write", action="store_true", help=f"Do not update {BENCHMARKS_MD.name}.")
     parser.add_argument(
@@ -78,7 +83,8 @@ def main() -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    results = run(args.csv, products=args.products, sequential_products=args.sequential_products)
+    channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
+    results = run(args.csv, products=args.products, sequential_products=args.sequential_products, channels=channels)
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_JSON.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     section = render(results)
@@ -143,7 +149,7 @@ def _sample_rows(csv_path: Path, count: int) -> bytes:
     return out.getvalue().encode()
 
 
-def run(csv_path: Path, *, products: int, sequential_products: int) -> dict:
+def run(csv_path: Path, *, products: int, sequential_products: int, channels: tuple[str, ...] = CHANNELS) -> dict:
     import torch
     from django.db import transaction
 
@@ -215,7 +221,7 @@ def run(csv_path: Path, *, products: int, sequential_products: int) -> dict:
         "channels": {},
     }
     load_before = os.getloadavg()
-    for channel in CHANNELS:
+    for channel in channels:
         _progress(f"campaign task, {channel}, {len(product_ids)} products")
         info, seconds = run_campaign(f"Bench {channel}", channel, product_ids)
         pieces = list(ContentPiece.objects.filter(campaign_id=info["campaign_id"]).select_related("product"))
@@ -232,7 +238,7 @@ def run(csv_path: Path, *, products: int, sequential_products: int) -> dict:
     batch = generation.BATCH_PRODUCTS
     generation.BATCH_PRODUCTS = 1
     try:
-        for channel in CHANNELS:
+        for channel in channels:
             _progress(f"one call at a time, {channel}, {len(subset)} products")
             _, seconds = run_campaign(f"Sequential {channel}", channel, subset)
             results["channels"][channel]["sequential"] = {
