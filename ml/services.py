@@ -72,14 +72,18 @@ def finetune_start(
     dataset: TrainingDataset,
     hyperparameters: dict,
     name: str = "",
+    extra_params: dict | None = None,
 ) -> Job:
-    """Record a fine-tuning job and queue it on the `ml` queue once the transaction commits."""
+    """Record a fine-tuning job and queue it on the `ml` queue once the transaction commits.
+
+    ``extra_params`` go into ``job.params`` for the worker (e.g. ``eval_dataset_id``, a ``runner``)."""
     from ml.tasks import finetune_task
 
     job = Job.objects.create(
         merchant=merchant,
         kind=Job.Kind.FINETUNE,
         params={
+            **(extra_params or {}),
             "purpose": purpose,
             "dataset_id": dataset.pk,
             "hyperparameters": hyperparameters,
@@ -115,7 +119,8 @@ def job_cancel(*, job: Job, actor: Actor) -> bool:
 
 
 def promotion_gate(version: ModelVersion) -> dict:
-    """The new version must beat its parent on the same held-out split (lower eval loss)."""
+    """The new version must beat its parent on the same held-out split (lower eval loss) and, where a fixed
+    regression set was evaluated (chat), must not be worse than its parent on it."""
     metrics = version.metrics or {}
     after, before = metrics.get("eval_loss"), metrics.get("parent_eval_loss")
     if version.kind == ModelVersion.Kind.BASE:
@@ -126,12 +131,22 @@ def promotion_gate(version: ModelVersion) -> dict:
         return {"passed": False, "reason": "No held-out evaluation recorded for this version."}
     passed = after < before
     verdict = "beats" if passed else "does not beat"
-    return {
+    gate = {
         "passed": passed,
         "eval_loss": after,
         "parent_eval_loss": before,
         "reason": f"Held-out loss {after:.4f} {verdict} its parent's {before:.4f}.",
     }
+    regression, parent_regression = metrics.get("regression_loss"), metrics.get("parent_regression_loss")
+    if regression is not None and parent_regression is not None:
+        held = regression <= parent_regression
+        gate.update(regression_loss=regression, parent_regression_loss=parent_regression)
+        gate["passed"] = passed and held
+        gate["reason"] += (
+            f" Regression-set loss {regression:.4f} "
+            f"{'is no worse than' if held else 'is worse than'} its parent's {parent_regression:.4f}."
+        )
+    return gate
 
 
 @transaction.atomic

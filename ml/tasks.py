@@ -1,6 +1,7 @@
 """ML queue tasks: thin, take ids, claim their job once, and call ml.training which drives ml/engine."""
 
 from celery import shared_task
+from django.utils.module_loading import import_string
 
 from ml.jobs import job_claim, job_log, stale_jobs
 from ml.models import Job
@@ -11,6 +12,10 @@ def finetune_task(job_id: int) -> str:
     job = job_claim(job_id)
     if job is None:
         return "skipped: not claimable (already running, finished or cancelled)"
+    if job.params.get("runner"):
+        # An app with its own evaluation and promotion rules (chat) names its worker-side runner; the same
+        # task, and so the stale-job sweeper below, serves it.
+        return import_string(job.params["runner"])(job)
     from ml.training import finetune_run
 
     return finetune_run(job)

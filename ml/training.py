@@ -4,6 +4,7 @@ new version only once its adapter is fully written. Imported by the worker only 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.db import transaction
 
 from accounts.services import Actor, audit_record
 from ml.engine import DatasetError, HyperparameterError, InvalidCheckpoint, TrainingCancelled
-from ml.engine.finetune import FinetuneParams, TrainingProgress, finetune
+from ml.engine.finetune import FinetuneParams, FinetuneResult, TrainingProgress, finetune
 from ml.jobs import ProgressReporter, job_finish, job_log
 from ml.models import Job, ModelVersion, TrainingDataset
 
@@ -33,10 +34,16 @@ def _history(pairs, key: str) -> list[dict]:
     return [{"step": int(step), key: round(float(value), 5)} for step, value in pairs]
 
 
-def finetune_run(job: Job) -> str:
+def finetune_run(job: Job, *, evaluate: Callable[[FinetuneResult], dict] | None = None) -> str:
+    """Train, then register the version. ``params["eval_dataset_id"]`` names a fixed held-out dataset (else
+    part of the training data is held out); ``evaluate`` adds metrics (e.g. a regression set's loss) to the
+    job and the version before the version exists, so it is never promotable without them."""
     params = job.params
     start_from = job.base_version
     dataset = TrainingDataset.objects.get(pk=params["dataset_id"], merchant=job.merchant)
+    eval_records = None
+    if params.get("eval_dataset_id"):
+        eval_records = TrainingDataset.objects.get(pk=params["eval_dataset_id"], merchant=job.merchant).records
     reporter = ProgressReporter(job.pk)
     metrics: dict = {"loss_history": [], "eval_history": []}
 
@@ -57,9 +64,11 @@ def finetune_run(job: Job) -> str:
             job_workdir(job),
             FinetuneParams(**params["hyperparameters"]),
             parent_adapter_path=parent_adapter,
+            eval_examples=eval_records,
             progress=progress,
             should_cancel=reporter.should_cancel,
         )
+        extra_metrics = evaluate(result) if evaluate is not None else {}
     except TrainingCancelled:
         job_log(job.pk, "Cancelled; the last checkpoint was kept.")
         job_finish(job.pk, status=Job.Status.CANCELLED, metrics=metrics)
@@ -87,6 +96,7 @@ def finetune_run(job: Job) -> str:
         "stopped_early": result.stopped_early,
         "resumed_from_step": result.resumed_from_step,
         "seconds": round(result.seconds, 1),
+        **extra_metrics,
     }
     kind = ModelVersion.Kind.LORA if result.method == "lora" else ModelVersion.Kind.FULL
     with transaction.atomic():
@@ -110,6 +120,7 @@ def finetune_run(job: Job) -> str:
                 "parent_perplexity": result.perplexity_before,
                 "tokens_per_second": round(result.tokens_per_s, 1),
                 "steps": result.steps,
+                **extra_metrics,
             },
         )
         job_finish(job.pk, status=Job.Status.SUCCEEDED, result_version=version, metrics=metrics,

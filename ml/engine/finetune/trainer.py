@@ -95,6 +95,7 @@ def finetune(
     params: FinetuneParams | None = None,
     *,
     parent_adapter_path=None,
+    eval_examples: Iterable | None = None,
     device: str | None = None,
     progress: Callable[[TrainingProgress], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
@@ -102,9 +103,11 @@ def finetune(
 ) -> FinetuneResult:
     """Fine-tune ``base_model_path`` on (prompt, response) examples into ``output_dir``.
 
-    ``parent_adapter_path`` continues training an earlier LoRA adapter. With ``resume`` a checkpoint left in
-    ``output_dir`` by a crashed or cancelled run of the same job is picked up. ``should_cancel`` is polled
-    every optimizer step; cancelling saves a checkpoint and raises ``TrainingCancelled``.
+    ``eval_examples`` is a fixed held-out set to evaluate (and stop early) on; without it
+    ``params.eval_fraction`` of ``examples`` is held out. ``parent_adapter_path`` continues training an
+    earlier LoRA adapter. With ``resume`` a checkpoint left in ``output_dir`` by a crashed or cancelled run
+    of the same job is picked up. ``should_cancel`` is polled every optimizer step; cancelling saves a
+    checkpoint and raises ``TrainingCancelled``.
     """
     started = time.perf_counter()
     params = (params or FinetuneParams()).validated()
@@ -128,7 +131,19 @@ def finetune(
             f"only {len(kept)} example(s) keep any reply after truncation to "
             f"{params.max_seq_len} tokens; at least {MIN_EXAMPLES} needed"
         )
-    train, held_out = split_examples(kept, params.eval_fraction, params.seed)
+    if eval_examples is None:
+        train, held_out = split_examples(kept, params.eval_fraction, params.seed)
+    else:
+        train = kept
+        held_out = [
+            t
+            for r in coerce_examples(eval_examples, min_examples=1)
+            if (t := tokenize_example(tokenizer, r, params.max_seq_len))
+        ]
+        if not held_out:
+            raise DatasetError(
+                f"no held-out example keeps any reply after truncation to {params.max_seq_len} tokens"
+            )
 
     torch.manual_seed(params.seed)
     model = _build_model(base, params, parent_adapter_path, dev)
@@ -141,7 +156,9 @@ def finetune(
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
 
-    fingerprint = _fingerprint(base, parent_adapter_path, params, kept)
+    fingerprint = _fingerprint(
+        base, parent_adapter_path, params, kept, held_out if eval_examples is not None else None
+    )
     loaded = (
         _load_checkpoint(out / CHECKPOINT_DIR, fingerprint, model, optimizer, scheduler) if resume else None
     )
@@ -365,12 +382,18 @@ def _trainable_state(model) -> dict[str, torch.Tensor]:
     return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
 
 
-def _fingerprint(base, parent, params: FinetuneParams, examples: Sequence[TokenizedExample]) -> str:
+def _fingerprint(
+    base, parent, params: FinetuneParams, examples: Sequence[TokenizedExample], fixed_eval=None
+) -> str:
     import hashlib
 
     digest = hashlib.sha256(json.dumps([str(base), str(parent), asdict(params)], sort_keys=True).encode())
     for e in examples:
         digest.update(json.dumps([e.input_ids, e.labels]).encode())
+    if fixed_eval is not None:
+        digest.update(b"fixed-eval")
+        for e in fixed_eval:
+            digest.update(json.dumps([e.input_ids, e.labels]).encode())
     return digest.hexdigest()
 
 
