@@ -18,6 +18,7 @@ from marketing.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from ml.models import Job
 
 PRODUCT_FILTER_KEYS = frozenset({"search", "category", "brand", "min_price", "max_price"})
 EXPORTABLE_STATUSES = (ContentPiece.Status.APPROVED, ContentPiece.Status.PUBLISHED)
@@ -148,6 +149,17 @@ def content_list(
 
 def content_get(*, merchant: Merchant, piece_id) -> ContentPiece:
     return _get(content_list(merchant=merchant), piece_id, "content piece")
+
+
+def content_regenerating_ids(*, merchant: Merchant, piece_ids) -> set[int]:
+    """Which of these pieces have a regeneration job still queued or running (one query for a whole page)."""
+    if not piece_ids:
+        return set()
+    values = Job.objects.filter(
+        merchant=merchant, kind=Job.Kind.GENERATE, status__in=Job.ACTIVE, params__has_key="piece_id"
+    ).values_list("params__piece_id", flat=True)
+    wanted = set(piece_ids)
+    return {value for value in values if isinstance(value, int) and value in wanted}
 
 
 def content_revision_list(*, merchant: Merchant, piece: ContentPiece) -> QuerySet[ContentRevision]:

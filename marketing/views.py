@@ -47,6 +47,7 @@ from marketing.selectors import (
     content_export_list,
     content_get,
     content_list,
+    content_regenerating_ids,
     product_facts,
     product_filter_apply,
 )
@@ -350,18 +351,6 @@ def _review_url(**params) -> str:
     return reverse("dashboard:review") + (f"?{query}" if query else "")
 
 
-def _regenerating_ids(merchant, piece_ids) -> set[int]:
-    """Pieces with a regeneration job still queued or running (one query for a whole page)."""
-    if not piece_ids:
-        return set()
-    values = (
-        Job.objects.filter(merchant=merchant, kind=Job.Kind.GENERATE, status__in=Job.ACTIVE, params__has_key="piece_id")
-        .values_list("params__piece_id", flat=True)
-    )
-    wanted = set(piece_ids)
-    return {value for value in values if isinstance(value, int) and value in wanted}
-
-
 def _queue_context(request, params) -> dict:
     merchant = request.merchant
     campaigns = [{"id": pk, "name": name} for pk, name in campaign_list(merchant=merchant).values_list("id", "name")]
@@ -374,7 +363,7 @@ def _queue_context(request, params) -> dict:
     counts = dict(scoped.order_by().values_list("status").annotate(n=Count("id")))
     pieces = scoped if filters["status"] == "all" else scoped.filter(status=filters["status"])
     page = Paginator(pieces, filters["per_page"]).get_page(params.get("page"))
-    regenerating = _regenerating_ids(merchant, [piece.pk for piece in page.object_list])
+    regenerating = content_regenerating_ids(merchant=merchant, piece_ids=[piece.pk for piece in page.object_list])
     page.object_list = [_piece_for_display(piece, regenerating=piece.pk in regenerating) for piece in page.object_list]
     base = {key: filters[key] for key in ("campaign", "channel", "flag")}
     per_page = filters["per_page"] if filters["per_page"] != ReviewFilterForm.DEFAULT_PER_PAGE else None
@@ -608,7 +597,7 @@ def _recheck_notice(piece: ContentPiece) -> dict:
 def _card(request, piece_id: int, *, status: int = 200, notice: dict | None = None, editing: bool = False,
           form=None, reject_error: str = "", reject_reason: str = ""):
     piece = content_get(merchant=request.merchant, piece_id=piece_id)
-    regenerating = bool(_regenerating_ids(request.merchant, [piece.pk]))
+    regenerating = bool(content_regenerating_ids(merchant=request.merchant, piece_ids=[piece.pk]))
     context = {
         "piece": _piece_for_display(piece, regenerating=regenerating),
         "notice": notice,
@@ -673,7 +662,7 @@ def _edit_page(request, piece, form, status=200):
     """The no-JS way to edit: the card in edit mode on a page of its own."""
     context = {
         "section": "review",
-        "piece": _piece_for_display(piece, regenerating=bool(_regenerating_ids(request.merchant, [piece.pk]))),
+        "piece": _piece_for_display(piece, regenerating=bool(content_regenerating_ids(merchant=request.merchant, piece_ids=[piece.pk]))),
         "form": form,
         "editing": True,
         "return_to": _return_to(request, _review_url(campaign=piece.campaign_id, status="all")),
