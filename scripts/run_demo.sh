@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 mkdir -p var/log
-$PY -m celery -A config worker --beat -Q default,ml --concurrency 2 --loglevel INFO >var/log/worker.log 2>&1 &
+# Two prefork processes share two cores: one torch thread each, so they do not fight over the cores.
+TORCH_NUM_THREADS=1 $PY -m celery -A config worker --beat -Q default,ml --concurrency 2 --loglevel INFO >var/log/worker.log 2>&1 &
 WORKER_PID=$!
 # Shopper chat replies: a threads pool, so concurrent conversations are decoded together in one batch.
 $PY -m celery -A config worker -Q chat --pool threads --concurrency 8 -n chat@%h --loglevel INFO >var/log/chat-worker.log 2>&1 &

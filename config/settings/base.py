@@ -168,5 +168,8 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
 
+# CPU threads torch may use in each worker process (0: torch's default, one per core).
+TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)
+
 # Model store: converted base checkpoints, fine-tuned adapters and training checkpoints.
 MODEL_STORE_DIR = Path(env_str("MODEL_STORE_DIR", str(VAR_DIR / "models")))
