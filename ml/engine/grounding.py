@@ -23,7 +23,8 @@ the same normalised fact is found in the product data:
 - letter sizes (XS, XL, XXL, 3XL; not the ambiguous S/M/L) must appear in the data;
 - material: the same material is named in the data; a general name is backed by a specific one ("steel" by
   "stainless steel", "wood" by "oak", "wool" by "merino") but not the other way, and "leather" is not backed
-  by "faux/PU/vegan leather" ("art silk" is not silk);
+  by "faux/PU/vegan leather" ("art silk" is not silk); for "made from/of <phrase>" outside the known materials
+  ("made from sea salt"), every content word of the phrase must be in the data;
 - claim-like phrases (waterproof, organic, vegan, recycled, BPA-free, warranty, guarantee, free shipping,
   discounts and sales, best-selling, #1, award-winning, made in <country>, ...): the same claim, or a stronger
   one that implies it (waterproof backs water-resistant, a lifetime warranty backs warranty), is in the data;
@@ -422,6 +423,23 @@ _CLAIM_IMPLIES = {
 _MADE_IN = re.compile(r"(?i:made|manufactured|crafted|produced)\s+(?i:in)\s+(?:the\s+)?(?P<place>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)")
 
 
+# "made from fresh sea salt": what a product is made of, beyond the materials table above. Every content word of
+# the phrase must appear in the product data; fillers are skipped and figurative phrases ("made of love") are
+# not claims. "Made with" is left alone: it usually introduces features ("made with two pockets").
+_MADE_OF = re.compile(r"(?i:made|crafted|built|constructed|woven|knitted|cut)\s+(?i:from|of|out of)\s+"
+                      r"(?P<what>[A-Za-z][A-Za-z'-]*(?:[ \t]+[A-Za-z][A-Za-z'-]*){0,3})")
+_MADE_OF_ENDS = frozenset(  # words that end the phrase: "made of oak and ...", "made with care for ..."
+    "and or its their our your this that these those which who to for in on at by as is are be so of with from "
+    "into plus than then but while".split()
+)
+_MADE_OF_FILLERS = frozenset(  # skipped: articles, praise and generic words that name no material
+    "a an the very fine finest high quality premium pure soft durable sturdy strong light lightweight fresh "
+    "freshly best real genuine natural quality-tested top-quality superior luxurious rich great good blend mix "
+    "mixture combination layer layers piece pieces one single hand hands responsibly ethically locally sourced "
+    "material materials fabric fabrics yarn yarns fibre fibres fiber fibers".split()
+)
+_MADE_OF_FIGURATIVE = frozenset("love care pride passion attention detail details precision comfort style you "
+                                "mind heart thought purpose".split())
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _CAMEL_PART = re.compile(r"[A-Z]*[^A-Z]+|[A-Z]+")  # "lockOne" -> "lock", "One"; "BPA" stays whole
 _GAP = re.compile(r"[\s-]*")
@@ -530,6 +548,20 @@ def _extract(text: str) -> list[_Found]:
         found.append(_Found("claim", start, end, name))
     for m in _MADE_IN.finditer(words):
         found.append(_Found("origin", m.start(), m.end(), m.group("place").lower()))
+    taken = [(f.start, f.end) for f in found if f.kind == "material"]
+    for m in _MADE_OF.finditer(words):
+        phrase = []
+        for word in m.group("what").split():
+            if word.lower() in _MADE_OF_ENDS:
+                break
+            phrase.append(word)
+        content = tuple(w.lower().strip("'-") for w in phrase if w.lower() not in _MADE_OF_FILLERS)
+        if content and content[0] in _MADE_OF_FIGURATIVE:
+            continue
+        start = m.start("what")
+        end = start + len(" ".join(phrase)) if phrase else m.end()
+        if content and not any(a < end and start < b for a, b in taken):  # a known material is checked as one
+            found.append(_Found("composition", start, end, content))
     return sorted(found, key=lambda f: (f.start, f.end))
 
 
@@ -610,7 +642,8 @@ class _Facts:
         for item in _extract(text):
             reason = self._why_unsupported(item)
             if reason:
-                kind = {"size": "measurement", "link": "claim", "origin": "claim", "example": "claim"}.get(
+                kind = {"size": "measurement", "link": "claim", "origin": "claim", "example": "claim",
+                        "composition": "material"}.get(
                     item.kind, item.kind)
                 claims.append(Claim(text[item.start:item.end], kind, field_name, item.start, item.end, reason))
         return claims
@@ -639,6 +672,9 @@ class _Facts:
             return "" if item.value in self.claims else "the product data does not make this claim"
         if item.kind == "origin":
             return "" if set(item.value.split()) <= self.words else "the product data does not give this origin"
+        if item.kind == "composition":
+            missing = [w for w in item.value if w not in self.words and w.rstrip("s") not in self.words]
+            return f"the product data does not say it is made of {' '.join(missing)}" if missing else ""
         if item.kind == "example":
             return "" if item.value in self.words else "names the prompt's example product, not this one"
         if item.kind == "link":

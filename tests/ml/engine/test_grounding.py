@@ -192,6 +192,26 @@ def test_faux_leather_does_not_back_leather():
     assert unsupported(body("A leather tote.", bag)) == [("material", "leather")]
 
 
+@pytest.mark.parametrize("text, flagged", [
+    ("A refreshing bottle made from fresh sea salt that adds flavour.", ("material", "fresh sea salt")),
+    ("Crafted out of ocean driftwood and care.", ("material", "ocean driftwood")),
+    ("Made of the finest bamboo fibre.", ("material", "bamboo")),  # a known material is checked as one
+])
+def test_invented_made_of_phrases_are_flagged(text, flagged):
+    assert flagged in unsupported(body(text))
+
+
+@pytest.mark.parametrize("text", [
+    "Made of stainless steel, so it lasts.",
+    "Made from double-wall vacuum insulated steel.",
+    "Made of love, for long days outside.",
+    "Made with two walls and a BPA-free lid.",  # "made with" introduces features, not what it is made of
+    "Made from a blend of stainless steel.",
+])
+def test_made_of_phrases_backed_by_the_data_or_figurative_are_fine(text):
+    assert body(text).unsupported == []
+
+
 def test_material_free_claims_are_not_materials():
     assert ("material", "plastic") not in unsupported(body("Plastic-free packaging."))
 
