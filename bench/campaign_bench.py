@@ -151,6 +151,8 @@ def _sample_rows(csv_path: Path, count: int) -> bytes:
 
 def run(csv_path: Path, *, products: int, sequential_products: int, channels: tuple[str, ...] = CHANNELS) -> dict:
     import torch
+
+    from ml.engine.devices import resolve_device, resolve_dtype
     from django.db import transaction
 
     from accounts.services import Actor, merchant_create
@@ -216,6 +218,7 @@ def run(csv_path: Path, *, products: int, sequential_products: int, channels: tu
         "products": len(product_ids),
         "model": version.name,
         "batch_products": generation.BATCH_PRODUCTS,
+        "dtype": str(resolve_dtype(resolve_device(None))).replace("torch.", ""),
         "max_retries": 2,
         "sampling": generation.SAMPLING,
         "channels": {},
@@ -342,7 +345,7 @@ def render(r: dict) -> str:
         "",
         f"`bench/campaign_bench.py` on {r['date']}: {r['products']} Myntra products (rows with a description, "
         "evenly spread over myntra_products_catalog.csv) imported through the product import service, then one "
-        f"campaign per channel through `generate_campaign_copy_task` with the real {r['model']} (fp32, "
+        f"campaign per channel through `generate_campaign_copy_task` with the real {r['model']} ({r.get('dtype', 'float32')}, "
         f"{r['batch_products']} products per batch, up to {r['max_retries']} automatic retries of a piece that "
         f"fails a check). Machine: {m['cores']} cores of {m['cpu']}; Python {m['python']}, torch {m['torch']}, "
         f"{threads} torch thread{'s' if threads != 1 else ''}. The machine is shared (load average "

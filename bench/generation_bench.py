@@ -79,9 +79,9 @@ def quality(texts: list[str]) -> dict:
     }
 
 
-def run_engine(checkpoint: str, conversations, quantization=None, batch=64) -> dict:
+def run_engine(checkpoint: str, conversations, quantization=None, batch=64, dtype=None) -> dict:
     clear_model_cache()
-    generator = LocalHFGenerator(checkpoint, quantization=quantization, max_batch_size=batch)
+    generator = LocalHFGenerator(checkpoint, quantization=quantization, max_batch_size=batch, dtype=dtype)
     _ = generator.loaded  # load outside the timed region, as a warm worker would be
     generator.generate([GenerationRequest.chat(conversations[0], max_new_tokens=4)])
     requests = [GenerationRequest.chat(c, seed=i, **SAMPLING) for i, c in enumerate(conversations)]
@@ -211,6 +211,9 @@ def main() -> None:
     }
     report["engine"] = run_engine(checkpoint, conversations)
     print("engine", report["engine"], flush=True)
+    if report["engine"]["dtype"] != "torch.float32":  # the probe chose bf16: show fp32 beside it
+        report["engine_fp32"] = run_engine(checkpoint, conversations, dtype=torch.float32)
+        print("engine fp32", report["engine_fp32"], flush=True)
     if "int8" not in args.skip:
         report["engine_int8"] = run_engine(checkpoint, conversations, quantization="int8")
         print("engine int8", report["engine_int8"], flush=True)
@@ -229,7 +232,7 @@ def main() -> None:
     print(
         "\n| run | tokens/s | vs naive | vs CTranslate2 | distinct-2 | repeated 4-gram |\n|---|---|---|---|---|---|"
     )
-    for key in ("engine", "engine_int8", "ctranslate2_int8", "naive_fp32"):
+    for key in ("engine", "engine_fp32", "engine_int8", "ctranslate2_int8", "naive_fp32"):
         if key in report:
             r = report[key]
             print(
