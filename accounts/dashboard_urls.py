@@ -14,7 +14,6 @@ urlpatterns = [
     # The campaign pages live in marketing.urls (under /campaigns/); this name keeps the navigation's link.
     path("campaigns/", marketing_views.campaign_list_view, name="campaigns"),
     path("review/", marketing_views.review_view, name="review"),
-    path("chat/", views.planned_area, {"area": "chat"}, name="chat"),
     path("customers/", views.planned_area, {"area": "customers"}, name="customers"),
     path("insights/", views.planned_area, {"area": "insights"}, name="insights"),
     # The Models page lives in ml.urls; this name keeps the navigation's `dashboard:models` link pointing at it.

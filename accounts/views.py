@@ -16,16 +16,6 @@ from catalog.selectors import brand_list, category_list, product_import_list, pr
 # The areas later issues build. Each gets an honest page saying what it will hold, so the navigation is
 # complete from day one and nobody mistakes an empty screen for a bug.
 PLANNED_AREAS: dict[str, dict] = {
-    "chat": {
-        "title": "Chat",
-        "summary": "The support inbox for the customer-service assistant trained on your own conversations.",
-        "items": [
-            "Live and past conversations, answered with your catalog, policies and FAQ",
-            "Handoff to a person when the assistant is unsure or the shopper asks",
-            "Staff take-over from the inbox",
-            "An embeddable chat widget for your storefront",
-        ],
-    },
     "customers": {
         "title": "Customers",
         "summary": "Your shoppers, what they did and which segment they belong to.",

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from chat import views as chat_views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),
@@ -20,5 +22,9 @@ urlpatterns = [
     path("catalog/", include("catalog.urls")),
     path("models/", include("ml.urls")),
     path("campaigns/", include("marketing.urls")),
+    path("chat/", include("chat.urls")),
+    # Storefront side of chat: the widget script (public, any origin) and the local demo store.
+    path("widget/<str:token>/widget.js", chat_views.widget_script_view, name="chat_widget_script"),
+    path("demo/store/", chat_views.demo_store_view, name="demo_store"),
     path("", include("accounts.dashboard_urls")),
 ]
