@@ -48,6 +48,12 @@ def _configure(sender: Celery, **kwargs) -> None:
             "requeue-stale-generation-jobs": {
                 "task": "marketing.tasks.requeue_stale_generation_jobs", "schedule": 60.0, "options": {"queue": "ml"},
             },
+            "chat-sweep-stale-replies": {
+                "task": "chat.tasks.sweep_stale_replies_task", "schedule": 60.0, "options": {"queue": "chat"},
+            },
+            "chat-embed-stale-catalogs": {
+                "task": "chat.tasks.embed_stale_catalogs_task", "schedule": 600.0, "options": {"queue": "ml"},
+            },
         },
         beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
     )

@@ -26,5 +26,6 @@ urlpatterns = [
     # Storefront side of chat: the widget script (public, any origin) and the local demo store.
     path("widget/<str:token>/widget.js", chat_views.widget_script_view, name="chat_widget_script"),
     path("demo/store/", chat_views.demo_store_view, name="demo_store"),
+    path("widget/", include("chat.api.widget_urls")),
     path("", include("accounts.dashboard_urls")),
 ]

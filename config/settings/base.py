@@ -173,3 +173,36 @@ TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)
 
 # Model store: converted base checkpoints, fine-tuned adapters and training checkpoints.
 MODEL_STORE_DIR = Path(env_str("MODEL_STORE_DIR", str(VAR_DIR / "models")))
+
+# Chat (chat/services.py, chat/replies.py, chat/api): the API waits up to CHAT_REPLY_WAIT_SECONDS for a reply
+# before answering 202; a reply still pending after CHAT_REPLY_STALE_SECONDS is queued again, and one not done
+# after CHAT_REPLY_GIVE_UP_SECONDS ends failed with a polite fallback. Replies decoded together are batched
+# (up to CHAT_BATCH_MAX_SIZE, gathered for CHAT_BATCH_WAIT_MS). Widget rate limits use the cache: Redis when
+# REDIS_URL is set (shared by every web process), else per-process memory.
+CHAT_REPLY_WAIT_SECONDS = float(env_str("CHAT_REPLY_WAIT_SECONDS", "60"))
+CHAT_REPLY_STALE_SECONDS = env_int("CHAT_REPLY_STALE_SECONDS", 60)
+CHAT_REPLY_GIVE_UP_SECONDS = env_int("CHAT_REPLY_GIVE_UP_SECONDS", 180)
+CHAT_MESSAGE_MAX_CHARS = env_int("CHAT_MESSAGE_MAX_CHARS", 2000)
+CHAT_REPLY_MAX_CHARS = env_int("CHAT_REPLY_MAX_CHARS", 1200)
+CHAT_REPLY_MAX_NEW_TOKENS = env_int("CHAT_REPLY_MAX_NEW_TOKENS", 160)
+CHAT_PROMPT_CHAR_BUDGET = env_int("CHAT_PROMPT_CHAR_BUDGET", 3000)
+CHAT_RETRIEVAL_K = env_int("CHAT_RETRIEVAL_K", 5)
+CHAT_BATCH_MAX_SIZE = env_int("CHAT_BATCH_MAX_SIZE", 16)
+CHAT_BATCH_WAIT_MS = env_int("CHAT_BATCH_WAIT_MS", 20)
+CHAT_GENERATION_TIMEOUT_SECONDS = env_int("CHAT_GENERATION_TIMEOUT_SECONDS", 120)
+CHAT_WIDGET_STARTS_PER_MINUTE = env_int("CHAT_WIDGET_STARTS_PER_MINUTE", 10)
+CHAT_KNOWLEDGE_IMPORT_MAX_BYTES = env_int("CHAT_KNOWLEDGE_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL, "KEY_PREFIX": "sf"}
+        if _REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# The chat API shows conversation and message statuses side by side: one schema enum name each.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "ConversationStatusEnum": "chat.models.Conversation.Status",
+        "ChatMessageStatusEnum": "chat.models.Message.Status",
+    }
+)

@@ -1,0 +1,519 @@
+"""Writes bot replies in a `chat` worker, and keeps the retrieval vectors fresh in an `ml` worker. Imported by
+workers only (it reaches torch through ml.engine).
+
+One reply, `reply_generate_run(message_id)`:
+1. claim the pending bot message (pending -> streaming, a guarded update: a redelivered task stops here);
+2. embed the shopper's question (MiniLM) and retrieve knowledge and products (chat.retrieval); below the
+   merchant's `min_relevance` the bot does not guess: the conversation is handed off (`low_relevance`);
+3. build the prompt (engine `build_chat_messages`: grounding, bounded history, brand voice) and generate with
+   the merchant's serving chat model (its promoted Deployment, else the global base model);
+4. check the reply (engine `check_reply`: no system prompt, internal policy, other people's data or claimed
+   actions); a failed answer counts against the conversation and enough of them hand it off;
+5. store text, sources, model version, parameters, prompt, safety findings and timings; status complete.
+Any exception ends the message `failed` with a polite fallback text and the error recorded.
+
+How concurrent replies share a model (one design, documented here and in the Celery docs string):
+the chat worker runs a threads pool, and every thread goes through one `ReplyEngine` per model version in the
+process. A reply that wants streaming (the widget, `?stream=1`) and finds the engine idle streams: chunks go
+into `Message.text` at most every ~100 ms, each flushed prefix having passed `check_reply` (once a check finds
+anything, nothing more is flushed until the final, checked text replaces it). Every other reply -- and any
+streaming one that arrives while others are being decoded -- goes through the engine's `RequestBatcher`, so
+replies arriving together are decoded in one batch: under load, throughput wins over token-by-token display
+(the shopper then sees the whole reply at once)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from catalog.models import Product
+from chat.models import ChatSettings, Conversation, KnowledgeItem, Message, ProductEmbedding
+from chat.retrieval import retrieve
+from chat.selectors import (
+    chat_settings_get,
+    conversation_history,
+    conversation_shopper_texts,
+    internal_knowledge_texts,
+    products_needing_embedding,
+)
+from chat.services import _hand_off, conversation_count_failed_answer, reply_claim, reply_fail
+from marketing.selectors import brand_voice_get
+from ml.engine import GenerationRequest, RequestBatcher
+from ml.engine.chat import (
+    FALLBACK_REPLY,
+    HANDOFF_NOTICE,
+    LEAK_RUN_WORDS,
+    build_chat_messages,
+    check_reply,
+    detect_injection,
+    system_prompt_fingerprint,
+)
+from ml.models import ModelVersion, Purpose
+from ml.selectors import serving_version
+
+logger = logging.getLogger(__name__)
+
+SAMPLING = {
+    "temperature": 0.3,
+    "top_p": 0.9,
+    "top_k": 40,
+    "repetition_penalty": 1.1,
+    "no_repeat_ngram_size": 0,
+}
+FLUSH_EVERY_S = 0.1
+EMBED_BATCH = 64
+PRODUCTS_PER_RUN = 512
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def sampling_params() -> dict:
+    return {**SAMPLING, "max_new_tokens": _setting("CHAT_REPLY_MAX_NEW_TOKENS", 160)}
+
+
+# --- shared model access -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Generated:
+    text: str
+    mode: str  # "stream" or "batch"
+    ttft_s: float
+    seconds: float
+    tokens: int | None
+    batch_size: int
+    finished: bool = True  # False when the model stopped at its token limit
+
+
+class _BatchSizeRecorder:
+    """Wraps a generator so each request learns how many requests its batch decoded together."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.sizes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def generate(self, requests):
+        results = self.inner.generate(requests)
+        with self._lock:
+            for request in requests:
+                self.sizes[request.request_id] = len(requests)
+        return results
+
+    def stream(self, request):
+        return self.inner.stream(request)
+
+    def pop(self, request_id: str) -> int:
+        with self._lock:
+            return self.sizes.pop(request_id, 1)
+
+
+class ReplyEngine:
+    """One model for every reply thread of this worker process: streams a lone streaming request, batches
+    everything else through a RequestBatcher."""
+
+    def __init__(self, generator, *, max_batch_size: int | None = None, max_wait_s: float | None = None):
+        self.generator = _BatchSizeRecorder(generator)
+        self.batcher = RequestBatcher(
+            self.generator,
+            max_batch_size=max_batch_size or _setting("CHAT_BATCH_MAX_SIZE", 16),
+            max_wait_s=max_wait_s if max_wait_s is not None else _setting("CHAT_BATCH_WAIT_MS", 20) / 1000,
+        )
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    def complete(
+        self, request: GenerationRequest, *, stream: bool, on_text: Callable[[str], None] | None = None
+    ) -> Generated:
+        with self._lock:
+            alone = self._in_flight == 0
+            self._in_flight += 1
+        started = time.perf_counter()
+        try:
+            if stream and alone:
+                chunks: list[str] = []
+                first = None
+                for chunk in self.generator.stream(request):
+                    if first is None:
+                        first = time.perf_counter()
+                    chunks.append(chunk)
+                    if on_text is not None:
+                        on_text("".join(chunks))
+                seconds = time.perf_counter() - started
+                return Generated(
+                    "".join(chunks), "stream", (first or time.perf_counter()) - started, seconds, None, 1
+                )
+            result = self.batcher.generate(request, timeout=_setting("CHAT_GENERATION_TIMEOUT_SECONDS", 120))
+            seconds = time.perf_counter() - started
+            size = self.generator.pop(request.request_id)
+            return Generated(
+                result.text,
+                "batch",
+                seconds,
+                seconds,
+                result.completion_tokens,
+                size,
+                finished=result.finish_reason != "length",
+            )
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def close(self) -> None:
+        self.batcher.close()
+
+
+_engines: dict[tuple, ReplyEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def engine_for(version: ModelVersion) -> ReplyEngine:
+    """The process-wide engine of a model version (the weights themselves are cached by the backend)."""
+    key = (version.pk, version.path, version.backend, version.endpoint_url, version.endpoint_model)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            from marketing.generation import generator_for
+
+            engine = _engines[key] = ReplyEngine(generator_for(version))
+        return engine
+
+
+_embedder = None
+_embedder_lock = threading.Lock()
+
+
+def default_embedder():
+    """MiniLM, loaded once per worker process."""
+    global _embedder
+    with _embedder_lock:
+        if _embedder is None:
+            from ml.engine import SentenceTransformerEmbedder, minilm_path
+
+            _embedder = SentenceTransformerEmbedder(minilm_path())
+        return _embedder
+
+
+def embedder_name(embedder) -> str:
+    name = getattr(embedder, "name", None)
+    if name:
+        return str(name)[:100]
+    path = getattr(embedder, "model_path", None)
+    return (Path(path).name if path else type(embedder).__name__)[:100]
+
+
+# --- one reply ---------------------------------------------------------------------------------------------
+
+
+class PartialPublisher:
+    """Writes a streaming reply's text into the message at most every FLUSH_EVERY_S. A flush is the checked
+    text so far minus its last LEAK_RUN_WORDS - 1 words: the check recognises a leak (of the rules, of an
+    internal policy), a claimed action or someone else's data only once enough of it has been written, and
+    holding those words back means none of it has been shown by then. The first check that finds more than
+    formatting stops the flushing; the final checked reply replaces whatever was shown."""
+
+    HARMLESS = frozenset({"format_cleaned", "truncated"})
+
+    def __init__(self, message_id: int, check: Callable[..., object]):
+        self.message_id = message_id
+        self.check = check
+        self.last = 0.0
+        self.blocked = False
+        self.published = ""
+
+    def __call__(self, text: str) -> None:
+        now = time.monotonic()
+        if self.blocked or now - self.last < FLUSH_EVERY_S:
+            return
+        self.last = now
+        result = self.check(text)
+        if result.failed or set(result.findings) - self.HARMLESS:
+            self.blocked = True
+            return
+        shown = _without_last_words(result.text, LEAK_RUN_WORDS - 1)
+        if len(shown) > len(self.published) and shown.startswith(self.published):
+            Message.objects.filter(pk=self.message_id, status=Message.Status.STREAMING).update(text=shown)
+            self.published = shown
+
+
+_WORD = re.compile(r"\w+(?:['’]\w+)?")
+
+
+def _without_last_words(text: str, count: int) -> str:
+    starts = [m.start() for m in _WORD.finditer(text)]
+    if len(starts) <= count:
+        return ""
+    return text[: starts[-count]].rstrip() if count else text
+
+
+def _knowledge_prompt_rows(result) -> list[dict]:
+    return [
+        {"id": item.pk, "title": item.title, "body": item.body, "kind": item.kind, "score": float(score)}
+        for item, score in result.knowledge
+    ]
+
+
+def _product_prompt_rows(result) -> list[dict]:
+    return [
+        {
+            "id": product.pk,
+            "title": product.title,
+            "brand": product.brand,
+            "price": str(product.price),
+            "currency": product.currency,
+            "description": product.description,
+            "attributes": {
+                str(k): "" if v is None else str(v) for k, v in (product.attributes or {}).items()
+            },
+            "url": product.url,
+            "stock": product.stock,
+            "score": float(score),
+        }
+        for product, score in result.products
+    ]
+
+
+def _finish(message_id: int, started: float, **values) -> bool:
+    values.setdefault("latency_ms", int((time.perf_counter() - started) * 1000))
+    updated = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
+        status=Message.Status.COMPLETE, completed_at=timezone.now(), **values
+    )
+    Conversation.objects.filter(messages__pk=message_id).update(last_message_at=timezone.now())
+    return bool(updated)
+
+
+def reply_generate_run(message_id: int, *, generator=None, embedder=None) -> str:
+    """Write one pending bot reply. `generator` / `embedder` replace the serving model and MiniLM (tests)."""
+    if not reply_claim(message_id=message_id):
+        return "skipped: already claimed"
+    try:
+        return _reply_generate(message_id, generator, embedder)
+    except Exception as exc:
+        logger.exception("Reply %s failed", message_id)
+        reply_fail(message_id=message_id, text=FALLBACK_REPLY, error=f"{type(exc).__name__}: {exc}")
+        return "failed"
+
+
+def _reply_generate(message_id: int, generator, embedder) -> str:
+    started = time.perf_counter()
+    message = Message.objects.select_related("conversation__merchant").get(pk=message_id)
+    conversation = message.conversation
+    merchant = conversation.merchant
+    if conversation.status != Conversation.Status.OPEN:
+        # Staff took over (or resolved) while the reply waited: the bot stays quiet.
+        Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
+            status=Message.Status.FAILED,
+            text="",
+            completed_at=timezone.now(),
+            error=f"Not answered: the conversation was {conversation.status} before the reply was written.",
+        )
+        return "skipped: conversation not with the bot"
+    chat_settings: ChatSettings = chat_settings_get(merchant=merchant)
+    question_message = (
+        Message.objects.filter(conversation=conversation, role=Message.Role.SHOPPER, pk__lt=message_id)
+        .order_by("-id")
+        .first()
+    )
+    if question_message is None:
+        raise RuntimeError("No shopper message precedes this reply.")
+    question = question_message.text
+
+    embedder = embedder or default_embedder()
+    query_vector = embedder.embed([question])[0]
+    result = retrieve(
+        merchant_id=merchant.pk,
+        question=question,
+        query_vector=query_vector,
+        k=_setting("CHAT_RETRIEVAL_K", 5),
+    )
+    sources = result.sources()
+    if result.top_score < chat_settings.min_relevance:
+        handed_off = _hand_off(conversation.pk, Conversation.HandoffReason.LOW_RELEVANCE)
+        _finish(
+            message_id,
+            started,
+            text=HANDOFF_NOTICE,
+            handoff=handed_off,
+            sources=sources,
+            safety={
+                "handoff": "low_relevance",
+                "top_score": round(result.top_score, 4),
+                "min_relevance": chat_settings.min_relevance,
+            },
+        )
+        return "handoff: low relevance"
+
+    voice = brand_voice_get(merchant=merchant)
+    history = conversation_history(
+        conversation=conversation, before_id=question_message.pk, turns=chat_settings.history_turns
+    )
+    messages = build_chat_messages(
+        question=question,
+        history=history,
+        knowledge=_knowledge_prompt_rows(result),
+        products=_product_prompt_rows(result),
+        merchant_name=merchant.name,
+        bot_name=chat_settings.bot_name,
+        brand_voice=voice.as_prompt_dict() if voice else None,
+        history_turns=chat_settings.history_turns,
+        char_budget=_setting("CHAT_PROMPT_CHAR_BUDGET", 3000),
+    )
+    system_prompt = system_prompt_fingerprint(messages)
+    max_chars = _setting("CHAT_REPLY_MAX_CHARS", 1200)
+    protected = internal_knowledge_texts(merchant=merchant)
+    shopper_texts = conversation_shopper_texts(conversation=conversation)
+
+    def check(text: str, finished: bool = True):
+        return check_reply(
+            text,
+            system_prompt=system_prompt,
+            protected_texts=protected,
+            shopper_texts=shopper_texts,
+            max_chars=max_chars,
+            finished=finished,
+        )
+
+    version = serving_version(merchant=merchant, purpose=Purpose.CHAT)
+    if version is None and generator is None:
+        raise RuntimeError("No chat model is registered (run `manage.py ml_provision`).")
+    params = sampling_params()
+    request = GenerationRequest.chat(messages, request_id=str(message_id), seed=message_id, **params)
+    engine = ReplyEngine(generator) if generator is not None else engine_for(version)
+    publisher = PartialPublisher(message_id, check)
+    before_generation = time.perf_counter() - started
+    try:
+        generated = engine.complete(request, stream=bool(message.params.get("stream")), on_text=publisher)
+    finally:
+        if generator is not None:
+            engine.close()
+
+    checked = check(generated.text, generated.finished)
+    text = checked.text
+    failed = bool(checked.failed) or not text.strip()
+    handoff = False
+    if failed:
+        count = conversation_count_failed_answer(conversation_id=conversation.pk)
+        if count >= chat_settings.max_failed_answers:
+            handoff = _hand_off(conversation.pk, Conversation.HandoffReason.FAILED_ANSWERS)
+            if handoff:
+                text = HANDOFF_NOTICE
+    if not text.strip():
+        text = FALLBACK_REPLY
+    finished = _finish(
+        message_id,
+        started,
+        text=text,
+        handoff=handoff,
+        sources=sources,
+        model_version=version,
+        params={
+            **params,
+            "seed": message_id,
+            "model": version.name if version else type(generator).__name__,
+            "mode": generated.mode,
+            "batch_size": generated.batch_size,
+            "stream_requested": bool(message.params.get("stream")),
+        },
+        prompt=json.dumps(messages, ensure_ascii=False),
+        safety={
+            **checked.to_dict(),
+            "injection": detect_injection(question),
+            "failed_answer": failed,
+            "streamed_prefix_chars": len(publisher.published),
+        },
+        # From the worker's start (retrieval included) to the first text the shopper can see.
+        ttft_ms=int((before_generation + generated.ttft_s) * 1000),
+        tokens=generated.tokens,
+    )
+    if not finished:
+        return "stale: the sweeper ended this reply first"
+    if handoff:
+        return "handoff: failed answers"
+    return "failed answer" if failed else "complete"
+
+
+# --- embeddings --------------------------------------------------------------------------------------------
+
+
+def text_hash(text: str, model_name: str) -> str:
+    return hashlib.sha256(f"{model_name}\n{text}".encode()).hexdigest()
+
+
+def _vectors(embedder, texts: list[str]) -> list[list[float]]:
+    out = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        for row in embedder.embed(texts[start : start + EMBED_BATCH]):
+            out.append([round(float(x), 6) for x in row])
+    return out
+
+
+def embed_knowledge_run(merchant_id: int, *, embedder=None) -> int:
+    """(Re)compute the vectors of knowledge items whose text changed; returns how many were written. An
+    item edited meanwhile is left for the task its edit queued."""
+    embedder = embedder or default_embedder()
+    name = embedder_name(embedder)
+    stale = [
+        item
+        for item in KnowledgeItem.objects.filter(merchant_id=merchant_id).only(
+            "pk", "title", "body", "embedded_text_hash", "updated_at"
+        )
+        if item.embedded_text_hash != text_hash(item.text_for_embedding, name)
+    ]
+    if not stale:
+        return 0
+    written = 0
+    for item, vector in zip(stale, _vectors(embedder, [i.text_for_embedding for i in stale])):
+        written += KnowledgeItem.objects.filter(pk=item.pk, updated_at=item.updated_at).update(
+            embedding=vector,
+            embedding_model=name,
+            embedded_text_hash=text_hash(item.text_for_embedding, name),
+        )
+    return written
+
+
+def product_text(product: Product) -> str:
+    attributes = ", ".join(f"{k}: {v}" for k, v in (product.attributes or {}).items())
+    category = product.category.name if product.category_id else ""
+    return "\n".join(
+        p for p in (product.title, product.brand, category, attributes, product.description) if p
+    )
+
+
+def embed_products_run(merchant_id: int, *, embedder=None, limit: int = PRODUCTS_PER_RUN) -> tuple[int, bool]:
+    """(Re)compute up to `limit` product vectors whose text changed. Returns (written, more_left)."""
+    embedder = embedder or default_embedder()
+    name = embedder_name(embedder)
+    products = list(
+        products_needing_embedding(merchant_id=merchant_id).select_related("category", "chat_embedding")[
+            : limit + 1
+        ]
+    )
+    more = len(products) > limit
+    products = products[:limit]
+    todo, written = [], 0
+    for product in products:
+        digest = text_hash(product_text(product), name)
+        existing = getattr(product, "chat_embedding", None)
+        if existing is not None and existing.text_hash == digest:
+            ProductEmbedding.objects.filter(pk=existing.pk).update(updated_at=timezone.now())
+        else:
+            todo.append((product, digest))
+    for (product, digest), vector in zip(todo, _vectors(embedder, [product_text(p) for p, _ in todo])):
+        ProductEmbedding.objects.update_or_create(
+            product=product,
+            defaults={"merchant_id": merchant_id, "vector": vector, "model_name": name, "text_hash": digest},
+        )
+        written += 1
+    return written, more
