@@ -75,3 +75,22 @@ _EXPORTS.update({
     "duplicate_rate": "grounding", "build_copy_messages": "prompts", "parse_copy_output": "prompts",
 })
 __all__ = sorted(_EXPORTS)
+
+
+# --- Customer-service chat (standard library only, safe in the web process) ---
+# build_chat_messages(*, question, history, knowledge, products, merchant_name, ...) -> chat messages;
+# check_reply(reply, *, system_prompt, ...) -> ReplyCheck; detect_handoff_request / detect_injection /
+# match_sensitive_topic on shopper text; mask_pii(text) -> MaskResult; hybrid_rank(...) for retrieval;
+# parse_dialogues(data, format=None) -> ParseResult and dialogue_to_examples(dialogue) for fine-tuning.
+_EXPORTS.update({
+    "ACTION_FALLBACK_REPLY": "chat", "FACTS_HEADER": "chat", "FALLBACK_REPLY": "chat", "HANDOFF_NOTICE": "chat",
+    "INJECTION_PATTERNS": "chat", "REFUSAL_REPLY": "chat", "ReplyCheck": "chat", "build_chat_messages": "chat",
+    "build_system_prompt": "chat", "check_reply": "chat", "detect_handoff_request": "chat",
+    "detect_injection": "chat", "match_sensitive_topic": "chat", "system_prompt_fingerprint": "chat",
+    "DIALOGUE_FORMATS": "dialogues", "Dialogue": "dialogues", "ParseResult": "dialogues",
+    "dialogue_to_examples": "dialogues", "parse_dialogues": "dialogues",
+    "PII_TYPES": "pii", "MaskResult": "pii", "PiiSpan": "pii", "find_pii": "pii", "mask_pii": "pii",
+    "pii_key": "pii",
+    "cosine": "retrieval", "hybrid_rank": "retrieval", "semantic_score": "retrieval",
+})
+__all__ = sorted(_EXPORTS)

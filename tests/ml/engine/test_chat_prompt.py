@@ -1,6 +1,7 @@
 """The chat prompt: rules, store facts, history and question, within a character budget. Pure Python."""
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +162,18 @@ def test_fingerprint_is_the_system_message():
 def test_blank_names_get_defaults(name):
     rules = build_system_prompt(merchant_name=name, bot_name=name)
     assert rules.startswith("You are Assistant, the customer service assistant of the store.")
+
+
+def test_the_chat_modules_load_without_torch_or_django():
+    import subprocess
+    import sys
+
+    code = ("import sys, ml.engine as e\n"
+            "for name in ('build_chat_messages', 'check_reply', 'mask_pii', 'hybrid_rank', 'parse_dialogues',\n"
+            "             'dialogue_to_examples', 'detect_injection', 'HANDOFF_NOTICE'):\n"
+            "    getattr(e, name)\n"
+            "heavy = [m for m in ('torch', 'transformers', 'django', 'numpy') if m in sys.modules]\n"
+            "print(','.join(heavy))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[3], check=True)
+    assert out.stdout.strip() == ""
