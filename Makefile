@@ -30,6 +30,7 @@ demo: install
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py migrate --noinput
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py ml_provision
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py demo_setup
+	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py demo_chat
 	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py demo_campaign
 	DJANGO_SETTINGS_MODULE=config.settings.local ./scripts/run_demo.sh
 

@@ -406,7 +406,7 @@ def knowledge_list_view(request):
     if _wants_partial(request):
         return render(request, "chat/partials/_knowledge_results.html", _knowledge_context(request))
     context = _knowledge_context(
-        request, create_form=KnowledgeItemForm(merchant=request.merchant), import_form=KnowledgeImportForm()
+        request, create_form=KnowledgeItemForm(), import_form=KnowledgeImportForm()
     )
     return render(request, "chat/knowledge.html", context)
 
@@ -420,7 +420,7 @@ def _knowledge_changed(response):
 @require_POST
 def knowledge_create_view(request):
     merchant = request.merchant
-    form = KnowledgeItemForm(request.POST, merchant=merchant)
+    form = KnowledgeItemForm(request.POST)
     if form.is_valid():
         try:
             item = knowledge_item_create(merchant=merchant, actor=_actor(request), **form.service_kwargs())
@@ -430,7 +430,7 @@ def knowledge_create_view(request):
             if not _wants_partial(request):
                 messages.success(request, f"Added “{item.title}”.")
                 return redirect("chat:knowledge")
-            context = {"create_form": KnowledgeItemForm(merchant=merchant), "created": item}
+            context = {"create_form": KnowledgeItemForm(), "created": item}
             return _knowledge_changed(render(request, "chat/partials/_knowledge_create.html", context))
     if _wants_partial(request):
         return render(request, "chat/partials/_knowledge_create.html", {"create_form": form}, status=422)
@@ -457,10 +457,10 @@ def knowledge_item_view(request, item_id: int):
 def knowledge_edit_view(request, item_id: int):
     item = _knowledge_item_get(request, item_id)
     if request.method != "POST":
-        form = KnowledgeItemForm(instance=item, merchant=request.merchant)
+        form = KnowledgeItemForm(instance=item)
         template = "chat/partials/_knowledge_edit.html" if _wants_partial(request) else "chat/knowledge_edit.html"
         return render(request, template, {"section": "chat", "item": item, "form": form})
-    form = KnowledgeItemForm(request.POST, instance=item, merchant=request.merchant)
+    form = KnowledgeItemForm(request.POST, instance=item)
     if form.is_valid():
         try:
             item = knowledge_item_update(
@@ -515,11 +515,11 @@ def knowledge_import_view(request):
                 status = 422
     else:
         status = 422
-    context = {"import_form": KnowledgeImportForm() if report else form, "report": report}
+    context = {"import_form": KnowledgeImportForm() if report and report["applied"] else form, "report": report}
     if _wants_partial(request):
         response = render(request, "chat/partials/_knowledge_import.html", context, status=status)
-        return _knowledge_changed(response) if report else response
-    context = _knowledge_context(request, create_form=KnowledgeItemForm(merchant=merchant), **context)
+        return _knowledge_changed(response) if report and report["applied"] else response
+    context = _knowledge_context(request, create_form=KnowledgeItemForm(), **context)
     return render(request, "chat/knowledge.html", context, status=status)
 
 
