@@ -55,7 +55,9 @@ def test_a_grounded_reply_is_stored_with_its_sources_model_and_timings(
 
 
 def test_history_is_in_the_prompt(conversation, knowledge, chat_model, embedder):
-    Message.objects.create(conversation=conversation, merchant=conversation.merchant, role="shopper", text="Hi!")
+    Message.objects.create(
+        conversation=conversation, merchant=conversation.merchant, role="shopper", text="Hi!"
+    )
     Message.objects.create(
         conversation=conversation, merchant=conversation.merchant, role="bot", text="Hello, how can I help?"
     )
@@ -77,7 +79,9 @@ def test_the_claim_makes_a_second_run_harmless(conversation, knowledge, chat_mod
     assert reply.text == RETURNS_ANSWER
 
 
-def test_nothing_relevant_hands_off_instead_of_guessing(conversation, knowledge, products, chat_model, embedder):
+def test_nothing_relevant_hands_off_instead_of_guessing(
+    conversation, knowledge, products, chat_model, embedder
+):
     reply = pending_reply(conversation, "Can you recommend a good plumber in Ohio?")
     generator = ScriptedGenerator("Sure, call Bob.")
     assert run(reply, generator, embedder) == "handoff: low relevance"
@@ -105,7 +109,9 @@ def test_repeated_failed_answers_hand_off(conversation, knowledge, chat_model, e
     assert (second.text, second.handoff) == (HANDOFF_NOTICE, True)
     conversation.refresh_from_db()
     assert (conversation.status, conversation.handoff_reason, conversation.failed_answers) == (
-        "handed_off", "failed_answers", 2
+        "handed_off",
+        "failed_answers",
+        2,
     )
 
 
@@ -159,7 +165,9 @@ def test_the_serving_chat_deployment_is_used(merchant, conversation, knowledge, 
     assert reply.model_version == tuned and reply.params["model"] == "chat-tuned-v1"
 
 
-def test_streaming_flushes_checked_text_into_the_row(conversation, knowledge, chat_model, embedder, monkeypatch):
+def test_streaming_flushes_checked_text_into_the_row(
+    conversation, knowledge, chat_model, embedder, monkeypatch
+):
     monkeypatch.setattr("chat.replies.FLUSH_EVERY_S", 0.0)
     seen = []
     original = Message.objects.filter
@@ -228,7 +236,9 @@ def test_a_streaming_request_is_batched_when_others_are_in_flight():
 
     def busy():
         started.set()
-        engine.complete(GenerationRequest.chat([{"role": "user", "content": "a"}], request_id="a"), stream=False)
+        engine.complete(
+            GenerationRequest.chat([{"role": "user", "content": "a"}], request_id="a"), stream=False
+        )
 
     thread = threading.Thread(target=busy)
     thread.start()
@@ -236,7 +246,9 @@ def test_a_streaming_request_is_batched_when_others_are_in_flight():
     import time
 
     time.sleep(0.05)
-    result = engine.complete(GenerationRequest.chat([{"role": "user", "content": "b"}], request_id="b"), stream=True)
+    result = engine.complete(
+        GenerationRequest.chat([{"role": "user", "content": "b"}], request_id="b"), stream=True
+    )
     thread.join()
     engine.close()
     assert result.mode == "batch" and generator.streamed == 0
@@ -264,14 +276,18 @@ def test_full_text_matches_words_the_vectors_do_not_know(merchant, knowledge, em
 def test_internal_and_inactive_items_are_never_retrieved(merchant, knowledge, embedder):
     KnowledgeItem.objects.filter(pk=knowledge["returns"].pk).update(is_active=False)
     question = "refund escalation manager code fraud review returns"
-    result = retrieve(merchant_id=merchant.pk, question=question, query_vector=embedder.embed([question])[0], k=10)
+    result = retrieve(
+        merchant_id=merchant.pk, question=question, query_vector=embedder.embed([question])[0], k=10
+    )
     ids = {item.pk for item, _ in result.knowledge}
     assert knowledge["internal"].pk not in ids and knowledge["returns"].pk not in ids
 
 
 def test_another_merchants_knowledge_is_never_retrieved(other_merchant, knowledge, embedder):
     question = "How do I return an item?"
-    result = retrieve(merchant_id=other_merchant.pk, question=question, query_vector=embedder.embed([question])[0])
+    result = retrieve(
+        merchant_id=other_merchant.pk, question=question, query_vector=embedder.embed([question])[0]
+    )
     assert result.knowledge == [] and result.top_score == 0.0
 
 
