@@ -124,12 +124,13 @@ def _widget_snippet(request, chat_settings: ChatSettings) -> str:
 
 
 def _with_preview(conversations) -> list[Conversation]:
-    """Each row shows the latest thing said (a page holds at most CONVERSATIONS_PER_PAGE rows)."""
+    """Each row shows the latest thing said (a page holds at most CONVERSATIONS_PER_PAGE rows); notices (system
+    messages, the bot's canned handoff line) say less than the message before them."""
     rows = list(conversations)
     for conversation in rows:
         conversation.preview = (
-            message_list(conversation=conversation).exclude(role=Message.Role.SYSTEM).exclude(text="")
-            .order_by("-id").first()
+            message_list(conversation=conversation).exclude(role=Message.Role.SYSTEM).exclude(handoff=True)
+            .exclude(text="").order_by("-id").first()
         )
     return rows
 
