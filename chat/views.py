@@ -605,6 +605,18 @@ def widget_script_view(request, token: str):
     return response
 
 
+def _one_per_category(products) -> list:
+    """A shop window: the first product of each category, up to DEMO_STORE_PRODUCTS."""
+    chosen, seen = [], set()
+    for product in products[: DEMO_STORE_PRODUCTS * 20]:
+        if product.category_id not in seen:
+            seen.add(product.category_id)
+            chosen.append(product)
+            if len(chosen) == DEMO_STORE_PRODUCTS:
+                break
+    return chosen
+
+
 @require_GET
 def demo_store_view(request):
     """A pretend storefront with the demo merchant's widget, for `make demo`. Only in DEBUG (local) runs."""
@@ -616,7 +628,7 @@ def demo_store_view(request):
     chat_settings = chat_settings_get(merchant=merchant)
     context = {
         "merchant": merchant,
-        "products": product_list(merchant=merchant, is_active=True).order_by("id")[:DEMO_STORE_PRODUCTS],
+        "products": _one_per_category(product_list(merchant=merchant, is_active=True).order_by("id")),
         "widget_src": request.build_absolute_uri(reverse("chat_widget_script", args=[chat_settings.widget_token])),
         "widget_enabled": chat_settings.widget_enabled,
     }

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from chat.demo_knowledge import FAQ, INTERNAL_POLICIES, POLICIES, demo_knowledge_rows
 from chat.models import ChatSettings, KnowledgeItem
-from tests.factories import MerchantFactory, ProductFactory
+from tests.factories import CategoryFactory, MerchantFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -68,12 +68,16 @@ def test_demo_chat_needs_the_demo_merchant(db, queued):
 
 @override_settings(DEBUG=True)
 def test_demo_store_embeds_the_widget_and_shows_products(client, demo):
-    ProductFactory(merchant=demo, title="Trailblazer <b>bottle</b>")
+    drinkware = CategoryFactory(merchant=demo, name="Drinkware")
+    ProductFactory(merchant=demo, title="Trailblazer <b>bottle</b>", category=drinkware)
+    ProductFactory(merchant=demo, title="Second bottle", category=drinkware)
+    ProductFactory(merchant=demo, title="Rain jacket", category=CategoryFactory(merchant=demo, name="Apparel"))
     ProductFactory(merchant=demo, title="Retired lamp", is_active=False)
     chat_settings = ChatSettings.objects.create(merchant=demo)
     html = client.get(reverse("demo_store")).content.decode()
     assert f'<script src="http://testserver/widget/{chat_settings.widget_token}/widget.js" async></script>' in html
-    assert "Trailblazer &lt;b&gt;bottle&lt;/b&gt;" in html and "Retired lamp" not in html
+    assert "Trailblazer &lt;b&gt;bottle&lt;/b&gt;" in html and "Rain jacket" in html
+    assert "Retired lamp" not in html and "Second bottle" not in html  # one product per category
     assert "Storyfront Demo Outfitters" in html
 
 
