@@ -54,6 +54,10 @@ def _configure(sender: Celery, **kwargs) -> None:
             "chat-embed-stale-catalogs": {
                 "task": "chat.tasks.embed_stale_catalogs_task", "schedule": 600.0, "options": {"queue": "ml"},
             },
+            "chat-incremental-finetune": {
+                "task": "chat.training_tasks.incremental_finetune_sweep_task",
+                "schedule": float(settings.CHAT_INCREMENTAL_FINETUNE_SCHEDULE_SECONDS), "options": {"queue": "default"},
+            },
         },
         beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
     )
@@ -72,6 +76,7 @@ def _configure(sender: Celery, **kwargs) -> None:
         os.makedirs(backend[len("file://"):], exist_ok=True)
 
 app.autodiscover_tasks()
+app.autodiscover_tasks(related_name="training_tasks")
 
 
 @signals.worker_process_init.connect  # each prefork child

@@ -174,6 +174,19 @@ TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)
 # Model store: converted base checkpoints, fine-tuned adapters and training checkpoints.
 MODEL_STORE_DIR = Path(env_str("MODEL_STORE_DIR", str(VAR_DIR / "models")))
 
+# Chat fine-tuning (chat/training.py). Dialogue uploads over the limit answer 413; a full fine-tune needs at least
+# CHAT_FINETUNE_MIN_DIALOGUES training dialogues; evaluation snapshots keep at most CHAT_EVAL_MAX_DIALOGUES per
+# split. Incremental fine-tuning runs on Celery beat every CHAT_INCREMENTAL_FINETUNE_SCHEDULE_SECONDS (daily),
+# takes at most CHAT_INCREMENTAL_MAX_CONVERSATIONS new conversations and replays at most
+# CHAT_REPLAY_MAX_DIALOGUES earlier dialogues.
+CHAT_DIALOGUE_IMPORT_MAX_BYTES = env_int("CHAT_DIALOGUE_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+CHAT_FINETUNE_MIN_DIALOGUES = env_int("CHAT_FINETUNE_MIN_DIALOGUES", 20)
+CHAT_EVAL_MAX_DIALOGUES = env_int("CHAT_EVAL_MAX_DIALOGUES", 500)
+CHAT_INCREMENTAL_FINETUNE_SCHEDULE_SECONDS = env_int("CHAT_INCREMENTAL_FINETUNE_SCHEDULE_SECONDS", 24 * 3600)
+CHAT_INCREMENTAL_MAX_CONVERSATIONS = env_int("CHAT_INCREMENTAL_MAX_CONVERSATIONS", 1000)
+CHAT_INCREMENTAL_MIN_EXAMPLES = env_int("CHAT_INCREMENTAL_MIN_EXAMPLES", 8)
+CHAT_REPLAY_MAX_DIALOGUES = env_int("CHAT_REPLAY_MAX_DIALOGUES", 2000)
+
 # Chat (chat/services.py, chat/replies.py, chat/api): the API waits up to CHAT_REPLY_WAIT_SECONDS for a reply
 # before answering 202; a reply still pending after CHAT_REPLY_STALE_SECONDS is queued again, and one not done
 # after CHAT_REPLY_GIVE_UP_SECONDS ends failed with a polite fallback. Replies decoded together are batched

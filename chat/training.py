@@ -1,0 +1,465 @@
+"""Chat fine-tuning, web side: importing support dialogues (personal data masked before anything is stored),
+each merchant's fixed held-out and regression splits, turning dialogues and resolved conversations into
+training data, and starting full and incremental fine-tuning jobs. Training runs in an `ml` worker
+(chat/training_worker.py) through the registry's job path, so progress, cancel, resume, the promotion gate and
+rollback are the ones every model version has.
+
+Splits are decided by a hash of the masked content, so the same dialogue always lands in the same split:
+about 10% are held out (evaluated, never trained on). The first import of at least 4 dialogues also fixes a
+regression set (5% of it, at least 20, at most a quarter) that never changes afterwards: a new version is
+promoted only if its loss there is no worse than the serving version's."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+
+from accounts.models import Merchant
+from accounts.services import Actor, audit_record
+from chat.models import ChatSettings, Conversation, DialogueImport, Message, SupportDialogue
+from marketing.selectors import brand_voice_get
+from ml.engine.chat import build_system_prompt
+from ml.engine.dialogues import Dialogue, dialogue_to_examples, parse_dialogues
+from ml.engine.finetune.params import validate_finetune_params
+from ml.engine.pii import mask_pii
+from ml.models import Job, ModelVersion, Purpose
+from ml.selectors import serving_version
+from ml.services import finetune_start, training_dataset_create
+
+logger = logging.getLogger(__name__)
+
+HELDOUT_PERCENT = 10
+REGRESSION_FRACTION = 0.05
+REGRESSION_MIN = 20
+REPLAY_PER_NEW = 2
+RUNNER = "chat.training_worker.chat_finetune_run"
+# CPU-friendly defaults: support replies are short, so 256 tokens keep the latest turns and the whole reply.
+HYPERPARAMETER_DEFAULTS = {
+    "method": "lora", "epochs": 1, "max_seq_len": 256, "batch_size": 8, "learning_rate": 2e-4,
+    "eval_every": 50, "checkpoint_every": 50, "early_stopping_patience": 3, "seed": 0,
+}
+
+
+class DialogueImportError(Exception):
+    """The upload as a whole cannot be imported; nothing was written."""
+
+    def __init__(self, message: str, code: str = "invalid_file", errors: list | None = None):
+        super().__init__(message)
+        self.message, self.code, self.errors = message, code, errors or []
+
+
+class DialogueImportTooLarge(DialogueImportError):
+    def __init__(self, size: int, limit: int):
+        super().__init__(
+            f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.1f} MB.", code="payload_too_large"
+        )
+
+
+class FinetuneRefused(Exception):
+    """A chat fine-tune cannot start. ``conflict`` is the state (one already running, nothing new to train
+    on, no model): answered 409; otherwise the request itself is invalid (400)."""
+
+    def __init__(self, message: str, code: str, *, conflict: bool = False, field_errors: dict | None = None):
+        super().__init__(message)
+        self.message, self.code, self.conflict = message, code, conflict
+        self.field_errors = field_errors or {}
+
+
+# --- dialogues ---------------------------------------------------------------------------------------------
+
+
+def content_hash(turns: list[dict]) -> str:
+    """The same conversation, whatever its spacing or case, has the same hash (per merchant: the dedupe key)."""
+    normal = [[t["role"], " ".join(t["text"].split()).lower()] for t in turns]
+    return hashlib.sha256(json.dumps(normal, ensure_ascii=False).encode()).hexdigest()
+
+
+def _bucket(salt: str, digest: str) -> int:
+    return int(hashlib.sha256(f"{salt}:{digest}".encode()).hexdigest()[:8], 16)
+
+
+def is_heldout(digest: str) -> bool:
+    return _bucket("heldout", digest) % 100 < HELDOUT_PERCENT
+
+
+def regression_size(count: int) -> int:
+    return min(max(math.ceil(REGRESSION_FRACTION * count), REGRESSION_MIN), count // 4)
+
+
+def mask_turns(turns: list[dict]) -> tuple[list[dict], Counter]:
+    counts: Counter = Counter()
+    masked = []
+    for turn in turns:
+        result = mask_pii(turn["text"])
+        counts.update(result.counts)
+        masked.append({"role": turn["role"], "text": result.text})
+    return masked, counts
+
+
+@dataclass
+class _Candidate:
+    turns: list[dict]
+    intent: str
+    digest: str
+
+
+def _assign_splits(candidates: list[_Candidate], *, choose_regression: bool) -> dict[str, str]:
+    splits = {}
+    if choose_regression:
+        ranked = sorted(candidates, key=lambda c: _bucket("regression", c.digest))
+        splits = {c.digest: SupportDialogue.Split.REGRESSION for c in ranked[: regression_size(len(candidates))]}
+    for c in candidates:
+        splits.setdefault(c.digest, SupportDialogue.Split.HELDOUT if is_heldout(c.digest) else SupportDialogue.Split.TRAIN)
+    return splits
+
+
+def dialogue_import(
+    *, merchant: Merchant, actor: Actor, data: bytes, filename: str = "", format: str | None = None
+) -> DialogueImport:
+    """Import support dialogues (Bitext CSV, a generic turns format in CSV/JSON/JSONL). Every turn is masked
+    before it is stored; dialogues already held (same masked content) are skipped. Bad rows are reported and
+    the valid ones are written in one transaction; a file with nothing valid raises DialogueImportError."""
+    limit = settings.CHAT_DIALOGUE_IMPORT_MAX_BYTES
+    if len(data) > limit:
+        raise DialogueImportTooLarge(len(data), limit)
+    try:
+        parsed = parse_dialogues(data, format=format, filename=filename)
+    except ValueError as exc:
+        raise DialogueImportError(str(exc)) from exc
+    errors = [dict(e) for e in parsed.errors]
+    counts: Counter = Counter()
+    candidates: dict[str, _Candidate] = {}
+    for dialogue in parsed.dialogues:
+        turns, masked = mask_turns(dialogue.turns)
+        counts.update(masked)
+        digest = content_hash(turns)
+        candidates.setdefault(digest, _Candidate(turns, (dialogue.intent or "")[:100], digest))
+    if not candidates:
+        message = "The file holds no valid dialogue." + (f" {len(errors)} row(s) were rejected." if errors else "")
+        raise DialogueImportError(message, code="no_valid_dialogues", errors=errors)
+
+    with transaction.atomic():
+        # One import at a time per merchant, so the first one alone picks the regression set.
+        Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
+        held = set(
+            SupportDialogue.objects.filter(merchant=merchant, content_hash__in=list(candidates))
+            .values_list("content_hash", flat=True)
+        )
+        new = [c for digest, c in candidates.items() if digest not in held]
+        first = not SupportDialogue.objects.filter(merchant=merchant, split=SupportDialogue.Split.REGRESSION).exists()
+        splits = _assign_splits(new, choose_regression=first and regression_size(len(new)) > 0)
+        batch = DialogueImport.objects.create(
+            merchant=merchant, filename=filename[:300], format=parsed.format or (format or ""),
+            rows_total=len(parsed.dialogues) + len(errors), errors=errors,
+            masked_counts=dict(sorted(counts.items())), created_by_label=actor.label[:200],
+        )
+        SupportDialogue.objects.bulk_create(
+            [
+                SupportDialogue(
+                    merchant=merchant, source=SupportDialogue.Source.IMPORT, split=splits[c.digest], turns=c.turns,
+                    intent=c.intent, import_batch=batch, content_hash=c.digest,
+                )
+                for c in new
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        batch.rows_imported = SupportDialogue.objects.filter(import_batch=batch).count()
+        batch.save(update_fields=["rows_imported"])
+        audit_record(
+            merchant=merchant, actor=actor, action="dialogues.import", obj=batch, summary=filename[:500],
+            changes={
+                "imported": batch.rows_imported, "duplicates": len(parsed.dialogues) - batch.rows_imported,
+                "errors": len(errors), "masked": batch.masked_counts,
+            },
+        )
+    return batch
+
+
+def support_dialogue_list(*, merchant: Merchant, split: str | None = None):
+    qs = SupportDialogue.objects.filter(merchant=merchant).order_by("-id")
+    return qs.filter(split=split) if split else qs
+
+
+def split_counts(*, merchant: Merchant) -> dict[str, int]:
+    rows = SupportDialogue.objects.filter(merchant=merchant).values("split").annotate(n=Count("id"))
+    counts = {split: 0 for split in SupportDialogue.Split.values}
+    counts.update({row["split"]: row["n"] for row in rows})
+    return counts
+
+
+# --- training data -----------------------------------------------------------------------------------------
+
+
+def training_system_prompt(merchant: Merchant) -> str:
+    """The system message training examples carry: the live bot's rules and brand voice (the knowledge it
+    retrieves per turn is not part of an imported dialogue)."""
+    chat_settings = ChatSettings.objects.filter(merchant=merchant).first()
+    voice = brand_voice_get(merchant=merchant)
+    return build_system_prompt(
+        merchant_name=merchant.name,
+        bot_name=chat_settings.bot_name if chat_settings else ChatSettings._meta.get_field("bot_name").default,
+        brand_voice=voice.as_prompt_dict() if voice else None,
+    )
+
+
+def dialogue_examples(dialogues, *, system_prompt: str) -> list[dict]:
+    examples = []
+    for dialogue in dialogues:
+        examples += dialogue_to_examples(
+            Dialogue(turns=list(dialogue.turns), intent=dialogue.intent), system_prompt=system_prompt
+        )
+    return [{"prompt": list(e["prompt"]), "response": e["response"]} for e in examples]
+
+
+def _chat_job_running(merchant: Merchant) -> Job | None:
+    return Job.objects.filter(
+        merchant=merchant, kind=Job.Kind.FINETUNE, params__purpose=Purpose.CHAT, status__in=Job.ACTIVE
+    ).first()
+
+
+def _hyperparameters(overrides: dict | None) -> dict:
+    merged = {**HYPERPARAMETER_DEFAULTS, **(overrides or {})}
+    errors = validate_finetune_params(merged)
+    if errors:
+        raise FinetuneRefused("Invalid hyperparameters.", "invalid_hyperparameters", field_errors=errors)
+    return merged
+
+
+def _start_from(merchant: Merchant) -> ModelVersion:
+    version = serving_version(merchant=merchant, purpose=Purpose.CHAT)
+    if version is None:
+        raise FinetuneRefused(
+            "No base model is registered yet; run `manage.py ml_provision` first.", "no_model", conflict=True
+        )
+    if version.backend != ModelVersion.Backend.LOCAL_HF:
+        raise FinetuneRefused("Only local Hugging Face models can be fine-tuned here.", "not_trainable", conflict=True)
+    return version
+
+
+def _lock_and_check(merchant: Merchant) -> None:
+    Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
+    running = _chat_job_running(merchant)
+    if running is not None:
+        raise FinetuneRefused(
+            f"Chat fine-tuning job {running.pk} is still {running.status}.", "already_running", conflict=True
+        )
+
+
+def _eval_datasets(merchant: Merchant, system_prompt: str, stamp: str) -> dict:
+    """Snapshots of the held-out and regression examples, so a job's figures can be reproduced."""
+    params = {}
+    limit = settings.CHAT_EVAL_MAX_DIALOGUES
+    for split, key in ((SupportDialogue.Split.HELDOUT, "eval_dataset_id"), (SupportDialogue.Split.REGRESSION, "regression_dataset_id")):
+        dialogues = SupportDialogue.objects.filter(merchant=merchant, split=split).order_by("content_hash")[:limit]
+        records = dialogue_examples(dialogues, system_prompt=system_prompt)
+        if records:
+            dataset = training_dataset_create(
+                merchant=merchant, name=f"chat {split} {stamp}", purpose=Purpose.CHAT, records=records,
+                source=f"chat:{split}",
+            )
+            params[key] = dataset.pk
+        params[f"{split}_examples"] = len(records)
+    return params
+
+
+@transaction.atomic
+def chat_finetune_start(
+    *, merchant: Merchant, actor: Actor, hyperparameters: dict | None = None, name: str = "",
+    auto_promote: bool = True,
+) -> Job:
+    """Fine-tune the serving chat model on every training dialogue, evaluated on the held-out ones."""
+    hp = _hyperparameters(hyperparameters)
+    _lock_and_check(merchant)
+    start_from = _start_from(merchant)
+    dialogues = list(SupportDialogue.objects.filter(merchant=merchant, split=SupportDialogue.Split.TRAIN))
+    minimum = settings.CHAT_FINETUNE_MIN_DIALOGUES
+    if len(dialogues) < minimum:
+        raise FinetuneRefused(
+            f"{len(dialogues)} training dialogue(s); at least {minimum} are needed. Import more support dialogues.",
+            "too_few_dialogues",
+        )
+    system_prompt = training_system_prompt(merchant)
+    records = dialogue_examples(dialogues, system_prompt=system_prompt)
+    stamp = f"{len(records)} examples"
+    dataset = training_dataset_create(
+        merchant=merchant, name=name or "chat dialogues", purpose=Purpose.CHAT, records=records, source="chat:dialogues"
+    )
+    return finetune_start(
+        merchant=merchant, actor=actor, purpose=Purpose.CHAT, start_from=start_from, dataset=dataset,
+        hyperparameters=hp, name=name,
+        extra_params={
+            "runner": RUNNER, "mode": "full", "auto_promote": auto_promote,
+            "train_dialogues": len(dialogues), **_eval_datasets(merchant, system_prompt, stamp),
+        },
+    )
+
+
+# --- incremental -------------------------------------------------------------------------------------------
+
+
+def conversation_turns(messages) -> list[dict]:
+    """A resolved conversation as dialogue turns: a staff correction replaces the bot reply it corrects,
+    staff replies are agent turns, bot replies rated bad without a correction are dropped, and notices and
+    unfinished replies are skipped. Consecutive turns of one side are joined; the dialogue starts with the
+    shopper and ends with an agent reply (or is empty)."""
+    turns: list[dict] = []
+    for message in messages:
+        if message.role == Message.Role.SHOPPER:
+            role, text = "customer", message.text
+        elif message.role == Message.Role.STAFF:
+            role, text = "agent", message.text
+        elif message.role == Message.Role.BOT and message.status == Message.Status.COMPLETE:
+            if message.correction.strip():
+                text = message.correction
+            elif message.rating == -1:
+                continue
+            else:
+                text = message.text
+            role = "agent"
+        else:
+            continue
+        text = text.strip()
+        if not text:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["text"] += "\n" + text
+        elif turns or role == "customer":
+            turns.append({"role": role, "text": text})
+    while turns and turns[-1]["role"] == "customer":
+        turns.pop()
+    return turns
+
+
+def _new_conversations(merchant: Merchant) -> list[Conversation]:
+    """Resolved conversations no version has learned from: corrected ones first, then the most recent."""
+    corrected = Q(messages__role=Message.Role.BOT) & ~Q(messages__correction="")
+    return list(
+        Conversation.objects.filter(merchant=merchant, status=Conversation.Status.RESOLVED, trained_in__isnull=True)
+        .annotate(corrections=Count("messages", filter=corrected))
+        .order_by("-corrections", "-resolved_at", "-id")[: settings.CHAT_INCREMENTAL_MAX_CONVERSATIONS]
+    )
+
+
+@dataclass
+class Collected:
+    dialogues: list[SupportDialogue]  # one per usable conversation (new, or left by a run that did not finish)
+    conversation_ids: list[int]  # every conversation to mark as learned from once a version is trained
+    masked_counts: Counter
+
+
+def incremental_collect(*, merchant: Merchant) -> Collected:
+    """Turn resolved, untrained conversations into masked SupportDialogues (held out by the same hash rule as
+    imports; never in the regression set, which stays fixed)."""
+    conversations = _new_conversations(merchant)
+    ids = [c.pk for c in conversations]
+    messages: dict[int, list[Message]] = {pk: [] for pk in ids}
+    for message in Message.objects.filter(conversation_id__in=ids).order_by("created_at", "id"):
+        messages[message.conversation_id].append(message)
+    linked = {d.conversation_id: d for d in SupportDialogue.objects.filter(merchant=merchant, conversation_id__in=ids)}
+    collected = Collected([], [], Counter())
+    pending: dict[str, SupportDialogue] = {}
+    for conversation in conversations:
+        if conversation.pk in linked:
+            collected.dialogues.append(linked[conversation.pk])
+            collected.conversation_ids.append(conversation.pk)
+            continue
+        turns = conversation_turns(messages[conversation.pk])
+        if not turns:
+            continue
+        masked, counts = mask_turns(turns)
+        collected.masked_counts.update(counts)
+        collected.conversation_ids.append(conversation.pk)
+        digest = content_hash(masked)
+        pending.setdefault(digest, SupportDialogue(
+            merchant=merchant, source=SupportDialogue.Source.CONVERSATION, conversation=conversation, turns=masked,
+            split=SupportDialogue.Split.HELDOUT if is_heldout(digest) else SupportDialogue.Split.TRAIN,
+            content_hash=digest,
+        ))
+    held = set(
+        SupportDialogue.objects.filter(merchant=merchant, content_hash__in=list(pending)).values_list("content_hash", flat=True)
+    )
+    # A conversation that repeats a dialogue already held adds nothing new, but it has been seen.
+    fresh = [d for digest, d in pending.items() if digest not in held]
+    SupportDialogue.objects.bulk_create(fresh)
+    collected.dialogues += fresh
+    return collected
+
+
+def replay_sample(*, merchant: Merchant, exclude: list[int], count: int, seed: str) -> list[SupportDialogue]:
+    """Earlier training dialogues mixed in so the model does not forget what it knew (deterministic)."""
+    pool = list(
+        SupportDialogue.objects.filter(merchant=merchant, split=SupportDialogue.Split.TRAIN)
+        .exclude(pk__in=exclude).order_by("pk").values_list("pk", flat=True)
+    )
+    chosen = random.Random(seed).sample(pool, min(count, len(pool)))
+    return list(SupportDialogue.objects.filter(pk__in=chosen).order_by("pk"))
+
+
+@transaction.atomic
+def chat_incremental_finetune_start(
+    *, merchant: Merchant, actor: Actor, hyperparameters: dict | None = None, name: str = "",
+    auto_promote: bool = True,
+) -> Job:
+    """Continue the serving chat model on resolved conversations it has not learned from, plus a replay
+    sample of earlier training dialogues (REPLAY_PER_NEW per new one, capped). Refused (409, nothing
+    written) when there is nothing new to train on."""
+    hp = _hyperparameters(hyperparameters)
+    _lock_and_check(merchant)
+    start_from = _start_from(merchant)
+    collected = incremental_collect(merchant=merchant)
+    fresh = [d for d in collected.dialogues if d.split == SupportDialogue.Split.TRAIN]
+    if not fresh:
+        reason = (
+            "No resolved conversation since the last chat version has a usable dialogue to train on."
+            if not collected.dialogues
+            else f"The {len(collected.dialogues)} new dialogue(s) all fall in the held-out split."
+        )
+        logger.info("Incremental chat fine-tuning skipped for merchant %s: %s", merchant.pk, reason)
+        raise FinetuneRefused(reason, "nothing_new", conflict=True)
+    wanted = min(
+        max(REPLAY_PER_NEW * len(fresh), settings.CHAT_INCREMENTAL_MIN_EXAMPLES - len(fresh)),
+        settings.CHAT_REPLAY_MAX_DIALOGUES,
+    )
+    replay = replay_sample(
+        merchant=merchant, exclude=[d.pk for d in fresh], count=wanted, seed=f"{merchant.pk}:{sorted(d.pk for d in fresh)}"
+    )
+    system_prompt = training_system_prompt(merchant)
+    records = dialogue_examples(fresh + replay, system_prompt=system_prompt)
+    if len(records) < settings.CHAT_INCREMENTAL_MIN_EXAMPLES:
+        raise FinetuneRefused(
+            f"Only {len(records)} training example(s) ({len(fresh)} new dialogue(s), {len(replay)} earlier); at "
+            f"least {settings.CHAT_INCREMENTAL_MIN_EXAMPLES} are needed.",
+            "too_few_dialogues",
+        )
+    dataset = training_dataset_create(
+        merchant=merchant, name=name or "chat incremental", purpose=Purpose.CHAT, records=records,
+        source="chat:incremental",
+    )
+    return finetune_start(
+        merchant=merchant, actor=actor, purpose=Purpose.CHAT, start_from=start_from, dataset=dataset,
+        hyperparameters=hp, name=name or "",
+        extra_params={
+            "runner": RUNNER, "mode": "incremental", "auto_promote": auto_promote,
+            "new_dialogues": len(fresh), "replay_dialogues": len(replay),
+            "conversation_ids": collected.conversation_ids, "masked_counts": dict(collected.masked_counts),
+            **_eval_datasets(merchant, system_prompt, f"{len(records)} examples"),
+        },
+    )
+
+
+def incremental_candidates() -> list[int]:
+    """Merchants with resolved conversations no version has learned from (for the beat task)."""
+    return list(
+        Conversation.objects.filter(status=Conversation.Status.RESOLVED, trained_in__isnull=True)
+        .values_list("merchant_id", flat=True).distinct().order_by("merchant_id")
+    )
