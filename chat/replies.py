@@ -73,6 +73,7 @@ SAMPLING = {
 FLUSH_EVERY_S = 0.1
 EMBED_BATCH = 64
 PRODUCTS_PER_RUN = 512
+MINILM_NAME = "all-MiniLM-L6-v2"
 
 
 def _setting(name: str, default):
@@ -203,6 +204,7 @@ def default_embedder():
             from ml.engine import SentenceTransformerEmbedder, minilm_path
 
             _embedder = SentenceTransformerEmbedder(minilm_path())
+            _embedder.name = MINILM_NAME  # its packaged folder is just ".../model"
         return _embedder
 
 

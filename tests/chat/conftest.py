@@ -238,3 +238,15 @@ def pending_reply(conversation, text: str, *, stream: bool = False) -> Message:
         status="pending",
         params={"stream": stream},
     )
+
+
+@pytest.fixture
+def single_torch_thread():
+    """For tests with a real model: two OpenMP threads on two busy shared cores wait on each other at every op
+    (see tests/ml/engine/conftest.py); behaviour, not speed, is under test."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
