@@ -43,9 +43,18 @@ MAX_ERRORS = 1000  # a file of garbage reports this many rows, then one line say
 INTENT_MAX_CHARS = 100
 
 _ROLES = {
-    "customer": "customer", "user": "customer", "shopper": "customer", "client": "customer", "human": "customer",
-    "agent": "agent", "assistant": "agent", "bot": "agent", "staff": "agent", "support": "agent",
-    "representative": "agent", "rep": "agent",
+    "customer": "customer",
+    "user": "customer",
+    "shopper": "customer",
+    "client": "customer",
+    "human": "customer",
+    "agent": "agent",
+    "assistant": "agent",
+    "bot": "agent",
+    "staff": "agent",
+    "support": "agent",
+    "representative": "agent",
+    "rep": "agent",
 }
 _SKIPPED_ROLES = ("system",)
 _EXAMPLE_ROLES = {"customer": "user", "agent": "assistant"}
@@ -86,9 +95,14 @@ def parse_dialogues(data: bytes | str, *, format: str | None = None, filename: s
     if format is None:
         format = _detect_format(text, filename)
         if format is None:
-            result.errors.append({"row": 0, "message": "unrecognised file: expected JSON lines with \"turns\", or "
-                                                       "a CSV with columns instruction and response (Bitext) or "
-                                                       "conversation_id, role and text"})
+            result.errors.append(
+                {
+                    "row": 0,
+                    "message": 'unrecognised file: expected JSON lines with "turns", or '
+                    "a CSV with columns instruction and response (Bitext) or "
+                    "conversation_id, role and text",
+                }
+            )
             return result
         result.format = format
     parser = {"bitext": _parse_bitext, "turns_jsonl": _parse_jsonl, "turns_csv": _parse_turns_csv}[format]
@@ -100,8 +114,9 @@ def parse_dialogues(data: bytes | str, *, format: str | None = None, filename: s
     return result
 
 
-def dialogue_to_examples(dialogue: Dialogue | Mapping | Sequence, *, system_prompt: str = "",
-                         max_history_turns: int = 6) -> list[dict]:
+def dialogue_to_examples(
+    dialogue: Dialogue | Mapping | Sequence, *, system_prompt: str = "", max_history_turns: int = 6
+) -> list[dict]:
     """One ``{"prompt": [chat messages], "response": agent text}`` per agent turn that follows a customer
     turn, in the roles build_chat_messages uses (customer -> user, agent -> assistant): an optional system
     message, up to ``max_history_turns`` earlier turns (as build_chat_messages keeps history_turns before the
@@ -129,14 +144,15 @@ def dialogue_to_examples(dialogue: Dialogue | Mapping | Sequence, *, system_prom
     for i, turn in enumerate(merged):
         if turn["role"] != "agent" or i == 0:
             continue
-        window = merged[max(0, i - 1 - keep):i]
+        window = merged[max(0, i - 1 - keep) : i]
         prompt = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
         prompt += [{"role": _EXAMPLE_ROLES[t["role"]], "content": t["text"]} for t in window]
         examples.append({"prompt": prompt, "response": turn["text"]})
     return examples
 
 
-# --- decoding and detection -----------------------------------------------------------------------------------
+# --- decoding and detection ---------------------------------------------------------------------------------
+
 
 def _decode(data: bytes | str, result: ParseResult) -> str | None:
     if isinstance(data, str):
@@ -146,8 +162,13 @@ def _decode(data: bytes | str, result: ParseResult) -> str | None:
     try:
         return bytes(data).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        result.errors.append({"row": 0, "message": f"the file is not UTF-8 text (byte {exc.start}); save it as "
-                                                   f"UTF-8 and upload it again"})
+        result.errors.append(
+            {
+                "row": 0,
+                "message": f"the file is not UTF-8 text (byte {exc.start}); save it as "
+                f"UTF-8 and upload it again",
+            }
+        )
         return None
 
 
@@ -177,7 +198,8 @@ def _column(name: str) -> str:
     return re.sub(r"\s+", "_", (name or "").strip().lower())
 
 
-# --- parsers --------------------------------------------------------------------------------------------------
+# --- parsers ------------------------------------------------------------------------------------------------
+
 
 def _csv_rows(text: str, result: ParseResult, required: Sequence[str]):
     """(row number, {column: value}) for each record; checks the header first."""
@@ -189,8 +211,12 @@ def _csv_rows(text: str, result: ParseResult, required: Sequence[str]):
         return
     missing = [c for c in required if c not in header]
     if missing:
-        result.errors.append({"row": 1, "message": "missing column" + ("s" if len(missing) > 1 else "") + ": "
-                                                   + ", ".join(missing)})
+        result.errors.append(
+            {
+                "row": 1,
+                "message": "missing column" + ("s" if len(missing) > 1 else "") + ": " + ", ".join(missing),
+            }
+        )
         return
     row_number = 1
     while True:
@@ -200,7 +226,9 @@ def _csv_rows(text: str, result: ParseResult, required: Sequence[str]):
         except StopIteration:
             return
         except csv.Error as exc:
-            result.errors.append({"row": row_number, "message": f"the CSV cannot be read from here on: {exc}"})
+            result.errors.append(
+                {"row": row_number, "message": f"the CSV cannot be read from here on: {exc}"}
+            )
             return
         if not any(v.strip() for v in values):
             continue
@@ -211,13 +239,16 @@ def _parse_bitext(text: str, result: ParseResult) -> None:
     for row_number, row in _csv_rows(text, result, ("instruction", "response")):
         instruction = (row.get("instruction") or "").strip()
         response = (row.get("response") or "").strip()
-        problems = [name for name, value in (("instruction", instruction), ("response", response)) if not value]
+        problems = [
+            name for name, value in (("instruction", instruction), ("response", response)) if not value
+        ]
         if problems:
             result.errors.append({"row": row_number, "message": " and ".join(problems) + " missing"})
             continue
         try:
-            turns = _turns([("customer", instruction, row_number, ""), ("agent", response, row_number, "")],
-                           row_number)
+            turns = _turns(
+                [("customer", instruction, row_number, ""), ("agent", response, row_number, "")], row_number
+            )
         except _Rejected as rejected:
             result.errors.append({"row": rejected.row, "message": rejected.message})
             continue
@@ -231,7 +262,9 @@ def _parse_jsonl(text: str, result: ParseResult) -> None:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            result.errors.append({"row": line_number, "message": f"invalid JSON: {exc.msg} (column {exc.colno})"})
+            result.errors.append(
+                {"row": line_number, "message": f"invalid JSON: {exc.msg} (column {exc.colno})"}
+            )
             continue
         try:
             result.dialogues.append(_jsonl_dialogue(record, line_number))
@@ -241,14 +274,14 @@ def _parse_jsonl(text: str, result: ParseResult) -> None:
 
 def _jsonl_dialogue(record, line_number: int) -> Dialogue:
     if not isinstance(record, Mapping):
-        raise _Rejected(line_number, "expected a JSON object with \"turns\"")
+        raise _Rejected(line_number, 'expected a JSON object with "turns"')
     raw = record.get("turns", record.get("messages"))
     if not isinstance(raw, list) or not raw:
-        raise _Rejected(line_number, "\"turns\" must be a non-empty list of {\"role\", \"text\"}")
+        raise _Rejected(line_number, '"turns" must be a non-empty list of {"role", "text"}')
     items = []
     for position, turn in enumerate(raw, start=1):
         if not isinstance(turn, Mapping):
-            raise _Rejected(line_number, f"turn {position} is not an object with \"role\" and \"text\"")
+            raise _Rejected(line_number, f'turn {position} is not an object with "role" and "text"')
         text = turn.get("text", turn.get("content"))
         if text is not None and not isinstance(text, str):
             raise _Rejected(line_number, f"turn {position}: text must be a string")
@@ -263,8 +296,9 @@ def _parse_turns_csv(text: str, result: ParseResult) -> None:
         if not conversation_id:
             result.errors.append({"row": row_number, "message": "conversation_id missing"})
             continue
-        conversation = conversations.setdefault(conversation_id, {"first_row": row_number, "rows": [],
-                                                                  "intent": ""})
+        conversation = conversations.setdefault(
+            conversation_id, {"first_row": row_number, "rows": [], "intent": ""}
+        )
         conversation["rows"].append((row.get("role"), row.get("text") or "", row_number, ""))
         if not conversation["intent"]:
             conversation["intent"] = _intent(row.get("intent"))
@@ -272,8 +306,9 @@ def _parse_turns_csv(text: str, result: ParseResult) -> None:
         try:
             turns = _turns(conversation["rows"], conversation["first_row"])
         except _Rejected as rejected:
-            result.errors.append({"row": rejected.row,
-                                  "message": f"conversation {conversation_id}: {rejected.message}"})
+            result.errors.append(
+                {"row": rejected.row, "message": f"conversation {conversation_id}: {rejected.message}"}
+            )
             continue
         result.dialogues.append(Dialogue(turns=turns, intent=conversation["intent"]))
 
@@ -288,7 +323,9 @@ def _turns(items, row: int) -> list[dict[str, str]]:
             continue
         role = _ROLES.get(role_name)
         if role is None:
-            raise _Rejected(error_row, f"{label}unknown role {role_name or '(empty)'!r}; use customer or agent")
+            raise _Rejected(
+                error_row, f"{label}unknown role {role_name or '(empty)'!r}; use customer or agent"
+            )
         text = str(text).replace("\r\n", "\n").replace("\r", "\n").strip()
         if not text:
             raise _Rejected(error_row, f"{label}empty text")

@@ -70,7 +70,7 @@ def mask_pii(text: str) -> MaskResult:
     spans = find_pii(text)
     parts, last = [], 0
     for span in spans:
-        parts.append(text[last:span.start])
+        parts.append(text[last : span.start])
         parts.append(f"[{span.type}]")
         last = span.end
     parts.append(text[last:])
@@ -113,12 +113,16 @@ def pii_key(span: PiiSpan) -> str:
 _PROTECTED = re.compile(r"\{\{[^{}\n]{1,80}\}\}|\[(?:" + "|".join(PII_TYPES) + r")\]")
 
 _CURRENCY_BEFORE = re.compile(
-    r"(?:[$€£¥₹]|\b(?:rs|inr|usd|eur|gbp|cad|aud|aed|sgd|mrp|price|cost|costs|pay|paid|total|amount|refund of)\.?)"
-    r"\s*$", re.IGNORECASE)
+    r"(?:[$€£¥₹]|\b(?:rs|inr|usd|eur|gbp|cad|aud|aed|sgd|mrp|price|cost|costs|pay|paid|total|amount|"
+    r"refund of)\.?)\s*$",
+    re.IGNORECASE,
+)
 _UNIT_AFTER = re.compile(
-    r"^\s*(?:%|/-|rupees?|dollars?|euros?|pounds?|usd|inr|eur|gbp|ml|l|cl|mm|cm|m|km|in|inch(?:es)?|ft|g|gm|kg|"
-    r"lbs?|oz|mah|w|kw|v|gb|mb|tb|px|dpi|rpm|mins?|minutes?|hours?|hrs?|days?|years?|yrs?|pcs|pieces|units?|"
-    r"items?|x\b)(?![a-z])", re.IGNORECASE)
+    r"^\s*(?:%|/-|rupees?|dollars?|euros?|pounds?|usd|inr|eur|gbp|ml|l|cl|mm|cm|m|km|in|inch(?:es)?|ft|g|"
+    r"gm|kg|lbs?|oz|mah|w|kw|v|gb|mb|tb|px|dpi|rpm|mins?|minutes?|hours?|hrs?|days?|years?|yrs?|pcs|pieces|units?|"
+    r"items?|x\b)(?![a-z])",
+    re.IGNORECASE,
+)
 
 
 def _digits(value: str) -> str:
@@ -127,8 +131,8 @@ def _digits(value: str) -> str:
 
 def _is_amount(text: str, start: int, end: int) -> bool:
     """A price or a measurement: a currency before, or a unit/percent after."""
-    before = text[max(0, start - 16):start]
-    return bool(_CURRENCY_BEFORE.search(before) or _UNIT_AFTER.match(text[end:end + 12]))
+    before = text[max(0, start - 16) : start]
+    return bool(_CURRENCY_BEFORE.search(before) or _UNIT_AFTER.match(text[end : end + 12]))
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -152,7 +156,9 @@ def _iban_ok(value: str) -> bool:
 
 _URL_TOKEN = re.compile(
     r"\bhttps?://[^\s<>\"']+?[?&#](?:[\w-]*(?:token|key|secret|password|passwd|pwd|auth|session|sid|sig|"
-    r"signature|otp|code|reset))=[^\s<>\"']+", re.IGNORECASE)
+    r"signature|otp|code|reset))=[^\s<>\"']+",
+    re.IGNORECASE,
+)
 
 
 def _urls(text):
@@ -163,8 +169,10 @@ def _urls(text):
         yield "URL_WITH_TOKEN", m.start(), end
 
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])"
+)
 
 
 def _emails(text):
@@ -182,8 +190,10 @@ def _ibans(text):
 
 
 # 13-19 digits: contiguous, or in groups of 3-6 joined by the same single space or dash.
-_CARD = re.compile(r"(?<![\w.,+-])(?:\d{13,19}|\d{4}([ -])\d{4}(?:\1\d{4}){1,2}(?:\1\d{1,4})?|\d{4}([ -])\d{6}\2\d{4,5})"
-                   r"(?![\w%]|[.,]\d|-\d)")
+_CARD = re.compile(
+    r"(?<![\w.,+-])(?:\d{13,19}|\d{4}([ -])\d{4}(?:\1\d{4}){1,2}(?:\1\d{1,4})?|\d{4}([ -])\d{6}\2\d{4,5})"
+    r"(?![\w%]|[.,]\d|-\d)"
+)
 
 
 # Issuer prefixes (Visa 4, Mastercard 51-55 and 22-27, Amex 34/37, Diners/JCB 30/35/36/38, Discover and RuPay
@@ -203,8 +213,11 @@ def _cards(text):
 
 
 _REF_PREFIXES = r"ORD|ORDER|INV|PO|RMA|TRK|REF|TXN|TRX|CONF|BKG|CASE|TKT|TICKET|AWB|SHP|RET|CUST|ACC|ACCT"
-_REF_CODE = re.compile(rf"(?<![\w-])(?:{_REF_PREFIXES})(?:[-#_/ ]|\.? ?#? ?)?(?=[A-Z0-9-]*\d)[A-Z0-9]+(?:-[A-Z0-9]+)*"
-                       r"(?![\w-])", re.IGNORECASE)
+_REF_CODE = re.compile(
+    rf"(?<![\w-])(?:{_REF_PREFIXES})(?:[-#_/ ]|\.? ?#? ?)?(?=[A-Z0-9-]*\d)[A-Z0-9]+(?:-[A-Z0-9]+)*"
+    r"(?![\w-])",
+    re.IGNORECASE,
+)
 
 
 def _ref_codes(text):
@@ -224,7 +237,8 @@ _REF_CONTEXT = re.compile(
     r"subscription|policy)s?"
     r"(?P<marker>(?:\s*(?:number|num|no\.?|nr\.?|id|code|ref|#|:|is|was|=|-)\s*)*)"
     r"\s*(?P<id>#?[A-Z0-9](?:[A-Z0-9]|[-/](?=[A-Z0-9]))*)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def _ref_context(text):
@@ -248,8 +262,9 @@ _HASH_ID = re.compile(r"(?<![\w&#])#(?=[A-Z0-9-]*\d{4})[A-Z0-9]+(?:-[A-Z0-9]+)*(
 
 def _hash_ids(text):
     for m in _HASH_ID.finditer(text):
-        if re.fullmatch(r"#[0-9a-f]{6}|#[0-9a-f]{3}", m.group(), re.IGNORECASE) and re.search(r"[a-f]", m.group(),
-                                                                                                re.IGNORECASE):
+        if re.fullmatch(r"#[0-9a-f]{6}|#[0-9a-f]{3}", m.group(), re.IGNORECASE) and re.search(
+            r"[a-f]", m.group(), re.IGNORECASE
+        ):
             continue  # a colour
         yield "ORDER_NUMBER", m.start(), m.end()
 
@@ -257,17 +272,20 @@ def _hash_ids(text):
 _PHONE_CONTEXT = re.compile(
     r"\b(?:phone|mobile|cell|cellphone|tel|telephone|whatsapp|landline|contact number|call me|text me|"
     r"reach me|ring me|sms me)(?:\s*(?:number|num|no\.?|#|:|is|at|on|=|-))*\s*"
-    r"(?P<number>\+?\(?\d(?:[\d]|[ .-](?=\(?\d)|\)\s?|\((?=\d))*\d)", re.IGNORECASE)
+    r"(?P<number>\+?\(?\d(?:[\d]|[ .-](?=\(?\d)|\)\s?|\((?=\d))*\d)",
+    re.IGNORECASE,
+)
 
 _PHONE_SHAPES = re.compile(
     r"(?<![\w.+/-])(?:"
-    r"\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}"          # +44 20 7946 0958, +1 (555) 123-4567
-    r"|(?:1[ .-])?\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}"                        # (555) 123-4567
-    r"|(?:1[ .-])?\d{3}([.-])\d{3}\1\d{4}"                               # 555-123-4567, 1-800-555-0199
-    r"|\d{3} \d{3} \d{4}"                                                # 555 123 4567
-    r"|0\d{2,4}[ -]\d{3,4}(?:[ -]\d{3,4})?"                              # 020 7946 0958, 07700 900123
-    r"|[6-9]\d{4}[ -]\d{5}"                                              # 98765 43210
-    r")(?![\w%]|[.,]\d|-\d)")
+    r"\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{1,5}){2,5}"  # +44 20 7946 0958, +1 (555) 123-4567
+    r"|(?:1[ .-])?\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}"  # (555) 123-4567
+    r"|(?:1[ .-])?\d{3}([.-])\d{3}\1\d{4}"  # 555-123-4567, 1-800-555-0199
+    r"|\d{3} \d{3} \d{4}"  # 555 123 4567
+    r"|0\d{2,4}[ -]\d{3,4}(?:[ -]\d{3,4})?"  # 020 7946 0958, 07700 900123
+    r"|[6-9]\d{4}[ -]\d{5}"  # 98765 43210
+    r")(?![\w%]|[.,]\d|-\d)"
+)
 
 
 def _phone_context(text):
@@ -301,30 +319,45 @@ def _digit_runs(text):
             yield "ORDER_NUMBER", m.start(), m.end()
 
 
-_STREET_TYPES = (r"street|st|avenue|ave|boulevard|blvd|road|rd|highway|hwy|marg|parkway|pkwy|lane|ln|drive|dr|"
-                 r"court|ct|way|place|pl|terrace|ter|close|crescent|cres|square|sq|row|circle|cir|trail|trl|"
-                 r"grove|gardens|mews|alley|plaza")
+_STREET_TYPES = (
+    r"street|st|avenue|ave|boulevard|blvd|road|rd|highway|hwy|marg|parkway|pkwy|lane|ln|drive|dr|"
+    r"court|ct|way|place|pl|terrace|ter|close|crescent|cres|square|sq|row|circle|cir|trail|trl|"
+    r"grove|gardens|mews|alley|plaza"
+)
 _LOWERCASE_STREET_TYPES = r"street|st|avenue|ave|boulevard|blvd|road|rd|highway|hwy|marg|parkway|pkwy"
-_NOT_NAME = r"(?!(?i:off|on|the|a|an|of|for|in|to|and|or|my|your|our|per|x|by|with|at|from|more|less|pack|set)\b)"
-_UNIT = r"(?:,?\s*(?i:apt|apartment|suite|ste|unit|flat|floor|fl|room|rm|#)\.?\s*#?\s*[A-Z0-9][A-Z0-9-]{0,5}\b)"
+_NOT_NAME = (
+    r"(?!(?i:off|on|the|a|an|of|for|in|to|and|or|my|your|our|per|x|by|with|at|from|more|less|pack|set)\b)"
+)
+_UNIT = (
+    r"(?:,?\s*(?i:apt|apartment|suite|ste|unit|flat|floor|fl|room|rm|#)\.?\s*#?\s*[A-Z0-9][A-Z0-9-]{0,5}\b)"
+)
 _POSTCODE = r"(?:\d{5}(?:-\d{4})?|\d{6}|\d{3} \d{3}|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d)"
-_CITY_LINE = rf"(?:,\s*[A-Z][A-Za-z.'-]+(?:\s+[A-Z][A-Za-z.'-]+){{0,2}},?\s+(?:[A-Z]{{2,3}}\s+)?{_POSTCODE}\b)"
+_CITY_LINE = (
+    rf"(?:,\s*[A-Z][A-Za-z.'-]+(?:\s+[A-Z][A-Za-z.'-]+){{0,2}},?\s+(?:[A-Z]{{2,3}}\s+)?{_POSTCODE}\b)"
+)
 _DIRECTION = r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\b)?"
 _HOUSE = r"(?<![\w.,$€£₹/#-])\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?,?"
 # A street line must end the phrase: "2 carbon road bikes" and "4 Dining Place Mats" are products.
-_STREET_END = (r"(?=\s*(?:$|[,.;:!?)\n])|\s+(?i:in|near|and|for|since|to|from|but|so|is|was|which|where|please|"
-               r"thanks|thank|apt|apartment|suite|unit|flat|floor)\b)")
+_STREET_END = (
+    r"(?=\s*(?:$|[,.;:!?)\n])|\s+(?i:in|near|and|for|since|to|from|but|so|is|was|which|where|please|"
+    r"thanks|thank|apt|apartment|suite|unit|flat|floor)\b)"
+)
 _STREET = re.compile(
     rf"{_HOUSE}\s+(?:"
     rf"(?:{_NOT_NAME}[A-Z0-9][\w'.-]*\s+){{1,4}}(?i:{_STREET_TYPES})"
     rf"|(?:{_NOT_NAME}[a-z0-9][\w'.-]*\s+){{1,4}}(?:{_LOWERCASE_STREET_TYPES})"
-    rf")\b\.?{_DIRECTION}(?:{_UNIT}?{_CITY_LINE}|{_UNIT}){{0,1}}{_STREET_END}")
+    rf")\b\.?{_DIRECTION}(?:{_UNIT}?{_CITY_LINE}|{_UNIT}){{0,1}}{_STREET_END}"
+)
 _PO_BOX = re.compile(r"\b(?i:p\.?\s*o\.?\s*box|post\s+office\s+box)\s*#?\s*\d{1,8}\b")
-_UNIT_ONLY = re.compile(r"\b(?i:flat|apt|apartment|suite|house\s+no\.?|h\.?\s*no\.?|house\s+number|plot\s+no\.?|"
-                        r"door\s+no\.?|plot)\s*#?\s*\d{1,5}[A-Za-z]?(?:[-/]\d{1,4})?"
-                        r"(?![\w%]|[.,]\d|\s*(?i:%|off\b|rs\b|inr\b|₹|\$|discount|cashback|per\s*cent|percent))")
-_POSTCODE_CONTEXT = re.compile(rf"\b(?i:zip|zip\s*code|postcode|post\s*code|postal\s*code|pin\s*code|pincode)"
-                               rf"(?:\s*(?:is|:|-|=))?\s*(?P<code>(?i:{_POSTCODE}))(?!\w)")
+_UNIT_ONLY = re.compile(
+    r"\b(?i:flat|apt|apartment|suite|house\s+no\.?|h\.?\s*no\.?|house\s+number|plot\s+no\.?|"
+    r"door\s+no\.?|plot)\s*#?\s*\d{1,5}[A-Za-z]?(?:[-/]\d{1,4})?"
+    r"(?![\w%]|[.,]\d|\s*(?i:%|off\b|rs\b|inr\b|₹|\$|discount|cashback|per\s*cent|percent))"
+)
+_POSTCODE_CONTEXT = re.compile(
+    rf"\b(?i:zip|zip\s*code|postcode|post\s*code|postal\s*code|pin\s*code|pincode)"
+    rf"(?:\s*(?:is|:|-|=))?\s*(?P<code>(?i:{_POSTCODE}))(?!\w)"
+)
 
 
 _SIZE_BEFORE = re.compile(r"\b(?i:size|sizes|uk|us|eu|fr|it|jp|pack\s+of|set\s+of|qty|quantity)\s*$")
@@ -333,7 +366,7 @@ _SIZE_BEFORE = re.compile(r"\b(?i:size|sizes|uk|us|eu|fr|it|jp|pack\s+of|set\s+o
 def _addresses(text):
     for pattern in (_STREET, _PO_BOX, _UNIT_ONLY):
         for m in pattern.finditer(text):
-            if pattern is _STREET and _SIZE_BEFORE.search(text[max(0, m.start() - 12):m.start()]):
+            if pattern is _STREET and _SIZE_BEFORE.search(text[max(0, m.start() - 12) : m.start()]):
                 continue  # "size 10 Wide Fit Court"
             yield "ADDRESS", m.start(), m.end()
     for m in _POSTCODE_CONTEXT.finditer(text):
@@ -342,5 +375,16 @@ def _addresses(text):
 
 # Most specific first. Context beats shape: "order 4111111111111111" is an order number even if it passes Luhn,
 # "phone 12345678" a phone number.
-_DETECTORS = (_urls, _emails, _ibans, _addresses, _phone_context, _ref_context, _cards, _ref_codes, _hash_ids,
-              _phone_shapes, _digit_runs)
+_DETECTORS = (
+    _urls,
+    _emails,
+    _ibans,
+    _addresses,
+    _phone_context,
+    _ref_context,
+    _cards,
+    _ref_codes,
+    _hash_ids,
+    _phone_shapes,
+    _digit_runs,
+)

@@ -59,10 +59,14 @@ def semantic_score(cos: float) -> float:
     return max(0.0, min(1.0, (cos - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR)))
 
 
-def hybrid_rank(query_vector: Sequence[float] | None,
-                candidates: Sequence[tuple[Hashable, Sequence[float] | None]],
-                lexical_scores: Mapping[Hashable, float], *, k: int = 5,
-                semantic_weight: float = 0.7) -> list[tuple[Hashable, float]]:
+def hybrid_rank(
+    query_vector: Sequence[float] | None,
+    candidates: Sequence[tuple[Hashable, Sequence[float] | None]],
+    lexical_scores: Mapping[Hashable, float],
+    *,
+    k: int = 5,
+    semantic_weight: float = 0.7,
+) -> list[tuple[Hashable, float]]:
     """The best ``k`` candidates as ``(key, fused score)``, best first; ties keep the candidates' order.
 
     ``candidates`` are ``(key, vector or None)``; keys found only in ``lexical_scores`` are candidates without

@@ -16,12 +16,18 @@ from ml.engine.dialogues import (
 )
 from ml.engine.finetune.data import Example, coerce_examples
 
-BITEXT = (Path(__file__).resolve().parents[3] / ".." / "shared" / "datasets" / "bitext_customer_support"
-          / "bitext_customer_support_training.csv")
+BITEXT = (
+    Path(__file__).resolve().parents[3]
+    / ".."
+    / "shared"
+    / "datasets"
+    / "bitext_customer_support"
+    / "bitext_customer_support_training.csv"
+)
 
 BITEXT_SAMPLE = (
     "context,role,instruction,intent,entity_type,entity_value,start_offset,end_offset,category,tags,response\n"
-    'customer support,virtual assistant,how can I cancel purchase 113542617735902?,cancel_order,order_id,'
+    "customer support,virtual assistant,how can I cancel purchase 113542617735902?,cancel_order,order_id,"
     '113542617735902,26,41,ORDER,BIL,"I understand. To cancel order {{Order Number}}:\r\n\r\n1. Log in.\r\n2. '
     'Press {{Cancel Order}}."\n'
     "customer support,virtual assistant,where is my refund,track_refund,,,,,REFUND,B,\n"
@@ -42,8 +48,11 @@ def test_bitext_rows_become_one_exchange_each_and_bad_rows_are_reported():
     first = result.dialogues[0]
     assert first.turns == [
         {"role": "customer", "text": "how can I cancel purchase 113542617735902?"},
-        {"role": "agent", "text": "I understand. To cancel order {{Order Number}}:\n\n1. Log in.\n2. Press "
-                                  "{{Cancel Order}}."},
+        {
+            "role": "agent",
+            "text": "I understand. To cancel order {{Order Number}}:\n\n1. Log in.\n2. Press "
+            "{{Cancel Order}}.",
+        },
     ]
     assert result.errors == [
         {"row": 3, "message": "response missing"},
@@ -59,24 +68,40 @@ def test_utf8_bom_and_str_input_are_accepted():
 
 def test_turns_jsonl_with_role_aliases_merging_and_system_turns():
     data = jsonl(
-        {"turns": [{"role": "user", "text": "Hi"}, {"role": "shopper", "text": "my parcel is late"},
-                   {"role": "Support", "text": "Sorry! What is the order number?"},
-                   {"role": "customer", "text": "12345678"}, {"role": "bot", "text": "Thanks, checking."}],
-         "intent": "track_order"},
-        {"messages": [{"role": "system", "content": "be nice"}, {"role": "user", "content": "refund?"},
-                      {"role": "assistant", "content": "Refunds take 5 days."}]},
+        {
+            "turns": [
+                {"role": "user", "text": "Hi"},
+                {"role": "shopper", "text": "my parcel is late"},
+                {"role": "Support", "text": "Sorry! What is the order number?"},
+                {"role": "customer", "text": "12345678"},
+                {"role": "bot", "text": "Thanks, checking."},
+            ],
+            "intent": "track_order",
+        },
+        {
+            "messages": [
+                {"role": "system", "content": "be nice"},
+                {"role": "user", "content": "refund?"},
+                {"role": "assistant", "content": "Refunds take 5 days."},
+            ]
+        },
         "",
     )
     result = parse_dialogues(data, filename="support.jsonl")
     assert result.format == "turns_jsonl" and result.errors == []
-    assert result.dialogues[0] == Dialogue(turns=[
-        {"role": "customer", "text": "Hi\nmy parcel is late"},
-        {"role": "agent", "text": "Sorry! What is the order number?"},
-        {"role": "customer", "text": "12345678"},
-        {"role": "agent", "text": "Thanks, checking."},
-    ], intent="track_order")
-    assert result.dialogues[1].turns == [{"role": "customer", "text": "refund?"},
-                                         {"role": "agent", "text": "Refunds take 5 days."}]
+    assert result.dialogues[0] == Dialogue(
+        turns=[
+            {"role": "customer", "text": "Hi\nmy parcel is late"},
+            {"role": "agent", "text": "Sorry! What is the order number?"},
+            {"role": "customer", "text": "12345678"},
+            {"role": "agent", "text": "Thanks, checking."},
+        ],
+        intent="track_order",
+    )
+    assert result.dialogues[1].turns == [
+        {"role": "customer", "text": "refund?"},
+        {"role": "agent", "text": "Refunds take 5 days."},
+    ]
 
 
 def test_turns_jsonl_errors_name_the_line_and_the_problem():
@@ -98,28 +123,33 @@ def test_turns_jsonl_errors_name_the_line_and_the_problem():
     assert messages[3] == "turn 2: unknown role 'wizard'; use customer or agent"
     assert messages[4] == "no agent turn: a dialogue needs at least one agent reply"
     assert messages[5] == "turn 2: empty text"
-    assert messages[6] == "\"turns\" must be a non-empty list of {\"role\", \"text\"}"
-    assert messages[7] == "expected a JSON object with \"turns\""
+    assert messages[6] == '"turns" must be a non-empty list of {"role", "text"}'
+    assert messages[7] == 'expected a JSON object with "turns"'
     assert messages[8] == "no agent reply to a customer turn"
     assert messages[9] == "turn 1: text must be a string"
 
 
 def test_turns_csv_groups_rows_by_conversation_in_order():
-    data = ("conversation_id,role,text,intent\n"
-            "c1,customer,Where is my order?,track_order\n"
-            "c2,customer,Do you ship to Canada?,\n"
-            "c1,agent,It ships tomorrow.,\n"
-            "c2,agent,Yes we do.,delivery_options\n"
-            "c1,customer,thanks,\n"
-            ",agent,orphan,\n"
-            "c3,customer,hello,\n"
-            "c3,robot,beep,\n"
-            "c4,customer,hi,\n")
+    data = (
+        "conversation_id,role,text,intent\n"
+        "c1,customer,Where is my order?,track_order\n"
+        "c2,customer,Do you ship to Canada?,\n"
+        "c1,agent,It ships tomorrow.,\n"
+        "c2,agent,Yes we do.,delivery_options\n"
+        "c1,customer,thanks,\n"
+        ",agent,orphan,\n"
+        "c3,customer,hello,\n"
+        "c3,robot,beep,\n"
+        "c4,customer,hi,\n"
+    )
     result = parse_dialogues(data, filename="dialogues.csv")
     assert result.format == "turns_csv"
     assert [d.turns for d in result.dialogues] == [
-        [{"role": "customer", "text": "Where is my order?"}, {"role": "agent", "text": "It ships tomorrow."},
-         {"role": "customer", "text": "thanks"}],
+        [
+            {"role": "customer", "text": "Where is my order?"},
+            {"role": "agent", "text": "It ships tomorrow."},
+            {"role": "customer", "text": "thanks"},
+        ],
         [{"role": "customer", "text": "Do you ship to Canada?"}, {"role": "agent", "text": "Yes we do."}],
     ]
     assert [d.intent for d in result.dialogues] == ["track_order", "delivery_options"]
@@ -141,12 +171,15 @@ def test_explicit_format_and_missing_columns():
         parse_dialogues("x", format="excel")
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"\xff\xfe\x00h\x00i", "the file is not UTF-8 text"),
-    (b"", "the file is empty"),
-    ("   \n\n", "the file is empty"),
-    ("name,email\nann,a@b.co\n", "unrecognised file"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\xff\xfe\x00h\x00i", "the file is not UTF-8 text"),
+        (b"", "the file is empty"),
+        ("   \n\n", "the file is empty"),
+        ("name,email\nann,a@b.co\n", "unrecognised file"),
+    ],
+)
 def test_whole_file_problems_are_row_0(data, message):
     result = parse_dialogues(data)
     assert result.dialogues == []
@@ -155,10 +188,12 @@ def test_whole_file_problems_are_row_0(data, message):
 
 
 def test_overlong_turns_are_rejected_and_errors_are_capped():
-    long_turn = jsonl({"turns": [{"role": "customer", "text": "x" * (MAX_TURN_CHARS + 1)},
-                                 {"role": "agent", "text": "ok"}]})
+    long_turn = jsonl(
+        {"turns": [{"role": "customer", "text": "x" * (MAX_TURN_CHARS + 1)}, {"role": "agent", "text": "ok"}]}
+    )
     assert parse_dialogues(long_turn).errors == [
-        {"row": 1, "message": f"turn 1: text longer than {MAX_TURN_CHARS} characters"}]
+        {"row": 1, "message": f"turn 1: text longer than {MAX_TURN_CHARS} characters"}
+    ]
     garbage = "\n".join("{oops" for _ in range(1500))
     errors = parse_dialogues(garbage).errors
     assert len(errors) == 1001
@@ -166,35 +201,49 @@ def test_overlong_turns_are_rejected_and_errors_are_capped():
 
 
 def test_examples_one_per_agent_turn_with_history_and_system_prompt():
-    dialogue = Dialogue(turns=[
-        {"role": "agent", "text": "Welcome!"},
-        {"role": "customer", "text": "Where is my order?"},
-        {"role": "agent", "text": "What is the order number?"},
-        {"role": "customer", "text": "[ORDER_NUMBER]"},
-        {"role": "agent", "text": "Thanks, a person will check it."},
-    ])
+    dialogue = Dialogue(
+        turns=[
+            {"role": "agent", "text": "Welcome!"},
+            {"role": "customer", "text": "Where is my order?"},
+            {"role": "agent", "text": "What is the order number?"},
+            {"role": "customer", "text": "[ORDER_NUMBER]"},
+            {"role": "agent", "text": "Thanks, a person will check it."},
+        ]
+    )
     examples = dialogue_to_examples(dialogue, system_prompt="You are Nora.", max_history_turns=1)
     assert examples == [
-        {"prompt": [{"role": "system", "content": "You are Nora."},
-                    {"role": "assistant", "content": "Welcome!"},
-                    {"role": "user", "content": "Where is my order?"}],
-         "response": "What is the order number?"},
-        {"prompt": [{"role": "system", "content": "You are Nora."},
-                    {"role": "assistant", "content": "What is the order number?"},
-                    {"role": "user", "content": "[ORDER_NUMBER]"}],
-         "response": "Thanks, a person will check it."},
+        {
+            "prompt": [
+                {"role": "system", "content": "You are Nora."},
+                {"role": "assistant", "content": "Welcome!"},
+                {"role": "user", "content": "Where is my order?"},
+            ],
+            "response": "What is the order number?",
+        },
+        {
+            "prompt": [
+                {"role": "system", "content": "You are Nora."},
+                {"role": "assistant", "content": "What is the order number?"},
+                {"role": "user", "content": "[ORDER_NUMBER]"},
+            ],
+            "response": "Thanks, a person will check it.",
+        },
     ]
     no_system = dialogue_to_examples(dialogue, max_history_turns=10)
     assert no_system[1]["prompt"][0] == {"role": "assistant", "content": "Welcome!"}
     assert [m["role"] for m in no_system[1]["prompt"]] == ["assistant", "user", "assistant", "user"]
     only_question = dialogue_to_examples(dialogue, max_history_turns=0)
-    assert [e["prompt"] for e in only_question] == [[{"role": "user", "content": "Where is my order?"}],
-                                                    [{"role": "user", "content": "[ORDER_NUMBER]"}]]
+    assert [e["prompt"] for e in only_question] == [
+        [{"role": "user", "content": "Where is my order?"}],
+        [{"role": "user", "content": "[ORDER_NUMBER]"}],
+    ]
 
 
 def test_examples_from_stored_turns_feed_the_finetuning_examples():
-    stored = {"turns": [{"role": "customer", "text": "refund?"}, {"role": "agent", "text": "5 days."}],
-              "intent": "get_refund"}
+    stored = {
+        "turns": [{"role": "customer", "text": "refund?"}, {"role": "agent", "text": "5 days."}],
+        "intent": "get_refund",
+    }
     records = dialogue_to_examples(stored) * 10
     examples = coerce_examples(records, min_examples=1)
     assert examples[0] == Example(prompt=({"role": "user", "content": "refund?"},), response="5 days.")

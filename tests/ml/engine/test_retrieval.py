@@ -38,10 +38,19 @@ def test_semantic_score_is_clipped_and_monotonic():
     assert values == sorted(values)
 
 
-@pytest.mark.parametrize("cos, passes", [
-    (0.38, True), (0.5, True), (0.59, True), (0.8, True),  # paraphrased FAQ matches seen with MiniLM
-    (0.0, False), (0.15, False), (0.25, False), (0.29, False),  # unrelated or merely nearby
-])
+@pytest.mark.parametrize(
+    "cos, passes",
+    [
+        (0.38, True),
+        (0.5, True),
+        (0.59, True),
+        (0.8, True),  # paraphrased FAQ matches seen with MiniLM
+        (0.0, False),
+        (0.15, False),
+        (0.25, False),
+        (0.29, False),  # unrelated or merely nearby
+    ],
+)
 def test_calibration_against_the_default_min_relevance(cos, passes):
     ranked = hybrid_rank(QUERY, [("faq", unit_at(cos))], {})
     top = ranked[0][1] if ranked else 0.0
