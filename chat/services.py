@@ -145,7 +145,7 @@ def conversation_start(
         last_message_at=timezone.now(),
     )
     chat_settings_get(merchant=merchant)
-    transaction.on_commit(lambda: embeddings_refresh_enqueue(merchant_id=merchant.pk))
+    transaction.on_commit(lambda: product_vectors_refresh_soon(merchant_id=merchant.pk))
     return conversation
 
 
@@ -419,6 +419,22 @@ def embeddings_refresh_enqueue(*, merchant_id: int) -> None:
 
     embed_knowledge_task.apply_async(args=[merchant_id], queue="ml")
     embed_products_task.apply_async(args=[merchant_id], queue="ml")
+
+
+def product_vectors_refresh_soon(*, merchant_id: int) -> bool:
+    """Queue the product vectors of a merchant whose catalog changed since they were computed, at most once
+    every few minutes per merchant (conversations start often; the beat sweep catches the rest)."""
+    from django.core.cache import cache
+
+    from chat.selectors import products_needing_embedding
+    from chat.tasks import embed_products_task
+
+    if not cache.add(f"chat:product-vectors:{merchant_id}", 1, timeout=300):
+        return False
+    if not products_needing_embedding(merchant_id=merchant_id).exists():
+        return False
+    embed_products_task.apply_async(args=[merchant_id], queue="ml")
+    return True
 
 
 def _knowledge_embed_on_commit(merchant_id: int) -> None:

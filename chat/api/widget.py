@@ -193,7 +193,10 @@ class WidgetMessagesView(WidgetView):
         after = request.query_params.get("after") or None
         if after is not None and not after.isdigit():
             raise serializers.ValidationError({"after": ["Must be a message id."]})
-        rows = message_list(conversation=conversation, after_id=after)[:MESSAGES_PER_POLL]
+        # A reply the bot dropped (staff took over first) has nothing to show.
+        rows = message_list(conversation=conversation, after_id=after).exclude(
+            status=Message.Status.FAILED, text=""
+        )[:MESSAGES_PER_POLL]
         return Response(
             {"conversation_status": conversation.status, "messages": [widget_message(m) for m in rows]}
         )

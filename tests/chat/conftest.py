@@ -221,7 +221,7 @@ def no_enqueue(monkeypatch):
     """Records reply ids that would be queued, instead of queueing them."""
     queued = []
     monkeypatch.setattr("chat.services.reply_enqueue", queued.append)
-    monkeypatch.setattr("chat.services.embeddings_refresh_enqueue", lambda **kw: None)
+    monkeypatch.setattr("chat.services.product_vectors_refresh_soon", lambda **kw: None)
     monkeypatch.setattr("chat.services._knowledge_embed_on_commit", lambda merchant_id: None)
     return queued
 

@@ -28,7 +28,7 @@ def short_wait(settings):
 def no_worker(monkeypatch):
     queued = []
     monkeypatch.setattr("chat.services.reply_enqueue", queued.append)
-    monkeypatch.setattr("chat.services.embeddings_refresh_enqueue", lambda **kw: None)
+    monkeypatch.setattr("chat.services.product_vectors_refresh_soon", lambda **kw: None)
     return queued
 
 
@@ -173,7 +173,7 @@ def test_a_reply_ready_in_time_answers_201_with_sources(
         "chat.services.reply_enqueue",
         lambda message_id: reply_generate_run(message_id, generator=generator, embedder=embedder),
     )
-    monkeypatch.setattr("chat.services.embeddings_refresh_enqueue", lambda **kw: None)
+    monkeypatch.setattr("chat.services.product_vectors_refresh_soon", lambda **kw: None)
     conversation = start(api_client)
     response = api_client.post(
         f"{URL}{conversation['id']}/messages/", {"text": "How do I return an item?"}, format="json"

@@ -367,3 +367,26 @@ def _aged(conversation, status, seconds):
     )
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(seconds=seconds))
     return message
+
+
+def test_a_new_conversation_refreshes_stale_product_vectors_at_most_every_few_minutes(
+    merchant, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from chat.services import product_vectors_refresh_soon
+    from tests.factories import ProductFactory
+
+    queued = []
+    monkeypatch.setattr(
+        "chat.tasks.embed_products_task.apply_async", lambda args, queue: queued.append((args, queue))
+    )
+    cache.delete(f"chat:product-vectors:{merchant.pk}")
+    assert product_vectors_refresh_soon(merchant_id=merchant.pk) is False  # no products: nothing to do
+    cache.delete(f"chat:product-vectors:{merchant.pk}")
+    ProductFactory(merchant=merchant)
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_start(merchant=merchant, source="widget")
+    assert queued == [([merchant.pk], "ml")]
+    assert product_vectors_refresh_soon(merchant_id=merchant.pk) is False  # debounced
+    assert len(queued) == 1

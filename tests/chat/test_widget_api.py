@@ -17,7 +17,7 @@ SHOP = "https://shop.example"
 def no_worker(monkeypatch):
     queued = []
     monkeypatch.setattr("chat.services.reply_enqueue", queued.append)
-    monkeypatch.setattr("chat.services.embeddings_refresh_enqueue", lambda **kw: None)
+    monkeypatch.setattr("chat.services.product_vectors_refresh_soon", lambda **kw: None)
     return queued
 
 
@@ -139,6 +139,11 @@ def test_start_post_and_poll(client, widget, merchant, no_worker):
     assert [m["id"] for m in after["messages"]] == [body["reply"]["id"]]
     bad = client.get(f"{widget}/conversations/{conversation['id']}/messages/?after=x", **secret)
     assert bad.status_code == 400
+
+    # A reply dropped because staff took over is not shown to the shopper.
+    Message.objects.filter(pk=body["reply"]["id"]).update(status="failed", text="", error="taken over")
+    polled = client.get(f"{widget}/conversations/{conversation['id']}/messages/", **secret).json()
+    assert [m["role"] for m in polled["messages"]] == ["shopper"]
 
 
 def test_handoff_through_the_widget(client, widget):
