@@ -489,7 +489,7 @@ class ReplyCheck:
     """``text`` is what the shopper may see. ``failed`` means the model's answer was unusable and ``text`` is a
     fallback (the caller counts it towards ChatSettings.max_failed_answers); ``changed`` that ``text``
     differs from the reply in any way. ``findings`` name what was found, in the order checked:
-    format_cleaned, empty, prompt_leak, protected_leak, degenerate_repetition, repetition_trimmed, echo,
+    format_cleaned, template_slot, empty, prompt_leak, protected_leak, degenerate_repetition, repetition_trimmed, echo,
     action_claim, unsupported_price, foreign_pii, incomplete_sentence, truncated."""
 
     text: str
@@ -516,6 +516,9 @@ def check_reply(
     - The rules (``system_prompt`` from "Rules:" up to FACTS_HEADER) or any ``protected_texts`` (internal
       policies) reproduced as LEAK_RUN_WORDS consecutive words (any case, spacing, punctuation; a protected text
       shorter than that must appear whole if it has 4 words or more) -> the whole reply becomes REFUSAL_REPLY.
+    - Template slots a model fine-tuned on the Bitext set writes ("{{Website Name}}", "{{Order Number}}") are
+      filled with plain words ("our website", "your order"); a UI label ("the {{Order History}} section")
+      loses its braces.
     - Empty, looping, or echoing the shopper -> FALLBACK_REPLY. A sentence said twice is dropped instead, when
       the rest stands on its own.
     - Sentences claiming an action the bot cannot take ("I've cancelled your order", "your refund has been
@@ -536,6 +539,9 @@ def check_reply(
     text = _strip_format(original)
     if _words(text) != _words(original):
         findings.append("format_cleaned")
+    if _SLOT.search(text):
+        findings.append("template_slot")
+        text = _fill_slots(text)
 
     def result(final: str, failed: bool) -> ReplyCheck:
         return ReplyCheck(text=final, findings=findings, failed=failed, changed=final != original.strip())
@@ -595,6 +601,58 @@ def check_reply(
 # Chat-template tokens, a speaker label the model put in front, and a next turn it went on to invent.
 _SPECIAL_TOKEN = re.compile(r"<\|[A-Za-z_]{1,20}\|>|</?s>|\[/?INST\]")
 _INVENTED_TURN = re.compile(r"\n\s*(?:user|shopper|customer|human|client)\s*:", re.IGNORECASE)
+
+
+_SLOT = re.compile(r"\{\{\s*([^{}\n]{1,80}?)\s*\}\}")
+# (pattern on the slot's name, what it becomes). Contact details are never made up: the shopper is pointed to
+# the channel instead. Anything else is taken for a label on the store's site.
+_SLOT_WORDS = [
+    (r"phone|telephone|toll", "customer support phone line"),
+    (r"e-?mail", "support email address"),
+    (r"availability|hours|working\s+time|business\s+time", "during our support hours"),
+    (r"live\s+chat|chat", "live chat"),
+    (r"website|web\s*site|url|app\b|site", "website"),
+    (r"company|store|shop|brand", "store"),
+]
+_NOUN_SLOTS = ("customer support phone line", "support email address", "website", "store")
+_SLOT_ID = re.compile(r"\b(?:number|id|no|anonymi[sz]ed)\b|^[\d\s#-]+$|^[0-9a-f]{8,}$", re.IGNORECASE)
+_DETERMINER_BEFORE = re.compile(r"\b(?:our|the|your|a|an|this)\s+$", re.IGNORECASE)
+_ID_WORDS_BEFORE = re.compile(
+    r"(?:\b(?:the|your|order|purchase|invoice|bill|reference|number|id|no\.?|with|labeled|labelled)\s+|#\s*)+$",
+    re.IGNORECASE,
+)
+
+
+def _fill_slots(text: str) -> str:
+    parts, last = [], 0
+    for match in _SLOT.finditer(text):
+        name = match.group(1).strip()
+        before = text[last : match.start()]
+        words = next((w for pattern, w in _SLOT_WORDS if re.search(pattern, name, re.IGNORECASE)), None)
+        if words is None and _SLOT_ID.search(name):
+            kind = "invoice" if re.search(r"invoice|bill", name, re.IGNORECASE) else "order"
+            before = _ID_WORDS_BEFORE.sub("", before)
+            if before and not before.endswith((" ", "\n")):
+                before += " "
+            filling = f"your {kind}"
+        elif words is None:
+            filling = name  # a label on the site: "the Order History section"
+        elif words in _NOUN_SLOTS:
+            noun = words.split()[-1]
+            if re.search(rf"\b{noun}\s+(?:at|on|via|through)\s+$", before, re.IGNORECASE):
+                before, filling = before.rstrip().rsplit(" ", 1)[0], ""  # "our website at {{Website Name}}"
+            else:
+                filling = words if _DETERMINER_BEFORE.search(before) else "our " + words
+        elif words == "during our support hours" and re.search(r"\b(?:during|in)\s+$", before, re.IGNORECASE):
+            filling = "our support hours"
+        else:
+            filling = words
+        if filling and re.search(r"(?:^|[.!?:]\s+|\n\s*)$", "".join(parts) + before):
+            filling = filling[0].upper() + filling[1:]
+        parts.append(before + filling)
+        last = match.end()
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def _strip_format(text: str) -> str:

@@ -438,3 +438,30 @@ def test_invented_prices_and_discounts_are_dropped():
 def test_faq_style_answers_are_not_cut_as_invented_turns():
     reply = "Here is what our FAQ says:\nQ: Can I return it?\nA: Yes, within 30 days of delivery."
     assert check(reply).text == reply
+
+
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("Visit our website at {{Website Name}}.", "Visit our website."),
+        (
+            "Available {{Customer Support Availability}} at {{Customer Support Phone Number}} or {{Live Chat}}.",
+            "Available during our support hours at our customer support phone line or live chat.",
+        ),
+        (
+            "Go to the {{Order History}} section of {{Website Name}}.",
+            "Go to the Order History section of our website.",
+        ),
+        ("It matters if it is order number {{Purchase ID Anonymized}}.", "It matters if it is your order."),
+        ("Your invoice #{{Invoice Number Anonymized}} is in {{Invoices}}.", "Your invoice is in Invoices."),
+        (
+            "Email {{Customer Support Email}} during {{Customer Support Hours}}.",
+            "Email our support email address during our support hours.",
+        ),
+        ("Thanks for shopping at {{Company Name}}!", "Thanks for shopping at our store!"),
+    ],
+)
+def test_bitext_template_slots_become_plain_words(reply, expected):
+    result = check(reply)
+    assert result.text == expected
+    assert result.findings == ["template_slot"] and not result.failed and result.changed
