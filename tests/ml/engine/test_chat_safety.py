@@ -1,6 +1,9 @@
 """Chat safety: shopper-side checks (handoff requests, sensitive topics, prompt injection) and the check on the
 model's reply (leaks, action claims, other people's data, degenerate output). Pure Python."""
 
+import csv
+from pathlib import Path
+
 import pytest
 
 from ml.engine.chat import (
@@ -18,6 +21,13 @@ from ml.engine.chat import (
 )
 from ml.engine.pii import find_pii
 
+BITEXT = (
+    Path(__file__).resolve().parents[3].parent
+    / "shared"
+    / "datasets"
+    / "bitext_customer_support"
+    / "bitext_customer_support_training.csv"
+)
 DEFAULT_TOPICS = [
     "refund dispute",
     "chargeback",
@@ -465,3 +475,26 @@ def test_bitext_template_slots_become_plain_words(reply, expected):
     result = check(reply)
     assert result.text == expected
     assert result.findings == ["template_slot"] and not result.failed and result.changed
+
+
+def test_bitext_answers_pass_the_reply_check():
+    # 1,129 real support answers (every 4th Bitext row): none is taken for a leak, a loop or an echo, and no
+    # template slot reaches the shopper.
+    if not BITEXT.exists():
+        pytest.skip(f"the Bitext data set is not at {BITEXT}")
+    with BITEXT.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[::4]
+    findings = set()
+    for row in rows:
+        result = check(row["response"], shopper_texts=[row["instruction"]], max_chars=5000)
+        findings.update(result.findings)
+        assert "{{" not in result.text
+    assert not findings & {
+        "empty",
+        "prompt_leak",
+        "protected_leak",
+        "degenerate_repetition",
+        "echo",
+        "repetition_trimmed",
+        "format_cleaned",
+    }
