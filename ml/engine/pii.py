@@ -30,6 +30,12 @@ What is found, and what is deliberately not:
   Street types that are also common words (Way, Place, Drive, Court, Close, Square, Lane...) count only when
   the street name and the type are capitalised, so "3 Drive modes" and "2 way stretch" stay.
 - URL_WITH_TOKEN: a link whose query string carries a token, key, password, session or signature.
+- ID_NUMBER: US social security numbers ("123-45-6789"), Aadhaar numbers ("2345 6789 0123"), PAN cards
+  ("ABCPE1234F"), and an id after a word like passport/SSN/Aadhaar/PAN/licence/national id/tax id/UPI.
+- SECRET: what follows password/passcode/OTP/CVV/security code/verification code when it has a digit or a
+  symbol ("password is hunter2!"), and 4 to 6 digits after "pin" ("my pin 4567"; 6 digits after "pin code"
+  are a postcode). "my password is not working" stays.
+- EMAIL also in spelled-out form: "john dot doe at gmail dot com", "jane(at)mail(dot)com".
 Not masked: prices ("$24.90", "Rs 1499", "1,299", "2500 rupees"), sizes and measurements ("size 42", "32x34",
 "750ml"), years and dates ("2024", "2024-01-15"), percentages, times, ranges ("3-5 days"), short numbers ("2
 items", "order 2 more"), product codes without a reference prefix ("HB-750"). Names of people are not detected.
@@ -43,7 +49,17 @@ from dataclasses import dataclass, field
 
 __all__ = ["PII_TYPES", "MaskResult", "PiiSpan", "find_pii", "mask_pii", "pii_key"]
 
-PII_TYPES = ("EMAIL", "PHONE", "ORDER_NUMBER", "CARD_NUMBER", "IBAN", "ADDRESS", "URL_WITH_TOKEN")
+PII_TYPES = (
+    "EMAIL",
+    "PHONE",
+    "ORDER_NUMBER",
+    "CARD_NUMBER",
+    "IBAN",
+    "ADDRESS",
+    "URL_WITH_TOKEN",
+    "ID_NUMBER",
+    "SECRET",
+)
 
 
 @dataclass(frozen=True)
@@ -175,9 +191,62 @@ _EMAIL = re.compile(
 )
 
 
+_SPELLED_EMAIL = re.compile(
+    r"(?<![\w.])[a-z0-9][a-z0-9._%+-]*(?:\s+dot\s+[a-z0-9_%+-]+)*\s*(?:@|\(at\)|\[at\]|\s+at\s+)\s*"
+    r"[a-z0-9-]+(?:\s*(?:\.|\(dot\)|\[dot\]|\s+dot\s+)\s*[a-z0-9-]+)*?\s*(?:\(dot\)|\[dot\]|\s+dot\s+)\s*"
+    r"(?:com|net|org|in|co|io|edu|gov|uk|de|fr|info|biz|me|us|ca|au)\b",
+    re.IGNORECASE,
+)
+
+
 def _emails(text):
-    for m in _EMAIL.finditer(text):
-        yield "EMAIL", m.start(), m.end()
+    for pattern in (_EMAIL, _SPELLED_EMAIL):
+        for m in pattern.finditer(text):
+            yield "EMAIL", m.start(), m.end()
+
+
+_ID_SHAPES = re.compile(
+    r"(?<![\w-])(?<!\d[ -])(?:\d{3}-\d{2}-\d{4}|[2-9]\d{3} \d{4} \d{4}|[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z])"
+    r"(?![\w-]|[ -]\d)"  # not a part of a longer group of numbers (a card)
+)
+_ID_CONTEXT = re.compile(
+    r"\b(?:passport|ssn|social\s+security|aadhaa?r|(?-i:PAN)(?:\s+card)?|pan\s+(?:card|number|no\.?)|driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|"
+    r"licen[cs]e|national\s+id|tax\s+id|voter\s+id|upi(?:\s+id)?|vpa)"
+    r"(?:\s*(?:number|num|no\.?|id|#|:|is|was|=|-))*\s*"
+    r"(?P<id>[A-Za-z0-9][A-Za-z0-9.@/-]*[A-Za-z0-9])",
+    re.IGNORECASE,
+)
+
+
+def _id_numbers(text):
+    for m in _ID_SHAPES.finditer(text):
+        yield "ID_NUMBER", m.start(), m.end()
+    for m in _ID_CONTEXT.finditer(text):
+        value = m.group("id")
+        if re.search(r"\d", value) and len(value) >= 5 or "@" in value:
+            yield "ID_NUMBER", m.start("id"), m.end("id")
+
+
+_SECRET_CONTEXT = re.compile(
+    r"\b(?:password|passcode|passwd|pwd|otp|one[-\s]time\s+(?:password|code|pin)|cvv2?|cvc|security\s+code|"
+    r"verification\s+code|login\s+code)(?:\s+(?:number|code))?(?:\s*(?:is|was|:|=|-))*\s*"
+    r"(?P<v>[\"'“]?[^\s\"'”]{3,40}[\"'”]?)",
+    re.IGNORECASE,
+)
+_PIN = re.compile(
+    r"\bpin(?:\s+(?:number|no\.?))?(?:\s*(?:is|was|:|=|-))*\s*(?P<v>\d{4,6})(?![\w-])", re.IGNORECASE
+)
+
+
+def _secrets(text):
+    for m in _SECRET_CONTEXT.finditer(text):
+        value = m.group("v")
+        core = value.rstrip(".,;:!?)\"'”").lstrip("\"'“")
+        if core and re.search(r"[\d\W_]", core):
+            start = m.start("v") + value.index(core)
+            yield "SECRET", start, start + len(core)
+    for m in _PIN.finditer(text):
+        yield "SECRET", m.start("v"), m.end("v")
 
 
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
@@ -378,7 +447,9 @@ def _addresses(text):
 _DETECTORS = (
     _urls,
     _emails,
+    _secrets,
     _ibans,
+    _id_numbers,
     _addresses,
     _phone_context,
     _ref_context,

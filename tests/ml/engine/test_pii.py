@@ -81,6 +81,22 @@ BITEXT = (
         ("zip code 94107", "zip code [ADDRESS]"),
         ("pincode 560001", "pincode [ADDRESS]"),
         ("postcode: SW1A 1AA", "postcode: [ADDRESS]"),
+        # spelled-out emails
+        ("john dot doe at gmail dot com", "[EMAIL]"),
+        ("write to jane(at)mail(dot)com", "write to [EMAIL]"),
+        # government and payment ids
+        ("SSN 123-45-6789", "SSN [ID_NUMBER]"),
+        ("my aadhaar 2345 6789 0123", "my aadhaar [ID_NUMBER]"),
+        ("PAN ABCPE1234F", "PAN [ID_NUMBER]"),
+        ("my pan card number is abcpe1234f", "my pan card number is [ID_NUMBER]"),
+        ("passport K1234567", "passport [ID_NUMBER]"),
+        ("UPI id john@okicici", "UPI id [ID_NUMBER]"),
+        # secrets
+        ("password is hunter2!", "password is [SECRET]!"),
+        ('my password: "Tr0ub4dor&3"', 'my password: "[SECRET]"'),
+        ("OTP: 482913.", "OTP: [SECRET]."),
+        ("cvv 123", "cvv [SECRET]"),
+        ("my pin is 4567", "my pin is [SECRET]"),
         # links carrying secrets
         ("reset link https://shop.example/reset?token=abc123XYZ.", "reset link [URL_WITH_TOKEN]."),
         ("https://x.io/a?id=1&session_key=zz9", "[URL_WITH_TOKEN]"),
@@ -124,6 +140,13 @@ def test_masks_personal_data(text, expected):
         "iphone 15 pro max",
         "room for 4 people",
         "http://shop.example/products?id=15&colour=red",
+        "meet me at home dot",
+        "my password is not working",
+        "the OTP did not arrive",
+        'Click "Lost Password" or "Password Recovery."',
+        "reset your password successfully:",
+        "frying pan 2800W, non-stick pan 28cm",
+        "my licence expired",
         "",
     ],
 )
