@@ -7,7 +7,10 @@ registered, then marks the conversations it learned from and lets the promotion 
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 
+from django.db import connection
 from django.utils import timezone
 
 from accounts.services import Actor
@@ -16,7 +19,7 @@ from ml.engine import evaluate_loss
 from ml.engine.finetune import FinetuneResult
 from ml.jobs import job_log
 from ml.models import Job, ModelVersion, Purpose, TrainingDataset
-from ml.selectors import deployment_active
+from ml.selectors import serving_version
 from ml.services import PromotionRefused, version_promote
 from ml.training import _base_and_adapter, finetune_run
 
@@ -33,13 +36,14 @@ def chat_finetune_run(job: Job) -> str:
 
     def evaluate(result: FinetuneResult) -> dict:
         metrics = heldout_comparison(result, start_from)
+        metrics["heldout_source"] = (
+            "held-out dialogues" if params.get("eval_dataset_id") else "a sample of the training dialogues"
+        )
         if regression:
             job_log(job.pk, f"Regression set: evaluating {start_from.name} and the new version on "
                             f"{len(regression)} examples.")
             before = _loss_of(start_from, regression, max_seq_len)
-            _heartbeat(job.pk)
             after = _loss_of_result(result, start_from, regression, max_seq_len)
-            _heartbeat(job.pk)
             metrics.update(
                 regression_examples=len(regression),
                 parent_regression_loss=round(before, 5),
@@ -47,7 +51,8 @@ def chat_finetune_run(job: Job) -> str:
             )
         return metrics
 
-    outcome = finetune_run(job, evaluate=evaluate)
+    with _heartbeat_while_running(job.pk):
+        outcome = finetune_run(job, evaluate=evaluate)
     if outcome != "succeeded":
         return outcome
     job.refresh_from_db()
@@ -82,11 +87,11 @@ def heldout_comparison(result: FinetuneResult, start_from: ModelVersion) -> dict
 def promotion_verdict(job: Job, version: ModelVersion) -> dict:
     """Promote through the registry's gate (held-out and regression set) if the version it was trained from
     still serves; otherwise a person decides, since the comparison was made against another version."""
-    current = deployment_active(merchant=job.merchant, purpose=Purpose.CHAT)
-    if current is not None and current.version_id != job.base_version_id:
+    current = serving_version(merchant=job.merchant, purpose=Purpose.CHAT)
+    if current is not None and current.pk != job.base_version_id:
         return {
             "promoted": False,
-            "reason": f"Not promoted: {current.version.name} started serving while this version trained "
+            "reason": f"Not promoted: {current.name} started serving while this version trained "
             f"from {job.base_version.name}; compare and promote by hand.",
         }
     try:
@@ -121,5 +126,24 @@ def _loss_of_result(result: FinetuneResult, start_from: ModelVersion, records: l
     return loss
 
 
-def _heartbeat(job_id: int) -> None:
-    Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
+@contextmanager
+def _heartbeat_while_running(job_id: int, every_s: float = 30.0):
+    """Held-out and regression evaluations run for minutes on a CPU without a training step to report
+    progress; without a heartbeat the stale-job sweeper would take the job for dead and queue it again. The
+    beat stops with the process, so a worker that really dies is still noticed."""
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(every_s):
+                Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -139,7 +139,7 @@ def test_a_chat_finetune_reports_base_and_tuned_held_out_figures_and_is_promoted
     job = run_job(job)
     assert job.status == "succeeded", (job.error, job.logs)
     m = job.metrics
-    assert m["heldout_examples"] == heldout.record_count
+    assert (m["heldout_examples"], m["heldout_source"]) == (heldout.record_count, "held-out dialogues")
     assert m["tuned_heldout_loss"] < m["base_heldout_loss"]
     assert m["tuned_heldout_perplexity"] < m["base_heldout_perplexity"]
     assert m["perplexity_reduction"] == pytest.approx(1 - m["tuned_heldout_perplexity"] / m["base_heldout_perplexity"], abs=1e-3)
@@ -201,6 +201,23 @@ def test_a_model_that_forgets_the_regression_set_is_trained_but_not_promoted(
     assert second.result_version.metrics["promotion"]["promoted"] is False
     serving = Deployment.objects.get(merchant=merchant, purpose="chat", is_active=True)
     assert serving.version == first.result_version
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_evaluation_keeps_the_job_alive_for_the_stale_job_sweeper(merchant):
+    import time
+    from datetime import timedelta
+
+    from chat.training_worker import _heartbeat_while_running
+    from ml.jobs import stale_jobs
+
+    job = Job.objects.create(
+        merchant=merchant, kind="finetune", status="running", heartbeat_at=timezone.now() - timedelta(minutes=10)
+    )
+    assert job in stale_jobs()
+    with _heartbeat_while_running(job.pk, every_s=0.05):
+        time.sleep(0.5)
+    assert job not in stale_jobs()
 
 
 # --- incremental --------------------------------------------------------------------------------------------
