@@ -80,10 +80,11 @@ LEAK_RUN_WORDS = 8  # this many consecutive words of the rules or of an internal
 
 _PERSON = (
     r"(?:(?:a|an|the|some|one|your|any|real|live|actual|human|proper|customer|support|service|sales|"
+    r"damn|bloody|fucking|goddamn|freaking|effing|"
     r"other|member\s+of\s+(?:your|the)|one\s+of\s+your)\s+){0,3}"
     r"(?:human(?:\s+being)?s?|person|people|agent|representative|rep|operator|someone|somebody|anyone|"
     r"anybody|staff|staff\s+member|employee|manager|supervisor|team(?:\s+member)?|customer\s+(?:service|"
-    r"care|support)|support(?:\s+team)?|advisor|adviser|associate|executive|guy|lady|woman|man)\b"
+    r"care|support)|support(?:\s+team)?|advisor|adviser|associate|executive|assistant)\b"
 )
 # "human hair wig", "a person-sized bag": the noun describes a product.
 _NOT_COMPOUND = (
@@ -91,12 +92,15 @@ _NOT_COMPOUND = (
     r"version|edition|tent|bed|sofa|seat|seater|capacity|kayak|canoe|hammock)\b)"
 )
 _HANDOFF_PATTERNS = [
-    # "can I talk to a human", "connect me with an agent", "put me through to someone"
+    # "can I talk to a human", "help me speaking with an agent", "put me through to someone"
     re.compile(
-        r"\b(?:talk|speak|chat|connect|transfer|put|pass|get|escalate|forward|hand|switch|redirect)"
+        r"\b(?:(?:talk|speak|chat|connect|transfer|escalate|forward|switch|redirect)(?:s|ed|ing|ting|k|ign)?|"
+        r"(?:put|pass|get|hand)(?:s|ting|ing|ed)?)"
         r"(?:\s+(?:me|us|this|it))?(?:\s+(?:through|over|back))?\s+(?:to|with)\s+" + _PERSON,
         re.IGNORECASE,
     ),
+    # "contact somebody", "can you help me contacting an operator", "how do I reach customer service"
+    re.compile(r"\b(?:contact|reach|call)(?:s|ed|ing)?\s+" + _PERSON, re.IGNORECASE),
     # "I want a human", "I need to speak with a person", "give me an agent", "is there a real person"
     re.compile(
         r"\b(?:want|need|like|give\s+me|get\s+me|request|prefer|is\s+there|are\s+there|any)\s+"
@@ -106,11 +110,6 @@ _HANDOFF_PATTERNS = [
         re.IGNORECASE,
     ),
     re.compile(r"\b(?:real|live|actual)\s+(?:human|person|people|agent|support)\b", re.IGNORECASE),
-    re.compile(
-        r"\bcontact\s+(?:a\s+|an\s+|the\s+)?(?:human|agent|representative|customer\s+(?:service|care|"
-        r"support)|support\s+team|someone|a\s+person)\b",
-        re.IGNORECASE,
-    ),
     re.compile(
         r"\b(?:are\s+you|is\s+this)\s+(?:a\s+)?(?:bot|robot|machine|real)\b.*\b(?:human|person|someone)\b",
         re.IGNORECASE,
@@ -122,9 +121,12 @@ _HANDOFF_ALONE = re.compile(
     r"customer\s+service|live\s+agent|staff)(?:\s+(?:please|pls|plz|now|asap))?\W*$",
     re.IGNORECASE,
 )
+# Not wanting one: "I don't need to talk to anyone", "no need for an agent". "I don't know how to talk to
+# someone" still asks for one.
 _HANDOFF_NEGATED = re.compile(
-    r"\b(?:don['’]?t|do\s+not|doesn['’]?t|no\s+need\s+to|not|never|without|rather\s+not)"
-    r"(?:\s+\w+){0,3}\s*$",
+    r"(?:\b(?:don['’]?t|do\s+not|doesn['’]?t|didn['’]?t|never)\s+(?:really\s+)?(?:want|need|wanna|wish|have)\b"
+    r"|\bno\s+need\b|\brather\s+not\b|\bwithout\b)(?:\s+\w+){0,3}\s*$"
+    r"|\b(?:don['’]?t|do\s+not|doesn['’]?t|didn['’]?t|never|not)\s*$",
     re.IGNORECASE,
 )
 
@@ -210,8 +212,10 @@ INJECTION_PATTERNS: dict[str, tuple[re.Pattern, ...]] = {
     ),
     "other_customer_data": (
         re.compile(
-            r"\b(?:other|another|previous|last|all|every|someone\s+else'?s?|somebody\s+else'?s?|"
-            r"different)\s+(?:customers?|users?|shoppers?|buyers?|clients?|people|person)(?:'s|'|s')?\s+"
+            # "another user account" is the shopper's own second account; "another user's account" is not
+            r"\b(?:(?:other|previous|last|all|every)\s+(?:customers?|users?|shoppers?|buyers?|clients?|people|"
+            r"person)(?:'s|'|s')?|(?:another|a\s+different)\s+(?:customer|user|shopper|buyer|client|person)(?:'s|’s)"
+            r"|(?:someone|somebody)\s+else(?:'s|’s)?)\s+"
             r"(?:\w+\s+){0,2}?(?:orders?|data|details|address(?:es)?|emails?|phones?|phone\s+numbers?|"
             r"names?|information|info|accounts?|purchases?|card|cards|history|messages?|chats?)\b",
             re.IGNORECASE,

@@ -91,6 +91,10 @@ def check(reply, **kwargs):
         "No, I don't want a bot, I want a human",
         "let me chat with support",
         "I'd like to talk to someone from your team",
+        "I don't know how to talk to someone",
+        "can you help me contacting an operator?",
+        "need to contact somebody",
+        "assistance speaking with a bloody human agent",
     ],
 )
 def test_handoff_requests(text):
@@ -113,6 +117,8 @@ def test_handoff_requests(text):
         "",
         None,
         "Is this jacket for real? It looks great",
+        "I do not want to speak with a human, just answer",
+        "no need for an agent, thanks",
     ],
 )
 def test_not_handoff_requests(text):
@@ -207,6 +213,8 @@ def test_injection_patterns(text, expected):
         "Do other customers like this jacket?",
         "Can Dan pick up my order?",
         "What is your returns policy?",
+        "wanna use a different user account help me",
+        "I want to create another user account",
         "",
     ],
 )
@@ -498,3 +506,16 @@ def test_bitext_answers_pass_the_reply_check():
         "repetition_trimmed",
         "format_cleaned",
     }
+
+
+def test_bitext_requests_for_a_person_are_recognised_without_false_alarms():
+    if not BITEXT.exists():
+        pytest.skip(f"the Bitext data set is not at {BITEXT}")
+    with BITEXT.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    asks = [r["instruction"] for r in rows if r["intent"] == "contact_human_agent"]
+    others = [r["instruction"] for r in rows if not r["intent"].startswith("contact_")]
+    found = sum(detect_handoff_request(t) for t in asks)
+    assert found / len(asks) >= 0.9  # 149 of 161; the misses are typos ("taok to an agent")
+    assert [t for t in others if detect_handoff_request(t)] == []
+    assert [t for t in others if detect_injection(t)] == []
