@@ -292,7 +292,8 @@
   function absorb(list) {
     list.forEach(render);
     // Advance the cursor over settled messages only, so an unfinished reply is asked for again.
-    var ids = Object.keys(shown).map(Number).sort(function (a, b) { return a - b; });
+    var ids = Object.keys(shown).map(Number).filter(function (id) { return !isNaN(id); })
+      .sort(function (a, b) { return a - b; });
     for (var i = 0; i < ids.length; i++) {
       var node = shown[ids[i]];
       if (ids[i] <= cursor) continue;
