@@ -12,7 +12,8 @@ Formats
 - "bitext": the Bitext customer-support CSV (columns instruction, response, intent, category, ...): each row is
   one exchange, the instruction from the customer and the response from the agent.
 - "turns_jsonl": one JSON object per line, {"turns": [{"role", "text"}], "intent"?}; {"messages": [{"role",
-  "content"}]} (the chat-completions shape) is read the same way.
+  "content"}]} (the chat-completions shape) is read the same way. A JSON document holding an array of such
+  objects, or {"dialogues": [...]}, is accepted too (an upload sent as application/json).
 - "turns_csv": columns conversation_id, role, text (and optionally intent); a conversation's rows are read in
   file order, and the conversations are kept in order of first appearance.
 Roles customer/user/shopper/client/human are the customer; agent/assistant/bot/staff/support/
@@ -21,8 +22,8 @@ With ``format=None`` the format is detected from the file name (.jsonl/.ndjson) 
 or the CSV header's columns).
 
 Errors are ``{"row": n, "message": ...}`` and reject only the dialogue they are in. ``row`` is the line in a
-JSON-lines file and the CSV record number as a spreadsheet shows it (the header is row 1); 0 is the file as a
-whole (not UTF-8, empty, unrecognised format, no header).
+JSON-lines file (the item's position in a JSON array) and the CSV record number as a spreadsheet shows it (the
+header is row 1); 0 is the file as a whole (not UTF-8, empty, unrecognised format, no header).
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def _detect_format(text: str, filename: str) -> str | None:
     name = filename.lower()
     if name.endswith((".jsonl", ".ndjson")):
         return "turns_jsonl"
-    if text.lstrip().startswith("{"):
+    if name.endswith(".json") or text.lstrip().startswith(("{", "[")):
         return "turns_jsonl"
     header = _header(text)
     if {"instruction", "response"} <= header:
@@ -256,6 +257,14 @@ def _parse_bitext(text: str, result: ParseResult) -> None:
 
 
 def _parse_jsonl(text: str, result: ParseResult) -> None:
+    records = _json_document(text)
+    if records is not None:
+        for number, record in enumerate(records, start=1):
+            try:
+                result.dialogues.append(_jsonl_dialogue(record, number))
+            except _Rejected as rejected:
+                result.errors.append({"row": rejected.row, "message": rejected.message})
+        return
     for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -270,6 +279,25 @@ def _parse_jsonl(text: str, result: ParseResult) -> None:
             result.dialogues.append(_jsonl_dialogue(record, line_number))
         except _Rejected as rejected:
             result.errors.append({"row": rejected.row, "message": rejected.message})
+
+
+def _json_document(text: str) -> list | None:
+    """The dialogues of a whole-file JSON document: an array of them, {"dialogues": [...]}, or one dialogue
+    (on one line or spread over several). None when the file is JSON lines (or not JSON at all)."""
+    stripped = text.strip()
+    if not stripped.startswith(("[", "{")):
+        return None
+    try:
+        document = json.loads(stripped)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(document, list):
+        return document
+    if isinstance(document, Mapping) and isinstance(document.get("dialogues"), list):
+        return document["dialogues"]
+    if isinstance(document, Mapping):
+        return [document]
+    return None
 
 
 def _jsonl_dialogue(record, line_number: int) -> Dialogue:

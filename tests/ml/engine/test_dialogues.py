@@ -267,3 +267,21 @@ def test_the_real_bitext_file():
     assert sum("{{" in d.turns[1]["text"] for d in result.dialogues) > 2500  # template slots kept as they are
     examples = [e for d in result.dialogues[:50] for e in dialogue_to_examples(d)]
     assert len(examples) == 50
+
+
+def test_a_json_document_of_dialogues_is_read_like_json_lines():
+    one = {
+        "turns": [{"role": "customer", "text": "hi"}, {"role": "agent", "text": "hello"}],
+        "intent": "greet",
+    }
+    bad = {"turns": [{"role": "customer", "text": "hi"}]}
+    as_array = parse_dialogues(json.dumps([one, bad, one], indent=2).encode(), filename="upload.json")
+    assert as_array.format == "turns_jsonl"
+    assert len(as_array.dialogues) == 2 and as_array.dialogues[0].intent == "greet"
+    assert as_array.errors == [
+        {"row": 2, "message": "no agent turn: a dialogue needs at least one agent reply"}
+    ]
+    wrapped = parse_dialogues(json.dumps({"dialogues": [one]}), filename="upload.json")
+    assert [d.turns for d in wrapped.dialogues] == [one["turns"]]
+    pretty_single = parse_dialogues(json.dumps(one, indent=2))
+    assert len(pretty_single.dialogues) == 1 and pretty_single.errors == []
