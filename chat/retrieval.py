@@ -4,8 +4,10 @@ Two signals, fused by the engine's `hybrid_rank`:
 - semantic: cosine between the question's MiniLM vector and the stored vectors (KnowledgeItem.embedding,
   ProductEmbedding.vector), computed here with numpy over the merchant's rows;
 - lexical: PostgreSQL full-text search (title and body of knowledge; title, brand, SKU and description of
-  products), so exact terms a sentence encoder blurs (SKUs, model numbers) still match. An exact SKU in the
-  question scores as a perfect lexical hit. On SQLite (the embedded demo) it falls back to token matching.
+  products), so exact terms a sentence encoder blurs (SKUs, model numbers, product names) still match. A row
+  is a hit when it holds every question word the store uses anywhere, and those are at least half the
+  question's words (see `_covering`). An exact SKU in the question scores as a perfect lexical hit. On SQLite
+  (the embedded demo) the same rule runs over plain substrings.
 
 Only active, shopper-facing knowledge is ever a candidate: internal items never reach a shopper's prompt.
 Imported by the chat worker only (numpy and the engine's ranking)."""
@@ -25,6 +27,8 @@ from chat.models import KnowledgeItem, ProductEmbedding
 from ml.engine.retrieval import hybrid_rank
 
 SEMANTIC_PRODUCT_CANDIDATES = 50
+LEXICAL_CANDIDATES = 100
+_LEXEME = re.compile(r"'((?:[^']|'')+)'")
 MAX_QUERY_TOKENS = 24
 _TOKEN = re.compile(r"[0-9A-Za-z][0-9A-Za-z\-_.#/]*[0-9A-Za-z]|[0-9A-Za-z]")
 # Common question words carry no signal for matching (PostgreSQL drops its own stop words as well).
@@ -110,34 +114,77 @@ def _sku_variants(question: str) -> list[str]:
 # --- lexical -----------------------------------------------------------------------------------------------
 
 
-def _postgres_scores(queryset, fields: dict[str, str], question: str) -> dict[int, float]:
+def _postgres_lexemes(tokens: list[str]) -> dict[str, frozenset[str]]:
+    """Each token as PostgreSQL's English configuration indexes it (stemmed; stop words give nothing)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT t, plainto_tsquery('english', t)::text FROM unnest(%s::text[]) AS t", [tokens])
+        return {token: frozenset(_LEXEME.findall(query or "")) for token, query in cursor.fetchall()}
+
+
+def _postgres_scores(queryset, fields: dict[str, str], tokens: list[str]) -> dict[int, float]:
     from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
 
     vector = None
     for name, weight in fields.items():
         part = SearchVector(name, weight=weight, config="english")
         vector = part if vector is None else vector + part
-    # plainto_tsquery: every content word of the question must appear, so a hit is real evidence (the
-    # engine's hybrid_rank gives the best lexical hit full lexical credit).
-    query = SearchQuery(question, config="english", search_type="plain")
-    rows = (
-        queryset.annotate(rank=SearchRank(vector, query, normalization=32))
-        .filter(rank__gt=0)
+    any_token = None
+    for token in tokens:
+        part = SearchQuery(token, config="english", search_type="plain")
+        any_token = part if any_token is None else any_token | part
+    # Filtering on the match itself (@@) matters: ts_rank gives rows that do not match a tiny non-zero rank.
+    rows = list(
+        queryset.annotate(
+            search=vector,
+            rank=SearchRank(vector, any_token, normalization=32),
+            lexemes=Cast(vector, TextField()),
+        )
+        .filter(search=any_token)
         .order_by("-rank")
-        .values_list("pk", "rank")[:50]
+        .values_list("pk", "rank", "lexemes")[:LEXICAL_CANDIDATES]
     )
-    return {pk: float(rank) for pk, rank in rows}
+    if not rows:
+        return {}
+    by_token = {t: lx for t, lx in _postgres_lexemes(tokens).items() if lx}
+    row_lexemes = {pk: frozenset(_LEXEME.findall(text)) for pk, _, text in rows}
+    return _covering(
+        {pk: rank for pk, rank, _ in rows},
+        row_lexemes,
+        by_token,
+        contains=lambda row, lexemes: lexemes <= row,
+    )
+
+
+def _covering(ranks: dict, rows: dict, by_token: dict, *, contains) -> dict[int, float]:
+    """The rows holding every *informative* token of the question -- one that occurs somewhere in what was
+    searched (words like "tell" or "about" that the store never uses carry no evidence) -- provided those
+    are at least half of the question's words. A lexical hit then is real evidence: the engine's hybrid_rank
+    gives the best one full lexical credit."""
+    informative = [t for t, lx in by_token.items() if any(contains(row, lx) for row in rows.values())]
+    if not informative or len(informative) * 2 < len(by_token):
+        return {}
+    return {
+        pk: float(ranks[pk])
+        for pk, row in rows.items()
+        if all(contains(row, by_token[t]) for t in informative)
+    }
 
 
 def _fallback_scores(queryset, fields: dict[str, str], tokens: list[str]) -> dict[int, float]:
-    """SQLite has no full-text ranking: rows containing every token of the question score 1."""
+    """SQLite (the embedded demo) has no full-text search: the same rule over plain substrings, each hit
+    scoring the share of the question's tokens it holds."""
     condition = Q()
     for token in tokens:
-        any_field = Q()
         for name in fields:
-            any_field |= Q(**{f"{name}__icontains": token})
-        condition &= any_field
-    return {pk: 1.0 for pk in queryset.filter(condition).values_list("pk", flat=True)[:50]}
+            condition |= Q(**{f"{name}__icontains": token})
+    rows = {
+        row["pk"]: " ".join(str(row[name] or "") for name in fields).lower()
+        for row in queryset.filter(condition).values("pk", *fields)[:LEXICAL_CANDIDATES]
+    }
+    ranks = {pk: sum(t in text for t in tokens) / len(tokens) for pk, text in rows.items()}
+    return _covering(ranks, rows, {t: t for t in tokens}, contains=lambda row, token: token in row)
 
 
 def lexical_scores(queryset, fields: dict[str, str], question: str) -> dict[int, float]:
@@ -145,7 +192,7 @@ def lexical_scores(queryset, fields: dict[str, str], question: str) -> dict[int,
     if not tokens:
         return {}
     if connection.vendor == "postgresql":
-        return _postgres_scores(queryset, fields, " ".join(tokens))
+        return _postgres_scores(queryset, fields, tokens)
     return _fallback_scores(queryset, fields, tokens)
 
 

@@ -260,7 +260,7 @@ def test_a_streaming_request_is_batched_when_others_are_in_flight():
 def test_an_exact_sku_finds_the_product_without_any_vector(merchant, bottle, jacket, embedder):
     vector = embedder.embed(["Is JKT-RAIN-2 in stock?"])[0]
     result = retrieve(merchant_id=merchant.pk, question="Is JKT-RAIN-2 in stock?", query_vector=vector)
-    assert [p for p, _ in result.products][0] == jacket
+    assert result.products[0][0] == jacket
     assert result.top_score == 1.0
 
 
@@ -324,3 +324,24 @@ def test_product_vectors_follow_catalog_changes_in_batches(merchant, bottle, jac
     bottle.save()
     assert embed_products_run(merchant.pk, embedder=embedder) == (1, False)
     assert ProductEmbedding.objects.get(product=bottle).vector != before
+
+
+def test_full_text_scores_only_rows_that_hold_the_questions_informative_words(merchant, knowledge):
+    from chat.retrieval import KNOWLEDGE_FIELDS, _fallback_scores, lexical_scores, query_tokens
+
+    gift = KnowledgeItem.objects.create(
+        merchant=merchant, title="Gift wrapping", body="We gift-wrap any order."
+    )
+    rows = KnowledgeItem.objects.filter(merchant=merchant)
+    # No word the store uses: nothing (ts_rank's tiny non-zero rank for non-matching rows must not count).
+    assert lexical_scores(rows, KNOWLEDGE_FIELDS, "see the bill from Mr. Smith") == {}
+    # "offer" appears nowhere, so it carries no evidence; "gift" and "wrapping" do, and one item has both.
+    scores = lexical_scores(rows, KNOWLEDGE_FIELDS, "Do you offer gift wrapping?")
+    assert list(scores) == [gift.pk] and 0 < scores[gift.pk] < 1
+    assert list(lexical_scores(rows, KNOWLEDGE_FIELDS, "two-year warranty")) == [knowledge["warranty"].pk]
+    # One store word among many others is not enough to count as a match.
+    assert lexical_scores(rows, KNOWLEDGE_FIELDS, "best way to cook a steak with a bottle of red wine") == {}
+    # The SQLite fallback follows the same rule over substrings.
+    question = "Do you offer gift wrapping?"
+    assert list(_fallback_scores(rows, KNOWLEDGE_FIELDS, query_tokens(question))) == [gift.pk]
+    assert _fallback_scores(rows, KNOWLEDGE_FIELDS, query_tokens("see the bill from Mr. Smith")) == {}
