@@ -493,8 +493,9 @@ def product_text(product: Product) -> str:
     )
 
 
-def embed_products_run(merchant_id: int, *, embedder=None, limit: int = PRODUCTS_PER_RUN) -> tuple[int, bool]:
+def embed_products_run(merchant_id: int, *, embedder=None, limit: int | None = None) -> tuple[int, bool]:
     """(Re)compute up to `limit` product vectors whose text changed. Returns (written, more_left)."""
+    limit = limit or PRODUCTS_PER_RUN
     embedder = embedder or default_embedder()
     name = embedder_name(embedder)
     products = list(
