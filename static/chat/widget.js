@@ -29,6 +29,7 @@
 
   var POLL_PENDING_MS = 1500;
   var POLL_STAFF_MS = 4000;
+  var PAGE = 100;                // the most messages one poll answers
   var SETTLED = { complete: true, failed: true };
   var ROLE_LABEL = { shopper: "You", staff: "Support team", system: "" };
 
@@ -247,8 +248,15 @@
   }
 
   // ---------- Messages ----------
+  function forget(id) {
+    if (shown[id]) shown[id].remove();
+    delete shown[id];
+  }
+
   function render(message) {
     if (!message || message.id === undefined || message.id === null) return;
+    // A reply the bot dropped (a person took over before it was written) has nothing to show.
+    if (message.status === "failed" && !message.text) { forget(message.id); return; }
     var node = shown[message.id];
     var fresh = !node;
     if (fresh) {
@@ -337,9 +345,18 @@
   function poll() {
     pollTimer = null;
     if (!session) return;
-    api("GET", conversationPath("messages/") + "?after=" + encodeURIComponent(cursor)).then(function (data) {
+    var after = cursor;
+    api("GET", conversationPath("messages/") + "?after=" + encodeURIComponent(after)).then(function (data) {
+      var list = messagesOf(data);
+      var returned = {};
+      list.forEach(function (message) { returned[message.id] = true; });
+      // Everything after the cursor comes back (up to a page), except replies the bot dropped: stop
+      // waiting for those.
+      if (list.length < PAGE) Object.keys(shown).forEach(function (id) {
+        if (Number(id) > after && !returned[id] && !SETTLED[shown[id].getAttribute("data-status")]) forget(id);
+      });
       setStatus(statusOf(data));
-      absorb(messagesOf(data));
+      absorb(list);
     }).catch(function () { /* try again on the next tick */ }).then(schedulePoll);
   }
 

@@ -187,6 +187,32 @@ def test_a_storefront_that_is_not_allowed_gets_no_widget(new_page, chat_shop):
     assert not Conversation.objects.exists()
 
 
+def test_a_reply_dropped_by_a_take_over_leaves_the_widget(new_page, chat_shop, monkeypatch):
+    from accounts.services import Actor
+    from chat.services import conversation_take_over
+
+    # No worker writes this reply: the live server runs in this process, so nothing is queued at all.
+    monkeypatch.setattr("chat.services.reply_enqueue", lambda message_id: None)
+    shopper = new_page(DESKTOP)
+    panel = open_widget(shopper, chat_shop)
+    box = panel.get_by_label("Your message")
+    box.fill("Do you ship to Canada?")
+    box.press("Enter")
+    pending = panel.locator('[data-role="bot"][data-message-id]')
+    expect(pending).to_have_attribute("data-status", "pending")
+    expect(pending.get_by_text("Trail Guide is typing…")).to_be_attached()
+
+    # Staff take over before the reply is written; the worker then drops it, as chat.replies does.
+    conversation = Conversation.objects.get(merchant=chat_shop["merchant"])
+    conversation_take_over(conversation=conversation, actor=Actor.for_user(chat_shop["owner"]))
+    Message.objects.filter(conversation=conversation, role="bot", status="pending").update(
+        status="failed", text="", error="Not answered: the conversation was handed_off before the reply was written."
+    )
+    expect(pending).to_have_count(0, timeout=15_000)
+    expect(panel.locator('[data-part="handoff-notice"]')).to_be_visible()
+    expect(panel.get_by_text("A member of our team has joined the conversation.")).to_be_visible()
+
+
 @pytest.fixture
 def tiny_chat_model(transactional_db, tmp_path_factory):
     from tests.ml.engine.conftest import build_tiny_checkpoint

@@ -114,6 +114,16 @@ def test_a_pending_reply_shows_the_typing_indicator_and_a_streaming_one_its_text
     assert "Our returns" in item and "stream-caret" in item and "rate-up" not in item
 
 
+def test_a_reply_dropped_because_staff_took_over_says_so_and_takes_no_feedback(login, conversation):
+    say(conversation, "shopper", "Hi")
+    dropped = say(conversation, "bot", status="failed",
+                  error="Not answered: the conversation was handed_off before the reply was written.")
+    html = login().get(url("conversation", conversation)).content.decode()
+    item = re.search(rf'id="message-{dropped.pk}".*?</li>', html, re.DOTALL).group(0)
+    assert "Not sent: Not answered: the conversation was handed_off" in item
+    assert "rate-up" not in item and "correct-open" not in item
+
+
 def test_the_page_starts_polling_after_the_last_settled_message(login, conversation):
     first = say(conversation, "shopper", "Hi")
     pending = say(conversation, "bot", status="pending")
