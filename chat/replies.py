@@ -12,14 +12,14 @@ One reply, `reply_generate_run(message_id)`:
 5. store text, sources, model version, parameters, prompt, safety findings and timings; status complete.
 Any exception ends the message `failed` with a polite fallback text and the error recorded.
 
-How concurrent replies share a model (one design, documented here and in the Celery docs string):
+How concurrent replies share a model:
 the chat worker runs a threads pool, and every thread goes through one `ReplyEngine` per model version in the
-process. A reply that wants streaming (the widget, `?stream=1`) and finds the engine idle streams: chunks go
-into `Message.text` at most every ~100 ms, each flushed prefix having passed `check_reply` (once a check finds
-anything, nothing more is flushed until the final, checked text replaces it). Every other reply -- and any
-streaming one that arrives while others are being decoded -- goes through the engine's `RequestBatcher`, so
-replies arriving together are decoded in one batch: under load, throughput wins over token-by-token display
-(the shopper then sees the whole reply at once)."""
+process. A reply that wants streaming (the widget, `?stream=1`) and finds the engine idle streams: its text
+goes into `Message.text` at most every ~100 ms, seven words behind the model, each flush being the checked
+text so far (see PartialPublisher; once a check finds anything, nothing more is flushed until the final,
+checked text replaces it). Every other reply -- and any streaming one that arrives while others are being
+decoded -- goes through the engine's `RequestBatcher`, so replies arriving together are decoded in one batch:
+under load, throughput wins over token-by-token display (the shopper then sees the whole reply at once)."""
 
 from __future__ import annotations
 
