@@ -55,3 +55,48 @@ def test_a_reply_through_the_api_and_a_real_worker(celery_worker_process, api_cl
     stored = Message.objects.get(pk=reply["id"])
     assert stored.params["model"] == "tiny-chat-base" and stored.params["mode"] == "batch"
     assert "Return unworn items within 30 days." in stored.prompt
+
+
+def test_concurrent_replies_are_decoded_together_by_the_process_engine(
+    merchant, tiny_base, settings, single_torch_thread
+):
+    """Four chat-worker threads answering at once: one engine per model version in the process, and the
+    RequestBatcher gathers their requests into one batched decode."""
+    import threading
+
+    from django.db import connection
+
+    from chat.models import Conversation
+    from chat.replies import _engines, reply_generate_run
+    from tests.chat.conftest import KeywordEmbedder, pending_reply
+
+    settings.CHAT_BATCH_WAIT_MS = 500  # a wide window, so threads started together always meet
+    settings.CHAT_REPLY_MAX_NEW_TOKENS = 8
+    KnowledgeItem.objects.create(merchant=merchant, title="How do I return an item?", body="Within 30 days.")
+    replies = [
+        pending_reply(Conversation.objects.create(merchant=merchant), "How do I return an item?")
+        for _ in range(4)
+    ]
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def answer(message):
+        barrier.wait()
+        outcomes.append(reply_generate_run(message.pk, embedder=KeywordEmbedder()))
+        connection.close()
+
+    threads = [threading.Thread(target=answer, args=(m,)) for m in replies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    try:
+        assert len(outcomes) == 4 and "failed" not in outcomes, outcomes
+        stored = Message.objects.filter(pk__in=[m.pk for m in replies])
+        assert {m.status for m in stored} == {"complete"}
+        assert {m.params["mode"] for m in stored} == {"batch"}
+        assert max(m.params["batch_size"] for m in stored) >= 2
+    finally:
+        for engine in _engines.values():
+            engine.close()
+        _engines.clear()
