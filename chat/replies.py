@@ -226,7 +226,7 @@ class PartialPublisher:
     holding those words back means none of it has been shown by then. The first check that finds more than
     formatting stops the flushing; the final checked reply replaces whatever was shown."""
 
-    HARMLESS = frozenset({"format_cleaned", "truncated"})
+    HARMLESS = frozenset({"format_cleaned", "truncated", "template_slot", "incomplete_sentence", "control_chars"})
 
     def __init__(self, message_id: int, check: Callable[..., object]):
         self.message_id = message_id

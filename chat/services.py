@@ -30,7 +30,7 @@ from accounts.models import Merchant
 from accounts.services import Actor, audit_record
 from chat.models import DEFAULT_HANDOFF_TOPICS, ChatSettings, Conversation, KnowledgeItem, Message
 from chat.selectors import chat_settings_get
-from ml.engine.chat import HANDOFF_NOTICE, detect_handoff_request, match_sensitive_topic
+from ml.engine.chat import detect_handoff_request, handoff_notice, match_sensitive_topic
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def conversation_hand_off(
         )
     if not _hand_off(conversation.pk, reason):
         return None
-    notice = _bot_message(conversation, HANDOFF_NOTICE, handoff=True)
+    notice = _bot_message(conversation, handoff_notice(reason), handoff=True)
     _touch(conversation)
     if actor is not None and actor.user is not None:
         audit_record(

@@ -38,6 +38,7 @@ __all__ = [
     "FACTS_HEADER",
     "FALLBACK_REPLY",
     "HANDOFF_NOTICE",
+    "handoff_notice",
     "HISTORY_TURN_MAX_CHARS",
     "INJECTION_PATTERNS",
     "LEAK_RUN_WORDS",
@@ -57,6 +58,20 @@ __all__ = [
 HANDOFF_NOTICE = (
     "I'm not sure about that one — I'm passing you to a member of our team, who will reply here shortly."
 )
+_HANDOFF_NOTICES = {
+    "requested": "Of course — I'm passing you to a member of our team, who will reply here shortly.",
+    "sensitive": (
+        "That's something a member of our team should look at personally — I'm passing you to them, and they "
+        "will reply here shortly."
+    ),
+}
+
+
+def handoff_notice(reason: str = "") -> str:
+    """What the shopper is told when the conversation goes to a person, worded for why it does."""
+    return _HANDOFF_NOTICES.get(reason, HANDOFF_NOTICE)
+
+
 FALLBACK_REPLY = (
     "Sorry, I don't have a good answer to that. Could you rephrase your question, or ask me to "
     "connect you with a member of our team?"
@@ -71,6 +86,7 @@ ACTION_FALLBACK_REPLY = (
 )
 
 FACTS_HEADER = "Store information:"
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 QUESTION_MAX_CHARS = 600
 HISTORY_TURN_MAX_CHARS = 500
 LEAK_RUN_WORDS = 8  # this many consecutive words of the rules or of an internal text is a leak
@@ -539,6 +555,11 @@ def check_reply(
     original = "" if reply is None else str(reply)
     findings: list[str] = []
     rules, _, facts = str(system_prompt or "").partition(FACTS_HEADER)
+    # A small model can emit control bytes (NUL among them, which PostgreSQL refuses to store).
+    cleaned = _CONTROL_CHARS.sub("", original)
+    if cleaned != original:
+        findings.append("control_chars")
+        original = cleaned
 
     text = _strip_format(original)
     if _words(text) != _words(original):

@@ -11,7 +11,7 @@ from django.db import connection
 
 from chat.models import Conversation, Message
 from chat.replies import reply_generate_run
-from ml.engine.chat import HANDOFF_NOTICE
+from ml.engine.chat import handoff_notice
 from tests.chat.conftest import ScriptedGenerator
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +130,7 @@ def test_asking_for_a_person_answers_201_at_once_with_the_handoff(api_client, no
     )
     assert response.status_code == 201
     body = response.json()
-    assert body["reply"]["text"] == HANDOFF_NOTICE and body["reply"]["handoff"] is True
+    assert body["reply"]["text"] == handoff_notice("requested") and body["reply"]["handoff"] is True
     assert (body["handoff"], body["conversation_status"]) == (True, "handed_off")
     # Staff are answering now: the next message gets no bot reply.
     response = api_client.post(f"{URL}{conversation['id']}/messages/", {"text": "Hello?"}, format="json")

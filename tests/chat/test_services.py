@@ -33,7 +33,7 @@ from chat.services import (
     staff_reply,
     widget_token_rotate,
 )
-from ml.engine.chat import FALLBACK_REPLY, HANDOFF_NOTICE
+from ml.engine.chat import FALLBACK_REPLY, HANDOFF_NOTICE, handoff_notice
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +113,7 @@ def test_asking_for_a_person_hands_off_at_once(conversation, no_enqueue, text):
     result = message_post(conversation=conversation, text=text)
     assert result.handoff is True
     reply = result.reply_message
-    assert (reply.role, reply.status, reply.text, reply.handoff) == ("bot", "complete", HANDOFF_NOTICE, True)
+    assert (reply.role, reply.status, reply.text, reply.handoff) == ("bot", "complete", handoff_notice("requested"), True)
     conversation.refresh_from_db()
     assert (conversation.status, conversation.handoff_reason) == ("handed_off", "requested")
     assert conversation.handed_off_at is not None
@@ -128,6 +128,7 @@ def test_sensitive_topics_hand_off_both_default_and_the_merchants_own(
     )
     conversation.refresh_from_db()
     assert result.handoff and conversation.handoff_reason == "sensitive"
+    assert result.reply_message.text == handoff_notice("sensitive") != HANDOFF_NOTICE
 
     chat_settings_update(merchant=merchant, actor=actor, handoff_topics=["wholesale pricing"])
     other = conversation_start(merchant=merchant, source="api")

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from chat.models import ChatSettings, Conversation, Message
-from ml.engine.chat import HANDOFF_NOTICE
+from ml.engine.chat import handoff_notice
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +149,7 @@ def test_start_post_and_poll(client, widget, merchant, no_worker):
 def test_handoff_through_the_widget(client, widget):
     conversation = start(client, widget)
     body = post(client, widget, conversation, "I need a real person").json()
-    assert body["handoff"] is True and body["reply"]["text"] == HANDOFF_NOTICE
+    assert body["handoff"] is True and body["reply"]["text"] == handoff_notice("requested")
     assert body["conversation_status"] == "handed_off"
 
 

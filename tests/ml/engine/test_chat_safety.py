@@ -519,3 +519,17 @@ def test_bitext_requests_for_a_person_are_recognised_without_false_alarms():
     assert found / len(asks) >= 0.9  # 149 of 161; the misses are typos ("taok to an agent")
     assert [t for t in others if detect_handoff_request(t)] == []
     assert [t for t in others if detect_injection(t)] == []
+
+
+def test_control_bytes_from_the_model_are_removed_before_anything_is_stored():
+    result = check_reply("Hello\x00 there,\x07 our bottle keeps drinks cold.\n", system_prompt="Rules: be kind.")
+    assert "\x00" not in result.text and "\x07" not in result.text
+    assert "control_chars" in result.findings and not result.failed
+
+
+def test_handoff_notice_is_worded_for_the_reason():
+    from ml.engine.chat import HANDOFF_NOTICE, handoff_notice
+
+    assert handoff_notice("requested").startswith("Of course")
+    assert "personally" in handoff_notice("sensitive")
+    assert handoff_notice("low_relevance") == handoff_notice("failed_answers") == HANDOFF_NOTICE
