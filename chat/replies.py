@@ -51,11 +51,11 @@ from marketing.selectors import brand_voice_get
 from ml.engine import GenerationRequest, RequestBatcher
 from ml.engine.chat import (
     FALLBACK_REPLY,
-    HANDOFF_NOTICE,
     LEAK_RUN_WORDS,
     build_chat_messages,
     check_reply,
     detect_injection,
+    handoff_notice,
     system_prompt_fingerprint,
 )
 from ml.models import ModelVersion, Purpose
@@ -346,7 +346,7 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
         _finish(
             message_id,
             started,
-            text=HANDOFF_NOTICE,
+            text=handoff_notice(Conversation.HandoffReason.LOW_RELEVANCE),
             handoff=handed_off,
             sources=sources,
             safety={
@@ -410,7 +410,7 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
         if count >= chat_settings.max_failed_answers:
             handoff = _hand_off(conversation.pk, Conversation.HandoffReason.FAILED_ANSWERS)
             if handoff:
-                text = HANDOFF_NOTICE
+                text = handoff_notice(Conversation.HandoffReason.FAILED_ANSWERS)
     if not text.strip():
         text = FALLBACK_REPLY
     finished = _finish(
