@@ -63,13 +63,14 @@ def _configure(sender: Celery, **kwargs) -> None:
     )
     if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
         broker_dir = settings.CELERY_FILESYSTEM_DIR
-        for sub in ("out", "processed"):
+        for sub in ("out", "processed", "control"):
             (broker_dir / sub).mkdir(parents=True, exist_ok=True)
         app.conf.broker_transport_options = {
             "data_folder_in": str(broker_dir / "out"),
             "data_folder_out": str(broker_dir / "out"),
             "processed_folder": str(broker_dir / "processed"),
             "store_processed": False,
+            "control_folder": str(broker_dir / "control"),  # else kombu writes ./control/ in the cwd
         }
     backend = str(settings.CELERY_RESULT_BACKEND)
     if backend.startswith("file://"):
