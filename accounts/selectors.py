@@ -5,6 +5,17 @@ from django.http import Http404
 from accounts.models import AuditLog, Membership, Merchant, MerchantAPIKey
 
 
+def object_get_or_404(queryset, pk, what: str):
+    """The row with this pk in an already tenant-filtered queryset, else 404 (also for a malformed pk)."""
+    try:
+        obj = queryset.filter(pk=pk).first()
+    except (TypeError, ValueError):
+        obj = None
+    if obj is None:
+        raise Http404(f"No such {what}.")
+    return obj
+
+
 def membership_list_for_user(*, user):
     if not user.is_authenticated:
         return Membership.objects.none()

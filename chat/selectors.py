@@ -7,19 +7,9 @@ from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Merchant
+from accounts.selectors import object_get_or_404 as _get
 from catalog.models import Product
 from chat.models import ChatSettings, Conversation, KnowledgeItem, Message
-
-
-def _get(queryset: QuerySet, pk, what: str):
-    try:
-        obj = queryset.filter(pk=pk).first()
-    except (TypeError, ValueError):
-        obj = None
-    if obj is None:
-        raise Http404(f"No such {what}.")
-    return obj
-
 
 # --- settings ----------------------------------------------------------------------------------------------
 

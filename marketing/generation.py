@@ -12,15 +12,11 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 from django.conf import settings
-from django.db import connection
-from django.utils import timezone
 
 from accounts.services import Actor, audit_record
 from catalog.models import Product
@@ -36,7 +32,7 @@ from marketing.services import (
 )
 from ml.engine import GenerationRequest, LocalHFGenerator, OpenAICompatibleGenerator
 from ml.engine.prompts import build_copy_messages, parse_copy_output
-from ml.jobs import ProgressReporter, job_finish, job_log
+from ml.jobs import ProgressReporter, job_finish, job_heartbeat, job_log
 from ml.models import Job, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -241,36 +237,13 @@ def _products_in_order(job: Job, ids: list[int]) -> list[Product]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-@contextmanager
-def heartbeat(job_id: int, every_s: float = HEARTBEAT_SECONDS):
-    """Keeps the job's heartbeat fresh from a side thread while the model works: one batch can take minutes
-    on a CPU, longer than ml.jobs.STALE_AFTER, and a stale heartbeat would let the sweeper hand the job to a
-    second worker. A worker that dies stops beating, which is the point."""
-    stop = threading.Event()
-
-    def beat():
-        try:
-            while not stop.wait(every_s):
-                Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
 def campaign_copy_run(job: Job) -> str:
     params = job.params
     campaign = Campaign.objects.select_related("merchant").get(
         pk=params["campaign_id"], merchant=job.merchant
     )
     try:
-        with heartbeat(job.pk):
+        with job_heartbeat(job.pk, every_s=HEARTBEAT_SECONDS):
             return _campaign_copy_run(job, campaign, params)
     except Exception as exc:  # recorded on the job rather than lost in a worker log
         logger.exception("Copy generation job %s crashed", job.pk)
@@ -421,7 +394,7 @@ def piece_regenerate_run(job: Job) -> str:
     )
     actor = Actor(label=f"{job.created_by_label or 'system'} (regenerate)"[:200], user=job.created_by)
     try:
-        with heartbeat(job.pk):
+        with job_heartbeat(job.pk, every_s=HEARTBEAT_SECONDS):
             draft = writer.write([writer.draft(piece.product, piece.variant)])[0]
         if draft.outcome is None:
             raise RuntimeError(draft.error or "generation failed")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.http import Http404
 
 from accounts.models import Merchant
+from accounts.selectors import object_get_or_404 as _get
 from catalog.models import Product
 from catalog.selectors import product_list
 from marketing.models import (
@@ -22,16 +22,6 @@ from ml.models import Job
 
 PRODUCT_FILTER_KEYS = frozenset({"search", "category", "brand", "min_price", "max_price"})
 EXPORTABLE_STATUSES = (ContentPiece.Status.APPROVED, ContentPiece.Status.PUBLISHED)
-
-
-def _get(queryset: QuerySet, pk, what: str):
-    try:
-        obj = queryset.filter(pk=pk).first()
-    except (TypeError, ValueError):
-        obj = None
-    if obj is None:
-        raise Http404(f"No such {what}.")
-    return obj
 
 
 # --- brand voice -------------------------------------------------------------------------------------------

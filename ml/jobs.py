@@ -6,12 +6,14 @@ stale heartbeat and takes it over, resuming from the last checkpoint."""
 
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db.models import F, Q
+from django.db import connection
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
-from django.db.models import Value
 from django.utils import timezone
 
 from ml.models import Job
@@ -74,3 +76,27 @@ def stale_jobs(kind: str | None = None):
     """Running jobs whose worker stopped sending heartbeats (killed, OOM, machine lost)."""
     qs = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER)
     return qs.filter(kind=kind) if kind else qs
+
+
+@contextmanager
+def job_heartbeat(job_id: int, every_s: float = 30.0):
+    """Keeps the job's heartbeat fresh from a side thread while the model works without reporting progress
+    (one generation batch or one evaluation pass can take minutes on a CPU, longer than STALE_AFTER, and a stale
+    heartbeat would let the sweeper hand the job to a second worker). A worker that dies stops beating, which
+    is the point."""
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(every_s):
+                Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
