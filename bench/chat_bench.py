@@ -8,8 +8,8 @@ uses (ml.engine.chat.build_chat_messages with a merchant's knowledge items and p
    served one after another. The two sides run interleaved, round by round, so load from other processes on
    the machine falls on both.
 
-Every request decodes at most --max-new-tokens tokens with sampling (temperature 0.7, top-p 0.9, repetition
-penalty 1.15) and its own seed; the same seeds on both sides.
+Every request decodes at most --max-new-tokens tokens with the live bot's sampling settings
+(chat.replies.SAMPLING) and its own seed; the same seeds on both sides.
 
     .venv/bin/python bench/chat_bench.py [--questions 20] [--conversations 8] [--turns 2] [--rounds 2]
 
@@ -29,16 +29,20 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import django
 import torch
 
+django.setup()  # only to read the live bot's sampling settings; nothing here touches the database
+
+from chat.replies import SAMPLING
 from ml.engine import GenerationRequest, LocalHFGenerator, RequestBatcher, provision_base_models
 from ml.engine.chat import build_chat_messages
 
 MERCHANT = "Northwind Outfitters"
-SAMPLING = {"temperature": 0.7, "top_p": 0.9, "top_k": 50, "repetition_penalty": 1.15}
 # A small outdoor-clothing store's help centre, written for this benchmark.
 KNOWLEDGE = [
     {"id": 1, "kind": "policy", "title": "Shipping",
