@@ -7,17 +7,12 @@ registered, then marks the conversations it learned from and lets the promotion 
 from __future__ import annotations
 
 import logging
-import threading
-from contextlib import contextmanager
-
-from django.db import connection
-from django.utils import timezone
 
 from accounts.services import Actor
 from chat.models import Conversation
 from ml.engine import evaluate_loss
 from ml.engine.finetune import FinetuneResult
-from ml.jobs import job_log
+from ml.jobs import job_heartbeat, job_log
 from ml.models import Job, ModelVersion, Purpose, TrainingDataset
 from ml.selectors import serving_version
 from ml.services import PromotionRefused, version_promote
@@ -51,7 +46,8 @@ def chat_finetune_run(job: Job) -> str:
             )
         return metrics
 
-    with _heartbeat_while_running(job.pk):
+    # Held-out and regression evaluations run for minutes on a CPU with no training step to report progress.
+    with job_heartbeat(job.pk):
         outcome = finetune_run(job, evaluate=evaluate)
     if outcome != "succeeded":
         return outcome
@@ -124,26 +120,3 @@ def _loss_of_result(result: FinetuneResult, start_from: ModelVersion, records: l
     else:
         loss, _ = evaluate_loss(result.output_path, records, max_seq_len=max_seq_len)
     return loss
-
-
-@contextmanager
-def _heartbeat_while_running(job_id: int, every_s: float = 30.0):
-    """Held-out and regression evaluations run for minutes on a CPU without a training step to report
-    progress; without a heartbeat the stale-job sweeper would take the job for dead and queue it again. The
-    beat stops with the process, so a worker that really dies is still noticed."""
-    stop = threading.Event()
-
-    def beat():
-        try:
-            while not stop.wait(every_s):
-                Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()

@@ -203,23 +203,6 @@ def test_a_model_that_forgets_the_regression_set_is_trained_but_not_promoted(
     assert serving.version == first.result_version
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_long_evaluation_keeps_the_job_alive_for_the_stale_job_sweeper(merchant):
-    import time
-    from datetime import timedelta
-
-    from chat.training_worker import _heartbeat_while_running
-    from ml.jobs import stale_jobs
-
-    job = Job.objects.create(
-        merchant=merchant, kind="finetune", status="running", heartbeat_at=timezone.now() - timedelta(minutes=10)
-    )
-    assert job in stale_jobs()
-    with _heartbeat_while_running(job.pk, every_s=0.05):
-        time.sleep(0.5)
-    assert job not in stale_jobs()
-
-
 # --- incremental --------------------------------------------------------------------------------------------
 
 
