@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from accounts.models import Merchant
 from accounts.services import Actor, audit_record
@@ -42,9 +43,10 @@ REGRESSION_FRACTION = 0.05
 REGRESSION_MIN = 20
 REPLAY_PER_NEW = 2
 RUNNER = "chat.training_worker.chat_finetune_run"
-# CPU-friendly defaults: support replies are short, so 256 tokens keep the latest turns and the whole reply.
+# 320 tokens hold the system rules, the latest customer turn and a typical support reply (Bitext's average is
+# ~150 tokens); a longer example loses the start of its prompt first (see docs/benchmarks.md, Support chat).
 HYPERPARAMETER_DEFAULTS = {
-    "method": "lora", "epochs": 1, "max_seq_len": 256, "batch_size": 8, "learning_rate": 2e-4,
+    "method": "lora", "epochs": 1, "max_seq_len": 320, "batch_size": 8, "learning_rate": 2e-4,
     "eval_every": 50, "checkpoint_every": 50, "early_stopping_patience": 3, "seed": 0,
 }
 
@@ -255,9 +257,10 @@ def _lock_and_check(merchant: Merchant) -> None:
         )
 
 
-def _eval_datasets(merchant: Merchant, system_prompt: str, stamp: str) -> dict:
+def _eval_datasets(merchant: Merchant, system_prompt: str) -> dict:
     """Snapshots of the held-out and regression examples, so a job's figures can be reproduced."""
     params = {}
+    stamp = f"{timezone.now():%Y-%m-%d %H:%M}"
     limit = settings.CHAT_EVAL_MAX_DIALOGUES
     for split, key in ((SupportDialogue.Split.HELDOUT, "eval_dataset_id"), (SupportDialogue.Split.REGRESSION, "regression_dataset_id")):
         dialogues = SupportDialogue.objects.filter(merchant=merchant, split=split).order_by("content_hash")[:limit]
@@ -290,7 +293,12 @@ def chat_finetune_start(
         )
     system_prompt = training_system_prompt(merchant)
     records = dialogue_examples(dialogues, system_prompt=system_prompt)
-    stamp = f"{len(records)} examples"
+    # Dialogues taken from conversations by an incremental run that never finished: learned from here.
+    conversation_ids = list(
+        Conversation.objects.filter(
+            merchant=merchant, trained_in__isnull=True, pk__in=[d.conversation_id for d in dialogues if d.conversation_id]
+        ).values_list("pk", flat=True)
+    )
     dataset = training_dataset_create(
         merchant=merchant, name=name or "chat dialogues", purpose=Purpose.CHAT, records=records, source="chat:dialogues"
     )
@@ -298,8 +306,8 @@ def chat_finetune_start(
         merchant=merchant, actor=actor, purpose=Purpose.CHAT, start_from=start_from, dataset=dataset,
         hyperparameters=hp, name=name,
         extra_params={
-            "runner": RUNNER, "mode": "full", "auto_promote": auto_promote,
-            "train_dialogues": len(dialogues), **_eval_datasets(merchant, system_prompt, stamp),
+            "runner": RUNNER, "mode": "full", "auto_promote": auto_promote, "train_dialogues": len(dialogues),
+            "conversation_ids": conversation_ids, **_eval_datasets(merchant, system_prompt),
         },
     )
 
@@ -452,7 +460,7 @@ def chat_incremental_finetune_start(
             "runner": RUNNER, "mode": "incremental", "auto_promote": auto_promote,
             "new_dialogues": len(fresh), "replay_dialogues": len(replay),
             "conversation_ids": collected.conversation_ids, "masked_counts": dict(collected.masked_counts),
-            **_eval_datasets(merchant, system_prompt, f"{len(records)} examples"),
+            **_eval_datasets(merchant, system_prompt),
         },
     )
 
