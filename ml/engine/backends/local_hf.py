@@ -55,11 +55,17 @@ def load_model(
     folder = validate_checkpoint_dir(path).resolve()
     adapter = validate_adapter_dir(adapter_path).resolve() if adapter_path else None
     dev = resolve_device(device)
-    dt = resolve_dtype(dev, dtype)
     if quantization not in (None, "int8"):
         raise ValueError(f"unknown quantization {quantization!r} (None or 'int8')")
     if quantization and dev.type != "cpu":
         raise ValueError("int8 dynamic quantization is a CPU option")
+    # Dynamic int8 quantizes fp32 linear layers (its activations are fp32), so it never takes the bf16 that
+    # the CPU probe picks on AVX512-BF16/AMX machines; asking for int8 with an explicit non-fp32 dtype is an error.
+    if quantization and dtype in (None, "auto"):
+        dtype = "float32"
+    dt = resolve_dtype(dev, dtype)
+    if quantization and dt != torch.float32:
+        raise ValueError("int8 dynamic quantization needs float32 weights (dtype=None or 'float32')")
     key = (str(folder), str(adapter) if adapter else None, str(dev), str(dt), quantization)
     with _cache_lock:
         if key in _cache:

@@ -1,3 +1,7 @@
+"""The local backend with a tiny random Llama. Exact batched == one-at-a-time comparisons run in float32: they
+prove padding, masking and positions are right. In bf16 (which the CPU probe picks on AVX512-BF16/AMX machines)
+a different batch shape changes rounding, so greedy output may differ in late tokens there."""
+
 import pytest
 
 from ml.engine import GenerationParams, GenerationRequest, InvalidCheckpoint, LocalHFGenerator, TextGenerator
@@ -17,7 +21,7 @@ def chat(text, **params):
 
 @pytest.fixture
 def generator(tiny_checkpoint):
-    return LocalHFGenerator(tiny_checkpoint, max_batch_size=8)
+    return LocalHFGenerator(tiny_checkpoint, max_batch_size=8, dtype="float32")
 
 
 def test_is_a_text_generator(generator):
@@ -39,8 +43,8 @@ def test_batched_greedy_equals_one_at_a_time(generator):
 
 def test_batches_are_split_by_max_batch_size_and_keep_request_order(tiny_checkpoint):
     requests = [chat(p, greedy=True, max_new_tokens=6, request_id=str(i)) for i, p in enumerate(PROMPTS)]
-    small = LocalHFGenerator(tiny_checkpoint, max_batch_size=2).generate(requests)
-    large = LocalHFGenerator(tiny_checkpoint, max_batch_size=16).generate(requests)
+    small = LocalHFGenerator(tiny_checkpoint, max_batch_size=2, dtype="float32").generate(requests)
+    large = LocalHFGenerator(tiny_checkpoint, max_batch_size=16, dtype="float32").generate(requests)
     assert [r.request_id for r in small] == [str(i) for i in range(len(PROMPTS))]
     assert [r.text for r in small] == [r.text for r in large]
 
@@ -157,3 +161,21 @@ def test_bucketed_prefill_matches_one_at_a_time(generator, monkeypatch, system):
     assert [r.text for r in generator.generate(requests)] == [
         generator.generate([r])[0].text for r in requests
     ]
+
+
+def test_int8_loads_fp32_weights_even_where_the_cpu_probe_prefers_bf16(tiny_checkpoint, monkeypatch):
+    from ml.engine import clear_model_cache, devices
+
+    # An AVX512-BF16 CPU makes the probe choose bf16; dynamic int8 must still quantize fp32 layers.
+    monkeypatch.setattr(devices, "cpu_bf16_is_fast", lambda: True)
+    clear_model_cache()
+    try:
+        generator = LocalHFGenerator(tiny_checkpoint, quantization="int8")
+        [result] = generator.generate([chat("Describe the navy cotton shirt.", greedy=True, max_new_tokens=6)])
+        assert result.completion_tokens > 0
+        with pytest.raises(ValueError, match="float32"):
+            LocalHFGenerator(tiny_checkpoint, quantization="int8", dtype="bfloat16").generate(
+                [chat("Shoes?", greedy=True, max_new_tokens=2)]
+            )
+    finally:
+        clear_model_cache()
