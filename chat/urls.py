@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat import views
+from chat import training_views, views
 
 # Mounted at /chat/. The widget script (/widget/<token>/widget.js) and the demo store (/demo/store/) are
 # mounted in config.urls, outside the dashboard.
@@ -25,4 +25,8 @@ urlpatterns = [
     path("knowledge/<int:item_id>/delete/", views.knowledge_delete_view, name="knowledge_delete"),
     path("settings/", views.settings_view, name="settings"),
     path("settings/rotate-token/", views.rotate_token_view, name="rotate_token"),
+    path("training/", training_views.training_view, name="training"),
+    path("training/import/", training_views.training_import_view, name="training_import_upload"),
+    path("training/imports/<int:import_id>/", training_views.training_import_detail_view, name="training_import"),
+    path("training/start/", training_views.training_start_view, name="training_start"),
 ]
