@@ -90,7 +90,8 @@ class ChatFinetuneForm(forms.Form):
     learning_rate = forms.FloatField(label="Learning rate", required=False)
     method = forms.ChoiceField(
         label="Method", required=False, initial="lora",
-        choices=[("lora", "LoRA adapter (fast, small)"), ("full", "Full fine-tune (slow, large)")],
+        choices=[("lora", "LoRA adapter"), ("full", "Full fine-tune")],
+        help_text="LoRA trains a small adapter, fast; a full fine-tune changes every weight.",
     )
     auto_promote = forms.BooleanField(
         label="Promote if it passes the gate", required=False, initial=True,
