@@ -210,7 +210,7 @@ def _version_row(version: ModelVersion, serving: ModelVersion | None) -> dict:
         "regression_after": _number(metrics.get("regression_loss")),
         "promoted": promotion.get("promoted"),
         "verdict": promotion.get("reason", ""),
-        "job": version.produced_by.first(),
+        "job": next(iter(version.produced_by.all()), None),
     }
 
 
@@ -272,7 +272,7 @@ def training_import_view(request):
             form.add_error("file", exc.message)
             status = 422
         except DialogueImportError as exc:
-            form.add_error("file", exc.message)
+            # Said once, above the form, with the refused rows under it.
             failure = {"message": exc.message, "errors": exc.errors}
             status = 422
         else:

@@ -79,6 +79,15 @@ def test_upload_report_start_finetune_and_see_the_version(new_page, shop, one_th
     expect(page.get_by_test_id("training-empty")).to_be_visible()
     page.screenshot(path=str(SHOTS_DIR / "chat-training-empty.png"), full_page=True)
 
+    # A file with nothing usable: the card says why (a 422 the page swaps in) and lists the rows.
+    page.get_by_test_id("training-file").set_input_files(
+        {"name": "broken.jsonl", "mimeType": "application/x-ndjson", "buffer": b'{"turns": []}\nnot json\n'}
+    )
+    page.get_by_test_id("training-import-submit").click()
+    expect(page.get_by_test_id("import-failed")).to_contain_text("Nothing was imported.")
+    expect(page.get_by_test_id("import-errors").locator("tbody tr")).to_have_count(2)
+    page.locator("#training-import").screenshot(path=str(SHOTS_DIR / "chat-training-import-failed.png"))
+
     page.get_by_test_id("training-file").set_input_files(
         {"name": "support.jsonl", "mimeType": "application/x-ndjson", "buffer": support_file()}
     )
