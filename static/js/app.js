@@ -293,11 +293,11 @@
     document.querySelectorAll("[data-count-chars]").forEach(count);
   });
 
-  // A card answers refusals (409) and invalid input (422) with itself, carrying the explanation: swap it in.
+  // A card answers refusals (409), oversized uploads (413) and invalid input (422) with itself, carrying the explanation: swap it in.
   document.addEventListener("htmx:beforeSwap", function (event) {
     const status = event.detail.xhr.status;
     const swapTarget = event.detail.target;
-    if ((status === 409 || status === 422) && swapTarget && swapTarget.closest && swapTarget.closest("[data-swap-errors]")) {
+    if ((status === 409 || status === 413 || status === 422) && swapTarget && swapTarget.closest && swapTarget.closest("[data-swap-errors]")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
