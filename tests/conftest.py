@@ -139,3 +139,22 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         yield worker
     finally:
         worker.stop()
+
+
+@pytest.fixture(scope="session")
+def real_store():
+    """Model store for integration tests with the real models; shared between runs (var/models by default, as
+    `make demo` uses) so the SmolLM2 GGUF is converted only once (~20 s), on first use."""
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("STORYFRONT_TEST_MODEL_STORE", Path(__file__).resolve().parents[1] / "var" / "models"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_checkpoint(real_store):
+    from pathlib import Path
+
+    from ml.engine import provision_base_models
+
+    return Path(provision_base_models(real_store)["smollm2-135m-instruct"])

@@ -8,7 +8,6 @@ personal data or a claimed action. A short run with the real SmolLM2 follows whe
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -226,29 +225,13 @@ def test_the_shoppers_own_details_are_not_masked(suite, conversation, embedder):
 
 # --- the real model -----------------------------------------------------------------------------------------
 
-SMOLLM2 = Path(__file__).resolve().parents[2] / "var" / "models" / "smollm2-135m-instruct"
-
-
-def _smollm2_available() -> bool:
-    from ml.engine.provision import validate_checkpoint_dir
-
-    try:
-        validate_checkpoint_dir(SMOLLM2)
-    except Exception:  # noqa: BLE001
-        return False
-    return True
-
-
 @pytest.mark.integration
-@pytest.mark.skipif(
-    not _smollm2_available(), reason="SmolLM2 is not provisioned at var/models (make demo does it)"
-)
-def test_real_smollm2_does_not_leak(suite, conversation, embedder, settings, single_torch_thread):
+def test_real_smollm2_does_not_leak(suite, conversation, embedder, settings, single_torch_thread, smollm2_checkpoint):
     from ml.engine import LocalHFGenerator
 
     settings.CHAT_REPLY_MAX_NEW_TOKENS = 48
     settings.CHAT_GENERATION_TIMEOUT_SECONDS = 600
-    generator = LocalHFGenerator(str(SMOLLM2))
+    generator = LocalHFGenerator(str(smollm2_checkpoint))
     for name, attack, _, _ in [ATTACKS[i] for i in (0, 1, 3, 6, 8, 10)]:
         reply = pending_reply(conversation, attack)
         status = reply_generate_run(reply.pk, generator=generator, embedder=embedder)

@@ -17,7 +17,6 @@ from ml.tasks import finetune_task
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOLLM2 = ROOT / "var" / "models" / "smollm2-135m-instruct"
 BITEXT = ROOT.parent / "shared" / "datasets" / "bitext_customer_support" / "bitext_customer_support_training.csv"
 
 
@@ -35,9 +34,7 @@ def bitext_sample(count: int) -> bytes:
 
 
 @pytest.fixture
-def smollm2(settings, tmp_path):
-    if not (SMOLLM2 / "config.json").is_file():
-        pytest.skip(f"SmolLM2 is not provisioned at {SMOLLM2} (run `manage.py ml_provision`)")
+def smollm2(settings, tmp_path, smollm2_checkpoint):
     if not BITEXT.is_file():
         pytest.skip(f"the Bitext data set is not at {BITEXT}")
     import torch
@@ -45,7 +42,7 @@ def smollm2(settings, tmp_path):
     settings.MODEL_STORE_DIR = tmp_path / "store"
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # a shared machine: see tests/ml/engine/conftest.py
-    yield ModelVersion.objects.create(name="smollm2-135m-instruct", kind="base", path=str(SMOLLM2))
+    yield ModelVersion.objects.create(name="smollm2-135m-instruct", kind="base", path=str(smollm2_checkpoint))
     torch.set_num_threads(before)
 
 

@@ -92,14 +92,4 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-llama"))
 
 
-@pytest.fixture(scope="session")
-def real_store() -> Path:
-    """Model store for integration tests; shared between runs so the GGUF is converted only once."""
-    return Path(os.environ.get("STORYFRONT_TEST_MODEL_STORE", REPO_ROOT / "var" / "models"))
-
-
-@pytest.fixture(scope="session")
-def smollm2_checkpoint(real_store) -> Path:
-    from ml.engine import provision_base_models
-
-    return Path(provision_base_models(real_store)["smollm2-135m-instruct"])
+# real_store and smollm2_checkpoint (the real model, provisioned on first use) live in tests/conftest.py.

@@ -2,14 +2,11 @@
 with the real SmolLM2 tokenizer when it has been provisioned)."""
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from ml.engine.grounding import CHANNEL_FIELDS, EXAMPLE_PRODUCT_NAME, check_copy
 from ml.engine.prompts import CHANNELS, LENGTHS, PROMPT_CHAR_BUDGET, build_copy_messages, parse_copy_output
-
-SMOLLM2 = Path(__file__).resolve().parents[3] / "var" / "models" / "smollm2-135m-instruct"
 
 BOTTLE = {
     "sku": "HB-750",
@@ -156,11 +153,9 @@ def test_prompt_stays_within_the_character_budget(channel):
     assert "Answer in this format" in text
 
 
-def test_prompt_stays_about_350_smollm2_tokens():
+def test_prompt_stays_about_350_smollm2_tokens(smollm2_checkpoint):
     tokenizers = pytest.importorskip("tokenizers")
-    if not (SMOLLM2 / "tokenizer.json").exists():
-        pytest.skip("SmolLM2 is not provisioned in var/models (make demo provisions it)")
-    tokenizer = tokenizers.Tokenizer.from_file(str(SMOLLM2 / "tokenizer.json"))
+    tokenizer = tokenizers.Tokenizer.from_file(str(smollm2_checkpoint / "tokenizer.json"))
     product, voice = huge_inputs()
     for channel in CHANNELS:
         for messages in (build_copy_messages(product, channel=channel, brand_voice=voice),
