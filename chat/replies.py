@@ -58,6 +58,7 @@ from ml.engine.chat import (
     handoff_notice,
     system_prompt_fingerprint,
 )
+from ml.engine.retrieval import cosine
 from ml.models import ModelVersion, Purpose
 from ml.selectors import serving_version
 
@@ -260,6 +261,27 @@ def _without_last_words(text: str, count: int) -> str:
     return text[: starts[-count]].rstrip() if count else text
 
 
+def _confident_faq(result, query_vector) -> tuple[KnowledgeItem, float] | None:
+    """The FAQ to answer with word for word, when the question is clearly that FAQ: it is the closest item of
+    all retrieved (MiniLM cosine at least CHAT_FAQ_ANSWER_MIN_COSINE) and ahead of the next one by
+    CHAT_FAQ_ANSWER_MARGIN. The merchant wrote that answer, so it is exact where a small model would wander;
+    anything less clear-cut is generated from the retrieved knowledge. None disables it."""
+    min_cosine = _setting("CHAT_FAQ_ANSWER_MIN_COSINE", None)
+    if min_cosine is None or query_vector is None:
+        return None
+    scored = [(cosine(query_vector, item.embedding), item) for item, _ in result.knowledge if item.embedding]
+    product_vectors = ProductEmbedding.objects.filter(product__in=[p for p, _ in result.products])
+    scored += [(cosine(query_vector, vector), None) for vector in product_vectors.values_list("vector", flat=True)]
+    scored.sort(key=lambda pair: -pair[0])
+    if not scored or scored[0][1] is None or scored[0][1].kind != KnowledgeItem.Kind.FAQ:
+        return None
+    best, item = scored[0]
+    runner_up = scored[1][0] if len(scored) > 1 else 0.0
+    if best < min_cosine or best - runner_up < _setting("CHAT_FAQ_ANSWER_MARGIN", 0.04):
+        return None
+    return item, best
+
+
 def _knowledge_prompt_rows(result) -> list[dict]:
     return [
         {"id": item.pk, "title": item.title, "body": item.body, "kind": item.kind, "score": float(score)}
@@ -356,6 +378,24 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
             },
         )
         return "handoff: low relevance"
+
+    faq = _confident_faq(result, query_vector)
+    if faq is not None:
+        item, similarity = faq
+        finished = _finish(
+            message_id,
+            started,
+            text=item.body,
+            sources=sources,
+            params={"mode": "faq_answer", "knowledge_id": item.pk},
+            safety={
+                "faq_answer": {"id": item.pk, "cosine": round(similarity, 4)},
+                "injection": detect_injection(question),
+                "failed": False,
+            },
+            ttft_ms=int((time.perf_counter() - started) * 1000),
+        )
+        return "complete: faq answer" if finished else "stale: the sweeper ended this reply first"
 
     voice = brand_voice_get(merchant=merchant)
     history = conversation_history(

@@ -210,6 +210,13 @@ CHAT_REPLY_MAX_CHARS = env_int("CHAT_REPLY_MAX_CHARS", 1200)
 CHAT_REPLY_MAX_NEW_TOKENS = env_int("CHAT_REPLY_MAX_NEW_TOKENS", 160)
 CHAT_PROMPT_CHAR_BUDGET = env_int("CHAT_PROMPT_CHAR_BUDGET", 3000)
 CHAT_RETRIEVAL_K = env_int("CHAT_RETRIEVAL_K", 5)
+# A question that is clearly one FAQ (MiniLM cosine >= the minimum, ahead of every other retrieved item by the
+# margin) is answered with that FAQ's own answer instead of a generated one; CHAT_FAQ_ANSWER_MIN_COSINE=off
+# turns this off.
+CHAT_FAQ_ANSWER_MIN_COSINE = (
+    None if env_str("CHAT_FAQ_ANSWER_MIN_COSINE", "0.5") == "off" else float(env_str("CHAT_FAQ_ANSWER_MIN_COSINE", "0.5"))
+)
+CHAT_FAQ_ANSWER_MARGIN = float(env_str("CHAT_FAQ_ANSWER_MARGIN", "0.04"))
 CHAT_BATCH_MAX_SIZE = env_int("CHAT_BATCH_MAX_SIZE", 16)
 CHAT_BATCH_WAIT_MS = env_int("CHAT_BATCH_WAIT_MS", 20)
 CHAT_GENERATION_TIMEOUT_SECONDS = env_int("CHAT_GENERATION_TIMEOUT_SECONDS", 120)

@@ -250,3 +250,10 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def generated_replies_only(settings):
+    """These tests are about generated replies; answering clear FAQ matches word for word is switched on
+    by the tests of that path (test_faq_answers.py)."""
+    settings.CHAT_FAQ_ANSWER_MIN_COSINE = None
