@@ -386,7 +386,7 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
             message_id,
             started,
             text=item.body,
-            sources=sources,
+            sources=[row for row in sources if row["type"] == "knowledge" and row["id"] == item.pk],
             params={"mode": "faq_answer", "knowledge_id": item.pk},
             safety={
                 "faq_answer": {"id": item.pk, "cosine": round(similarity, 4)},

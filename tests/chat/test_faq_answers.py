@@ -32,8 +32,8 @@ def test_a_clear_faq_match_is_answered_with_the_faq_itself(conversation, knowled
     assert status == "complete: faq answer" and generator.requests == []
     assert (reply.status, reply.text, reply.handoff) == ("complete", faq.body, False)
     assert reply.params == {"mode": "faq_answer", "knowledge_id": faq.pk}
-    assert reply.sources[0] == {"type": "knowledge", "id": faq.pk, "title": faq.title,
-                                "score": reply.sources[0]["score"]}
+    assert reply.sources == [{"type": "knowledge", "id": faq.pk, "title": faq.title,
+                              "score": reply.sources[0]["score"]}]  # the one item the answer is
     assert reply.safety["faq_answer"]["id"] == faq.pk and reply.safety["faq_answer"]["cosine"] >= 0.5
     assert reply.model_version is None and reply.ttft_ms is not None and reply.latency_ms is not None
 
