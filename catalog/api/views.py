@@ -4,7 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import BaseParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,6 +20,7 @@ from catalog.importing import ImportFileError, ImportTooLarge
 from catalog.selectors import product_list
 from catalog.services import product_create, product_delete, product_import, product_update
 from config.api_errors import PayloadTooLarge
+from config.api_uploads import CSVUploadParser, JSONUploadParser, body_over_limit
 
 _ERRORS = {
     401: OpenApiResponse(APIErrorSerializer, description="Missing or invalid API key."),
@@ -72,21 +73,6 @@ class ProductViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
         product_delete(product=instance, actor=self.actor)
 
 
-class _RawUploadParser(BaseParser):
-    """Hands the body over as bytes; the import decodes and parses it itself."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read()
-
-
-class CSVUploadParser(_RawUploadParser):
-    media_type = "text/csv"
-
-
-class JSONUploadParser(_RawUploadParser):
-    media_type = "application/json"
-
-
 class ProductImportQuerySerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(required=False, default=False, help_text="Validate and report only.")
     file_format = serializers.ChoiceField(
@@ -98,9 +84,6 @@ class ProductImportQuerySerializer(serializers.Serializer):
         required=False, default="", allow_blank=True, max_length=255, help_text="Recorded with the import."
     )
 
-
-# Room for the multipart boundaries and the other form fields around the file itself.
-_MULTIPART_OVERHEAD = 64 * 1024
 
 _IMPORT_DESCRIPTION = """Upsert products by SKU from a CSV or JSON file and get a per-row report.
 
@@ -159,9 +142,9 @@ class ProductImportView(MerchantAPIMixin, APIView):
         limit = settings.CATALOG_IMPORT_MAX_BYTES
         is_multipart = request.content_type.startswith("multipart/")
         # Refuse before Django reads the body into memory.
-        content_length = _content_length(request)
-        if content_length > limit + (_MULTIPART_OVERHEAD if is_multipart else 0):
-            raise PayloadTooLarge(ImportTooLarge(content_length, limit).message)
+        declared = body_over_limit(request, limit)
+        if declared is not None:
+            raise PayloadTooLarge(ImportTooLarge(declared, limit).message)
 
         query = ProductImportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -194,8 +177,3 @@ class ProductImportView(MerchantAPIMixin, APIView):
         return Response(ProductImportSerializer(result).data)
 
 
-def _content_length(request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0

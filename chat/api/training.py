@@ -6,7 +6,7 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,30 +24,14 @@ from chat.training import (
     support_dialogue_list,
 )
 from config.api_errors import Conflict, PayloadTooLarge
+from config.api_uploads import (
+    CSVUploadParser,
+    JSONLinesUploadParser,
+    JSONLUploadParser,
+    JSONUploadParser,
+    body_over_limit,
+)
 from ml.api.serializers import JobSerializer
-
-_MULTIPART_OVERHEAD = 64 * 1024
-
-
-class _RawUploadParser(BaseParser):
-    def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read()
-
-
-class CSVUploadParser(_RawUploadParser):
-    media_type = "text/csv"
-
-
-class JSONLinesUploadParser(_RawUploadParser):
-    media_type = "application/x-ndjson"
-
-
-class JSONLUploadParser(_RawUploadParser):
-    media_type = "application/jsonl"
-
-
-class RawJSONUploadParser(_RawUploadParser):
-    media_type = "application/json"
 
 
 class DialogueImportUploadSerializer(serializers.Serializer):
@@ -109,7 +93,7 @@ new versions must not get worse on."""
 
 
 class DialogueImportView(MerchantAPIMixin, APIView):
-    parser_classes = (MultiPartParser, CSVUploadParser, RawJSONUploadParser, JSONLinesUploadParser, JSONLUploadParser)
+    parser_classes = (MultiPartParser, CSVUploadParser, JSONUploadParser, JSONLinesUploadParser, JSONLUploadParser)
     required_scope = "write"
 
     @extend_schema(
@@ -131,10 +115,10 @@ class DialogueImportView(MerchantAPIMixin, APIView):
     def post(self, request):
         limit = settings.CHAT_DIALOGUE_IMPORT_MAX_BYTES
         is_multipart = request.content_type.startswith("multipart/")
-        content_length = _content_length(request)
         # Refuse before Django reads the body into memory.
-        if content_length > limit + (_MULTIPART_OVERHEAD if is_multipart else 0):
-            raise PayloadTooLarge(DialogueImportTooLarge(content_length, limit).message)
+        declared = body_over_limit(request, limit)
+        if declared is not None:
+            raise PayloadTooLarge(DialogueImportTooLarge(declared, limit).message)
         query = DialogueImportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         filename, file_format = query.validated_data["filename"], query.validated_data.get("format") or None
@@ -230,13 +214,6 @@ class ChatFinetuneView(MerchantAPIMixin, APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
-
-
-def _content_length(request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
 
 
 def _default_name(content_type: str) -> str:

@@ -14,7 +14,6 @@ from rest_framework.response import Response
 
 from accounts.api.mixins import MerchantAPIMixin
 from catalog.api.serializers import APIErrorSerializer
-from catalog.api.views import CSVUploadParser, JSONUploadParser
 from chat.api.serializers import (
     ConversationCreateSerializer,
     ConversationSerializer,
@@ -46,6 +45,7 @@ from chat.services import (
     message_post,
 )
 from config.api_errors import PayloadTooLarge
+from config.api_uploads import CSVUploadParser, JSONUploadParser, body_over_limit
 
 _ERRORS = {
     401: OpenApiResponse(APIErrorSerializer, description="Missing or invalid API key."),
@@ -303,12 +303,8 @@ class KnowledgeItemViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
         parser_classes=[MultiPartParser, CSVUploadParser, JSONUploadParser],
     )
     def import_file(self, request):
-        limit = getattr(settings, "CHAT_KNOWLEDGE_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > limit + 64 * 1024:
+        limit = settings.CHAT_KNOWLEDGE_IMPORT_MAX_BYTES
+        if body_over_limit(request, limit) is not None:  # before anything reads the body
             raise PayloadTooLarge(f"The upload is larger than the {limit // 1024} KB limit.")
         filename = ""
         if request.content_type.startswith("multipart/"):
