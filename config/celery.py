@@ -4,7 +4,7 @@ are decoded together in one batch and a long training job never delays a shopper
 
 import os
 
-from celery import Celery, signals
+from celery import Celery
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -78,17 +78,3 @@ def _configure(sender: Celery, **kwargs) -> None:
 
 app.autodiscover_tasks()
 app.autodiscover_tasks(related_name="training_tasks")
-
-
-@signals.worker_process_init.connect  # each prefork child
-@signals.worker_init.connect  # the main process (threads and solo pools run tasks there)
-def _limit_torch_threads(**kwargs) -> None:
-    """TORCH_NUM_THREADS caps the CPU threads torch uses per worker process: N prefork processes each
-    starting one OpenMP thread per core would oversubscribe the machine. Torch is imported only if asked."""
-    from django.conf import settings
-
-    threads = settings.TORCH_NUM_THREADS
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)

@@ -3,7 +3,7 @@ of threads/solo pools); unset, torch keeps its own default."""
 
 import pytest
 
-from config import celery as celery_config
+from ml import worker_signals
 
 
 @pytest.fixture
@@ -17,14 +17,14 @@ def torch_threads():
 def test_setting_caps_torch_threads(settings, torch_threads):
     torch_threads.set_num_threads(2)
     settings.TORCH_NUM_THREADS = 1
-    celery_config._limit_torch_threads()
+    worker_signals.limit_torch_threads()
     assert torch_threads.get_num_threads() == 1
 
 
 def test_unset_leaves_torch_alone(settings, torch_threads):
     torch_threads.set_num_threads(2)
     settings.TORCH_NUM_THREADS = 0
-    celery_config._limit_torch_threads()
+    worker_signals.limit_torch_threads()
     assert torch_threads.get_num_threads() == 2
 
 
@@ -33,4 +33,4 @@ def test_handler_is_connected_to_both_worker_signals():
 
     for signal in (signals.worker_process_init, signals.worker_init):
         receivers = [ref() if callable(ref) and not hasattr(ref, "__code__") else ref for _, ref in signal.receivers]
-        assert celery_config._limit_torch_threads in receivers, signal
+        assert worker_signals.limit_torch_threads in receivers, signal
