@@ -3,7 +3,9 @@
 Hugging Face's own repetition penalty and n-gram blocking read the padding as if it were text (and the
 pad id is often the end-of-turn id), and its sampler draws every row from one random stream; these versions
 look only at each row's real tokens and give each row its own seeded generator, so a request decodes the
-same alone or in a batch.
+same alone or in a batch. They touch the (batch, vocabulary) scores as little as possible (gathers, in-place
+fills, top-k before anything else): at batch 64 and a 49k vocabulary every full-width pass costs about a
+millisecond per decoding step.
 """
 
 from __future__ import annotations
@@ -22,15 +24,38 @@ def _real_token_mask(input_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torc
 
 
 class RepetitionPenalty(LogitsProcessor):
+    """Divides positive (multiplies negative) logits of every token already in the row by ``penalty``.
+
+    Works on the (batch, row length) scores of the row's own tokens, gathered and scattered back, not on the
+    whole (batch, vocabulary) array: padding positions point at the row's first real token, so every index
+    scattered to holds that token's penalised value, and padding ids are never penalised as such.
+    """
+
     def __init__(self, penalty: float, prompt_mask: torch.Tensor):
         self.penalty = penalty
         self.prompt_mask = prompt_mask
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        real = _real_token_mask(input_ids, self.prompt_mask).to(scores.dtype)
-        seen = torch.zeros_like(scores).scatter_add_(1, input_ids, real) > 0
-        penalised = torch.where(scores > 0, scores / self.penalty, scores * self.penalty)
-        return torch.where(seen, penalised, scores)
+        real = _real_token_mask(input_ids, self.prompt_mask)
+        first_real = input_ids.gather(1, real.to(torch.uint8).argmax(1, keepdim=True))
+        ids = torch.where(real, input_ids, first_real)
+        picked = scores.gather(1, ids)
+        penalised = torch.where(picked > 0, picked / self.penalty, picked * self.penalty)
+        return scores.scatter_(1, ids, penalised)
+
+
+class MinNewTokens(LogitsProcessor):
+    """Bans the end-of-turn ids until ``minimum`` tokens have been generated (in place, only their columns)."""
+
+    def __init__(self, minimum: int, prompt_length: int, eos_ids: Sequence[int]):
+        self.minimum = minimum
+        self.prompt_length = prompt_length
+        self.eos_ids = torch.tensor(sorted(set(eos_ids)), dtype=torch.long)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if input_ids.shape[1] - self.prompt_length < self.minimum:
+            scores.index_fill_(1, self.eos_ids.to(scores.device), float("-inf"))
+        return scores
 
 
 class NoRepeatNGram(LogitsProcessor):
@@ -70,17 +95,17 @@ class SeededSampler(LogitsProcessor):
             self.generators.append(generator)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        logits = scores.float() / self.temperature
-        k = logits.shape[-1] if self.top_k <= 0 else min(self.top_k, logits.shape[-1])
-        values, indices = logits.topk(k, dim=-1)
-        probs = values.softmax(-1)
+        # Dividing by a positive temperature keeps the order, so only the k kept logits are scaled.
+        k = scores.shape[-1] if self.top_k <= 0 else min(self.top_k, scores.shape[-1])
+        values, indices = scores.topk(k, dim=-1)
+        probs = (values.float() / self.temperature).softmax(-1)
         outside_nucleus = probs.cumsum(-1) - probs > self.top_p
         probs = probs.masked_fill(outside_nucleus, 0.0)
         picks = torch.stack(
             [torch.multinomial(row, 1, generator=gen) for row, gen in zip(probs, self.generators)]
         )
         tokens = indices.gather(1, picks)
-        return torch.full_like(scores, float("-inf")).scatter_(1, tokens, 0.0)
+        return scores.fill_(float("-inf")).scatter_(1, tokens, 0.0)
 
 
 class StopOnText(StoppingCriteria):

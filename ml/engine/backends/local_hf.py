@@ -26,10 +26,11 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from ..devices import resolve_device, resolve_dtype
+from ..devices import resolve_device, resolve_dtype, tune_cpu_allocator
 from ..generation import GenerationParams, GenerationRequest, GenerationResult, truncate_at_stop
 from ..provision import validate_adapter_dir, validate_checkpoint_dir
-from .decoding import NoRepeatNGram, RepetitionPenalty, SeededSampler, StopOnText
+from .attention import ATTENTION as DECODE_ATTENTION
+from .decoding import MinNewTokens, NoRepeatNGram, RepetitionPenalty, SeededSampler, StopOnText
 from .prefill import prefill, shared_prefix_length
 
 MODEL_CACHE_SIZE = int(os.environ.get("STORYFRONT_MODEL_CACHE_SIZE", "2"))
@@ -84,6 +85,8 @@ def clear_model_cache() -> None:
 
 
 def _load(folder, adapter, device, dtype, quantization) -> LoadedModel:
+    if device.type == "cpu":
+        tune_cpu_allocator()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -93,6 +96,8 @@ def _load(folder, adapter, device, dtype, quantization) -> LoadedModel:
 
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     model.to(device).eval()
+    if device.type == "cpu" and model._can_set_attn_implementation():
+        model.set_attn_implementation(DECODE_ATTENTION)  # grouped matmuls for decode steps (see attention.py)
     if quantization == "int8":
         model = _quantize_int8(model)
     context = getattr(model.config, "max_position_embeddings", None) or 2048
@@ -237,9 +242,16 @@ class LocalHFGenerator:
         input_ids, attention_mask = input_ids.to(loaded.device), attention_mask.to(loaded.device)
         extra = {}
         if len(rows) > 1:
-            extra["cache"] = prefill(loaded.model, input_ids, attention_mask, shared)
+            extra["cache"] = prefill(
+                loaded.model, input_ids, attention_mask, shared, reserve=params.max_new_tokens
+            )
         prompt_mask = attention_mask.bool()
+        eos = loaded.model.generation_config.eos_token_id or tokenizer.eos_token_id
         processors = LogitsProcessorList()
+        if params.min_new_tokens:
+            processors.append(
+                MinNewTokens(params.min_new_tokens, width, eos if isinstance(eos, list) else [eos])
+            )
         if params.repetition_penalty != 1.0:
             processors.append(RepetitionPenalty(params.repetition_penalty, prompt_mask))
         if params.no_repeat_ngram_size:
@@ -253,10 +265,9 @@ class LocalHFGenerator:
             stopping.append(StopOnText(params.stop, width, tokenizer))
         config = GenerationConfig(
             max_new_tokens=params.max_new_tokens,
-            min_new_tokens=params.min_new_tokens or None,
             do_sample=False,  # sampling happens in SeededSampler, one generator per row
             pad_token_id=pad_id,
-            eos_token_id=loaded.model.generation_config.eos_token_id or tokenizer.eos_token_id,
+            eos_token_id=eos,
             use_cache=True,
         )
         return dict(
