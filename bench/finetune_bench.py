@@ -78,20 +78,25 @@ def worker(kind: str, data: list[dict], steps: int) -> dict:
 
 
 def naive_loop(checkpoint: str, data: list[dict], steps: int) -> dict:
-    """The textbook loop: one example per step, the model's own full-vocabulary loss, LoRA on q/k/v/o."""
+    """The textbook loop: one example per step, fp32, the model's own full-vocabulary loss, and the same LoRA
+    adapter as the engine's (rank, alpha, dropout, q/k/v/o), so only the way of training differs."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ml.engine import FinetuneParams
+
+    lora = FinetuneParams()
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     model = get_peft_model(
         AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32),
         LoraConfig(
-            r=16,
-            lora_alpha=32,
-            lora_dropout=0.05,
+            r=lora.lora_r,
+            lora_alpha=lora.lora_alpha,
+            lora_dropout=lora.lora_dropout,
             task_type="CAUSAL_LM",
-            target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+            target_modules=list(lora.lora_targets),
         ),
     )
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)

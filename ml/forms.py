@@ -41,7 +41,7 @@ HYPERPARAMETER_TEXT = {
     "max_seq_len": ("Max sequence length", "Longer records are truncated and counted."),
     "lora_r": ("LoRA rank", ""),
     "lora_alpha": ("LoRA alpha", ""),
-    "lora_dropout": ("LoRA dropout", ""),
+    "lora_dropout": ("LoRA dropout", "0 trains fastest; 0.05 to 0.1 can help a small dataset that overfits."),
     "eval_fraction": ("Held-out fraction", "Share of records kept for evaluation."),
     "early_stopping_patience": (
         "Early-stopping patience", "Evaluations without improvement before stopping; 0 never stops early."

@@ -53,7 +53,7 @@ class HyperparametersSerializer(serializers.Serializer):
     max_seq_len = serializers.IntegerField(min_value=16, max_value=8192, default=256)
     lora_r = serializers.IntegerField(min_value=1, max_value=256, default=16)
     lora_alpha = serializers.IntegerField(min_value=1, max_value=1024, default=32)
-    lora_dropout = serializers.FloatField(min_value=0.0, max_value=0.5, default=0.05)
+    lora_dropout = serializers.FloatField(min_value=0.0, max_value=0.5, default=0.0)
     eval_fraction = serializers.FloatField(min_value=0.05, max_value=0.5, default=0.1)
     early_stopping_patience = serializers.IntegerField(min_value=0, max_value=20, default=2)
     eval_every = serializers.IntegerField(

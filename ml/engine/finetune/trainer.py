@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from ..devices import cpu_bf16_is_fast, resolve_device
+from ..devices import cpu_bf16_is_fast, resolve_device, tune_cpu_allocator
 from ..errors import DatasetError, TrainingCancelled
 from ..provision import validate_adapter_dir, validate_checkpoint_dir
 from .data import (
@@ -118,6 +118,8 @@ def finetune(
         validate_adapter_dir(parent_adapter_path)
     records = coerce_examples(examples)
     dev = resolve_device(device)
+    if dev.type == "cpu":
+        tune_cpu_allocator()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -296,8 +298,11 @@ def evaluate_loss(
 
 
 def _build_model(base: Path, params: FinetuneParams, parent_adapter_path, dev: torch.device):
-    # LoRA on CUDA keeps the frozen base in bf16; trained weights (adapters, or everything) stay fp32.
-    dtype = torch.bfloat16 if dev.type == "cuda" and params.method == "lora" else torch.float32
+    # LoRA keeps the frozen base in bf16 where bf16 is fast (CUDA, AVX512-BF16/AMX CPUs): half the weight memory,
+    # and autocast has no fp32 weights to cast at every forward. Trained weights (adapters, or the whole model
+    # in a full fine-tune) stay fp32.
+    bf16_base = dev.type == "cuda" or (dev.type == "cpu" and cpu_bf16_is_fast())
+    dtype = torch.bfloat16 if bf16_base and params.method == "lora" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     model.config.use_cache = False
     if params.gradient_checkpointing:
