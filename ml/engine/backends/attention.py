@@ -6,6 +6,10 @@ computation: (B, kv_heads, group, D) @ (B, kv_heads, D, L), a masked fp32 softma
 Grouped-query heads share their key/value head without copying it (no ``repeat_kv``). Prefill (many query
 tokens), training and CUDA keep Hugging Face's SDPA path unchanged.
 
+A decode step reads the whole KV cache (at batch 64, ~180 positions and 30 layers, 265 MB in bf16), which does
+not fit in the CPU's caches: attention is bound by memory bandwidth there, so the int8 model (fp32 activations)
+keeps its cache in bf16 where bf16 is fast, and its queries are cast to meet it.
+
 Registered with transformers' attention and mask interfaces under ``ATTENTION``; the local generator sets it on
 the models it loads for the CPU.
 """
@@ -40,10 +44,14 @@ def decode_attention_forward(
         or kwargs.get("sliding_window")
         or (attention_mask is not None and attention_mask.shape[1] != 1)
     ):
+        if key.dtype != query.dtype:  # a cache kept in another dtype (see prefill's cache_dtype)
+            key, value = key.to(query.dtype), value.to(query.dtype)
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     kv_heads = key.shape[1]
+    out_dtype = query.dtype
+    query = query.to(key.dtype)  # the int8 model's fp32 queries meet its bf16 cache
     scale = dim**-0.5 if scaling is None else scaling
     grouped = query.reshape(batch, kv_heads, heads // kv_heads, dim)  # head h reads key/value head h // group
     scores = torch.matmul(grouped, key.transpose(-1, -2)).float() * scale  # (batch, kv_heads, group, length)
@@ -55,7 +63,7 @@ def decode_attention_forward(
             scores = scores + mask.float()
     probs = scores.softmax(-1).to(value.dtype)
     output = torch.matmul(probs, value)  # (batch, kv_heads, group, dim)
-    return output.reshape(batch, 1, heads, dim), None
+    return output.reshape(batch, 1, heads, dim).to(out_dtype), None
 
 
 AttentionInterface.register(ATTENTION, decode_attention_forward)

@@ -26,7 +26,7 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from ..devices import resolve_device, resolve_dtype, tune_cpu_allocator
+from ..devices import cpu_bf16_is_fast, resolve_device, resolve_dtype, tune_cpu_allocator
 from ..generation import GenerationParams, GenerationRequest, GenerationResult, truncate_at_stop
 from ..provision import validate_adapter_dir, validate_checkpoint_dir
 from .attention import ATTENTION as DECODE_ATTENTION
@@ -243,7 +243,12 @@ class LocalHFGenerator:
         extra = {}
         if len(rows) > 1:
             extra["cache"] = prefill(
-                loaded.model, input_ids, attention_mask, shared, reserve=params.max_new_tokens
+                loaded.model,
+                input_ids,
+                attention_mask,
+                shared,
+                reserve=params.max_new_tokens,
+                cache_dtype=self._cache_dtype(loaded),
             )
         prompt_mask = attention_mask.bool()
         eos = loaded.model.generation_config.eos_token_id or tokenizer.eos_token_id
@@ -278,6 +283,16 @@ class LocalHFGenerator:
             stopping_criteria=stopping,
             **extra,
         )
+
+    def _cache_dtype(self, loaded: LoadedModel) -> torch.dtype | None:
+        """bf16 KV cache for the int8 model on bf16-capable CPUs (see attention.py); else the model's dtype.
+
+        Only int8, whose batched output already depends on the batch (activation scales): the exact fp32
+        path keeps batched == one-at-a-time.
+        """
+        if self.quantization == "int8" and loaded.device.type == "cpu" and cpu_bf16_is_fast():
+            return torch.bfloat16
+        return None
 
     def _generate_batch(
         self, loaded: LoadedModel, batch: list[GenerationRequest], rows: list[list[int]]

@@ -14,10 +14,15 @@ PREFILL_BUCKET = 16  # rows per prefill pass: small enough to pad little, large 
 
 
 def prefill(
-    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, shared: int, reserve: int = 0
+    model,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    shared: int,
+    reserve: int = 0,
+    cache_dtype: torch.dtype | None = None,
 ) -> DynamicCache:
     """KV cache for every column but the last, computed without most of the batch's padding, with room for
-    ``reserve`` more columns (the tokens to generate).
+    ``reserve`` more columns (the tokens to generate), stored in ``cache_dtype`` (default: the model's).
 
     The shared prefix runs once; the suffixes run in buckets of similar length, each padded only to its own
     longest row, and their keys/values are placed at the row's columns of the full layout. ``generate`` then
@@ -60,16 +65,16 @@ def prefill(
             )
             tensors = _layer_tensors(out)
             if keys is None:
-                keys = [_buffer(k, batch, capacity, keys=True) for k, _ in tensors]
-                values = [_buffer(v, batch, capacity) for _, v in tensors]
+                keys = [_buffer(k, batch, capacity, cache_dtype, keys=True) for k, _ in tensors]
+                values = [_buffer(v, batch, capacity, cache_dtype) for _, v in tensors]
             for layer, (k, v) in enumerate(tensors):
-                keys[layer][bucket, :, width - span : width - 1] = k[:, :, shared:]
-                values[layer][bucket, :, width - span : width - 1] = v[:, :, shared:]
+                keys[layer][bucket, :, width - span : width - 1] = k[:, :, shared:].to(keys[layer].dtype)
+                values[layer][bucket, :, width - span : width - 1] = v[:, :, shared:].to(values[layer].dtype)
         if prefix is None and keys is None:
             return None
         if keys is None:  # every row has one token of its own: only the prefix needs a cache
-            keys = [_buffer(k, batch, capacity, keys=True) for k, _ in _layer_tensors(prefix)]
-            values = [_buffer(v, batch, capacity) for _, v in _layer_tensors(prefix)]
+            keys = [_buffer(k, batch, capacity, cache_dtype, keys=True) for k, _ in _layer_tensors(prefix)]
+            values = [_buffer(v, batch, capacity, cache_dtype) for _, v in _layer_tensors(prefix)]
         if prefix is not None:
             for layer, (k, v) in enumerate(_layer_tensors(prefix)):
                 keys[layer][:, :, :shared] = k
@@ -83,8 +88,10 @@ def prefill(
     return full
 
 
-def _buffer(like: torch.Tensor, batch: int, capacity: int, keys: bool = False) -> torch.Tensor:
-    """A zeroed (batch, heads, capacity, dim) cache buffer.
+def _buffer(
+    like: torch.Tensor, batch: int, capacity: int, dtype: torch.dtype | None = None, keys: bool = False
+) -> torch.Tensor:
+    """A zeroed (batch, heads, capacity, dim) cache buffer, in ``dtype`` or ``like``'s.
 
     On the CPU, keys are stored transposed, (batch, heads, dim, capacity) seen through a transposed view: a
     decode step multiplies the query by the keys' transpose, and the oneDNN bf16 batched matmul copies a
@@ -92,9 +99,10 @@ def _buffer(like: torch.Tensor, batch: int, capacity: int, keys: bool = False) -
     0.25 ms a layer at batch 64 here). Writes and slices go through the view, so callers see the usual shape.
     """
     heads, dim = like.shape[1], like.shape[3]
+    dtype = dtype or like.dtype
     if keys and like.device.type == "cpu":
-        return like.new_zeros((batch, heads, dim, capacity)).transpose(-1, -2)
-    return like.new_zeros((batch, heads, capacity, dim))
+        return like.new_zeros((batch, heads, dim, capacity), dtype=dtype).transpose(-1, -2)
+    return like.new_zeros((batch, heads, capacity, dim), dtype=dtype)
 
 
 class PreallocatedLayer(DynamicLayer):

@@ -159,3 +159,39 @@ def test_allocator_setting_applies_once_and_can_be_turned_off(monkeypatch):
     monkeypatch.delenv("STORYFRONT_TUNE_MALLOC")
     assert devices.tune_cpu_allocator() is True  # glibc (Linux) here and in CI
     devices.tune_cpu_allocator.cache_clear()
+
+
+def test_decode_attention_with_a_bf16_cache_and_fp32_queries():
+    torch.manual_seed(4)
+    query = torch.randn(2, 6, 1, 16)
+    key, value = torch.randn(2, 2, 9, 16), torch.randn(2, 2, 9, 16)
+    mask = _padding_mask(2, 9, [0, 3])
+    module = FakeAttentionModule(3)
+    ours, _ = decode_attention_forward(module, query, key.bfloat16(), value.bfloat16(), mask)
+    reference, _ = sdpa_attention_forward(module, query, key, value, mask)
+    assert ours.dtype == torch.float32
+    torch.testing.assert_close(ours, reference, rtol=0.03, atol=0.03)
+
+
+def test_int8_batches_decode_from_a_bf16_cache_where_bf16_is_fast(tiny_checkpoint, monkeypatch):
+    from ml.engine import GenerationRequest, LocalHFGenerator, clear_model_cache, devices
+    from ml.engine.backends import local_hf
+
+    monkeypatch.setattr(local_hf, "cpu_bf16_is_fast", lambda: True)
+    monkeypatch.setattr(devices, "cpu_bf16_is_fast", lambda: True)
+    clear_model_cache()
+    try:
+        generator = LocalHFGenerator(tiny_checkpoint, quantization="int8")
+        assert generator._cache_dtype(generator.loaded) == torch.bfloat16
+        assert LocalHFGenerator(tiny_checkpoint, dtype="float32")._cache_dtype(generator.loaded) is None
+        requests = [
+            GenerationRequest.raw(text, greedy=True, max_new_tokens=6)
+            for text in ["Shoes?", "Printed kurta set with dupatta", "The leather wallet has six card slots"]
+        ]
+        results = generator.generate(requests)
+        assert all(r.completion_tokens > 0 for r in results)
+        monkeypatch.setattr(local_hf, "cpu_bf16_is_fast", lambda: False)  # same batch, fp32 cache
+        fp32_cache = generator.generate(requests)
+        assert [r.completion_tokens > 0 for r in fp32_cache] == [True] * 3
+    finally:
+        clear_model_cache()
