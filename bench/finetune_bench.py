@@ -2,7 +2,7 @@
 the Myntra catalog: LoRA vs full fine-tuning (peak RSS, tokens/s) and the engine's batched, length-grouped
 trainer vs a naive batch-size-1 loop. Every run is a fresh subprocess so peak RSS is its own.
 
-    .venv/bin/python bench/finetune_bench.py [CSV] [--examples 64] [--steps 8]
+    .venv/bin/python bench/finetune_bench.py [CSV] [--examples 64] [--steps 8] [--rounds 2]
 
 Writes bench/results/finetune.json and prints a markdown table.
 """
@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("csv", nargs="?", default=str(DEFAULT_CSV))
     parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; ratios are medians")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     data = examples_from(Path(args.csv), args.examples)
@@ -143,38 +144,63 @@ def main() -> None:
         "batch_size": 8,
         "max_seq_len": MAX_SEQ_LEN,
         "load_average_before": os.getloadavg(),
+        "rounds": [],
     }
-    for kind in ("lora_batched", "full_batched", "lora_batched_gc", "full_batched_gc", "naive_lora_bs1"):
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                args.csv,
-                "--examples",
-                str(args.examples),
-                "--steps",
-                str(args.steps),
-                "--worker",
-                kind,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        report[kind] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(kind, report[kind], flush=True)
+    for number in range(args.rounds):
+        round_ = {}
+        for kind in KINDS:
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    args.csv,
+                    "--examples",
+                    str(args.examples),
+                    "--steps",
+                    str(args.steps),
+                    "--worker",
+                    kind,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            round_[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(number, kind, round_[kind], flush=True)
+        report["rounds"].append(round_)
     report["load_average_after"] = os.getloadavg()
+    report["summary"] = summarise(report["rounds"])
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "finetune.json").write_text(json.dumps(report, indent=2))
-    naive = report["naive_lora_bs1"]
-    for suffix in ("", "_gc"):
-        lora, full = report["lora_batched" + suffix], report["full_batched" + suffix]
-        print(
-            f"\n{suffix or 'no checkpointing'}: LoRA/full peak RSS {lora['peak_rss_mb'] / full['peak_rss_mb']:.2f}x; "
-            f"LoRA/full tokens/s {lora['tokens_per_s'] / full['tokens_per_s']:.2f}x; "
-            f"batched LoRA vs naive bs1 {lora['tokens_per_s'] / naive['tokens_per_s']:.2f}x"
-        )
+    print(json.dumps(report["summary"], indent=2))
+
+
+KINDS = ("lora_batched", "full_batched", "lora_batched_gc", "full_batched_gc", "naive_lora_bs1")
+
+
+def summarise(rounds: list[dict]) -> dict:
+    """Median figures per run; LoRA/full and batched/naive ratios taken within each round, then their median."""
+    from statistics import median
+
+    def ratios(top, bottom, field):
+        values = [r[top][field] / r[bottom][field] for r in rounds]
+        return round(median(values), 2), round(min(values), 2), round(max(values), 2)
+
+    summary = {
+        kind: {
+            "tokens_per_s": round(median(r[kind]["tokens_per_s"] for r in rounds), 1),
+            "peak_rss_mb": round(median(r[kind]["peak_rss_mb"] for r in rounds)),
+        }
+        for kind in KINDS
+    }
+    summary["ratios"] = {
+        "lora_vs_full_peak_rss": ratios("lora_batched", "full_batched", "peak_rss_mb"),
+        "lora_vs_full_peak_rss_checkpointed": ratios("lora_batched_gc", "full_batched_gc", "peak_rss_mb"),
+        "lora_vs_full_tokens_per_s": ratios("lora_batched", "full_batched", "tokens_per_s"),
+        "batched_lora_vs_naive_tokens_per_s": ratios("lora_batched", "naive_lora_bs1", "tokens_per_s"),
+    }
+    return summary
 
 
 if __name__ == "__main__":
