@@ -1,5 +1,5 @@
 """Resident memory of an ML worker process holding the base model: after importing the engine, after
-loading SmolLM2-135M-Instruct, and at peak while generating a batch of 16 replies. Each configuration runs
+loading SmolLM2-135M-Instruct, after generating batches of 16 and 64 replies, and at peak. Each configuration runs
 in a fresh subprocess.
 
     .venv/bin/python bench/worker_memory_bench.py [CSV]
@@ -21,7 +21,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CONFIGS = {"fp32": None, "int8": "int8"}
+# name -> (dtype, quantization); "default" is what the engine's probe picks (bf16 on AVX512-BF16/AMX CPUs)
+CONFIGS = {"default": (None, None), "fp32": ("float32", None), "int8": (None, "int8")}
 
 
 def rss_mb() -> float:
@@ -37,19 +38,26 @@ def worker(name: str, csv_path: str) -> dict:
 
     checkpoint = provision_base_models(ROOT / "var" / "models")["smollm2-135m-instruct"]
     after_import = rss_mb()
-    generator = LocalHFGenerator(checkpoint, quantization=CONFIGS[name])
-    _ = generator.loaded
+    dtype, quantization = CONFIGS[name]
+    generator = LocalHFGenerator(checkpoint, dtype=dtype, quantization=quantization)
+    loaded = generator.loaded
     after_load = rss_mb()
-    conversations = [messages_for(p) for p in load_products(Path(csv_path), 16)]
-    generator.generate(
-        [GenerationRequest.chat(c, max_new_tokens=48, seed=i) for i, c in enumerate(conversations)]
-    )
-    return {
+    conversations = [messages_for(p) for p in load_products(Path(csv_path), 64)]
+    figures = {
+        "dtype": str(loaded.dtype),
         "after_import_mb": round(after_import),
         "after_load_mb": round(after_load),
-        "after_batch_mb": round(rss_mb()),
-        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+    for batch in (16, 64):  # a chat worker's typical batch, then the copy studio's largest
+        generator.generate(
+            [
+                GenerationRequest.chat(c, max_new_tokens=64, seed=i)
+                for i, c in enumerate(conversations[:batch])
+            ]
+        )
+        figures[f"after_batch_{batch}_mb"] = round(rss_mb())
+        figures[f"peak_by_batch_{batch}_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return figures
 
 
 def main() -> None:
