@@ -235,8 +235,8 @@ def job_list_view(request):
 def job_detail_view(request, job_id: int):
     job = _with_display(job_get(merchant=request.merchant, job_id=job_id))
     context = {"section": "models", **_job_live_context(request, job)}
-    if _wants_partial(request):
-        return render(request, "ml/partials/_job_live.html", context)
+    if _wants_partial(request):  # the polled block, plus the settings rows that change when the job ends
+        return render(request, "ml/partials/_job_live.html", {**context, "oob": True})
     params = job.params if isinstance(job.params, dict) else {}
     dataset_id, hyperparameters = params.get("dataset_id"), params.get("hyperparameters")
     context.update({

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Role
 from ml.forms import TrainingFileError, parse_training_file
@@ -479,10 +480,30 @@ def test_job_detail_full_page_and_htmx_partial(login, merchant, base_model):
     # Only the outer block polls; the progress bar inside it does not poll on its own.
     assert partial.count("hx-trigger") == 1
 
+    assert '<div id="job-finished-row" data-testid="job-finished" hx-swap-oob="true"><dt>Finished</dt><dd>—' in partial
+
     Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED, error="CUDA out of memory")
     partial = client.get(url, **HTMX).content.decode()
     assert "hx-trigger" not in partial
     assert "The job failed." in partial and "CUDA out of memory" in partial
+
+
+def test_polled_job_block_updates_the_result_and_end_time_rows(login, merchant, base_model, good_version):
+    client = login(Role.VIEWER)
+    job = make_job(merchant, base_model, status=Job.Status.RUNNING, progress_current=3, progress_total=10)
+    url = reverse("ml:job_detail", args=[job.pk])
+    page = client.get(url).content.decode()
+    assert 'id="job-result-row" hidden>' in page and "hx-swap-oob" not in page
+    finished = timezone.now()
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.SUCCEEDED, progress_current=10, result_version=good_version, finished_at=finished
+    )
+    partial = client.get(url, **HTMX).content.decode()
+    result_row = partial[partial.index('<div id="job-result-row"') :]
+    assert result_row.startswith('<div id="job-result-row" hx-swap-oob="true"><dt>Result</dt>')
+    assert f'#version-{good_version.pk}">copy-v1</a>' in result_row
+    finished_text = timezone.localtime(finished).strftime("%-d %b %Y, %H:%M")
+    assert f'hx-swap-oob="true"><dt>Finished</dt><dd>{finished_text}</dd>' in partial
 
 
 def test_finished_job_links_its_new_version(login, merchant, base_model, good_version):
