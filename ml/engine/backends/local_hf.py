@@ -96,12 +96,21 @@ def _load(folder, adapter, device, dtype, quantization) -> LoadedModel:
 
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     model.to(device).eval()
-    if device.type == "cpu" and model._can_set_attn_implementation():
-        model.set_attn_implementation(DECODE_ATTENTION)  # grouped matmuls for decode steps (see attention.py)
+    if device.type == "cpu":
+        _use_decode_attention(model)
     if quantization == "int8":
         model = _quantize_int8(model)
     context = getattr(model.config, "max_position_embeddings", None) or 2048
     return LoadedModel(model, tokenizer, device, dtype, int(context))
+
+
+def _use_decode_attention(model) -> None:
+    """Grouped-matmul attention for decode steps (see attention.py), where the model takes its attention
+    function from transformers' AttentionInterface; other models keep their own attention."""
+    try:
+        model.set_attn_implementation(DECODE_ATTENTION)
+    except (AttributeError, ValueError, NotImplementedError) as exc:
+        warnings.warn(f"keeping the model's attention implementation: {exc}", stacklevel=2)
 
 
 def _quantize_int8(model):
