@@ -196,6 +196,9 @@
       say(note ? note.textContent.trim() : refusal);
       return;
     }
+    // HTMX wires up swapped-in content only after its settle delay (20 ms): a key pressed right after a card
+    // was swapped would otherwise submit its form as a plain page post.
+    if (window.htmx) window.htmx.process(card);
     button.click();
   }
 

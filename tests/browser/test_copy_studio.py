@@ -96,6 +96,26 @@ def card(page, piece):
     return page.locator(f"#piece-{piece.pk}")
 
 
+def test_a_key_pressed_right_after_a_swap_still_approves_in_place(page, studio):
+    """HTMX wires up swapped-in content only after its settle delay; a shortcut pressed inside that window
+    used to submit the new card's form as a plain page post (flaky under load in the test above). The delay is
+    widened to a second here so the window is certain."""
+    log_in(page)
+    page.goto("/review/")
+    lamp = card(page, studio.pieces.lamp)
+    expect(lamp.get_by_role("button", name="Approve")).to_be_enabled()
+    page.evaluate("htmx.config.defaultSettleDelay = 1000")
+    lamp.locator(".piece-copy").click()  # selects the card for the shortcuts
+    page.keyboard.press("e")
+    expect(lamp.get_by_label("Description")).to_be_focused()
+    page.wait_for_timeout(1200)  # let the editor card settle, so its Cancel link is wired up
+    lamp.get_by_role("link", name="Cancel").click()  # swaps in a fresh card: its forms wait for the settle
+    expect(lamp.get_by_role("button", name="Approve")).to_be_visible()
+    page.keyboard.press("a")
+    expect(lamp).to_have_attribute("data-status", "approved")
+    expect(lamp.get_by_test_id("piece-notice")).to_have_text("Approved.")  # the card answered, not a page post
+
+
 def test_review_flow_edit_approve_reject_and_bulk_approve(page, studio):
     p = studio.pieces
     assert not p.invented.approvable and all(x.approvable for x in (p.lamp, p.mug, p.jacket, p.jacket_v2))
