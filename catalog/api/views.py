@@ -20,7 +20,7 @@ from catalog.importing import ImportFileError, ImportTooLarge
 from catalog.selectors import product_list
 from catalog.services import product_create, product_delete, product_import, product_update
 from config.api_errors import PayloadTooLarge
-from config.api_uploads import CSVUploadParser, JSONUploadParser, body_over_limit
+from config.api_uploads import CSVUploadParser, JSONUploadParser, upload_read
 
 _ERRORS = {
     401: OpenApiResponse(APIErrorSerializer, description="Missing or invalid API key."),
@@ -140,27 +140,18 @@ class ProductImportView(MerchantAPIMixin, APIView):
     )
     def post(self, request):
         limit = settings.CATALOG_IMPORT_MAX_BYTES
-        is_multipart = request.content_type.startswith("multipart/")
-        # Refuse before Django reads the body into memory.
-        declared = body_over_limit(request, limit)
-        if declared is not None:
-            raise PayloadTooLarge(ImportTooLarge(declared, limit).message)
-
+        upload = upload_read(
+            request, limit, ProductImportUploadSerializer, lambda size: ImportTooLarge(size, limit).message
+        )
         query = ProductImportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         options = dict(query.validated_data)
-        if is_multipart:
-            upload = ProductImportUploadSerializer(data=request.data)
-            upload.is_valid(raise_exception=True)
-            file = upload.validated_data["file"]
-            if file.size > limit:
-                raise PayloadTooLarge(ImportTooLarge(file.size, limit).message)
-            data = file.read()
-            options["filename"] = file.name or options["filename"]
-            options["dry_run"] = options["dry_run"] or upload.validated_data["dry_run"]
-            options.setdefault("file_format", upload.validated_data.get("file_format"))
+        data = upload.data
+        if upload.multipart:
+            options["filename"] = upload.filename or options["filename"]
+            options["dry_run"] = options["dry_run"] or upload.form["dry_run"]
+            options.setdefault("file_format", upload.form.get("file_format"))
         else:
-            data = request.data if isinstance(request.data, bytes) else b""
             options.setdefault(
                 "file_format", "json" if request.content_type.startswith("application/json") else "csv"
             )

@@ -29,7 +29,7 @@ from config.api_uploads import (
     JSONLinesUploadParser,
     JSONLUploadParser,
     JSONUploadParser,
-    body_over_limit,
+    upload_read,
 )
 from ml.api.serializers import JobSerializer
 
@@ -114,27 +114,21 @@ class DialogueImportView(MerchantAPIMixin, APIView):
     )
     def post(self, request):
         limit = settings.CHAT_DIALOGUE_IMPORT_MAX_BYTES
-        is_multipart = request.content_type.startswith("multipart/")
-        # Refuse before Django reads the body into memory.
-        declared = body_over_limit(request, limit)
-        if declared is not None:
-            raise PayloadTooLarge(DialogueImportTooLarge(declared, limit).message)
+        upload = upload_read(
+            request,
+            limit,
+            DialogueImportUploadSerializer,
+            lambda size: DialogueImportTooLarge(size, limit).message,
+        )
         query = DialogueImportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         filename, file_format = query.validated_data["filename"], query.validated_data.get("format") or None
-        if is_multipart:
-            upload = DialogueImportUploadSerializer(data=request.data)
-            upload.is_valid(raise_exception=True)
-            file = upload.validated_data["file"]
-            if file.size > limit:
-                raise PayloadTooLarge(DialogueImportTooLarge(file.size, limit).message)
-            data = file.read()
-            filename = file.name or filename
-            file_format = upload.validated_data.get("format") or file_format
-        else:
-            data = request.data if isinstance(request.data, bytes) else b""
-            if not filename:
-                filename = _default_name(request.content_type)
+        data = upload.data
+        if upload.multipart:
+            filename = upload.filename or filename
+            file_format = upload.form.get("format") or file_format
+        elif not filename:
+            filename = _default_name(request.content_type)
         try:
             batch = dialogue_import(
                 merchant=self.merchant, actor=self.actor, data=data, filename=filename, format=file_format

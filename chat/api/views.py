@@ -44,8 +44,7 @@ from chat.services import (
     knowledge_item_update,
     message_post,
 )
-from config.api_errors import PayloadTooLarge
-from config.api_uploads import CSVUploadParser, JSONUploadParser, body_over_limit
+from config.api_uploads import CSVUploadParser, JSONUploadParser, upload_read
 
 _ERRORS = {
     401: OpenApiResponse(APIErrorSerializer, description="Missing or invalid API key."),
@@ -304,18 +303,14 @@ class KnowledgeItemViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
     )
     def import_file(self, request):
         limit = settings.CHAT_KNOWLEDGE_IMPORT_MAX_BYTES
-        if body_over_limit(request, limit) is not None:  # before anything reads the body
-            raise PayloadTooLarge(f"The upload is larger than the {limit // 1024} KB limit.")
-        filename = ""
-        if request.content_type.startswith("multipart/"):
-            upload = KnowledgeImportUploadSerializer(data=request.data)
-            upload.is_valid(raise_exception=True)
-            file = upload.validated_data["file"]
-            if file.size > limit:
-                raise PayloadTooLarge(f"The upload is larger than the {limit // 1024} KB limit.")
-            data, filename = file.read(), file.name or ""
-        else:
-            data = request.data if isinstance(request.data, bytes) else b""
+        upload = upload_read(
+            request,
+            limit,
+            KnowledgeImportUploadSerializer,
+            lambda size: f"The upload is larger than the {limit // 1024} KB limit.",
+        )
+        data, filename = upload.data, upload.filename
+        if not upload.multipart:
             filename = "upload.json" if request.content_type.startswith("application/json") else "upload.csv"
         report = knowledge_import(merchant=self.merchant, actor=self.actor, data=data, filename=filename)
         if not report["applied"]:
