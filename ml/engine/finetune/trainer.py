@@ -10,6 +10,7 @@ import resource
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,7 @@ from .data import (
     split_examples,
     tokenize_example,
 )
+from .kernels import TRAIN_ATTENTION, linear_cross_entropy
 from .params import FinetuneParams
 
 CHECKPOINT_DIR = "checkpoint"
@@ -288,6 +290,7 @@ def evaluate_loss(
         if (t := tokenize_example(tokenizer, r, max_seq_len))
     ]
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    _use_train_attention(model, dev)
     if adapter_path is not None:
         from peft import PeftModel
 
@@ -305,6 +308,7 @@ def _build_model(base: Path, params: FinetuneParams, parent_adapter_path, dev: t
     dtype = torch.bfloat16 if bf16_base and params.method == "lora" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     model.config.use_cache = False
+    _use_train_attention(model, dev)
     if params.gradient_checkpointing:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     if params.method == "full":
@@ -337,8 +341,29 @@ def _loss_sum(model, batch) -> tuple[torch.Tensor, int]:
     hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     targets = batch["labels"][:, 1:]
     mask = targets != -100
-    logits = causal_lm.get_output_embeddings()(hidden[:, :-1][mask]).float()
+    head = causal_lm.get_output_embeddings()
+    config = causal_lm.config
+    if (
+        type(head) is torch.nn.Linear
+        and head.bias is None
+        and not (head.weight.requires_grad and torch.is_grad_enabled())
+        and not getattr(config, "final_logit_softcapping", None)
+        and not getattr(config, "logit_scale", None)
+    ):  # head not trained (LoRA, evaluation): head and loss in chunks, no whole logits (kernels.py)
+        return linear_cross_entropy(hidden[:, :-1][mask], head.weight, targets[mask]), int(mask.sum())
+    logits = head(hidden[:, :-1][mask]).float()
     return F.cross_entropy(logits, targets[mask], reduction="sum"), int(mask.sum())
+
+
+def _use_train_attention(model, dev: torch.device) -> None:
+    """The CPU training attention (kernels.py) where the model takes its attention from transformers'
+    interface; SDPA stays on CUDA and for models that cannot switch."""
+    if dev.type != "cpu":
+        return
+    try:
+        model.set_attn_implementation(TRAIN_ATTENTION)
+    except (AttributeError, ValueError, NotImplementedError) as exc:
+        warnings.warn(f"keeping the model's attention implementation: {exc}", stacklevel=2)
 
 
 def _mean_loss(
