@@ -6,10 +6,17 @@ stays importable in the web process without pulling in torch."""
 import importlib
 
 _EXPORTS = {
-    "IGNORE_INDEX": "data", "MIN_EXAMPLES": "data", "Example": "data", "coerce_examples": "data",
+    "IGNORE_INDEX": "data",
+    "MIN_EXAMPLES": "data",
+    "Example": "data",
+    "coerce_examples": "data",
     "tokenize_example": "data",
-    "FinetuneParams": "params", "validate_finetune_params": "params",
-    "FinetuneResult": "trainer", "TrainingProgress": "trainer", "evaluate_loss": "trainer", "finetune": "trainer",
+    "FinetuneParams": "params",
+    "validate_finetune_params": "params",
+    "FinetuneResult": "trainer",
+    "TrainingProgress": "trainer",
+    "evaluate_loss": "trainer",
+    "finetune": "trainer",
 }
 
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 (the lazily imported names)

@@ -1,5 +1,5 @@
-"""Two pieces of the training step written for the CPU, where PyTorch's stock kernels were most of the
-non-matmul time (profiled on SmolLM2-135M, batch 8, ~120 tokens a row, two cores):
+"""Pieces of the training step written for the CPU, where PyTorch's stock kernels were most of the
+non-matmul time and much of the memory (profiled on SmolLM2-135M, batch 8, ~120 tokens a row, two cores):
 
 - ``linear_cross_entropy``: a frozen LM head (LoRA) and the summed cross-entropy over the reply tokens, in
   chunks of rows, with the gradient computed during the forward pass. The stock path materialised (rows,
@@ -16,7 +16,12 @@ non-matmul time (profiled on SmolLM2-135M, batch 8, ~120 tokens a row, two cores
   SDPA (queries, keys, values, output); the (batch, heads, length, length) scores exist only while one layer
   runs. CUDA, dropout and other special cases go to SDPA unchanged.
 
-Both are checked against the computation they replace (values and gradients) in
+- ``use_training_kernels``: Llama-style RMSNorm and SiLU-gated MLP as autograd functions that keep less for
+  the backward pass (the norm's input in its own dtype instead of an fp32 copy; the MLP's gate and up
+  projections without silu's output, which is recomputed): ~190 MB less at batch 8 x 128 tokens on
+  SmolLM2's 30 layers, the same arithmetic.
+
+Each is checked against the computation it replaces (values and gradients) in
 tests/ml/engine/test_training_kernels.py.
 """
 
@@ -173,6 +178,85 @@ def train_attention_forward(
     scale = dim**-0.5 if scaling is None else scaling
     output = _CausalAttention.apply(query, key, value, allowed, scale)
     return output.transpose(1, 2).contiguous(), None
+
+
+class _RMSNorm(torch.autograd.Function):
+    """``weight * (x · rsqrt(mean(x²) + eps)).to(x.dtype)`` as Llama computes it (in fp32, cast back), saving
+    ``x`` in its own dtype and the (…, 1) reciprocal RMS, where autograd kept an fp32 copy of ``x``."""
+
+    @staticmethod
+    def forward(ctx, x, weight, eps):
+        with torch.autocast(x.device.type, enabled=False):
+            xf = x.float()
+            rstd = torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)
+            out = weight * (xf * rstd).to(x.dtype)
+        ctx.save_for_backward(x, weight, rstd)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, weight, rstd = ctx.saved_tensors
+        normed = x.float() * rstd
+        grad_weight = None
+        if ctx.needs_input_grad[1]:
+            reduce = tuple(range(grad_output.dim() - 1))
+            rounded = normed.to(x.dtype).float()  # the forward multiplied the weight by the rounded value
+            grad_weight = (grad_output.float() * rounded).sum(reduce).to(weight.dtype)
+        if not ctx.needs_input_grad[0]:  # the first layer's input: frozen embeddings (LoRA)
+            return None, grad_weight, None
+        grad_normed = (grad_output * weight).float()
+        grad_x = rstd * (grad_normed - normed * (grad_normed * normed).mean(-1, keepdim=True))
+        return grad_x.to(x.dtype), grad_weight, None
+
+
+class _SwiGLU(torch.autograd.Function):
+    """``silu(gate) * up``, saving ``gate`` and ``up`` only (silu is recomputed in backward), where autograd
+    kept silu's output as well: one (tokens, intermediate) tensor less per layer."""
+
+    @staticmethod
+    def forward(ctx, gate, up):
+        ctx.save_for_backward(gate, up)
+        return torch.nn.functional.silu(gate) * up
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        gate, up = ctx.saved_tensors
+        grad_up = grad_output * torch.nn.functional.silu(gate)
+        grad_gate = torch.ops.aten.silu_backward(grad_output * up, gate)  # the ops autograd would run
+        return grad_gate, grad_up
+
+
+RMS_NORMS = {"LlamaRMSNorm", "MistralRMSNorm", "Qwen2RMSNorm", "Qwen3RMSNorm"}
+SWIGLU_MLPS = {"LlamaMLP", "MistralMLP", "Qwen2MLP", "Qwen3MLP"}
+
+
+def _rms_norm_forward(self, hidden_states):
+    return _RMSNorm.apply(hidden_states, self.weight, self.variance_epsilon)
+
+
+def _swiglu_mlp_forward(self, x):
+    return self.down_proj(_SwiGLU.apply(self.gate_proj(x), self.up_proj(x)))
+
+
+def use_training_kernels(model: torch.nn.Module) -> int:
+    """Give the model's RMSNorms and SiLU-gated MLPs (Llama, Mistral, Qwen2/3 classes) the memory-lighter
+    training functions above, per instance; other modules are left as they are. Returns how many changed."""
+    from transformers.activations import SiLUActivation
+
+    changed = 0
+    for module in model.modules():
+        name = type(module).__name__
+        if name in RMS_NORMS and hasattr(module, "variance_epsilon") and module.weight.dim() == 1:
+            module.forward = _rms_norm_forward.__get__(module)
+            changed += 1
+        elif (
+            name in SWIGLU_MLPS
+            and isinstance(getattr(module, "act_fn", None), (SiLUActivation, torch.nn.SiLU))
+            and all(hasattr(module, p) for p in ("gate_proj", "up_proj", "down_proj"))
+        ):
+            module.forward = _swiglu_mlp_forward.__get__(module)
+            changed += 1
+    return changed
 
 
 AttentionInterface.register(TRAIN_ATTENTION, train_attention_forward)

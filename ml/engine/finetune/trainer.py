@@ -32,7 +32,7 @@ from .data import (
     split_examples,
     tokenize_example,
 )
-from .kernels import TRAIN_ATTENTION, linear_cross_entropy
+from .kernels import TRAIN_ATTENTION, linear_cross_entropy, use_training_kernels
 from .params import FinetuneParams
 
 CHECKPOINT_DIR = "checkpoint"
@@ -290,7 +290,7 @@ def evaluate_loss(
         if (t := tokenize_example(tokenizer, r, max_seq_len))
     ]
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    _use_train_attention(model, dev)
+    _use_cpu_kernels(model, dev)
     if adapter_path is not None:
         from peft import PeftModel
 
@@ -308,7 +308,7 @@ def _build_model(base: Path, params: FinetuneParams, parent_adapter_path, dev: t
     dtype = torch.bfloat16 if bf16_base and params.method == "lora" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     model.config.use_cache = False
-    _use_train_attention(model, dev)
+    _use_cpu_kernels(model, dev)
     if params.gradient_checkpointing:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     if params.method == "full":
@@ -355,11 +355,13 @@ def _loss_sum(model, batch) -> tuple[torch.Tensor, int]:
     return F.cross_entropy(logits, targets[mask], reduction="sum"), int(mask.sum())
 
 
-def _use_train_attention(model, dev: torch.device) -> None:
-    """The CPU training attention (kernels.py) where the model takes its attention from transformers'
-    interface; SDPA stays on CUDA and for models that cannot switch."""
+def _use_cpu_kernels(model, dev: torch.device) -> None:
+    """The CPU training kernels (kernels.py): the attention where the model takes it from transformers'
+    interface, and the RMSNorm/SwiGLU functions on the model classes they are written for. CUDA keeps SDPA and
+    the stock modules."""
     if dev.type != "cpu":
         return
+    use_training_kernels(model)
     try:
         model.set_attn_implementation(TRAIN_ATTENTION)
     except (AttributeError, ValueError, NotImplementedError) as exc:

@@ -133,7 +133,7 @@ def test_trainer_loss_with_the_kernels_matches_the_stock_loss(tiny_checkpoint):
     SDPA + the full-logits cross-entropy on a padded batch (fp32)."""
     from transformers import AutoTokenizer
 
-    from ml.engine.finetune.trainer import _loss_sum, _use_train_attention
+    from ml.engine.finetune.trainer import _loss_sum, _use_cpu_kernels
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
     examples = [
@@ -148,7 +148,7 @@ def test_trainer_loss_with_the_kernels_matches_the_stock_loss(tiny_checkpoint):
     for kernels in (True, False):
         model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint, dtype=torch.float32)
         if kernels:
-            _use_train_attention(model, torch.device("cpu"))
+            _use_cpu_kernels(model, torch.device("cpu"))
             assert model.config._attn_implementation == TRAIN_ATTENTION
         for p in model.parameters():
             p.requires_grad_(False)
@@ -170,3 +170,75 @@ def test_trainer_loss_with_the_kernels_matches_the_stock_loss(tiny_checkpoint):
     scale = stock_grad.abs().max().item()  # the tiny model's sharpened weights make large, spiky gradients
     assert scale > 0
     torch.testing.assert_close(our_grad, stock_grad, rtol=1e-3, atol=1e-5 * scale)
+
+
+def _llama_config(**overrides):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(**{"hidden_size": 32, "intermediate_size": 80, "hidden_act": "silu", **overrides})
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("train_weight", [False, True])
+def test_rms_norm_kernel_matches_llama_rms_norm(dtype, train_weight):
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+    from ml.engine.finetune.kernels import use_training_kernels
+
+    torch.manual_seed(4)
+    stock = LlamaRMSNorm(32, eps=1e-5).to(dtype)
+    with torch.no_grad():
+        stock.weight.copy_(torch.randn(32))
+    ours = LlamaRMSNorm(32, eps=1e-5).to(dtype)
+    ours.load_state_dict(stock.state_dict())
+    assert use_training_kernels(ours) == 1
+    for module in (stock, ours):
+        module.weight.requires_grad_(train_weight)
+    x = torch.randn(3, 7, 32, dtype=dtype) * 3
+    upstream = torch.randn(3, 7, 32, dtype=dtype)
+    results = []
+    for module in (stock, ours):
+        xi = x.clone().requires_grad_(True)
+        out = module(xi)
+        wanted = (xi, module.weight) if train_weight else (xi,)
+        results.append((out, torch.autograd.grad(out, wanted, upstream)))
+    tolerance = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 0.02, "atol": 0.05}
+    torch.testing.assert_close(results[1][0], results[0][0], rtol=0, atol=0)  # forward: the same ops
+    for mine, theirs in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(mine, theirs, **tolerance)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_swiglu_kernel_matches_llama_mlp(dtype):
+    from transformers.models.llama.modeling_llama import LlamaMLP
+
+    from ml.engine.finetune.kernels import use_training_kernels
+
+    torch.manual_seed(5)
+    stock = LlamaMLP(_llama_config()).to(dtype)
+    ours = LlamaMLP(_llama_config()).to(dtype)
+    ours.load_state_dict(stock.state_dict())
+    assert use_training_kernels(ours) == 1
+    x = torch.randn(2, 9, 32, dtype=dtype)
+    upstream = torch.randn(2, 9, 32, dtype=dtype)
+    results = []
+    for module in (stock, ours):
+        xi = x.clone().requires_grad_(True)
+        out = module(xi)
+        results.append((out, torch.autograd.grad(out, (xi, *module.parameters()), upstream)))
+    tolerance = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 0.02, "atol": 0.05}
+    torch.testing.assert_close(results[1][0], results[0][0], rtol=0, atol=0)
+    for mine, theirs in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(mine, theirs, **tolerance)
+
+
+def test_training_kernels_leave_other_modules_alone():
+    from transformers.models.llama.modeling_llama import LlamaMLP
+
+    from ml.engine.finetune.kernels import use_training_kernels
+
+    gelu = LlamaMLP(_llama_config(hidden_act="gelu"))
+    before = gelu.forward
+    assert use_training_kernels(gelu) == 0
+    assert gelu.forward == before
+    assert use_training_kernels(torch.nn.LayerNorm(8)) == 0
