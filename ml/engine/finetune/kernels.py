@@ -12,9 +12,10 @@ non-matmul time and much of the memory (profiled on SmolLM2-135M, batch 8, ~120 
 - ``TRAIN_ATTENTION`` (registered with transformers' attention interface): causal attention over a padding
   mask as batched matmuls with an fp32 softmax, keeping only (batch, heads, length) log-sum-exps for the
   backward pass, which recomputes the probabilities (as flash attention does) instead of saving them. The CPU
-  flash-attention backward took ~8 ms a layer here for what is ~1 ms of matmuls. Memory per layer is that of
-  SDPA (queries, keys, values, output); the (batch, heads, length, length) scores exist only while one layer
-  runs. CUDA, dropout and other special cases go to SDPA unchanged.
+  flash-attention backward took ~8 ms a layer here for what is ~1 ms of matmuls. What is kept per layer is
+  what SDPA keeps (queries, keys, values, output); the fp32 scores exist only while one layer runs, a few rows
+  of the batch at a time within ``SCORES_BUDGET_BYTES``, and sequences too long for that go to SDPA. CUDA,
+  dropout and other special cases go to SDPA unchanged.
 
 - ``use_training_kernels``: Llama-style RMSNorm and SiLU-gated MLP as autograd functions that keep less for
   the backward pass (the norm's input in its own dtype instead of an fp32 copy; the MLP's gate and up
@@ -34,6 +35,10 @@ from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
 TRAIN_ATTENTION = "storyfront_train"
 CE_CHUNK_ROWS = 128  # 128 x 49,152 fp32 logits = 25 MB: under glibc's mmap threshold as the engine sets it
+# fp32 attention scores computed at once; a few temporaries of this size exist while one layer runs. Batches
+# are split by rows to stay within it, and sequences too long for one row to fit go to SDPA instead
+# (SmolLM2's 9 heads: up to ~1,400 tokens).
+SCORES_BUDGET_BYTES = 64 * 2**20
 
 
 def _compute_dtype(tensor: torch.Tensor) -> torch.dtype:
@@ -90,18 +95,23 @@ def linear_cross_entropy(
 
 class _CausalAttention(torch.autograd.Function):
     """softmax(q kᵀ · scale, masked) v for (B, H, L, D) queries over (B, H_kv, S, D) keys/values, query head h
-    reading key/value head h // (H / H_kv). ``allowed`` is a boolean (B or 1, 1, 1, L, S) mask."""
+    reading key/value head h // (H / H_kv). ``allowed`` is a boolean (B or 1, 1, 1, L, S) mask. Rows of the
+    batch go ``rows`` at a time so the fp32 (rows, H, L, S) scores stay within ``SCORES_BUDGET_BYTES``."""
 
     @staticmethod
-    def forward(ctx, query, key, value, allowed, scale):
+    def forward(ctx, query, key, value, allowed, scale, rows):
         batch, heads, length, dim = query.shape
         kv_heads = key.shape[1]
         grouped = query.reshape(batch, kv_heads, heads // kv_heads * length, dim)
-        probs, lse = _probabilities(grouped, key, allowed, scale, heads // kv_heads)
-        output = probs.to(value.dtype) @ value
+        output = torch.empty(grouped.shape, dtype=value.dtype, device=value.device)
+        lse = torch.empty((*grouped.shape[:3], 1), dtype=torch.float32, device=query.device)
+        for part in _row_slices(batch, rows):
+            probs, lse[part] = _probabilities(
+                grouped[part], key[part], _rows_of(allowed, part), scale, heads // kv_heads
+            )
+            output[part] = probs.to(value.dtype) @ value[part]
         ctx.save_for_backward(grouped, key, value, output, lse, allowed)
-        ctx.scale = scale
-        ctx.query_shape = query.shape
+        ctx.scale, ctx.rows, ctx.query_shape = scale, rows, query.shape
         return output.reshape(query.shape)
 
     @staticmethod
@@ -109,14 +119,29 @@ class _CausalAttention(torch.autograd.Function):
         grouped, key, value, output, lse, allowed = ctx.saved_tensors
         group = ctx.query_shape[1] // key.shape[1]
         grad_out = grad_output.reshape(output.shape).to(value.dtype)
-        probs, _ = _probabilities(grouped, key, allowed, ctx.scale, group, lse)
-        grad_value = probs.to(value.dtype).transpose(-1, -2) @ grad_out
-        grad_scores = (grad_out @ value.transpose(-1, -2)).float()
-        row_dot = (grad_out.float() * output.float()).sum(-1, keepdim=True)
-        grad_scores = grad_scores.sub_(row_dot).mul_(probs).mul_(ctx.scale).to(grouped.dtype)
-        grad_query = grad_scores @ key
-        grad_key = grad_scores.transpose(-1, -2) @ grouped
-        return grad_query.reshape(ctx.query_shape), grad_key, grad_value, None, None
+        grad_query, grad_key, grad_value = (
+            torch.empty_like(grouped),
+            torch.empty_like(key),
+            torch.empty_like(value),
+        )
+        for part in _row_slices(grouped.shape[0], ctx.rows):
+            q, k, v, d_out = grouped[part], key[part], value[part], grad_out[part]
+            probs, _ = _probabilities(q, k, _rows_of(allowed, part), ctx.scale, group, lse[part])
+            grad_value[part] = probs.to(v.dtype).transpose(-1, -2) @ d_out
+            grad_scores = (d_out @ v.transpose(-1, -2)).float()
+            row_dot = (d_out.float() * output[part].float()).sum(-1, keepdim=True)
+            grad_scores = grad_scores.sub_(row_dot).mul_(probs).mul_(ctx.scale).to(q.dtype)
+            grad_query[part] = grad_scores @ k
+            grad_key[part] = grad_scores.transpose(-1, -2) @ q
+        return grad_query.reshape(ctx.query_shape), grad_key, grad_value, None, None, None
+
+
+def _row_slices(batch: int, rows: int) -> list[slice]:
+    return [slice(start, start + rows) for start in range(0, batch, rows)]
+
+
+def _rows_of(allowed: torch.Tensor, part: slice) -> torch.Tensor:
+    return allowed if allowed.shape[0] == 1 else allowed[part]
 
 
 def _probabilities(grouped, key, allowed, scale, group, lse=None):
@@ -171,12 +196,17 @@ def train_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     span = key.shape[2]
+    rows = SCORES_BUDGET_BYTES // (heads * length * span * 4)
+    if rows < 1:  # one sequence's scores alone exceed the budget: SDPA's flash kernel keeps memory flat
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     if attention_mask is None:  # causal, no padding: aligned to the end, as SDPA's is_causal with a cache
         positions = torch.arange(span, device=query.device)
         attention_mask = (positions[-length:, None] >= positions[None, :])[None, None]
     allowed = attention_mask[:, :, None]  # (B|1, 1, 1, L, S): broadcasts over key/value heads and groups
     scale = dim**-0.5 if scaling is None else scaling
-    output = _CausalAttention.apply(query, key, value, allowed, scale)
+    output = _CausalAttention.apply(query, key, value, allowed, scale, rows)
     return output.transpose(1, 2).contiguous(), None
 
 

@@ -2,6 +2,8 @@
 replaces, values and gradients: the chunked LM-head cross-entropy vs F.linear + F.cross_entropy, the training
 attention vs SDPA; and the trainer's loss with them vs the stock loss on a tiny model."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -242,3 +244,37 @@ def test_training_kernels_leave_other_modules_alone():
     assert use_training_kernels(gelu) == 0
     assert gelu.forward == before
     assert use_training_kernels(torch.nn.LayerNorm(8)) == 0
+
+
+def test_training_attention_splits_the_batch_to_bound_memory_and_hands_long_rows_to_sdpa(monkeypatch):
+    from ml.engine.finetune import kernels
+
+    torch.manual_seed(6)
+    query = torch.randn(4, 6, 9, 8, requires_grad=True)
+    key = torch.randn(4, 2, 9, 8, requires_grad=True)
+    value = torch.randn(4, 2, 9, 8, requires_grad=True)
+    mask = _mask([9, 4, 7, 1], 9)
+    module = FakeAttentionModule(3)
+    upstream = torch.randn(4, 9, 6, 8)
+
+    def run():
+        out, _ = train_attention_forward(module, query, key, value, mask)
+        return out, torch.autograd.grad(out, (query, key, value), upstream)
+
+    reference = sdpa_attention_forward(module, query, key, value, mask)[0]
+    reference_grads = torch.autograd.grad(reference, (query, key, value), upstream)
+    whole, whole_grads = run()
+    one_row = 6 * 9 * 9 * 4  # bytes of one row's fp32 scores
+    monkeypatch.setattr(kernels, "SCORES_BUDGET_BYTES", one_row)  # one row at a time
+    split, split_grads = run()
+    for out, grads in ((whole, whole_grads), (split, split_grads)):
+        torch.testing.assert_close(out, reference, rtol=1e-4, atol=1e-5)
+        for mine, theirs in zip(grads, reference_grads):
+            torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
+
+    calls = []
+    monkeypatch.setattr(kernels, "SCORES_BUDGET_BYTES", one_row - 1)  # not even one row fits
+    monkeypatch.setattr(kernels, "_CausalAttention", SimpleNamespace(apply=lambda *a: calls.append(a)))
+    long_rows, _ = train_attention_forward(module, query, key, value, mask)
+    assert calls == []
+    torch.testing.assert_close(long_rows, sdpa_attention_forward(module, query, key, value, mask)[0])
