@@ -24,6 +24,18 @@ from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 ATTENTION = "storyfront_decode"
 
 
+def needs_sdpa(query: torch.Tensor, dropout: float, kwargs: dict) -> bool:
+    """What the engine's matmul attentions (this decode step, the trainer's) leave to SDPA: devices other than
+    the CPU, dropout, and the attention variants some models pass in (position bias, softcap, sliding window)."""
+    return bool(
+        query.device.type != "cpu"
+        or dropout
+        or kwargs.get("position_bias") is not None
+        or kwargs.get("softcap") is not None
+        or kwargs.get("sliding_window")
+    )
+
+
 def decode_attention_forward(
     module: torch.nn.Module,
     query: torch.Tensor,
@@ -37,11 +49,7 @@ def decode_attention_forward(
     batch, heads, q_length, dim = query.shape
     if (
         q_length != 1
-        or query.device.type != "cpu"
-        or dropout
-        or kwargs.get("position_bias") is not None
-        or kwargs.get("softcap") is not None
-        or kwargs.get("sliding_window")
+        or needs_sdpa(query, dropout, kwargs)
         or (attention_mask is not None and attention_mask.shape[1] != 1)
     ):
         if key.dtype != query.dtype:  # a cache kept in another dtype (see prefill's cache_dtype)

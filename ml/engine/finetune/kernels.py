@@ -33,6 +33,8 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
+from ..backends.attention import needs_sdpa
+
 TRAIN_ATTENTION = "storyfront_train"
 CE_CHUNK_ROWS = 128  # 128 x 49,152 fp32 logits = 25 MB: under glibc's mmap threshold as the engine sets it
 # fp32 attention scores computed at once; a few temporaries of this size exist while one layer runs. Batches
@@ -182,13 +184,9 @@ def train_attention_forward(
     is_causal = getattr(module, "is_causal", True) if is_causal is None else is_causal
     if (
         length == 1
-        or query.device.type != "cpu"
-        or dropout
+        or needs_sdpa(query, dropout, kwargs)
         or heads % key.shape[1]
         or key.dtype != query.dtype
-        or kwargs.get("position_bias") is not None
-        or kwargs.get("softcap") is not None
-        or kwargs.get("sliding_window")
         or (attention_mask is None and not is_causal)
         or (attention_mask is not None and attention_mask.dtype != torch.bool)
     ):
