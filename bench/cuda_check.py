@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -299,24 +300,33 @@ def _summary(result) -> dict:
 
 def checks(report: dict) -> dict[str, bool | None]:
     """Each check's verdict; None where it means nothing off CUDA (the dtype; peak memory, which on the CPU is
-    the process's peak RSS, the same for both runs of one process)."""
-    generation = report["throughput"]["engine"]
-    lora = report["finetuning"]["lora"]
+    the process's peak RSS, the same for both runs of one process). A part that raised fails as a whole."""
     on_cuda = report["environment"]["device"].startswith("cuda")
-    return {
-        "generation gave every row tokens": all(run["fewest_tokens_in_a_row"] > 0 for run in generation),
-        "generation ran in bf16 on CUDA": all(run["dtype"] == "torch.bfloat16" for run in generation)
-        if on_cuda
-        else None,
-        "LoRA lowered the held-out loss": lora["eval_loss_after"] < lora["eval_loss_before"],
-        "reloaded adapter gives the trained held-out loss": abs(
-            report["finetuning"]["lora_reloaded_eval_loss"] - lora["eval_loss_after"]
+    verdicts: dict[str, bool | None] = {}
+    if "error" in report["greedy_batched_vs_single"]:
+        verdicts["greedy batched vs single ran"] = False
+    generation = report["throughput"]
+    if "error" in generation:
+        verdicts["generation ran"] = False
+    else:
+        runs = generation["engine"]
+        verdicts["generation gave every row tokens"] = all(run["fewest_tokens_in_a_row"] > 0 for run in runs)
+        verdicts["generation ran in bf16 on CUDA"] = (
+            all(run["dtype"] == "torch.bfloat16" for run in runs) if on_cuda else None
         )
-        < 0.05,
-        "LoRA peak memory below full fine-tuning's": report["finetuning"]["peak_memory_lora_vs_full"] < 1.0
-        if on_cuda
-        else None,
-    }
+    training = report["finetuning"]
+    if "error" in training:
+        verdicts["fine-tuning ran"] = False
+    else:
+        lora = training["lora"]
+        verdicts["LoRA lowered the held-out loss"] = lora["eval_loss_after"] < lora["eval_loss_before"]
+        verdicts["reloaded adapter gives the trained held-out loss"] = (
+            abs(training["lora_reloaded_eval_loss"] - lora["eval_loss_after"]) < 0.05
+        )
+        verdicts["LoRA peak memory below full fine-tuning's"] = (
+            training["peak_memory_lora_vs_full"] < 1.0 if on_cuda else None
+        )
+    return verdicts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,11 +362,20 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         checkpoint = build_checkpoint(arch, work / "model", args.tiny)
         report = {"environment": environment(device), "tiny": args.tiny}
-        report["greedy_batched_vs_single"] = greedy_batched_vs_single(
-            checkpoint, data["prompts"][:8], str(device)
-        )
-        report["throughput"] = throughput(checkpoint, data["prompts"], str(device), args.naive_prompts)
-        report["finetuning"] = finetuning(checkpoint, data["examples"], str(device), work, args.steps)
+        # Each part runs even if one before it failed: a device call is scarce, so one run should say it all.
+        sections = {
+            "greedy_batched_vs_single": lambda: greedy_batched_vs_single(
+                checkpoint, data["prompts"][:8], str(device)
+            ),
+            "throughput": lambda: throughput(checkpoint, data["prompts"], str(device), args.naive_prompts),
+            "finetuning": lambda: finetuning(checkpoint, data["examples"], str(device), work, args.steps),
+        }
+        for name, run in sections.items():
+            try:
+                report[name] = run()
+            except Exception:  # noqa: BLE001 (reported, and the checks that need it fail)
+                report[name] = {"error": traceback.format_exc()}
+                print(report[name]["error"], file=sys.stderr)
     report["checks"] = checks(report)
     report["seconds"] = round(time.perf_counter() - started, 1)
     (args.out / "cuda_check.json").write_text(json.dumps(report, indent=2))

@@ -14,7 +14,7 @@ def _load_script():
     return module
 
 
-def _kit(folder, count=24):
+def _kit(folder, count=24, examples=True):
     prompts = [
         [
             {"role": "system", "content": "You write product copy."},
@@ -22,9 +22,14 @@ def _kit(folder, count=24):
         ]
         for i in range(count)
     ]
-    examples = [
-        {"prompt": p, "response": "A soft cotton shirt in navy blue with a classic collar."} for p in prompts
-    ]
+    examples = (
+        [
+            {"prompt": p, "response": "A soft cotton shirt in navy blue with a classic collar."}
+            for p in prompts
+        ]
+        if examples
+        else []
+    )
     folder.mkdir()
     (folder / "data.json").write_text(json.dumps({"prompts": prompts, "examples": examples}))
     return folder
@@ -57,6 +62,7 @@ def test_checks_fail_when_training_does_not_help():
     script = _load_script()
     report = {
         "environment": {"device": "cuda:0"},
+        "greedy_batched_vs_single": {"prompts": 8, "identical": 8},
         "throughput": {"engine": [{"batch": 64, "fewest_tokens_in_a_row": 48, "dtype": "torch.float32"}]},
         "finetuning": {
             "lora": {"eval_loss_before": 2.0, "eval_loss_after": 2.5},
@@ -69,3 +75,33 @@ def test_checks_fail_when_training_does_not_help():
     assert checks["generation ran in bf16 on CUDA"] is False
     assert checks["LoRA peak memory below full fine-tuning's"] is True
     assert checks["generation gave every row tokens"]
+
+
+def test_a_part_that_raised_fails_without_hiding_the_others():
+    script = _load_script()
+    report = {
+        "environment": {"device": "cuda:0"},
+        "greedy_batched_vs_single": {"error": "Traceback ..."},
+        "throughput": {"engine": [{"batch": 64, "fewest_tokens_in_a_row": 48, "dtype": "torch.bfloat16"}]},
+        "finetuning": {"error": "Traceback ..."},
+    }
+    checks = script.checks(report)
+    assert checks["greedy batched vs single ran"] is False
+    assert checks["fine-tuning ran"] is False
+    assert checks["generation ran in bf16 on CUDA"] is True
+    assert "LoRA lowered the held-out loss" not in checks
+
+
+def test_a_failing_part_is_reported_and_the_rest_still_runs(tiny_checkpoint, tmp_path):
+    script = _load_script()
+    out = tmp_path / "out"
+    kit = _kit(tmp_path / "kit", count=4, examples=False)  # no training data: fine-tuning raises
+    code = script.main(
+        ["--device", "cpu", "--tiny", "--kit", str(kit), "--arch", str(tiny_checkpoint), "--out", str(out),
+         "--naive-prompts", "1"]
+    )  # fmt: skip
+    report = json.loads((out / "cuda_check.json").read_text())
+    assert code == 1
+    assert "Traceback" in report["finetuning"]["error"]
+    assert report["checks"]["fine-tuning ran"] is False
+    assert report["checks"]["generation gave every row tokens"] is True
