@@ -47,20 +47,11 @@ ARCH_FILES = (
     "chat_template.jinja",
     "special_tokens_map.json",
 )
-SAMPLING = {
-    "temperature": 0.7,
-    "top_p": 0.9,
-    "top_k": 50,
-    "repetition_penalty": 1.15,
-    "max_new_tokens": 64,
-    "min_new_tokens": 48,
-}
 
 
 def prepare(kit: Path = KIT) -> None:
     """Fill ``kit`` with what the device run needs and the device machine lacks (all small)."""
-    from generation_bench import DEFAULT_CSV, load_products, messages_for
-
+    from bench.generation_bench import DEFAULT_CSV, load_products, messages_for
     from ml.engine.provision import SMOLLM2_DIRNAME
 
     source = ROOT / "var/models" / SMOLLM2_DIRNAME
@@ -163,8 +154,8 @@ def greedy_batched_vs_single(checkpoint: Path, prompts: list, device: str) -> di
 def throughput(checkpoint: Path, prompts: list, device: str, naive_prompts: int) -> dict:
     """The engine's batched generation in its default dtype vs a naive fp32 generate() loop, same device."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from bench.generation_bench import SAMPLING, run_naive
     from ml.engine import GenerationRequest, LocalHFGenerator, clear_model_cache
 
     def sync():
@@ -194,31 +185,8 @@ def throughput(checkpoint: Path, prompts: list, device: str, naive_prompts: int)
                 "fewest_tokens_in_a_row": min(r.completion_tokens for r in results),
             }
         )
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).to(device).eval()
-    torch.manual_seed(0)
-    tokens, seconds = 0, 0.0
-    for conversation in prompts[:naive_prompts]:
-        ids = tokenizer.apply_chat_template(
-            conversation, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        ).to(device)
-        sync()
-        start = time.perf_counter()
-        out = model.generate(
-            **ids,
-            do_sample=True,
-            temperature=0.7,
-            top_p=0.9,
-            top_k=50,
-            repetition_penalty=1.15,
-            max_new_tokens=64,
-            min_new_tokens=48,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        sync()
-        seconds += time.perf_counter() - start
-        tokens += out.shape[1] - ids["input_ids"].shape[1]
-    naive = {"prompts": naive_prompts, "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1)}
+    # generation_bench's loop (its int() token counts sync CUDA after every prompt, so its timing holds)
+    naive = run_naive(str(checkpoint), prompts[:naive_prompts], device)
     for run in runs:
         run["vs_naive"] = round(run["tokens_per_s"] / naive["tokens_per_s"], 1)
     return {"engine": runs, "naive_fp32": naive}

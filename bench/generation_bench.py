@@ -103,19 +103,19 @@ def run_engine(checkpoint: str, conversations, quantization=None, batch=64, dtyp
     }
 
 
-def run_naive(checkpoint: str, conversations) -> dict:
+def run_naive(checkpoint: str, conversations, device: str = "cpu") -> dict:
     """How the original design did it: one generate() call per prompt, fp32, HF's own sampling."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).to(device).eval()
     torch.manual_seed(0)
     texts, tokens = [], 0
     start = time.perf_counter()
     for conversation in conversations:
         ids = tokenizer.apply_chat_template(
             conversation, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
+        ).to(device)
         out = model.generate(
             **ids,
             do_sample=True,
