@@ -43,8 +43,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from ml.engine.verification import (
+    Evidence,
+    contradictions,
+    placeholders,
+    repetitions,
+    unfinished,
+    unverified,
+    voice_rules,
+    voice_violations,
+)
+
 CHANNELS = ("product_description", "email", "sms", "social_post", "ad_headline")
-CLAIM_KINDS = ("price", "number", "percentage", "measurement", "material", "claim")
+# Kinds of the fact extractors below, then of the statement verifier (ml.engine.verification).
+FACT_KINDS = ("price", "number", "percentage", "measurement", "material", "claim")
+STATEMENT_KINDS = ("term", "colour", "product_type", "audience", "name", "retailer", "contradiction")
+CLAIM_KINDS = FACT_KINDS + STATEMENT_KINDS
 
 # The fields each channel's copy has, in display order.
 CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
@@ -58,7 +72,7 @@ CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
 # Hard limits per channel and field. min_chars 1 means required. sms and ad_headline are a single text: their
 # limit applies to all filled fields together, whatever they are called (a headline stored as "title" too).
 CHANNEL_LIMITS: dict[str, dict[str, dict[str, int]]] = {
-    "product_description": {"title": {"max_chars": 120}, "body": {"min_chars": 50, "max_chars": 1200}},
+    "product_description": {"title": {"min_chars": 1, "max_chars": 120}, "body": {"min_chars": 50, "max_chars": 1200}},
     "email": {"subject": {"min_chars": 1, "max_chars": 60}, "body": {"min_chars": 1, "max_chars": 2000}},
     "sms": {"body": {"min_chars": 1, "max_chars": 160}},
     "social_post": {"body": {"min_chars": 1, "max_chars": 280}, "hashtags": {"max_items": 5}},
@@ -96,8 +110,9 @@ class GroundingReport:
 
     @property
     def approvable(self) -> bool:
-        """Degenerate text can still be approved once a person has read it; invented facts cannot."""
-        return not (self.unsupported or self.channel_violations or self.banned)
+        """Only a piece with no finding at all: a placeholder, a cut-off sentence or a repeated word is
+        something a shopper would see, as much as an invented fact. An edit re-runs the check."""
+        return self.passed
 
     def to_dict(self) -> dict:
         """JSON-safe; ``passed`` and ``approvable`` are included for filtering and ignored by from_dict."""
@@ -122,23 +137,46 @@ class GroundingReport:
 
 
 def check_copy(fields: Mapping[str, str], product: Mapping, *, channel: str, banned_words: Sequence[str] = (),
-               prompt: str = "") -> GroundingReport:
+               prompt: str = "", brand_voice: Mapping | None = None) -> GroundingReport:
     """Check one piece of copy. ``fields`` maps field names (title, subject, body, hashtags) to text;
     ``product`` is a plain dict (sku, title, brand, category, price, currency, attributes, description, ...).
-    ``prompt`` (the text the model was given) enables the prompt-echo check."""
+    ``prompt`` (the text the model was given) enables the prompt-echo check; ``brand_voice`` (its "dont"
+    list) adds the voice's "never" rules to ``banned_words``.
+
+    Every sentence is checked two ways: the fact extractors below (prices, numbers, percentages, measurements,
+    sizes, materials, claim phrases, links, origins) and, for every other content word, the statement verifier
+    (ml.engine.verification): the word must be in the product facts or in the documented generic-marketing
+    vocabulary, colours and audiences must be the product's, and no sentence may contradict a fact."""
     if channel not in CHANNEL_LIMITS:
         raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
     texts = {name: str(value) for name, value in fields.items() if value is not None}
-    facts = _Facts.of(product)
+    product_text = _product_text(product)
+    facts = _Facts.of(product, product_text)
+    evidence = Evidence([product_text])
     report = GroundingReport()
     for name, text in texts.items():
-        report.unsupported.extend(facts.unsupported_in(text, name))
-        report.degenerate.extend(_degenerate(text, name, prompt))
+        found = _extract(text)
+        report.unsupported.extend(facts.unsupported_in(text, name, found))
+        report.unsupported.extend(_statement_claims(text, name, found, evidence, channel))
+        report.degenerate.extend(_degenerate(text, name, prompt, channel))
+    report.unsupported.sort(key=lambda c: (list(texts).index(c.field) if c.field in texts else 0, c.start))
     report.channel_violations = _channel_violations(texts, channel)
     if not any(t.strip() for t in texts.values()):
         report.degenerate.insert(0, "the copy is empty")
-    report.banned = _banned_found(texts.values(), banned_words)
+    rules = voice_rules((brand_voice or {}).get("dont") or (), banned_words)
+    report.banned = voice_violations(list(texts.values()), rules)
     return report
+
+
+def _statement_claims(text: str, field_name: str, found: list, evidence: Evidence, channel: str) -> list[Claim]:
+    """Content words the facts do not back, and sentences that contradict them (see ml.engine.verification)."""
+    skip = [(f.start, f.end) for f in found] + placeholders(text) + [m.span() for m in _RESIDUE.finditer(text)]
+    title_case = field_name in ("title", "subject") or channel == "ad_headline"
+    claims = [Claim(f.text, f.kind, field_name, f.start, f.end, f.reason)
+              for f in unverified(text, evidence, skip=skip, title_case=title_case)]
+    for f in contradictions(text, evidence):
+        claims.append(Claim(f.text, f.kind, field_name, f.start, f.end, f.reason))
+    return claims
 
 
 def hashtag_list(text: str) -> list[str]:
@@ -624,22 +662,14 @@ class _Facts:
             self.links.add(item.value.rstrip("/"))
 
     @classmethod
-    def of(cls, product: Mapping) -> _Facts:
-        parts = [_plain(product.get(key)) for key in ("title", "brand", "category", "description")]
-        attributes = product.get("attributes") or {}
-        if isinstance(attributes, Mapping):
-            for key, value in attributes.items():
-                parts.append(_attribute_line(str(key), value))
-        text = "\n".join(p for p in parts if p)
-        text = html.unescape(re.sub(r"<[^>]+>", " ", text))
-        # Scraped copy glues sentences together ("TSA lockOne handle"); split them so words are whole.
-        text = re.sub(r"(?<=[a-z]{2})(?=[A-Z][a-z])", " ", text)
+    def of(cls, product: Mapping, text: str | None = None) -> _Facts:
+        text = _product_text(product) if text is None else text
         currency = str(product.get("currency") or "").strip().upper()
         return cls(text, _price(product.get("price")), currency, str(product.get("url") or ""))
 
-    def unsupported_in(self, text: str, field_name: str) -> list[Claim]:
+    def unsupported_in(self, text: str, field_name: str, found: list | None = None) -> list[Claim]:
         claims = []
-        for item in _extract(text):
+        for item in _extract(text) if found is None else found:
             reason = self._why_unsupported(item)
             if reason:
                 kind = {"size": "measurement", "link": "claim", "origin": "claim", "example": "claim",
@@ -712,6 +742,19 @@ class _Facts:
         return False
 
 
+def _product_text(product: Mapping) -> str:
+    """The product's facts as one text: title, brand, category, description and attribute lines."""
+    parts = [_plain(product.get(key)) for key in ("title", "brand", "category", "description")]
+    attributes = product.get("attributes") or {}
+    if isinstance(attributes, Mapping):
+        for key, value in attributes.items():
+            parts.append(_attribute_line(str(key), value))
+    text = "\n".join(p for p in parts if p)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    # Scraped copy glues sentences together ("TSA lockOne handle"); split them so words are whole.
+    return re.sub(r"(?<=[a-z]{2})(?=[A-Z][a-z])", " ", text)
+
+
 def _plain(value) -> str:
     return "" if value is None else str(value)
 
@@ -773,26 +816,37 @@ def _channel_violations(texts: Mapping[str, str], channel: str) -> list[str]:
 
 _RESIDUE = re.compile(
     r"<\|[^|>\n]{1,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|(?im:^\s*(?:assistant|user|system)\s*:)"
-    r"|(?i:###\s*(?:instruction|response|input))|(?i:lorem ipsum)"
-    r"|\[(?:[A-Z][A-Za-z]*|[a-z]+)(?:[ _][A-Za-z]+){0,4}\]|\{\{?\s*[A-Za-z_]+\s*\}?\}"
-    r"|</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]{0,80})?/?>|```|\*\*"
+    r"|(?i:###\s*(?:instruction|response|input))"
+    r"|</?(?:p|div|span|br|b|i|em|strong|a|ul|li|h[1-6])(?:\s[^<>]{0,80})?/?>|```|\*\*"
 )
+# Long-form bodies must end a sentence; titles, subjects, headlines, SMS and social posts need only not stop
+# on a word that cannot end one ("with", "the").
+_FULL_STOP_FIELDS = {"body"}
+_NO_FULL_STOP_CHANNELS = {"ad_headline", "sms", "social_post"}
 
 
-def _degenerate(text: str, field_name: str, prompt: str) -> list[str]:
+def _degenerate(text: str, field_name: str, prompt: str, channel: str = "") -> list[str]:
     problems = []
+    holes = list(dict.fromkeys(text[a:b] for a, b in placeholders(text)))
+    if holes:
+        problems.append(f"placeholder left in {field_name}: " + ", ".join(repr(h) for h in holes[:3]))
     residue = list(dict.fromkeys(m.group().strip() for m in _RESIDUE.finditer(text)))
     if residue:
         problems.append(f"template or markup left in {field_name}: " + ", ".join(repr(r) for r in residue[:3]))
+    if field_name != "hashtags":
+        needs_stop = field_name in _FULL_STOP_FIELDS and channel not in _NO_FULL_STOP_CHANNELS
+        tail = unfinished(text, needs_full_stop=needs_stop)
+        if tail:
+            problems.append(f"{field_name} ends mid-sentence: {tail!r}")
     letters = [c for c in text if c.isalpha()]
     if len(letters) >= 20 and sum(c.isupper() for c in letters) > 0.6 * len(letters):
         problems.append(f"{field_name} is mostly in capital letters")
     words = _words(text)
-    run = _repeated_run(words)
-    if run:
-        problems.append(f"repeated words in {field_name}: {run!r}")
+    repeated = [text[a:b] for a, b in repetitions(text)]
+    if repeated:
+        problems.append(f"repeated words in {field_name}: " + ", ".join(repr(r) for r in repeated[:3]))
     counts = Counter(_ngrams(words, 4))
-    if counts and not run:
+    if counts and not repeated:
         gram, count = counts.most_common(1)[0]
         if count >= 3:
             problems.append(f"repeated phrase in {field_name}: {' '.join(gram)!r} {count} times")
@@ -808,28 +862,6 @@ def _degenerate(text: str, field_name: str, prompt: str) -> list[str]:
         if duplicates:
             problems.append("repeated hashtags: " + ", ".join(duplicates))
     return problems
-
-
-def _repeated_run(words: list[str]) -> str:
-    """A unit of 1-3 words repeated back to back (4 times for one word, 3 for longer units)."""
-    for size, times in ((1, 4), (2, 3), (3, 3)):
-        for i in range(len(words) - size * times + 1):
-            unit = words[i:i + size]
-            if all(words[i + k * size:i + (k + 1) * size] == unit for k in range(1, times)):
-                return " ".join(words[i:i + size * times])
-    return ""
-
-
-def _banned_found(texts: Iterable[str], banned_words: Sequence[str]) -> list[str]:
-    """Whole words or phrases, any case, also as plural or possessive ("deal" catches "deals" but "cheap" does
-    not catch "cheapest": a brand that bans that spells it out)."""
-    joined = "\n".join(texts)
-    found = []
-    for word in dict.fromkeys(w.strip() for w in banned_words if w and w.strip()):
-        body = r"\s+".join(re.escape(part) for part in word.split())
-        if re.search(rf"(?<![\w]){body}(?:e?s|'s|’s)?(?!\w)", joined, re.IGNORECASE):
-            found.append(word)
-    return found
 
 
 def _words(text: str) -> list[str]:

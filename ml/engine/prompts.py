@@ -58,7 +58,7 @@ _EXAMPLE_ANSWERS = {
     "sms": f"SMS: New: the roomy navy {EXAMPLE_PRODUCT_NAME} Canvas Tote with two inner pockets, just {{price}}. "
            "Shop now!",
     "social_post": f"Post: Roomy, navy and ready for anything: the {EXAMPLE_PRODUCT_NAME} Canvas Tote. Just "
-                   f"{{price}}.\nHashtags: #{EXAMPLE_PRODUCT_NAME} #CanvasTote #EverydayBag",
+                   f"{{price}}.\nHashtags: #{EXAMPLE_PRODUCT_NAME} #CanvasTote #EverydayTote",
     "ad_headline": f"Headline: {EXAMPLE_PRODUCT_NAME} Canvas Tote, just {{price}}",
 }
 _EXAMPLE_AMOUNTS = {"INR": "1499", "JPY": "4500"}

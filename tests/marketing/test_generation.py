@@ -161,7 +161,7 @@ def scripted(monkeypatch):
         generator = Scripted(script)
         monkeypatch.setattr(generation, "generator_for", lambda version: generator)
         monkeypatch.setattr(
-            generation, "parse_copy_output", lambda text, channel: {"title": "", "body": text}
+            generation, "parse_copy_output", lambda text, channel: {"title": "Northwind", "body": text}
         )
         return generator
 

@@ -18,7 +18,7 @@ from tests.factories import ProductFactory
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-INVENTED = "Stainless steel trail bottle that keeps drinks cold for 24 hours. Now only $5, this week only!"
+INVENTED = "Stainless steel trail bottle that keeps drinks cold for 24 hours. Now only $5."
 FIXED = "Stainless steel trail bottle that keeps drinks cold for 24 hours, yours for $24.90."
 SCRIPT = "<script>alert(1)</script>"
 

@@ -14,6 +14,7 @@ from ml.engine.grounding import (
     CHANNELS,
     CLAIM_KINDS,
     EXAMPLE_PRODUCT_NAME,
+    FACT_KINDS,
     Claim,
     GroundingReport,
     check_copy,
@@ -53,8 +54,13 @@ def body(text, product=BOTTLE, channel="sms", **kwargs):
     return check_copy({"body": text}, product, channel=channel, **kwargs)
 
 
+def fact_claims(report):
+    """What the fact extractors found (this module tests them; the statement verifier has its own tests)."""
+    return [c for c in report.unsupported if c.kind in FACT_KINDS]
+
+
 def unsupported(report):
-    return [(c.kind, c.text) for c in report.unsupported]
+    return [(c.kind, c.text) for c in fact_claims(report)]
 
 
 # --- prices ---------------------------------------------------------------------------------------------
@@ -62,8 +68,8 @@ def unsupported(report):
 def test_invented_price_is_flagged_with_offsets_into_its_field():
     text = "The Hydra bottle, now only $19.99 while it lasts."
     report = body(text)
-    assert len(report.unsupported) == 1
-    claim = report.unsupported[0]
+    assert len(fact_claims(report)) == 1
+    claim = fact_claims(report)[0]
     assert (claim.kind, claim.text, claim.field) == ("price", "$19.99", "body")
     assert text[claim.start:claim.end] == "$19.99"
     assert "24.90" in claim.reason
@@ -73,7 +79,7 @@ def test_invented_price_is_flagged_with_offsets_into_its_field():
 def test_offsets_point_into_the_field_that_holds_the_claim():
     fields = {"subject": "Cold for 24 hours", "body": "Meet the Hydra: 750 ml of cold water for €30."}
     report = check_copy(fields, BOTTLE, channel="email")
-    [claim] = report.unsupported
+    [claim] = fact_claims(report)
     assert claim.field == "body" and fields["body"][claim.start:claim.end] == "€30"
 
 
@@ -82,29 +88,29 @@ def test_offsets_point_into_the_field_that_holds_the_claim():
     "Yours for 24.90 dollars.", "Only 24.90!",
 ])
 def test_the_real_price_is_supported_in_any_format(text):
-    assert body(text).unsupported == []
+    assert fact_claims(body(text)) == []
 
 
 @pytest.mark.parametrize("text", ["Rs. 1,299 only", "₹1299", "INR 1,299.00", "1299 INR", "Rs 1299/-", "just 1299 rupees"])
 def test_rupee_prices_in_indian_formats(text):
-    assert body(text, KURTA).unsupported == []
+    assert fact_claims(body(text, KURTA)) == []
 
 
 def test_price_without_trailing_zero_cents_is_the_price_but_a_rounded_price_is_not():
     whole = dict(BOTTLE, price="25.00")
-    assert body("Just $25.", whole).unsupported == []
+    assert fact_claims(body("Just $25.", whole)) == []
     assert unsupported(body("Just $25.")) == [("price", "$25")]  # 24.90 is not "$25"
 
 
 def test_right_amount_in_the_wrong_currency_is_flagged():
     report = body("Just €24.90 or £24.90.")
-    assert [c.kind for c in report.unsupported] == ["price", "price"]
-    assert "USD" in report.unsupported[0].reason
+    assert [c.kind for c in fact_claims(report)] == ["price", "price"]
+    assert "USD" in fact_claims(report)[0].reason
 
 
 def test_amounts_in_comma_and_indian_grouping():
     product = dict(BOTTLE, price="129999", currency="INR")
-    assert body("Rs. 1,29,999 and ₹129,999", product).unsupported == []
+    assert fact_claims(body("Rs. 1,29,999 and ₹129,999", product)) == []
     assert unsupported(body("₹1,19,999", product)) == [("price", "₹1,19,999")]
 
 
@@ -116,7 +122,7 @@ def test_amounts_in_comma_and_indian_grouping():
     "a two-year warranty", "warranty: 24 months",
 ])
 def test_measurements_match_the_data_after_normalising(text):
-    assert body(text).unsupported == []
+    assert fact_claims(body(text)) == []
 
 
 @pytest.mark.parametrize("text, flagged", [
@@ -133,18 +139,18 @@ def test_invented_measurements_are_flagged(text, flagged):
 
 def test_measurement_from_an_attribute_key_that_names_the_unit():
     product = dict(BOTTLE, title="Hydra bottle", attributes={"capacity_ml": "750"}, description="")
-    assert body("A roomy 750 ml bottle", product).unsupported == []
+    assert fact_claims(body("A roomy 750 ml bottle", product)) == []
     assert unsupported(body("A roomy 500 ml bottle", product)) == [("measurement", "500 ml")]
 
 
 def test_ranges_and_dimensions_need_every_number():
     product = dict(BOTTLE, description="Box measures 30 x 20 x 10 cm. Ready in 2-3 days.")
-    assert body("30 x 20 x 10 cm, ready in 2 to 3 days", product).unsupported == []
+    assert fact_claims(body("30 x 20 x 10 cm, ready in 2 to 3 days", product)) == []
     assert unsupported(body("30 x 25 x 10 cm", product)) == [("measurement", "30 x 25 x 10 cm")]
 
 
 def test_numbers_in_the_description_and_title_are_supported():
-    assert body("Two pockets? No: 2 pockets, and a 750 bottle.", KURTA | {"title": "Bottle 750"}).unsupported == []
+    assert fact_claims(body("Two pockets? No: 2 pockets, and a 750 bottle.", KURTA | {"title": "Bottle 750"})) == []
 
 
 def test_bare_numbers_not_in_the_data_are_flagged():
@@ -153,7 +159,7 @@ def test_bare_numbers_not_in_the_data_are_flagged():
 
 
 def test_spelled_out_numbers_without_a_unit_are_harmless():
-    assert body("One bottle, one promise: cold water all day.").unsupported == []
+    assert fact_claims(body("One bottle, one promise: cold water all day.")) == []
 
 
 def test_stock_and_sku_are_not_facts_to_repeat():
@@ -161,14 +167,14 @@ def test_stock_and_sku_are_not_facts_to_repeat():
 
 
 def test_percentages_and_discounts():
-    assert body("100% cotton, the real thing.", KURTA).unsupported == []
+    assert fact_claims(body("100% cotton, the real thing.", KURTA)) == []
     report = body("Get 20% off today, 50 percent of our fans agree.")
     assert unsupported(report) == [("percentage", "20% off"), ("percentage", "50 percent")]
-    assert "discount" in report.unsupported[0].reason
+    assert "discount" in fact_claims(report)[0].reason
 
 
 def test_letter_sizes_must_be_in_the_data():
-    assert body("Available in XL.", KURTA).unsupported == []
+    assert fact_claims(body("Available in XL.", KURTA)) == []
     assert unsupported(body("Available up to 3XL.", KURTA)) == [("measurement", "3XL")]
 
 
@@ -177,18 +183,18 @@ def test_letter_sizes_must_be_in_the_data():
 def test_invented_material_is_flagged():
     report = body("Stainless steel body with a genuine leather strap.")
     assert unsupported(report) == [("material", "leather")]
-    assert "stainless steel" in report.unsupported[0].reason
+    assert "stainless steel" in fact_claims(report)[0].reason
 
 
 def test_general_material_is_backed_by_a_specific_one_but_not_the_reverse():
-    assert body("Tough steel, built to last.").unsupported == []
+    assert fact_claims(body("Tough steel, built to last.")) == []
     plain_steel = dict(BOTTLE, attributes={"material": "steel"})
     assert unsupported(body("Stainless steel body.", plain_steel)) == [("material", "Stainless steel")]
 
 
 def test_faux_leather_does_not_back_leather():
     bag = dict(BOTTLE, title="Tote bag", attributes={"material": "PU leather"}, description="Roomy tote.")
-    assert body("A faux leather tote.", bag).unsupported == []
+    assert fact_claims(body("A faux leather tote.", bag)) == []
     assert unsupported(body("A leather tote.", bag)) == [("material", "leather")]
 
 
@@ -209,7 +215,7 @@ def test_invented_made_of_phrases_are_flagged(text, flagged):
     "Made from a blend of stainless steel.",
 ])
 def test_made_of_phrases_backed_by_the_data_or_figurative_are_fine(text):
-    assert body(text).unsupported == []
+    assert fact_claims(body(text)) == []
 
 
 def test_material_free_claims_are_not_materials():
@@ -235,25 +241,25 @@ def test_invented_claims_are_flagged(text, claim):
 
 
 def test_claims_stated_in_the_data_are_supported():
-    assert body("BPA-free and vacuum insulated, with a 2-year warranty.").unsupported == []
+    assert fact_claims(body("BPA-free and vacuum insulated, with a 2-year warranty.")) == []
     product = dict(BOTTLE, description="Waterproof shell. Lifetime warranty. Free shipping in the US.")
-    assert body("Water-resistant, free shipping, warranty for life: lifetime warranty.", product).unsupported == []
+    assert fact_claims(body("Water-resistant, free shipping, warranty for life: lifetime warranty.", product)) == []
 
 
 def test_the_products_own_link_is_allowed():
-    assert body("Shop: https://shop.example/p/hb-750").unsupported == []
+    assert fact_claims(body("Shop: https://shop.example/p/hb-750")) == []
 
 
 def test_copy_that_names_the_prompts_example_product_is_flagged():
     assert unsupported(body(f"Meet the {EXAMPLE_PRODUCT_NAME} tote!")) == [("claim", EXAMPLE_PRODUCT_NAME)]
     nova = dict(BOTTLE, brand=EXAMPLE_PRODUCT_NAME)
-    assert body(f"Meet the {EXAMPLE_PRODUCT_NAME} bottle!", nova).unsupported == []
+    assert fact_claims(body(f"Meet the {EXAMPLE_PRODUCT_NAME} bottle!", nova)) == []
 
 
 def test_hashtags_are_checked_too():
     report = check_copy({"body": "Cold water, warm hearts.", "hashtags": "#hydra #vegan #sale2024"}, BOTTLE,
                         channel="social_post")
-    assert [(c.field, c.text) for c in report.unsupported] == [("hashtags", "vegan"), ("hashtags", "2024")]
+    assert [(c.field, c.text) for c in fact_claims(report)] == [("hashtags", "vegan"), ("hashtags", "2024")]
 
 
 def test_true_copy_passes():
@@ -268,7 +274,8 @@ def test_true_copy_passes():
 
 def test_every_claim_kind_is_one_the_review_page_knows():
     text = ("$5, 20% off, 3 pockets, 2 litres, XXL, leather, waterproof, made in Peru, www.x.example, "
-            f"{EXAMPLE_PRODUCT_NAME}")
+            f"{EXAMPLE_PRODUCT_NAME}, grapefruit, red, underwear, for men, at Amazon, ask Doctor Smith. "
+            "The lid is not BPA-free.")
     kinds = {c.kind for c in body(text).unsupported}
     assert kinds == set(CLAIM_KINDS)
 
@@ -329,8 +336,10 @@ def test_empty_copy():
 
 def test_repeated_ngrams_are_degenerate():
     text = "Stay cool all day. Stay cool all day. Stay cool all day with Hydra."
-    assert any("repeated phrase in body: 'stay cool all day' 3 times" == d for d in body(text).degenerate)
-    assert body("Stay cool all day. Stay cool all day.").degenerate == []
+    assert any(d.startswith("repeated words in body: 'Stay cool all day.'") for d in body(text).degenerate)
+    assert any("repeated phrase in body: 'keeps it cold all' 3 times" == d for d in body(
+        "Hydra keeps it cold all day, keeps it cold all night and keeps it cold all week.").degenerate)
+    assert body("Stay cool all day. Stay warm all night.").degenerate == []
 
 
 def test_repeated_token_runs_are_degenerate():
@@ -351,16 +360,17 @@ def test_prompt_echo_is_degenerate():
     assert any("echoes the prompt" in d for d in body(echo, prompt=prompt).degenerate)
     assert body("Cold water for every trail: the Hydra keeps it icy all day long.", prompt=prompt).degenerate == []
     # A subject or title may repeat the product's name from the prompt.
-    subject = {"subject": "Use only the product facts you are given", "body": "Hi"}
+    subject = {"subject": "Use only the product facts you are given", "body": "Hi."}
     assert check_copy(subject, BOTTLE, channel="email", prompt=prompt).degenerate == []
 
 
 @pytest.mark.parametrize("residue", ["<|im_start|>", "<|im_end|>", "Assistant: ", "[PRODUCT]", "[Your Name]",
                                      "{product_name}", "<b>", "**"])
 def test_chat_template_and_placeholder_residue_is_degenerate(residue):
-    report = body(f"{residue}Cold water all day with Hydra.")
-    assert any(d.startswith("template or markup left in body") for d in report.degenerate)
-    assert report.approvable  # a person may still approve it after reading
+    report = body(f"{residue}Cold drinks all day with Hydra.")
+    assert any(d.startswith(("template or markup left in body", "placeholder left in body"))
+               for d in report.degenerate)
+    assert not report.approvable  # a shopper would see it: it must be edited out first
 
 
 def test_banned_words_are_whole_words_or_phrases_any_case():
@@ -427,8 +437,8 @@ def test_real_descriptions_are_grounded_in_their_own_data():
     for product in products:
         report = check_copy({"title": product["title"], "body": product["description"]}, product,
                             channel="product_description")
-        if report.unsupported:
-            flagged.append((product["sku"], [(c.kind, c.text) for c in report.unsupported]))
+        if fact_claims(report):
+            flagged.append((product["sku"], [(c.kind, c.text) for c in fact_claims(report)]))
     print(f"{len(flagged)} of {len(products)} real descriptions flagged: {flagged}")
     assert len(flagged) <= 2
 
