@@ -28,10 +28,12 @@ Writes bench/results/grounding_eval.json and the "Grounding checker vs labels" s
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import importlib.util
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -97,15 +99,39 @@ def _degenerate_category(message: str) -> str:
     return "markup"
 
 
-def findings_of(report: dict) -> list[dict]:
-    """The checker's findings as (category, field, start, end)."""
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _quoted_spans(message: str, fields: dict) -> list[tuple[str, int, int]]:
+    """Where the texts a degenerate-text message quotes (as Python reprs) sit in the piece's fields."""
+    spans = []
+    for literal in _QUOTED.findall(message):
+        try:
+            quoted = ast.literal_eval(literal)
+        except (ValueError, SyntaxError):
+            continue
+        for name, text in fields.items():
+            at = (text or "").find(quoted) if quoted else -1
+            if at >= 0:
+                spans.append((name, at, at + len(quoted)))
+                break
+    return spans
+
+
+def findings_of(report: dict, fields: dict | None = None) -> list[dict]:
+    """The checker's findings as (category, field, start, end); a degenerate-text message gets the spans of
+    the texts it quotes, when ``fields`` are given."""
     out = []
     for claim in report.get("unsupported", []):
         out.append({"category": claim["kind"], "field": claim["field"], "start": claim["start"],
                     "end": claim["end"], "text": claim["text"]})
     for message in report.get("degenerate", []):
-        out.append({"category": _degenerate_category(message), "field": None, "start": None, "end": None,
-                    "text": message})
+        category = _degenerate_category(message)
+        spans = _quoted_spans(message, fields or {})
+        for name, start, end in spans:
+            out.append({"category": category, "field": name, "start": start, "end": end, "text": message})
+        if not spans:
+            out.append({"category": category, "field": None, "start": None, "end": None, "text": message})
     for message in report.get("channel_violations", []):
         category = "empty" if "required" in message else "channel"
         out.append({"category": category, "field": None, "start": None, "end": None, "text": message})
@@ -156,7 +182,7 @@ def evaluate(pieces, labels, products, check, *, timed: bool = True) -> dict:
                                   "max": round(max(timings), 2)}
     result["per_piece"] = [
         {"id": p["id"], "approvable": r["approvable"], "labelled": sorted({d["kind"] for d in lab["defects"]}),
-         "verdict": lab["verdict"], "findings": [f"{f['category']}: {f['text']}" for f in findings_of(r)]}
+         "verdict": lab["verdict"], "findings": [f"{f['category']}: {f['text']}" for f in findings_of(r, p["fields"])]}
         for p, lab, r in per_piece
     ]
     return result
@@ -171,7 +197,7 @@ def _scores(rows) -> dict:
     for piece, label, report in rows:
         kinds = {d["kind"] for d in label["defects"]}
         spans = _label_spans(piece, label)
-        findings = findings_of(report)
+        findings = findings_of(report, piece["fields"])
         is_blocked = not report["approvable"]
         if label["verdict"] == "publishable":
             publishable += 1

@@ -32,6 +32,7 @@ from marketing.services import (
 )
 from ml.engine import GenerationRequest, LocalHFGenerator, OpenAICompatibleGenerator
 from ml.engine.prompts import build_copy_messages, parse_copy_output
+from ml.engine.verification import trim_unfinished
 from ml.jobs import ProgressReporter, job_finish, job_heartbeat, job_log
 from ml.models import Job, ModelVersion
 
@@ -96,6 +97,14 @@ def distinct_2(text: str) -> float:
     return round(len(set(bigrams)) / len(bigrams), 3) if bigrams else 0.0
 
 
+def _complete_sentences(fields: dict[str, str], channel: str) -> dict[str, str]:
+    """A reply that ran out of tokens ends mid-sentence: its running text is cut back to the last complete
+    sentence (a body with none is left empty, which the channel's required-field check then reports)."""
+    if channel == "ad_headline":
+        return fields
+    return {name: trim_unfinished(text) if name == "body" else text for name, text in fields.items()}
+
+
 @dataclass
 class Draft:
     """One piece being written: its prompt, and the best attempt so far."""
@@ -132,6 +141,7 @@ class CopyWriter:
         voice = brand_voice_get(merchant=campaign.merchant)
         self.brand_voice = voice.as_prompt_dict() if voice else None
         self.banned_words = list(voice.banned_words) if voice else []
+        self.voice_rules = voice.as_prompt_dict() if voice else None
         self.sampling = sampling_for(campaign)
         self.tokens = 0
 
@@ -197,12 +207,15 @@ class CopyWriter:
                 continue
             try:
                 fields = parse_copy_output(_printable(result.text), self.campaign.channel)
+                if result.finish_reason == "length":
+                    fields = _complete_sentences(fields, self.campaign.channel)
                 outcome = content_check(
                     product=draft.product,
                     channel=self.campaign.channel,
                     fields=fields,
                     banned_words=self.banned_words,
                     prompt=draft.messages[-1]["content"],
+                    brand_voice=self.voice_rules,
                 )
             except Exception as exc:
                 draft.error = f"{type(exc).__name__}: {exc}"

@@ -402,23 +402,29 @@ def content_check(
     fields: dict[str, str],
     banned_words: Iterable[str] = (),
     prompt: str = "",
+    brand_voice: dict | None = None,
 ) -> GroundingOutcome:
-    """Run the engine's grounding check (standard library only, safe in the web process)."""
+    """Run the engine's grounding check (standard library only, safe in the web process). ``brand_voice``
+    (``BrandVoice.as_prompt_dict()``) adds the voice's "never" rules to the banned words."""
     report = check_copy(
         {k: v for k, v in fields.items() if v},
         product_facts(product),
         channel=channel,
         banned_words=tuple(banned_words),
         prompt=prompt,
+        brand_voice=brand_voice,
     )
     return GroundingOutcome(
         report=report.to_dict(), passed=bool(report.passed), approvable=bool(report.approvable)
     )
 
 
-def _banned_words(merchant: Merchant) -> list[str]:
+def _voice_rules(merchant: Merchant) -> dict:
+    """content_check's banned_words and brand_voice arguments for the merchant's voice."""
     voice = brand_voice_get(merchant=merchant)
-    return list(voice.banned_words) if voice else []
+    if voice is None:
+        return {"banned_words": [], "brand_voice": None}
+    return {"banned_words": list(voice.banned_words), "brand_voice": voice.as_prompt_dict()}
 
 
 # --- content: recording what the model wrote ---------------------------------------------------------------
@@ -540,7 +546,9 @@ def _approval_blockers(piece: ContentPiece) -> list[str]:
     if report.get("channel_violations"):
         blockers.append("channel limit violation(s)")
     if report.get("banned"):
-        blockers.append("banned word(s)")
+        blockers.append("brand voice rule(s): " + ", ".join(map(str, report["banned"])))
+    if report.get("degenerate"):
+        blockers.append("text problem(s): " + "; ".join(map(str, report["degenerate"][:3])))
     if not blockers and not piece.approvable:
         blockers.append("failed grounding checks")
     return blockers
@@ -651,8 +659,8 @@ def content_update(*, piece: ContentPiece, actor: Actor, **fields: str) -> Conte
         product=piece.product,
         channel=channel,
         fields=after,
-        banned_words=_banned_words(piece.merchant),
         prompt=_prompt_text(piece.prompt),
+        **_voice_rules(piece.merchant),
     )
     return _content_replace(
         piece, after, outcome, actor, kind="edit", target_status=_status_after_edit(piece.status)

@@ -457,6 +457,15 @@ class Span:
     reason: str
 
 
+# What each kind of finding is called on a card (the reason says what fact it failed against).
+CLAIM_KIND_LABELS = {
+    "price": "Price", "number": "Number", "percentage": "Percentage", "measurement": "Measurement",
+    "material": "Material", "claim": "Claim", "term": "Unverified", "colour": "Wrong colour",
+    "product_type": "Product type", "audience": "Audience", "name": "Name", "retailer": "Shop or site",
+    "contradiction": "Contradiction",
+}
+
+
 def _claims(grounding) -> list[dict]:
     """The report's unsupported claims with the fields a card needs, skipping malformed entries."""
     unsupported = grounding.get("unsupported") if isinstance(grounding, dict) else None
@@ -465,9 +474,11 @@ def _claims(grounding) -> list[dict]:
         if not isinstance(claim, dict):
             continue
         start, end = claim.get("start"), claim.get("end")
+        kind = claim.get("kind") if claim.get("kind") in CLAIM_KINDS else "claim"
         claims.append({
             "text": str(claim.get("text") or ""),
-            "kind": claim.get("kind") if claim.get("kind") in CLAIM_KINDS else "claim",
+            "kind": kind,
+            "kind_label": CLAIM_KIND_LABELS.get(kind, "Unsupported claim"),
             "field": str(claim.get("field") or ""),
             "start": start if isinstance(start, int) and not isinstance(start, bool) else None,
             "end": end if isinstance(end, int) and not isinstance(end, bool) else None,
@@ -577,7 +588,10 @@ def _blockers(piece: ContentPiece) -> list[str]:
         count = len(piece.channel_violations)
         blockers.append(f"{count} channel limit violation{'s' if count != 1 else ''}")
     if piece.banned:
-        blockers.append(f"banned word{'s' if len(piece.banned) != 1 else ''} ({', '.join(piece.banned)})")
+        blockers.append(f"brand voice ({', '.join(piece.banned)})")
+    if piece.degenerate:
+        count = len(piece.degenerate)
+        blockers.append(f"{count} text problem{'s' if count != 1 else ''}")
     if not blockers and not piece.approvable:
         blockers.append("failed checks")
     return blockers

@@ -258,6 +258,30 @@ def test_unsupported_claims_disable_approve_and_the_server_refuses(login, campai
     assert piece.status == "in_review"
 
 
+def test_each_finding_shows_its_kind_and_what_it_failed_against_and_blocks_approval(login, campaign, bottle):
+    """Wrong colours, unverified words and text problems (a placeholder, a cut-off sentence) are listed by kind;
+    each blocks approval, singly and in bulk."""
+    piece = record(campaign, bottle, "A red stainless steel trail bottle. Dr. Michael Johnson approves, [Your Name] and")
+    assert not piece.approvable and piece.flagged
+    card = card_of(login().get(reverse("dashboard:review")).content.decode(), piece)
+    assert '<span class="problem-kind">Wrong colour:</span> <mark class="claim">red</mark>' in card
+    assert "not a colour of this product (it is green)" in card
+    assert '<span class="problem-kind">Name:</span> <mark class="claim">Dr. Michael Johnson approves</mark>' in card
+    assert '<span class="problem-kind">Text:</span> Placeholder left in body: &#x27;[Your Name]&#x27;' in card
+    assert "Body ends mid-sentence" in card
+    assert "Can't approve yet: 2 unsupported claims, 2 text problems" in card
+    assert re.search(r'data-action="approve" disabled', card)
+    assert 'form="bulk-approve-form" data-bulk-select disabled' in card
+
+
+def test_a_piece_with_only_a_text_problem_is_not_approvable(login, campaign, bottle):
+    piece = record(campaign, bottle, "A stainless steel trail bottle that keeps drinks cold for 24 hours and")
+    assert piece.grounding["unsupported"] == [] and not piece.approvable
+    refused = login().post(url("piece_approve", piece), **HTMX)
+    assert refused.status_code == 409
+    assert "text problem(s): body ends mid-sentence" in refused.content.decode()
+
+
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR])
 def test_viewers_and_editors_cannot_approve_or_reject(login, make_piece, role):
     piece = make_piece("in_review")

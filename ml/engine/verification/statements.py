@@ -106,10 +106,19 @@ class Evidence:
         self.forms |= _all_forms(w.replace("-", "") for w in words if "-" in w)
         self.numbers = {v for w in words if (v := NUMBER_WORDS.get(w)) is not None}
         self.numbers |= {int(n) for n in re.findall(r"(?<![\d.])\d{1,6}(?![\d.])", joined)}
-        self.colours = set()
-        for w in parts:
-            if w in COLOURS:
-                self.colours.add(w)
+        # Shades that are also ordinary words ("steel", "bottle", "sand") count only beside a colour word or
+        # "colour:" ("sand" in "Colour: sand", "bottle green"), so a steel bottle does not back "blue".
+        self.named_colours = []
+        for index, w in enumerate(words):
+            if w not in COLOURS:
+                continue
+            if w in AMBIGUOUS_COLOURS:
+                near = words[max(0, index - 2) : index] + words[index + 1 : index + 2]
+                if not any(n in _COLOUR_CONTEXT or (n in COLOURS and n not in AMBIGUOUS_COLOURS) for n in near):
+                    continue
+            if w not in self.named_colours:
+                self.named_colours.append(w)
+        self.colours = set(self.named_colours)
         for family, shades in COLOUR_FAMILIES.items():
             if self.colours & set(shades):
                 self.colours.add(family)
@@ -264,8 +273,7 @@ def _group(text: str, unbacked: list[tuple[int, int, str]], evidence: Evidence) 
 
 def _reason(kind: str, evidence: Evidence) -> str:
     if kind == "colour":
-        named = sorted(c for c in evidence.colours if c not in COLOUR_FAMILIES or c == "multi")
-        named = [c for c in named if c not in AMBIGUOUS_COLOURS] or named
+        named = evidence.named_colours
         return "not a colour of this product" + (f" (it is {', '.join(named[:4])})" if named else "")
     if kind == "audience":
         named = evidence.audience_text()
