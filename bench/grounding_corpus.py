@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.grounding_data import (  # noqa: E402
+from bench.grounding_data import (
     BRAND_VOICES,
     COPY_PIECES,
     DEFAULT_MYNTRA_CSV,
@@ -50,6 +50,15 @@ def main() -> int:
     parser.add_argument("--channels", default=",".join(CHANNELS))
     parser.add_argument("--out", type=Path, default=COPY_PIECES)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        help="drafts per piece; above 1 the copy studio's choice runs on them (a passing draft, else one "
+        "assembled from their verified sentences, else the best) and replies cut by the token budget are "
+        "trimmed to their last complete sentence, as marketing.generation does (default: %(default)s, the "
+        "pipeline before that choice existed)",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -60,9 +69,12 @@ def main() -> int:
     django.setup()
     from marketing.generation import MAX_NEW_TOKENS, SAMPLING, _printable, _seed
     from ml.engine import GenerationRequest, LocalHFGenerator, provision_base_models
+    from ml.engine.copy_assembly import choose, complete_sentences
+    from ml.engine.grounding import CopyChecker
     from ml.engine.prompts import build_copy_messages, parse_copy_output
 
     products = []
+    by_ref = {}
     if args.myntra:
         if not args.csv.exists():
             print(f"Dataset not found: {args.csv}", file=sys.stderr)
@@ -83,6 +95,7 @@ def main() -> int:
     todo = []
     for source, product in products:
         ref = f"{source}:{product['sku']}"
+        by_ref[ref] = product
         voice_name = "myntra" if source == "myntra" else "demo"
         for channel in channels:
             if (ref, channel, args.tag) in existing:
@@ -101,13 +114,32 @@ def main() -> int:
         todo.sort(key=lambda t: (t[2], t[0]))
         for start in range(0, len(todo), args.batch):
             chunk = todo[start : start + args.batch]
+            k = args.candidates
             requests = [
-                GenerationRequest.chat(m, request_id=ref, seed=seed, **params)
+                GenerationRequest.chat(m, request_id=ref, seed=seed + j, **params)
                 for ref, _, _, m, seed, params in chunk
+                for j in range(k)
             ]
-            results = generator.generate(requests)
-            for (ref, voice_name, channel, _, seed, params), result in zip(chunk, results):
+            outputs = generator.generate(requests)
+            for i, (ref, voice_name, channel, messages, seed, params) in enumerate(chunk):
+                results = outputs[i * k : (i + 1) * k]
+                result = results[0]
                 fields = parse_copy_output(_printable(result.text), channel)
+                assembled = False
+                if k > 1:
+                    drafts = []
+                    for one in results:
+                        draft = parse_copy_output(_printable(one.text), channel)
+                        if one.finish_reason == "length":
+                            draft = complete_sentences(draft, channel)
+                        drafts.append({n: v for n, v in draft.items() if v})
+                    voice = BRAND_VOICES[voice_name]
+                    checker = CopyChecker(by_ref[ref], banned_words=voice["banned_words"], brand_voice=voice)
+                    choice = choose(drafts, by_ref[ref], channel=channel, checker=checker,
+                                    prompt=messages[-1]["content"])
+                    fields = {n: choice.fields.get(n, "") for n in fields}
+                    assembled = choice.assembled
+                    result = results[choice.index or 0]
                 row = {
                     "id": f"{args.tag}:{channel}:{ref}",
                     "product": ref,
@@ -116,6 +148,8 @@ def main() -> int:
                     "model": args.tag,
                     "seed": seed,
                     "finish_reason": result.finish_reason,
+                    "candidates": k,
+                    "assembled": assembled,
                     "fields": fields,
                 }
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")

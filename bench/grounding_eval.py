@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.grounding_data import BRAND_VOICES, COPY_PIECES, GROUNDING_DIR, products_by_ref  # noqa: E402
+from bench.grounding_data import BRAND_VOICES, COPY_PIECES, GROUNDING_DIR, products_by_ref
 
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 RESULTS_JSON = ROOT / "bench" / "results" / "grounding_eval.json"
@@ -246,6 +246,32 @@ def _scores(rows) -> dict:
     }
 
 
+def _adjudicated_precision() -> dict | None:
+    """Precision of a random sample of statement findings on the test half, judged by reading
+    (bench/grounding_sample_findings.py draws it; finding_adjudications.jsonl holds the verdicts)."""
+    sample_path = GROUNDING_DIR / "finding_sample.jsonl"
+    verdict_path = GROUNDING_DIR / "finding_adjudications.jsonl"
+    if not (sample_path.exists() and verdict_path.exists()):
+        return None
+    sample = {(r["piece"], r["field"], r["start"], r["end"]): r
+              for r in map(json.loads, sample_path.read_text().splitlines()) if r}
+    by_category: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    total = [0, 0]
+    for row in map(json.loads, verdict_path.read_text().splitlines()):
+        finding = sample.get((row["piece"], row["field"], row["start"], row["end"]))
+        if finding is None:
+            continue
+        right = row["verdict"] == "right"
+        by_category[finding["category"]][0] += right
+        by_category[finding["category"]][1] += 1
+        total[0] += right
+        total[1] += 1
+    if not total[1]:
+        return None
+    return {"precision": round(total[0] / total[1], 3), "n": total[1],
+            "by_category": {k: {"precision": round(a / b, 3), "n": b} for k, (a, b) in sorted(by_category.items())}}
+
+
 def _baseline_check(ref: str):
     """check_copy as it was at ``ref`` (one self-contained module then), loaded from git."""
     source = subprocess.run(["git", "show", f"{ref}:ml/engine/grounding.py"], cwd=ROOT, check=True,
@@ -289,6 +315,9 @@ def main() -> int:
         "label_kinds": dict(Counter(d["kind"] for lab in labels.values() for d in lab["defects"])),
         "current": evaluate(pieces, labels, products, check_copy),
     }
+    adjudicated = _adjudicated_precision()
+    if adjudicated:
+        results["adjudicated"] = adjudicated
     if args.baseline_ref:
         results["baseline_ref"] = args.baseline_ref
         results["baseline"] = evaluate(pieces, labels, products, _baseline_check(args.baseline_ref), timed=False)
@@ -315,9 +344,9 @@ def render(results: dict) -> str:
     cur = results["current"]
     base = results.get("baseline")
     lines = [SECTION, "",
-             f"`bench/grounding_eval.py`, {results['date']}: {results['labelled']} copy pieces labelled by reading "
+             (f"`bench/grounding_eval.py`, {results['date']}: {results['labelled']} copy pieces labelled by reading "
              f"(`bench/grounding/`, guide in `LABELLING.md`), split by product into a dev half (seen while the "
-             f"verifier's vocabulary was written) and a held-out test half.", ""]
+             f"verifier's vocabulary was written) and a held-out test half."), ""]
     header = "| | test: current | test: before | dev: current | dev: before |"
     lines += [header, "| --- | ---: | ---: | ---: | ---: |"]
 
@@ -342,8 +371,8 @@ def render(results: dict) -> str:
         row("publishable pieces left approvable", "publishable_pieces_approvable_share"),
         row("blocked pieces that have a labelled defect (piece precision)", "piece_precision"),
     ]
-    lines += ["", "Recall per labelled defect kind, test half (pieces blocked / labelled; spans overlapped by a "
-              "finding / labelled spans):", "", "| kind | pieces | recall (pieces) | spans | recall (spans) |",
+    lines += ["", ("Recall per labelled defect kind, test half (pieces blocked / labelled; spans overlapped by a "
+              "finding / labelled spans):"), "", "| kind | pieces | recall (pieces) | spans | recall (spans) |",
               "| --- | ---: | ---: | ---: | ---: |"]
     test = cur["splits"]["test"]
     for kind in LABEL_KINDS:
@@ -357,10 +386,17 @@ def render(results: dict) -> str:
               "", "| category | findings | precision |", "| --- | ---: | ---: |"]
     for category, value in sorted(test["precision"].items(), key=lambda kv: -kv[1]["n"]):
         lines.append(f"| {category} | {value['n']} | {value['precision']:.1%} |")
+    adjudicated = results.get("adjudicated")
+    if adjudicated:
+        parts = ", ".join(f"{k} {v['precision']:.0%} of {v['n']}" for k, v in adjudicated["by_category"].items())
+        lines += ["", ("The labels mark the main defects of a piece, not every word of a garbled one, so a finding "
+                  "that overlaps no labelled span is not necessarily wrong. A random sample of "
+                  f"{adjudicated['n']} statement findings on the test half, each judged by reading "
+                  f"(`finding_adjudications.jsonl`): **{adjudicated['precision']:.1%} are right** ({parts}).")]
     if "ms_per_piece" in cur:
         ms = cur["ms_per_piece"]
-        lines += ["", f"Speed: {ms['mean']} ms per piece on average, p95 {ms['p95']} ms, max {ms['max']} ms "
-                  f"(one core, this machine)."]
+        lines += ["", (f"Speed: {ms['mean']} ms per piece on average, p95 {ms['p95']} ms, max {ms['max']} ms "
+                  f"(one core, this machine).")]
     return "\n".join(lines) + "\n"
 
 

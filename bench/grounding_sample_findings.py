@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.grounding_data import BRAND_VOICES, COPY_PIECES, GROUNDING_DIR, products_by_ref  # noqa: E402
-from bench.grounding_eval import split_of  # noqa: E402
+from bench.grounding_data import BRAND_VOICES, COPY_PIECES, GROUNDING_DIR, products_by_ref
+from bench.grounding_eval import split_of
 
 SAMPLE = GROUNDING_DIR / "finding_sample.jsonl"
 STATEMENT_CATEGORIES = ("term", "name", "product_type", "colour", "audience", "retailer", "contradiction")

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.grounding_data import BRAND_VOICES, COPY_PIECES, products_by_ref  # noqa: E402
+from bench.grounding_data import BRAND_VOICES, COPY_PIECES, products_by_ref
 
 
 def main() -> int:

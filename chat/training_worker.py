@@ -14,9 +14,7 @@ from ml.engine import evaluate_loss
 from ml.engine.finetune import FinetuneResult
 from ml.jobs import job_heartbeat, job_log
 from ml.models import Job, ModelVersion, Purpose, TrainingDataset
-from ml.selectors import serving_version
-from ml.services import PromotionRefused, version_promote
-from ml.training import _base_and_adapter, finetune_run
+from ml.training import _base_and_adapter, finetune_run, promotion_verdict, record_promotion
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +57,10 @@ def chat_finetune_run(job: Job) -> str:
             pk__in=conversation_ids, merchant=job.merchant, trained_in__isnull=True
         ).update(trained_in=version)
         job_log(job.pk, f"Marked {marked} conversation(s) as trained in {version.name}.")
-    verdict = promotion_verdict(job, version) if params.get("auto_promote", True) else {
+    verdict = promotion_verdict(job, version, Purpose.CHAT) if params.get("auto_promote", True) else {
         "promoted": False, "reason": "Automatic promotion was not requested.",
     }
-    _record(job, version, verdict)
+    record_promotion(job, version, verdict)
     job_log(job.pk, verdict["reason"])
     return outcome
 
@@ -78,32 +76,6 @@ def heldout_comparison(result: FinetuneResult, start_from: ModelVersion) -> dict
         "tuned_heldout_perplexity": round(result.perplexity_after, 4),
         "perplexity_reduction": round(1 - result.perplexity_after / result.perplexity_before, 4),
     }
-
-
-def promotion_verdict(job: Job, version: ModelVersion) -> dict:
-    """Promote through the registry's gate (held-out and regression set) if the version it was trained from
-    still serves; otherwise a person decides, since the comparison was made against another version."""
-    current = serving_version(merchant=job.merchant, purpose=Purpose.CHAT)
-    if current is not None and current.pk != job.base_version_id:
-        return {
-            "promoted": False,
-            "reason": f"Not promoted: {current.name} started serving while this version trained "
-            f"from {job.base_version.name}; compare and promote by hand.",
-        }
-    try:
-        deployment = version_promote(
-            merchant=job.merchant, version=version, purpose=Purpose.CHAT, actor=Actor.system(f"job:{job.pk}")
-        )
-    except PromotionRefused as exc:
-        return {"promoted": False, "reason": f"Not promoted: {exc}", "gate": exc.gate}
-    return {"promoted": True, "reason": f"Promoted: {deployment.gate_report['reason']}", "gate": deployment.gate_report}
-
-
-def _record(job: Job, version: ModelVersion, verdict: dict) -> None:
-    job.refresh_from_db(fields=["metrics"])
-    Job.objects.filter(pk=job.pk).update(metrics={**job.metrics, "promotion": verdict})
-    version.refresh_from_db(fields=["metrics"])
-    ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "promotion": verdict})
 
 
 def _loss_of(version: ModelVersion, records: list[dict], max_seq_len: int) -> float:

@@ -54,6 +54,10 @@ def _configure(sender: Celery, **kwargs) -> None:
             "chat-embed-stale-catalogs": {
                 "task": "chat.tasks.embed_stale_catalogs_task", "schedule": 600.0, "options": {"queue": "ml"},
             },
+            "copy-learning": {
+                "task": "marketing.tasks.copy_learning_sweep_task",
+                "schedule": float(settings.COPY_LEARNING_SCHEDULE_SECONDS), "options": {"queue": "default"},
+            },
             "chat-incremental-finetune": {
                 "task": "chat.training_tasks.incremental_finetune_sweep_task",
                 "schedule": float(settings.CHAT_INCREMENTAL_FINETUNE_SCHEDULE_SECONDS), "options": {"queue": "default"},

@@ -27,12 +27,12 @@ from marketing.services import (
     GroundingOutcome,
     campaign_generation_finished,
     content_apply_regeneration,
-    content_check,
     content_piece_record,
 )
 from ml.engine import GenerationRequest, LocalHFGenerator, OpenAICompatibleGenerator
+from ml.engine.copy_assembly import Choice, choose, complete_sentences
+from ml.engine.grounding import CopyChecker
 from ml.engine.prompts import build_copy_messages, parse_copy_output
-from ml.engine.verification import trim_unfinished
 from ml.jobs import ProgressReporter, job_finish, job_heartbeat, job_log
 from ml.models import Job, ModelVersion
 
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 BATCH_PRODUCTS = settings.GENERATION_BATCH_PRODUCTS
 HEARTBEAT_SECONDS = 30.0
 QUANTIZATION = settings.GENERATION_QUANTIZATION
+CANDIDATES = settings.GENERATION_CANDIDATES
 # Token budgets sit a little above each channel's character limit (about 4 characters a token): the
 # parser trims a reply that is slightly over at a word boundary, and the grounding check flags the rest.
 # Sampling keeps variants apart; the repetition penalty keeps small models out of loops. No n-gram ban:
@@ -97,14 +98,6 @@ def distinct_2(text: str) -> float:
     return round(len(set(bigrams)) / len(bigrams), 3) if bigrams else 0.0
 
 
-def _complete_sentences(fields: dict[str, str], channel: str) -> dict[str, str]:
-    """A reply that ran out of tokens ends mid-sentence: its running text is cut back to the last complete
-    sentence (a body with none is left empty, which the channel's required-field check then reports)."""
-    if channel == "ad_headline":
-        return fields
-    return {name: trim_unfinished(text) if name == "body" else text for name, text in fields.items()}
-
-
 @dataclass
 class Draft:
     """One piece being written: its prompt, and the best attempt so far."""
@@ -119,6 +112,7 @@ class Draft:
     seed: int | None = None
     result: object = None
     error: str = ""
+    assembled: bool = False  # built from several drafts' verified sentences
 
     def score(self, outcome: GroundingOutcome) -> tuple:
         report = outcome.report
@@ -132,8 +126,17 @@ class Draft:
 class CopyWriter:
     """Generates and grounds pieces for one campaign with one model version."""
 
-    def __init__(self, campaign: Campaign, version: ModelVersion, *, max_attempts: int, seed_salt: str = ""):
+    def __init__(
+        self,
+        campaign: Campaign,
+        version: ModelVersion,
+        *,
+        max_attempts: int,
+        seed_salt: str = "",
+        candidates: int | None = None,
+    ):
         self.campaign = campaign
+        self.candidates = max(1, candidates or CANDIDATES)
         self.version = version
         self.max_attempts = max_attempts
         self.seed_salt = seed_salt
@@ -177,15 +180,16 @@ class CopyWriter:
     def _requests(self, drafts: list[Draft], attempt: int) -> list[GenerationRequest]:
         requests = []
         for draft in drafts:
-            seed = _seed(self.campaign.pk, draft.product.pk, draft.variant, attempt, self.seed_salt)
-            requests.append(
-                GenerationRequest.chat(
-                    draft.messages,
-                    request_id=f"{draft.product.pk}:{draft.variant}",
-                    seed=seed,
-                    **self.sampling,
+            for candidate in range(self.candidates):
+                seed = _seed(self.campaign.pk, draft.product.pk, draft.variant, attempt, self.seed_salt, candidate)
+                requests.append(
+                    GenerationRequest.chat(
+                        draft.messages,
+                        request_id=f"{draft.product.pk}:{draft.variant}:{candidate}",
+                        seed=seed,
+                        **self.sampling,
+                    )
                 )
-            )
         return requests
 
     def _attempt(self, drafts: list[Draft], attempt: int) -> None:
@@ -200,30 +204,51 @@ class CopyWriter:
                     results.extend(self.generator.generate([request]))
                 except Exception as one_exc:
                     results.append(one_exc)
-        for draft, request, result in zip(drafts, requests, results):
+        k = self.candidates
+        for index, draft in enumerate(drafts):
             draft.attempts += 1
-            if isinstance(result, Exception):
-                draft.error = f"{type(result).__name__}: {result}"
-                continue
+            parsed = []
+            for request, result in zip(requests[index * k : (index + 1) * k], results[index * k : (index + 1) * k]):
+                if isinstance(result, Exception):
+                    draft.error = f"{type(result).__name__}: {result}"
+                    continue
+                try:
+                    fields = parse_copy_output(_printable(result.text), self.campaign.channel)
+                    if result.finish_reason == "length":
+                        fields = complete_sentences(fields, self.campaign.channel)
+                except Exception as exc:
+                    draft.error = f"{type(exc).__name__}: {exc}"
+                    continue
+                self.tokens += result.completion_tokens
+                parsed.append((fields, result, request.params.seed))
             try:
-                fields = parse_copy_output(_printable(result.text), self.campaign.channel)
-                if result.finish_reason == "length":
-                    fields = _complete_sentences(fields, self.campaign.channel)
-                outcome = content_check(
-                    product=draft.product,
-                    channel=self.campaign.channel,
-                    fields=fields,
-                    banned_words=self.banned_words,
-                    prompt=draft.messages[-1]["content"],
-                    brand_voice=self.voice_rules,
-                )
+                choice = self._choose(draft, [fields for fields, _, _ in parsed])
             except Exception as exc:
                 draft.error = f"{type(exc).__name__}: {exc}"
                 continue
-            self.tokens += result.completion_tokens
+            if choice is None:
+                continue
+            outcome = GroundingOutcome(
+                report=choice.report.to_dict(),
+                passed=bool(choice.report.passed),
+                approvable=bool(choice.report.approvable),
+            )
             if draft.outcome is None or draft.score(outcome) > draft.score(draft.outcome):
-                draft.fields, draft.outcome, draft.result = fields, outcome, result
-                draft.seed, draft.error = request.params.seed, ""
+                _, result, seed = parsed[choice.index if choice.index is not None else 0]
+                draft.fields, draft.outcome, draft.result = choice.fields, outcome, result
+                draft.seed, draft.error, draft.assembled = seed, "", choice.assembled
+
+    def _choose(self, draft: Draft, candidates: list[dict]) -> Choice | None:
+        """The try's piece (ml.engine.copy_assembly.choose), checked as content_check checks it."""
+        product = product_facts(draft.product)
+        checker = CopyChecker(product, banned_words=self.banned_words, brand_voice=self.voice_rules)
+        return choose(
+            [{k: v for k, v in c.items() if v} for c in candidates],
+            product,
+            channel=self.campaign.channel,
+            checker=checker,
+            prompt=draft.messages[-1]["content"],
+        )
 
     def piece_values(self, draft: Draft) -> dict:
         text = " ".join(v for v in draft.fields.values() if v)
@@ -240,6 +265,8 @@ class CopyWriter:
                 "finish_reason": draft.result.finish_reason,
                 "completion_tokens": draft.result.completion_tokens,
                 "passed_first_try": draft.first_try_passed,
+                "assembled": draft.assembled,
+                "candidates": self.candidates,
             },
             "attempts": draft.attempts,
         }

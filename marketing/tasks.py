@@ -68,3 +68,11 @@ def publish_scheduled_content_task() -> int:
     from marketing.services import content_publish_scheduled
 
     return len(content_publish_scheduled())
+
+
+@shared_task(name="marketing.tasks.copy_learning_sweep_task", acks_late=True)
+def copy_learning_sweep_task() -> list[int]:
+    """Beat (daily by default): a copy fine-tune for each merchant with enough newly approved pieces."""
+    from marketing.copy_training import copy_learning_sweep
+
+    return copy_learning_sweep()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketing import views
+from marketing import copy_training_views, views
 
 # Mounted at /campaigns/. The review queue lives at /review/ as `dashboard:review` (accounts.dashboard_urls).
 app_name = "marketing"
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.campaign_list_view, name="campaign_list"),
     path("new/", views.campaign_create_view, name="campaign_create"),
     path("brand-voice/", views.brand_voice_view, name="brand_voice"),
+    path("copy-model/finetune/", copy_training_views.copy_finetune_view, name="copy_finetune"),
     path("products/picker/", views.product_picker_view, name="product_picker"),
     path("products/filter-preview/", views.product_filter_preview_view, name="product_filter_preview"),
     path("<int:campaign_id>/", views.campaign_detail_view, name="campaign_detail"),

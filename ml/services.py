@@ -119,8 +119,9 @@ def job_cancel(*, job: Job, actor: Actor) -> bool:
 
 
 def promotion_gate(version: ModelVersion) -> dict:
-    """The new version must beat its parent on the same held-out split (lower eval loss) and, where a fixed
-    regression set was evaluated (chat), must not be worse than its parent on it."""
+    """The new version must beat its parent on the same held-out split (lower eval loss); where a fixed
+    regression set was evaluated (chat), must not be worse than its parent on it; and where held-out copy was
+    generated and verified (copy), must be no worse on any count and better on one."""
     metrics = version.metrics or {}
     after, before = metrics.get("eval_loss"), metrics.get("parent_eval_loss")
     if version.kind == ModelVersion.Kind.BASE:
@@ -137,6 +138,24 @@ def promotion_gate(version: ModelVersion) -> dict:
         "parent_eval_loss": before,
         "reason": f"Held-out loss {after:.4f} {verdict} its parent's {before:.4f}.",
     }
+    copy_checks = [  # (metric, higher is better): the copy model's held-out generation (marketing)
+        ("approvable", True), ("unsupported", False), ("fact_coverage", True), ("rouge_l", True), ("chrf", True),
+    ]
+    compared = [(name, better, metrics.get(f"copy_{name}"), metrics.get(f"parent_copy_{name}"))
+                for name, better in copy_checks]
+    compared = [c for c in compared if c[2] is not None and c[3] is not None]
+    if compared:
+        worse = [n for n, better, new, old in compared if (new < old if better else new > old)]
+        improved = [n for n, better, new, old in compared if (new > old if better else new < old)]
+        gate["copy"] = {n: {"new": new, "parent": old} for n, _, new, old in compared}
+        gate["passed"] = passed and not worse and bool(improved)
+        labels = {"approvable": "approvable share", "unsupported": "share with an unsupported claim",
+                  "fact_coverage": "fact coverage", "rouge_l": "ROUGE-L", "chrf": "chrF"}
+        gate["reason"] += (
+            f" Held-out copy: worse on {', '.join(labels[n] for n in worse)}." if worse
+            else f" Held-out copy: better on {', '.join(labels[n] for n in improved)}, worse on nothing."
+            if improved else " Held-out copy: no better than its parent on anything."
+        )
     regression, parent_regression = metrics.get("regression_loss"), metrics.get("parent_regression_loss")
     if regression is not None and parent_regression is not None:
         held = regression <= parent_regression

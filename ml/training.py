@@ -130,3 +130,33 @@ def finetune_run(job: Job, *, evaluate: Callable[[FinetuneResult], dict] | None 
     job_log(job.pk, f"Registered version {version.name}: held-out loss {result.eval_loss_before:.4f} -> "
                     f"{result.eval_loss_after:.4f}.")
     return "succeeded"
+
+
+def promotion_verdict(job: Job, version: ModelVersion, purpose: str) -> dict:
+    """Promote through the registry's gate if the version it was trained from still serves the purpose;
+    otherwise a person decides, since the comparison was made against another version."""
+    from ml.selectors import serving_version
+    from ml.services import PromotionRefused, version_promote
+
+    current = serving_version(merchant=job.merchant, purpose=purpose)
+    if current is not None and current.pk != job.base_version_id:
+        return {
+            "promoted": False,
+            "reason": f"Not promoted: {current.name} started serving while this version trained "
+            f"from {job.base_version.name}; compare and promote by hand.",
+        }
+    try:
+        deployment = version_promote(
+            merchant=job.merchant, version=version, purpose=purpose, actor=Actor.system(f"job:{job.pk}")
+        )
+    except PromotionRefused as exc:
+        return {"promoted": False, "reason": f"Not promoted: {exc}", "gate": exc.gate}
+    return {"promoted": True, "reason": f"Promoted: {deployment.gate_report['reason']}", "gate": deployment.gate_report}
+
+
+def record_promotion(job: Job, version: ModelVersion, verdict: dict) -> None:
+    """The verdict goes on the job and the version, beside their other metrics."""
+    job.refresh_from_db(fields=["metrics"])
+    Job.objects.filter(pk=job.pk).update(metrics={**job.metrics, "promotion": verdict})
+    version.refresh_from_db(fields=["metrics"])
+    ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "promotion": verdict})

@@ -171,6 +171,9 @@ LOGGING = {
 # exponential backoff from the base delay.
 GENERATION_BATCH_PRODUCTS = env_int("GENERATION_BATCH_PRODUCTS", 16)
 GENERATION_QUANTIZATION = env_str("GENERATION_QUANTIZATION") or None
+# Drafts written per piece and try; the piece is the best that passes every check, else one assembled from
+# the drafts' verified sentences (ml.engine.copy_assembly).
+GENERATION_CANDIDATES = env_int("GENERATION_CANDIDATES", 3)
 if GENERATION_QUANTIZATION not in (None, "int8"):
     raise ImproperlyConfigured(f"GENERATION_QUANTIZATION must be empty or 'int8', not {GENERATION_QUANTIZATION!r}")
 GENERATION_API_KEY = env_str("GENERATION_API_KEY") or None
@@ -189,6 +192,17 @@ MODEL_STORE_DIR = Path(env_str("MODEL_STORE_DIR", str(VAR_DIR / "models")))
 # split. Incremental fine-tuning runs on Celery beat every CHAT_INCREMENTAL_FINETUNE_SCHEDULE_SECONDS (daily),
 # takes at most CHAT_INCREMENTAL_MAX_CONVERSATIONS new conversations and replays at most
 # CHAT_REPLAY_MAX_DIALOGUES earlier dialogues.
+# Copy fine-tuning (marketing/copy_training.py): at most COPY_FINETUNE_MAX_PRODUCTS catalog pairs and
+# COPY_FINETUNE_MAX_PIECES approved pieces; at least COPY_FINETUNE_MIN_EXAMPLES examples; the gate generates for at
+# most COPY_EVAL_MAX_PRODUCTS held-out products. Celery beat checks every COPY_LEARNING_SCHEDULE_SECONDS (daily) for
+# merchants with COPY_FINETUNE_MIN_NEW_PIECES newly approved pieces.
+COPY_FINETUNE_MAX_PRODUCTS = env_int("COPY_FINETUNE_MAX_PRODUCTS", 2000)
+COPY_FINETUNE_MAX_PIECES = env_int("COPY_FINETUNE_MAX_PIECES", 2000)
+COPY_FINETUNE_MIN_EXAMPLES = env_int("COPY_FINETUNE_MIN_EXAMPLES", 20)
+COPY_EVAL_MAX_PRODUCTS = env_int("COPY_EVAL_MAX_PRODUCTS", 40)
+COPY_FINETUNE_MIN_NEW_PIECES = env_int("COPY_FINETUNE_MIN_NEW_PIECES", 20)
+COPY_LEARNING_SCHEDULE_SECONDS = env_int("COPY_LEARNING_SCHEDULE_SECONDS", 24 * 3600)
+
 CHAT_DIALOGUE_IMPORT_MAX_BYTES = env_int("CHAT_DIALOGUE_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 CHAT_FINETUNE_MIN_DIALOGUES = env_int("CHAT_FINETUNE_MIN_DIALOGUES", 20)
 CHAT_EVAL_MAX_DIALOGUES = env_int("CHAT_EVAL_MAX_DIALOGUES", 200)

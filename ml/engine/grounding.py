@@ -147,25 +147,47 @@ def check_copy(fields: Mapping[str, str], product: Mapping, *, channel: str, ban
     sizes, materials, claim phrases, links, origins) and, for every other content word, the statement verifier
     (ml.engine.verification): the word must be in the product facts or in the documented generic-marketing
     vocabulary, colours and audiences must be the product's, and no sentence may contradict a fact."""
-    if channel not in CHANNEL_LIMITS:
-        raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
-    texts = {name: str(value) for name, value in fields.items() if value is not None}
-    product_text = _product_text(product)
-    facts = _Facts.of(product, product_text)
-    evidence = Evidence([product_text])
-    report = GroundingReport()
-    for name, text in texts.items():
+    return CopyChecker(product, banned_words=banned_words, brand_voice=brand_voice).check(
+        fields, channel=channel, prompt=prompt)
+
+
+class CopyChecker:
+    """check_copy for many texts about one product: the facts are read once."""
+
+    def __init__(self, product: Mapping, *, banned_words: Sequence[str] = (), brand_voice: Mapping | None = None):
+        product_text = _product_text(product)
+        self.facts = _Facts.of(product, product_text)
+        self.evidence = Evidence([product_text])
+        self.rules = voice_rules((brand_voice or {}).get("dont") or (), banned_words)
+
+    def check(self, fields: Mapping[str, str], *, channel: str, prompt: str = "") -> GroundingReport:
+        if channel not in CHANNEL_LIMITS:
+            raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+        texts = {name: str(value) for name, value in fields.items() if value is not None}
+        report = GroundingReport()
+        for name, text in texts.items():
+            report.unsupported.extend(self.claims(text, name, channel))
+            report.degenerate.extend(_degenerate(text, name, prompt, channel))
+        report.unsupported.sort(key=lambda c: (list(texts).index(c.field) if c.field in texts else 0, c.start))
+        report.channel_violations = _channel_violations(texts, channel)
+        if not any(t.strip() for t in texts.values()):
+            report.degenerate.insert(0, "the copy is empty")
+        report.banned = voice_violations(list(texts.values()), self.rules)
+        return report
+
+    def claims(self, text: str, field_name: str, channel: str) -> list[Claim]:
+        """Unsupported facts and unverified statements in one field's text."""
         found = _extract(text)
-        report.unsupported.extend(facts.unsupported_in(text, name, found))
-        report.unsupported.extend(_statement_claims(text, name, found, evidence, channel))
-        report.degenerate.extend(_degenerate(text, name, prompt, channel))
-    report.unsupported.sort(key=lambda c: (list(texts).index(c.field) if c.field in texts else 0, c.start))
-    report.channel_violations = _channel_violations(texts, channel)
-    if not any(t.strip() for t in texts.values()):
-        report.degenerate.insert(0, "the copy is empty")
-    rules = voice_rules((brand_voice or {}).get("dont") or (), banned_words)
-    report.banned = voice_violations(list(texts.values()), rules)
-    return report
+        return self.facts.unsupported_in(text, field_name, found) + _statement_claims(
+            text, field_name, found, self.evidence, channel)
+
+    def clean(self, text: str, field_name: str, channel: str) -> bool:
+        """True when a fragment (a sentence, a title, a hashtag) has no finding of any kind on its own."""
+        if not text.strip() or self.claims(text, field_name, channel):
+            return False
+        if _degenerate(text, field_name, "", channel):
+            return False
+        return not voice_violations([text], self.rules)
 
 
 def _statement_claims(text: str, field_name: str, found: list, evidence: Evidence, channel: str) -> list[Claim]:

@@ -22,6 +22,12 @@ INVENTED = "Stainless steel trail bottle that keeps drinks cold for 24 hours, no
 
 
 @pytest.fixture(autouse=True)
+def one_draft_per_try(monkeypatch):
+    # Most tests here script one text per try; the tests of several drafts per try set their own number.
+    monkeypatch.setattr(generation, "CANDIDATES", 1)
+
+
+@pytest.fixture(autouse=True)
 def short_outputs(monkeypatch):
     # The tiny model writes gibberish at any length; short outputs keep these tests fast on a busy CPU.
     monkeypatch.setattr(
@@ -288,3 +294,46 @@ def test_a_long_batch_keeps_the_job_heartbeat_fresh(merchant):
     job.refresh_from_db()
     assert job.heartbeat_at > old + timedelta(minutes=9)
     assert job not in stale_jobs(kind="generate")
+
+
+def test_the_passing_draft_of_several_is_kept(campaign, tiny_base, actor, bottle, jacket, scripted, monkeypatch):
+    monkeypatch.setattr(generation, "CANDIDATES", 3)
+    jacket_good = "A light waterproof rain jacket in recycled polyester with a hood, sizes S, M and L."
+    generator = scripted({"Trail bottle": [INVENTED, GOOD, INVENTED], "Rain jacket": [jacket_good]})
+    run(campaign_generate(campaign=campaign, actor=actor).pk)
+    piece = ContentPiece.objects.get(product=bottle)
+    assert (piece.body, piece.attempts, piece.flagged, piece.approvable) == (GOOD, 1, False, True)
+    assert piece.quality["assembled"] is False and piece.quality["candidates"] == 3
+    assert generator.calls == [6]  # two products, three drafts each, one batch, no retry
+
+
+def test_a_piece_is_assembled_from_the_verified_sentences_of_several_drafts(
+    campaign, tiny_base, actor, bottle, jacket, scripted, monkeypatch
+):
+    """No draft is clean, but each has a clean sentence: the piece is built from those, in draft order,
+    without the unsupported ones and without repeating itself."""
+    monkeypatch.setattr(generation, "CANDIDATES", 3)
+    drafts = [
+        "A stainless steel trail bottle that keeps drinks cold for 24 hours. Now only $5.",
+        "Loved by Dr. Michael Johnson. The trail bottle holds 750 ml and comes in green.",
+        "A stainless steel trail bottle that keeps drinks cold for 24 hours! Buy it on Amazon.",
+    ]
+    scripted({"Trail bottle": drafts * 3, "Rain jacket": ["A light waterproof rain jacket with a hood."]})
+    run(campaign_generate(campaign=campaign, actor=actor).pk)
+    piece = ContentPiece.objects.get(product=bottle)
+    assert piece.body == (
+        "A stainless steel trail bottle that keeps drinks cold for 24 hours. "
+        "The trail bottle holds 750 ml and comes in green."
+    )
+    assert (piece.flagged, piece.approvable, piece.attempts) == (False, True, 1)
+    assert piece.quality["assembled"] is True and piece.grounding["unsupported"] == []
+
+
+def test_nothing_verifiable_keeps_the_best_draft_flagged(campaign, tiny_base, actor, bottle, jacket, scripted,
+                                                          monkeypatch):
+    monkeypatch.setattr(generation, "CANDIDATES", 2)
+    scripted({"Trail bottle": ["Now only $5 at Amazon."], "Rain jacket": ["Free shipping from Paris."]})
+    run(campaign_generate(campaign=campaign, actor=actor).pk)
+    piece = ContentPiece.objects.get(product=bottle)
+    assert piece.body == "Now only $5 at Amazon." and piece.flagged and not piece.approvable
+    assert piece.quality["assembled"] is False and piece.attempts == 3

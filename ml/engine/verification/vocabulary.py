@@ -73,7 +73,7 @@ shop shopping buy buying order ordering grab grabbing choose chooses choosing se
 check visit click tap see view try tries trying wear wears wearing worn carry carries carrying use uses
 using used own owning show shows showing showcase showcases showcasing flaunt flaunts express expresses
 step steps stepping walk walks head heads go goes going turn turns turning catch catches
-ready set move moving take takes taking put puts putting feel feels feeling felt stay stays staying
+ready set move moving take takes taking hold holds holding come comes coming put puts putting feel feels feeling felt stay stays staying
 keep remain remains look go
 way ways thing things something everything anything nothing someone everyone anyone everybody
 somebody people person friend friends family loved ones world life lifestyle moment moments time times
