@@ -589,6 +589,8 @@ def content_reject(*, piece: ContentPiece, actor: Actor, reason: str) -> Content
 
 @dataclass
 class BulkApproval:
+    """What a bulk action did: ``approved`` holds the pieces it acted on (approved, rejected or queued)."""
+
     approved: list[int] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
 
@@ -619,6 +621,49 @@ def content_bulk_approve(
                     reviewed_by_label=actor.label[:200],
                     rejection_reason="",
                 )
+        except ContentConflict as exc:
+            result.skipped[piece.pk] = exc.message
+        else:
+            result.approved.append(piece.pk)
+    return result
+
+
+def content_bulk_reject(
+    *, merchant: Merchant, actor: Actor, pieces: QuerySet[ContentPiece] | Iterable[ContentPiece], reason: str
+) -> BulkApproval:
+    """Reject every given piece that is in draft or review, with one reason; the others are skipped with
+    why. An empty reason rejects nothing (ValidationError, as for one piece)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why the pieces are rejected."]})
+    result = BulkApproval()
+    for piece in pieces:
+        if piece.merchant_id != merchant.pk:
+            result.skipped[piece.pk] = "not found"
+            continue
+        try:
+            with transaction.atomic():
+                content_reject(piece=piece, actor=actor, reason=reason)
+        except ContentConflict as exc:
+            result.skipped[piece.pk] = exc.message
+        else:
+            result.approved.append(piece.pk)
+    return result
+
+
+def content_bulk_regenerate(
+    *, merchant: Merchant, actor: Actor, pieces: QuerySet[ContentPiece] | Iterable[ContentPiece]
+) -> BulkApproval:
+    """Queue a regeneration of every given piece that can be regenerated (draft, in review, rejected, and not
+    already regenerating); the others are skipped with why. ``approved`` lists the pieces queued."""
+    result = BulkApproval()
+    for piece in pieces:
+        if piece.merchant_id != merchant.pk:
+            result.skipped[piece.pk] = "not found"
+            continue
+        try:
+            with transaction.atomic():
+                content_regenerate(piece=piece, actor=actor)
         except ContentConflict as exc:
             result.skipped[piece.pk] = exc.message
         else:

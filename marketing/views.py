@@ -59,6 +59,8 @@ from marketing.services import (
     campaign_update,
     content_approve,
     content_bulk_approve,
+    content_bulk_regenerate,
+    content_bulk_reject,
     content_export,
     content_publish,
     content_regenerate,
@@ -420,12 +422,50 @@ def bulk_approve_view(request):
     use_page = request.POST.get("action") == "page"
     ids = _int_list(request.POST.getlist("page_ids" if use_page else "ids"))[:BULK_MAX_IDS]
     if not ids:
-        level, text = messages.INFO, "Nothing was selected: tick the pieces to approve, or approve all passing ones."
-    else:
-        pieces = content_list(merchant=request.merchant).filter(pk__in=ids).order_by("id")
-        result = content_bulk_approve(merchant=request.merchant, actor=_actor(request), pieces=pieces)
-        skipped = {**{pk: "not found" for pk in set(ids) - set(result.approved) - set(result.skipped)}, **result.skipped}
-        level, text = _bulk_summary(len(result.approved), skipped)
+        return _bulk_answer(request, messages.INFO,
+                            "Nothing was selected: tick the pieces to approve, or approve all passing ones.")
+    pieces = content_list(merchant=request.merchant).filter(pk__in=ids).order_by("id")
+    result = content_bulk_approve(merchant=request.merchant, actor=_actor(request), pieces=pieces)
+    return _bulk_answer(request, *_bulk_summary(len(result.approved), _skipped(ids, result), verb="Approved"))
+
+
+@merchant_required("review")
+@require_POST
+def bulk_reject_view(request):
+    """Reject the checked pieces with one reason."""
+    ids = _int_list(request.POST.getlist("ids"))[:BULK_MAX_IDS]
+    if not ids:
+        return _bulk_answer(request, messages.INFO, "Nothing was selected: tick the pieces to reject.")
+    pieces = content_list(merchant=request.merchant).filter(pk__in=ids).order_by("id")
+    try:
+        result = content_bulk_reject(
+            merchant=request.merchant, actor=_actor(request), pieces=pieces, reason=request.POST.get("reason", "")
+        )
+    except ValidationError:
+        return _bulk_answer(request, messages.ERROR,
+                            "Say why the selected pieces are rejected (the reason box beside Reject selected).")
+    return _bulk_answer(request, *_bulk_summary(len(result.approved), _skipped(ids, result), verb="Rejected"))
+
+
+@merchant_required("edit")
+@require_POST
+def bulk_regenerate_view(request):
+    """Write the checked pieces again (each keeps its current text as a revision)."""
+    ids = _int_list(request.POST.getlist("ids"))[:BULK_MAX_IDS]
+    if not ids:
+        return _bulk_answer(request, messages.INFO, "Nothing was selected: tick the pieces to regenerate.")
+    pieces = content_list(merchant=request.merchant).filter(pk__in=ids).order_by("id")
+    result = content_bulk_regenerate(merchant=request.merchant, actor=_actor(request), pieces=pieces)
+    return _bulk_answer(
+        request, *_bulk_summary(len(result.approved), _skipped(ids, result), verb="Queued for regeneration")
+    )
+
+
+def _skipped(ids: list[int], result) -> dict:
+    return {**{pk: "not found" for pk in set(ids) - set(result.approved) - set(result.skipped)}, **result.skipped}
+
+
+def _bulk_answer(request, level: int, text: str):
     if _wants_partial(request):
         level_name = {value: name for name, value in MESSAGE_LEVELS.items()}[level]
         context = {
@@ -437,8 +477,8 @@ def bulk_approve_view(request):
     return redirect(_return_to(request, reverse("dashboard:review")))
 
 
-def _bulk_summary(approved: int, skipped: dict) -> tuple[int, str]:
-    text = f"Approved {approved} piece{'s' if approved != 1 else ''}."
+def _bulk_summary(approved: int, skipped: dict, *, verb: str = "Approved") -> tuple[int, str]:
+    text = f"{verb} {approved} piece{'s' if approved != 1 else ''}."
     if not skipped:
         return messages.SUCCESS, text
     reasons = "; ".join(f"#{pk} {reason}" for pk, reason in sorted(skipped.items())[:SKIPPED_SHOWN])

@@ -223,7 +223,7 @@
     else if (key === "x") {
       const box = card.querySelector("[data-bulk-select]");
       if (box && !box.disabled) box.checked = !box.checked;
-      else say("Only pieces that pass every check can be bulk approved.");
+      else say("Only pieces in review can be selected (not while they are being regenerated).");
     } else if (key === "r") {
       const details = card.querySelector("[data-reject]");
       if (!details) { say("This piece cannot be rejected now."); return; }
@@ -268,6 +268,14 @@
     if (event.target.matches && event.target.matches("[data-count-chars]")) count(event.target);
   });
 
+  // Enter in the bulk reject reason rejects the selected pieces (the form's first button would approve them).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.target.matches && event.target.matches("[data-bulk-reason]"))) return;
+    event.preventDefault();
+    const button = document.querySelector("[data-bulk-reject]");
+    if (button) button.click();
+  });
+
   // The picker's search box must not submit the campaign form on Enter.
   document.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && event.target.matches && event.target.matches("[data-picker-search]")) event.preventDefault();
@@ -277,7 +285,7 @@
   // in place after edits and approvals); the server checks every one again. Without JS the page always
   // reloads, so the ids the server rendered are current.
   function passingIds() {
-    return cards().map(function (c) { return c.querySelector("[data-bulk-select]:not(:disabled)"); })
+    return cards().map(function (c) { return c.querySelector("[data-bulk-select][data-passes]:not(:disabled)"); })
       .filter(Boolean).map(function (box) { return box.value; });
   }
   function refreshBulkBar() {

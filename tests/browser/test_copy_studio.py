@@ -35,7 +35,7 @@ _OVERFLOWING_JS = """() => [...document.querySelectorAll('body *')]
   .slice(0, 8)
   .map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} right=${Math.round(el.getBoundingClientRect().right)}`)"""
 
-INVENTED = "Stainless steel trail bottle that keeps drinks cold for 24 hours. Now only $5, this week only!"
+INVENTED = "Stainless steel trail bottle that keeps drinks cold for 24 hours. Now only $5!"
 FIXED = "Stainless steel trail bottle that keeps drinks cold for 24 hours, yours for $24.90."
 
 
@@ -82,8 +82,9 @@ def studio(transactional_db):
     campaign.products.set([bottle, jacket, mug, lamp])
     pieces = SimpleNamespace(
         lamp=record(campaign, lamp, "A rechargeable head lamp with 300 lumens for night walks."),
-        mug=record(campaign, mug, "An enamel camp mug that holds 350 ml of coffee by the fire."),
-        jacket_v2=record(campaign, jacket, "Stay dry in a recycled polyester rain jacket with a hood.", variant=2),
+        mug=record(campaign, mug, "An enamel camp mug that holds 350 ml, made for the campfire."),
+        jacket_v2=record(campaign, jacket, "A recycled polyester rain jacket with a hood, light and waterproof.",
+                         variant=2),
         jacket=record(campaign, jacket, "A light waterproof rain jacket in recycled polyester, with a hood."),
         invented=record(campaign, bottle, INVENTED),
     )
@@ -189,6 +190,46 @@ def test_review_flow_edit_approve_reject_and_bulk_approve(page, studio):
     expect(lamp).to_have_attribute("data-status", "published")
     page.locator("body").press("?")
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+
+
+def test_findings_by_kind_and_bulk_reject_regenerate_and_approve(page, studio, monkeypatch):
+    """Each finding says what it is and what fact it failed against; flagged pieces can be selected and rejected
+    or regenerated together; "approve all passing" approves only the pieces with no finding."""
+    from marketing import tasks
+
+    monkeypatch.setattr(tasks.regenerate_content_task, "apply_async", lambda *a, **k: SimpleNamespace(id="t"))
+    wrong = record(studio.campaign, studio.mug, "A red enamel camp mug for the campfire. Signed, [Your Name].",
+                   variant=2)
+    named = record(studio.campaign, studio.lamp, "A head lamp loved by Dr. Michael Johnson.", variant=2)
+    log_in(page)
+    page.goto("/review/")
+    card_wrong = card(page, wrong)
+    problems = card_wrong.get_by_test_id("problems")
+    expect(problems).to_contain_text("Wrong colour: red — not a colour of this product")
+    expect(problems).to_contain_text("Text: Placeholder left in body: '[Your Name]'")
+    expect(card_wrong.get_by_role("button", name="Approve")).to_be_disabled()
+    expect(card(page, named).get_by_test_id("problems")).to_contain_text("Name: Dr. Michael Johnson")
+    SHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    card_wrong.screenshot(path=SHOTS_DIR / "studio-findings.png")
+
+    # Select the two flagged pieces and reject them with one reason (Enter in the reason box rejects).
+    card_wrong.get_by_role("checkbox").check()
+    card(page, named).get_by_role("checkbox").check()
+    page.get_by_test_id("bulk-reject-reason").fill("Invented details")
+    page.get_by_test_id("bulk-reject-reason").press("Enter")
+    expect(page.get_by_test_id("queue-notice")).to_have_text("Rejected 2 pieces.")
+    statuses = dict(ContentPiece.objects.filter(pk__in=[wrong.pk, named.pk]).values_list("pk", "rejection_reason"))
+    assert statuses == {wrong.pk: "Invented details", named.pk: "Invented details"}
+
+    # The invented price: regenerate it; then approve all that pass (the other four).
+    card(page, studio.pieces.invented).get_by_role("checkbox").check()
+    page.get_by_test_id("regenerate-selected").click()
+    expect(page.get_by_test_id("queue-notice")).to_have_text("Queued for regeneration 1 piece.")
+    assert Job.objects.filter(kind="generate", params__piece_id=studio.pieces.invented.pk).exists()
+    expect(page.get_by_test_id("bulk-bar")).to_contain_text("4 on this page pass every check")
+    page.get_by_test_id("approve-all-passing").click()
+    expect(page.get_by_test_id("queue-notice")).to_have_text("Approved 4 pieces.")
+    assert ContentPiece.objects.get(pk=studio.pieces.invented.pk).status == "in_review"
 
 
 def test_reject_without_a_reason_is_refused_in_place(page, studio):

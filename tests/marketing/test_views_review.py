@@ -249,7 +249,8 @@ def test_unsupported_claims_disable_approve_and_the_server_refuses(login, campai
     assert re.search(r'data-action="approve" disabled aria-describedby="piece-\d+-why"', card)
     assert "Can't approve yet: 1 unsupported claim" in card
     assert '<mark class="claim claim-price"' in card and ">$5</mark>" in card
-    assert 'value="' + str(piece.pk) + '" form="bulk-approve-form" data-bulk-select disabled' in card
+    # It can be selected to reject or regenerate with others, but "approve all passing" leaves it out.
+    assert 'value="' + str(piece.pk) + '" form="bulk-approve-form" data-bulk-select>' in card
 
     refused = client.post(url("piece_approve", piece), **HTMX)
     assert refused.status_code == 409
@@ -271,7 +272,7 @@ def test_each_finding_shows_its_kind_and_what_it_failed_against_and_blocks_appro
     assert "Body ends mid-sentence" in card
     assert "Can't approve yet: 2 unsupported claims, 2 text problems" in card
     assert re.search(r'data-action="approve" disabled', card)
-    assert 'form="bulk-approve-form" data-bulk-select disabled' in card
+    assert 'form="bulk-approve-form" data-bulk-select>' in card  # selectable, not passing
 
 
 def test_a_piece_with_only_a_text_problem_is_not_approvable(login, campaign, bottle):
@@ -481,6 +482,60 @@ def test_bulk_approve_selected_ignores_other_merchants_and_junk(login, other_mer
     assert theirs.status == "in_review" and mine.status == "approved"
     nothing = login().post(reverse("marketing:bulk_approve"), {"action": "selected"}, **HTMX)
     assert "Nothing was selected" in nothing.content.decode()
+
+
+def test_bulk_reject_needs_a_reason_and_rejects_only_what_can_be(login, make_piece, other_merchant):
+    in_review = [make_piece("in_review", variant=v, flagged=True, approvable=False) for v in (1, 2)]
+    approved = make_piece("approved", variant=3)
+    theirs_campaign = Campaign.objects.create(merchant=other_merchant, name="Theirs", channel="sms")
+    theirs = ContentPiece.objects.create(
+        merchant=other_merchant, campaign=theirs_campaign, product=ProductFactory(merchant=other_merchant),
+        body="Theirs", status="in_review",
+    )
+    ids = [p.pk for p in in_review] + [approved.pk, theirs.pk]
+    client = login(Role.REVIEWER)
+    no_reason = client.post(reverse("marketing:bulk_reject"), {"ids": ids, "reason": "  "}, **HTMX)
+    assert "Say why the selected pieces are rejected" in no_reason.content.decode()
+    assert ContentPiece.objects.filter(status="rejected").count() == 0
+
+    response = client.post(reverse("marketing:bulk_reject"), {"ids": ids, "reason": "Invented claims"}, **HTMX)
+    html = response.content.decode()
+    assert "Rejected 2 pieces. Skipped 2:" in html and f"#{theirs.pk} not found" in html
+    statuses = dict(ContentPiece.objects.values_list("pk", "status"))
+    assert [statuses[p.pk] for p in in_review] == ["rejected", "rejected"]
+    assert statuses[approved.pk] == "approved" and statuses[theirs.pk] == "in_review"
+    assert set(ContentPiece.objects.filter(status="rejected").values_list("rejection_reason", flat=True)) == {
+        "Invented claims"}
+
+
+def test_bulk_regenerate_queues_a_job_per_piece_it_can_regenerate(
+    login, make_piece, copy_model, django_capture_on_commit_callbacks
+):
+    flagged = [make_piece("in_review", variant=v, flagged=True, approvable=False) for v in (1, 2)]
+    published = make_piece("published", variant=3)
+    client = login(Role.EDITOR)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            reverse("marketing:bulk_regenerate"), {"ids": [p.pk for p in flagged] + [published.pk]}, **HTMX
+        )
+    html = response.content.decode()
+    assert "Queued for regeneration 2 pieces. Skipped 1:" in html and "cannot be regenerated" in html
+    assert len(callbacks) == 2
+    jobs = Job.objects.filter(kind="generate").values_list("params__piece_id", flat=True)
+    assert sorted(jobs) == sorted(p.pk for p in flagged)
+
+
+def test_bulk_actions_respect_roles(login, make_piece):
+    piece = make_piece("in_review")
+    viewer = login(Role.VIEWER)
+    assert viewer.post(reverse("marketing:bulk_reject"), {"ids": [piece.pk], "reason": "x"}).status_code == 403
+    assert viewer.post(reverse("marketing:bulk_regenerate"), {"ids": [piece.pk]}).status_code == 403
+    reviewer = login(Role.REVIEWER)
+    reviewer_page = reviewer.get(reverse("dashboard:review")).content.decode()
+    assert 'data-testid="reject-selected"' in reviewer_page and 'data-testid="regenerate-selected"' not in reviewer_page
+    assert reviewer.post(reverse("marketing:bulk_regenerate"), {"ids": [piece.pk]}).status_code == 403
+    owner_page = login().get(reverse("dashboard:review")).content.decode()
+    assert 'data-testid="regenerate-selected"' in owner_page
 
 
 # ---------- Outsiders ----------
