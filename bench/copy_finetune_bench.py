@@ -116,7 +116,12 @@ def main() -> int:
     parser.add_argument("--candidates", type=int, default=3)
     parser.add_argument("--adapter-out", type=Path, default=ROOT / "var" / "models" / "bench-copy-adapter")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="evaluate the adapter already in --adapter-out")
+    parser.add_argument("--render-only", action="store_true", help=f"rewrite the section from {RESULTS_JSON.name}")
     args = parser.parse_args()
+    if args.render_only:
+        write_section(render(json.loads(RESULTS_JSON.read_text())))
+        return 0
     if not args.csv.exists():
         print(f"Dataset not found: {args.csv}", file=sys.stderr)
         return 2
@@ -129,7 +134,7 @@ def main() -> int:
 
     from ml.engine import FinetuneParams, LocalHFGenerator, provision_base_models
     from ml.engine.copy_training import catalog_example, readable_description
-    from ml.engine.finetune import evaluate_loss, finetune
+    from ml.engine.finetune import finetune
 
     train_products, heldout = split_products(args.csv, args.train, args.heldout)
     voice = BRAND_VOICES["myntra"]
@@ -144,20 +149,26 @@ def main() -> int:
         "heldout_products": len(heldout),
         "candidates": args.candidates,
     }
-    loss_before = evaluate_loss(str(base), eval_examples)
-    if args.adapter_out.exists():
-        shutil.rmtree(args.adapter_out)
-    started = time.perf_counter()
-    params = FinetuneParams(method="lora", max_steps=args.steps, epochs=1, batch_size=8, learning_rate=3e-4,
-                            max_seq_len=640, eval_every=0, checkpoint_every=0, early_stopping_patience=0)
-    trained = finetune(str(base), examples, args.adapter_out, params, eval_examples=eval_examples)
-    results["train_seconds"] = round(time.perf_counter() - started, 1)
-    loss_after = evaluate_loss(str(base), eval_examples, adapter_path=str(args.adapter_out))
-    results["heldout_loss"] = {"before": round(loss_before[0], 4), "after": round(loss_after[0], 4)}
-    results["trainer"] = {k: v for k, v in trained.__dict__.items() if isinstance(v, (int, float, str))}
+    saved = args.adapter_out / "finetune_result.json"
+    if args.reuse and saved.exists():
+        trained = json.loads(saved.read_text())
+        print(f"reusing the adapter in {args.adapter_out}", file=sys.stderr)
+    else:
+        if args.adapter_out.exists():
+            shutil.rmtree(args.adapter_out)
+        started = time.perf_counter()
+        params = FinetuneParams(method="lora", max_steps=args.steps, epochs=1, batch_size=8, learning_rate=3e-4,
+                                max_seq_len=640, eval_every=0, checkpoint_every=0, early_stopping_patience=0)
+        result = finetune(str(base), examples, args.adapter_out, params, eval_examples=eval_examples)
+        trained = {k: v for k, v in result.__dict__.items() if isinstance(v, (int, float, str))}
+        trained["wall_seconds"] = round(time.perf_counter() - started, 1)
+    adapter = trained["output_path"]
+    results["trainer"] = {k: v for k, v in trained.items() if isinstance(v, (int, float, str))}
+    results["heldout_loss"] = {"before": round(trained["eval_loss_before"], 4),
+                               "after": round(trained["eval_loss_after"], 4)}
     pieces = {}
-    for tag, adapter in (("base", None), ("tuned", str(args.adapter_out))):
-        generator = LocalHFGenerator(str(base), adapter_path=adapter)
+    for tag, adapter_path in (("base", None), ("tuned", adapter)):
+        generator = LocalHFGenerator(str(base), adapter_path=adapter_path)
         started = time.perf_counter()
         pieces[tag] = write_copy(generator, heldout, candidates=args.candidates, tag=tag)
         results[tag] = {**score(pieces[tag], heldout), "seconds": round(time.perf_counter() - started, 1)}
@@ -170,7 +181,53 @@ def main() -> int:
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_JSON.write_text(json.dumps({**results, "pieces": pieces}, indent=2, ensure_ascii=False))
     print(json.dumps({k: v for k, v in results.items() if k != "samples"}, indent=2))
+    if not args.no_write:
+        write_section(render(results))
     return 0
+
+
+def render(results: dict) -> str:
+    base, tuned, trainer = results["base"], results["tuned"], results["trainer"]
+
+    def pct(v):
+        return f"{v:.1%}"
+
+    rows = [
+        ("approvable (the verifier finds nothing)", pct(base["approvable"]), pct(tuned["approvable"])),
+        ("  of which assembled from several drafts' verified sentences", pct(base["assembled"]),
+         pct(tuned["assembled"])),
+        ("with an unsupported claim or unverified statement", pct(base["with_unsupported"]),
+         pct(tuned["with_unsupported"])),
+        ("findings per piece", base["claims_per_piece"], tuned["claims_per_piece"]),
+        ("fact coverage (title words mentioned)", pct(base["fact_coverage"]), pct(tuned["fact_coverage"])),
+        ("ROUGE-L F1 vs the human description", base["rouge_l"], tuned["rouge_l"]),
+        ("chrF vs the human description", base["chrf"], tuned["chrf"]),
+    ]
+    lines = [
+        SECTION, "",
+        (f"`bench/copy_finetune_bench.py`, {results['date']} ({results['machine']}): SmolLM2-135M-Instruct LoRA-trained "
+        f"on {results['train_pairs']} Myntra products (facts without the description -> the human description), "
+        f"{trainer['steps']} steps of 8 in {trainer['seconds'] / 60:.1f} min at {trainer['tokens_per_s']:.0f} tokens/s; "
+        f"{results['heldout_products']} held-out products (none in the labelled grounding set) get a product "
+        f"description from each model through the studio's choice over {results['candidates']} drafts."), "",
+        (f"Held-out loss on the human descriptions: {results['heldout_loss']['before']} -> "
+        f"{results['heldout_loss']['after']}."), "",
+        "| held-out products | base | fine-tuned |", "| --- | ---: | ---: |",
+        *[f"| {name} | {b} | {t} |" for name, b, t in rows],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    if SECTION in text:
+        start = text.index(SECTION)
+        nxt = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + (text[nxt + 1 :] if nxt >= 0 else "")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    BENCHMARKS_MD.write_text(text)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ from ml.engine.chat import (
     handoff_notice,
     system_prompt_fingerprint,
 )
+from ml.engine.chat_grounding import verify_answer
 from ml.engine.retrieval import cosine
 from ml.models import ModelVersion, Purpose
 from ml.selectors import serving_version
@@ -309,6 +310,15 @@ def _product_prompt_rows(result) -> list[dict]:
     ]
 
 
+def _source_texts(result) -> list[str]:
+    """What a reply may say: the retrieved knowledge and the retrieved products' facts."""
+    texts = [f"{item.title}. {item.body}" for item, _ in result.knowledge]
+    for row in _product_prompt_rows(result):
+        attributes = "; ".join(f"{k}: {v}" for k, v in row["attributes"].items())
+        texts.append(f"{row['title']}. {row['brand']}. {row['price']} {row['currency']}. {row['description']} {attributes}")
+    return texts
+
+
 def _finish(message_id: int, started: float, **values) -> bool:
     values.setdefault("latency_ms", int((time.perf_counter() - started) * 1000))
     updated = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
@@ -444,6 +454,27 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
     checked = check(generated.text, generated.finished)
     text = checked.text
     failed = bool(checked.failed) or not text.strip()
+    verified = None
+    if not failed:
+        # Only sentences the retrieved sources back reach the shopper (ml.engine.chat_grounding); with nothing
+        # backed left, the bot says it does not know and hands the conversation to a person.
+        verified = verify_answer(text, _source_texts(result))
+        if verified.dropped:
+            text = verified.text
+        if not text.strip():
+            handed_off = _hand_off(conversation.pk, Conversation.HandoffReason.LOW_RELEVANCE)
+            text = handoff_notice(Conversation.HandoffReason.LOW_RELEVANCE)
+            _finish(
+                message_id, started, text=text, handoff=handed_off, sources=sources, model_version=version,
+                params={**params, "seed": message_id, "model": version.name if version else type(generator).__name__,
+                        "mode": generated.mode, "batch_size": generated.batch_size,
+                        "stream_requested": bool(message.params.get("stream"))},
+                prompt=json.dumps(messages, ensure_ascii=False),
+                safety={**checked.to_dict(), "handoff": "unverified",
+                        "unverified": [{"sentence": s, "why": w} for s, w in verified.dropped]},
+                ttft_ms=int((before_generation + generated.ttft_s) * 1000), tokens=generated.tokens,
+            )
+            return "handoff: nothing verified"
     handoff = False
     if failed:
         count = conversation_count_failed_answer(conversation_id=conversation.pk)
@@ -471,6 +502,7 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
         prompt=json.dumps(messages, ensure_ascii=False),
         safety={
             **checked.to_dict(),
+            "unverified": [{"sentence": s, "why": w} for s, w in (verified.dropped if verified else [])],
             "injection": detect_injection(question),
             "failed_answer": failed,
             "streamed_prefix_chars": len(publisher.published),

@@ -94,7 +94,9 @@ class Evidence:
     """What a text may say: the words (with their forms), colours and audiences of the product facts or the
     retrieved sources, and their sentences (for contradictions)."""
 
-    def __init__(self, texts: Sequence[str]):
+    def __init__(self, texts: Sequence[str], *, extra_generic: frozenset[str] = frozenset()):
+        """``extra_generic``: more words that need no evidence (chat's service language: "help", "order")."""
+        self.extra_generic = _all_forms(extra_generic) if extra_generic else frozenset()
         joined = "\n".join(t for t in texts if t)
         # Scraped copy glues sentences together ("TSA lockOne handle"); split them so words are whole.
         joined = re.sub(r"(?<=[a-z]{2})(?=[A-Z][a-z])", " ", joined)
@@ -144,7 +146,7 @@ class Evidence:
             return lower in self.colours
         if lower in NUMBER_WORDS:
             return NUMBER_WORDS[lower] in self.numbers
-        return bool(word_forms & _GENERIC_FORMS)
+        return bool(word_forms & _GENERIC_FORMS) or bool(word_forms & self.extra_generic)
 
     def audience_text(self) -> str:
         named = sorted(k for k in AUDIENCE_BACKS if k in self.audience)

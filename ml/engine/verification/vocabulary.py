@@ -81,7 +81,7 @@ part kind kinds type types sort lot bit
 you yourself yours self personality mood vibe vibes spirit energy attitude flair panache pizzazz
 finishing attention admiration compliments compliment heads head-turning head-turner turner
 new fresh first update updated hello hi hey dear thanks thank welcome cheers
-available real place places inspired inspiration effort effortless instantly instant right whatever wherever whenever
+real place places inspired inspiration effort effortless instantly instant right whatever wherever whenever
 also together alongside ready-to-wear
 reason reasons sure certainly truly absolutely definitely totally completely fully wholly
 favourite-worthy worthy worth deserving timelessly

@@ -65,7 +65,7 @@ def kinds(text, product, **kwargs):
     ("Buy one, get one free on this cup.", ("term", "free")),
     ("Buy Now at Amazon.", ("retailer", "Amazon")),
     ("Dr. Michael Johnson has personally reviewed this cup.", ("name", "Dr. Michael Johnson")),
-    ("This cup is no longer available.", ("term", "longer")),
+    ("This cup is no longer available.", ("term", "longer available")),
 ])
 def test_invented_offers_people_retailers_and_availability_are_unverified(text, expected):
     assert expected in kinds(text, CUP)

@@ -1,0 +1,159 @@
+"""Chat answers that say only what the sources say: extractive answers first, and generated text verified
+sentence by sentence against the retrieved sources.
+
+Standard library only (the chat worker calls it around generation). Public API:
+
+    relevant_sentences(question, text, max_sentences=3) -> [sentence]
+    extractive_answer(question, source, max_sentences=3) -> str | None
+    product_answer(question, product) -> str | None
+    verify_answer(text, sources, finished=True) -> VerifiedAnswer(text, dropped)
+    CHAT_GENERIC: service words a reply needs no source for ("help", "order", "contact")
+
+- **Extractive**: the sentences of a retrieved knowledge item that share the most content words with the
+  question (in the source's order), not the whole item. None when no sentence shares a content word.
+- **Product facts**: a question about a retrieved product's price, sizes, colours, material, capacity or
+  stock is answered from its facts, with its link: "The Trail bottle costs 24.90 USD." Questions the facts
+  cannot answer get None (the caller generates, then verifies).
+- **Verification** of generated text: a sentence stays only if every content word is in the sources, in the
+  generic marketing vocabulary or in CHAT_GENERIC, every number in it is in the sources, and it contradicts no
+  source sentence (polar words such as hot/cold, free/fee; negation). Unsupported sentences are dropped; an
+  unfinished last sentence of a partial reply is held back, so streamed text is always verified text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ml.engine.verification import Evidence, contradictions, split_sentences, unverified
+from ml.engine.verification.statements import forms
+from ml.engine.verification.vocabulary import FUNCTION_WORDS
+
+CHAT_GENERIC = frozenset(
+    """
+help helps helping helped happy glad sorry apologise apologize apologies assist assistance question questions ask
+asked asking answer answers reply replies contact contacting reach team support agent member members staff person
+people hope thanks thank welcome sure course know let lets anything else information info detail details further
+please kindly would like check checking see look looking find found here there order orders ordered ordering
+store shop website site account page help-desk customer customers service via email message chat today yes
+okay ok great good right wrong issue issues problem problems concern concerns request requests need needs
+want wants able possible usually normally typically generally currently also just simply still already
+policy policies item items product products purchase purchases bought buy buying receive received receiving get
+got send sent sending make made take takes taken keep kept give given go going way ways time times day days
+week weeks month months year years thing things something everything one ones case cases
+""".split()
+)
+_QUESTION_STOP = FUNCTION_WORDS | frozenset(
+    "what whats how can could would does do is are when where which who why tell me please there any your you "
+    "i my we our long take takes get much many should".split()
+)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+# (question words, attribute keys that answer them, how the answer reads)
+_PRODUCT_INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
+    (("size", "sizes", "fit", "fits"), ("sizes", "size"), "It comes in sizes {value}."),
+    (("colour", "colours", "color", "colors", "shade"), ("colour", "color", "colours", "colors", "primary_color"),
+     "Its colour is {value}."),
+    (("material", "made", "fabric", "materials"), ("material", "fabric", "upper"), "It is made of {value}."),
+    (("capacity", "hold", "holds", "litre", "liter", "ml", "big", "volume"), ("capacity",), "It holds {value}."),
+    (("weight", "weigh", "weighs", "heavy"), ("weight",), "It weighs {value}."),
+)
+_PRICE_WORDS = frozenset("price prices cost costs much expensive cheap pay".split())
+_STOCK_WORDS = frozenset("stock available availability sold".split())
+
+
+def _content_words(text: str) -> list[str]:
+    words = re.findall(r"[a-z][a-z'’-]*", text.lower())
+    return list(dict.fromkeys(w for w in words if w not in _QUESTION_STOP and len(w) > 2))
+
+
+def relevant_sentences(question: str, text: str, max_sentences: int = 3) -> list[str]:
+    """The sentences of ``text`` sharing the most of the question's content words, in their own order; a
+    sentence must share at least half of them (one word of "gift cards" is not an answer about cards)."""
+    wanted = [forms(w) for w in _content_words(question)]
+    if not wanted:
+        return []
+    needed = max(1, (len(wanted) + 1) // 2)
+    sentences = [re.sub(r"\s+", " ", text[a:b]).strip() for a, b in split_sentences(text)]
+    scored = []
+    for i, sentence in enumerate(sentences):
+        have = {f for w in _content_words(sentence) for f in forms(w)}
+        shared = sum(bool(w & have) for w in wanted)
+        if shared >= needed:
+            scored.append((shared, i))
+    best = sorted(scored, key=lambda pair: (-pair[0], pair[1]))[:max_sentences]
+    return [sentences[i] for _, i in sorted(best, key=lambda pair: pair[1])]
+
+
+def extractive_answer(question: str, source: str, max_sentences: int = 3) -> str | None:
+    chosen = relevant_sentences(question, source, max_sentences)
+    return " ".join(chosen) if chosen else None
+
+
+def product_answer(question: str, product: Mapping) -> str | None:
+    """An answer from the product's own facts, with its link, when the question asks for one of them."""
+    words = set(re.findall(r"[a-z]+", question.lower()))
+    title = str(product.get("title") or "this product").strip()
+    attributes = {str(k).lower(): str(v) for k, v in (product.get("attributes") or {}).items() if str(v).strip()}
+    parts = []
+    if words & _PRICE_WORDS and product.get("price") not in (None, ""):
+        parts.append(f"The {title} costs {product['price']} {product.get('currency') or ''}".rstrip() + ".")
+    for triggers, keys, template in _PRODUCT_INTENTS:
+        if words & set(triggers):
+            value = next((attributes[k] for k in keys if k in attributes), None)
+            if value:
+                parts.append(template.format(value=value))
+    if words & _STOCK_WORDS and product.get("stock") is not None:
+        parts.append("It is in stock." if int(product["stock"]) > 0 else "It is out of stock at the moment.")
+    if not parts:
+        return None
+    if not parts[0].startswith("The "):
+        parts.insert(0, f"About the {title}:")
+    url = str(product.get("url") or "").strip()
+    return " ".join(parts) + (f" {url}" if url else "")
+
+
+@dataclass
+class VerifiedAnswer:
+    """``text``: the sentences that are backed by the sources; ``dropped``: (sentence, why) for the others."""
+
+    text: str
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def verify_answer(text: str, sources: Sequence[str], *, finished: bool = True) -> VerifiedAnswer:
+    evidence = Evidence(list(sources), extra_generic=CHAT_GENERIC)
+    source_numbers = {_number_key(n) for n in _NUMBER.findall(" ".join(sources))}
+    spans = split_sentences(text)
+    if not finished and spans and not re.search(r"[.!?…)\"'”]\s*$", text[spans[-1][0] : spans[-1][1]]):
+        spans = spans[:-1]  # still being written: shown once it is complete and checked
+    kept, dropped = [], []
+    for start, end in spans:
+        sentence = text[start:end].strip()
+        why = _unsupported(sentence, evidence, source_numbers)
+        if why:
+            dropped.append((sentence, why))
+        else:
+            kept.append(sentence)
+    return VerifiedAnswer(" ".join(kept), dropped)
+
+
+def _unsupported(sentence: str, evidence: Evidence, source_numbers: set[str]) -> str:
+    numbers = [n for n in _NUMBER.findall(sentence) if _number_key(n) not in source_numbers]
+    if numbers:
+        return f"number not in the sources: {numbers[0]}"
+    skip = [m.span() for m in re.finditer(r"https?://\S+|\S+@\S+", sentence)]
+    words = unverified(sentence, evidence, skip=skip)
+    if words:
+        return f"not in the sources: {words[0].text}"
+    found = contradictions(sentence, evidence)
+    if found:
+        return found[0].reason
+    return ""
+
+
+def _number_key(text: str) -> str:
+    value = text.replace(",", "")
+    if "." in value:
+        value = value.rstrip("0").rstrip(".")
+    return value
