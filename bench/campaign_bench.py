@@ -34,6 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = ROOT.parent / "shared" / "datasets" / "myntra_fashion_catalog" / "myntra_products_catalog.csv"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/storyfront_bench_copy"
+sys.path.insert(0, str(ROOT))
+
+from bench.markdown import write_section
+
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 RESULTS_JSON = ROOT / "bench" / "results" / "campaign.json"
 SECTION = "## Copy studio"
@@ -72,7 +76,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.render_only:
-        write_section(render(json.loads(RESULTS_JSON.read_text())))
+        write_section(render(json.loads(RESULTS_JSON.read_text())), SECTION)
         print(f"Updated {BENCHMARKS_MD.relative_to(ROOT)} from {RESULTS_JSON.relative_to(ROOT)}")
         return 0
     if not args.csv.exists():
@@ -90,7 +94,7 @@ def main() -> int:
     section = render(results)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(section, SECTION)
         print(f"Updated {BENCHMARKS_MD.relative_to(ROOT)}")
     return 0
 
@@ -151,8 +155,6 @@ def _sample_rows(csv_path: Path, count: int) -> bytes:
 
 def run(csv_path: Path, *, products: int, sequential_products: int, channels: tuple[str, ...] = CHANNELS) -> dict:
     import torch
-
-    from ml.engine.devices import resolve_device, resolve_dtype
     from django.db import transaction
 
     from accounts.services import Actor, merchant_create
@@ -162,6 +164,7 @@ def run(csv_path: Path, *, products: int, sequential_products: int, channels: tu
     from marketing.models import ContentPiece
     from marketing.services import brand_voice_set, campaign_create, campaign_generate
     from ml.engine import provision_base_models
+    from ml.engine.devices import resolve_device, resolve_dtype
     from ml.models import Job
     from ml.services import base_model_register
 
@@ -437,17 +440,6 @@ def render(r: dict) -> str:
 
 def _quote(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
-
-
-def write_section(section: str) -> None:
-    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n\n"
-    start = text.find(SECTION + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("\n" + text[end + 1 :] if end != -1 else "")
-    BENCHMARKS_MD.write_text(text)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from bench.grounding_data import (
     _myntra_rows,
     _parse,
 )
+from bench.markdown import write_section
 
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 RESULTS_JSON = ROOT / "bench" / "results" / "copy_finetune.json"
@@ -120,7 +121,7 @@ def main() -> int:
     parser.add_argument("--render-only", action="store_true", help=f"rewrite the section from {RESULTS_JSON.name}")
     args = parser.parse_args()
     if args.render_only:
-        write_section(render(json.loads(RESULTS_JSON.read_text())))
+        write_section(render(json.loads(RESULTS_JSON.read_text())), SECTION)
         return 0
     if not args.csv.exists():
         print(f"Dataset not found: {args.csv}", file=sys.stderr)
@@ -182,7 +183,7 @@ def main() -> int:
     RESULTS_JSON.write_text(json.dumps({**results, "pieces": pieces}, indent=2, ensure_ascii=False))
     print(json.dumps({k: v for k, v in results.items() if k != "samples"}, indent=2))
     if not args.no_write:
-        write_section(render(results))
+        write_section(render(results), SECTION)
     return 0
 
 
@@ -217,17 +218,6 @@ def render(results: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def write_section(section: str) -> None:
-    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    BENCHMARKS_MD.write_text(text)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.grounding_data import BRAND_VOICES, COPY_PIECES, GROUNDING_DIR, products_by_ref
+from bench.markdown import write_section
 
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 RESULTS_JSON = ROOT / "bench" / "results" / "grounding_eval.json"
@@ -336,7 +337,7 @@ def main() -> int:
     section = render(results)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(section, SECTION)
     return 0
 
 
@@ -398,17 +399,6 @@ def render(results: dict) -> str:
         lines += ["", (f"Speed: {ms['mean']} ms per piece on average, p95 {ms['p95']} ms, max {ms['max']} ms "
                   f"(one core, this machine).")]
     return "\n".join(lines) + "\n"
-
-
-def write_section(section: str) -> None:
-    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    BENCHMARKS_MD.write_text(text)
 
 
 if __name__ == "__main__":

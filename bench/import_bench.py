@@ -51,7 +51,9 @@ def main() -> int:
     section = render(results)
     print(section)
     if not args.no_write:
-        write_section(section)
+        from bench.markdown import write_section
+
+        write_section(section, SECTION, BENCHMARKS_MD)
         print(f"Updated {BENCHMARKS_MD.relative_to(ROOT)}")
     return 0
 
@@ -257,18 +259,6 @@ def render(r: dict) -> str:
             "",
         ]
     )
-
-
-def write_section(section: str) -> None:
-    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n\n"
-    start = text.find(SECTION + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("\n" + text[end + 1 :] if end != -1 else "")
-    BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
-    BENCHMARKS_MD.write_text(text)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from accounts.services import Actor
 from chat.models import Conversation
 from ml.engine import evaluate_loss
 from ml.engine.finetune import FinetuneResult
 from ml.jobs import job_heartbeat, job_log
 from ml.models import Job, ModelVersion, Purpose, TrainingDataset
-from ml.training import _base_and_adapter, finetune_run, promotion_verdict, record_promotion
+from ml.training import _base_and_adapter, finetune_run, promote_if_asked
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +56,7 @@ def chat_finetune_run(job: Job) -> str:
             pk__in=conversation_ids, merchant=job.merchant, trained_in__isnull=True
         ).update(trained_in=version)
         job_log(job.pk, f"Marked {marked} conversation(s) as trained in {version.name}.")
-    verdict = promotion_verdict(job, version, Purpose.CHAT) if params.get("auto_promote", True) else {
-        "promoted": False, "reason": "Automatic promotion was not requested.",
-    }
-    record_promotion(job, version, verdict)
-    job_log(job.pk, verdict["reason"])
+    promote_if_asked(job, Purpose.CHAT)
     return outcome
 
 

@@ -25,7 +25,7 @@ from ml.engine.grounding import CopyChecker
 from ml.engine.prompts import build_copy_messages
 from ml.jobs import job_heartbeat, job_log
 from ml.models import Job, ModelVersion, Purpose
-from ml.training import _base_and_adapter, finetune_run, promotion_verdict, record_promotion
+from ml.training import _base_and_adapter, finetune_run, promote_if_asked
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +54,8 @@ def copy_finetune_run(job: Job) -> str:
     # Generating for the held-out products runs for minutes on a CPU with no training step to report progress.
     with job_heartbeat(job.pk):
         outcome = finetune_run(job, evaluate=evaluate)
-    if outcome != "succeeded":
-        return outcome
-    job.refresh_from_db()
-    version = job.result_version
-    verdict = promotion_verdict(job, version, Purpose.COPY) if params.get("auto_promote", True) else {
-        "promoted": False, "reason": "Automatic promotion was not requested.",
-    }
-    record_promotion(job, version, verdict)
-    job_log(job.pk, verdict["reason"])
+    if outcome == "succeeded":
+        promote_if_asked(job, Purpose.COPY)
     return outcome
 
 

@@ -636,19 +636,7 @@ def content_bulk_reject(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": ["Say why the pieces are rejected."]})
-    result = BulkApproval()
-    for piece in pieces:
-        if piece.merchant_id != merchant.pk:
-            result.skipped[piece.pk] = "not found"
-            continue
-        try:
-            with transaction.atomic():
-                content_reject(piece=piece, actor=actor, reason=reason)
-        except ContentConflict as exc:
-            result.skipped[piece.pk] = exc.message
-        else:
-            result.approved.append(piece.pk)
-    return result
+    return _bulk_each(merchant, pieces, lambda piece: content_reject(piece=piece, actor=actor, reason=reason))
 
 
 def content_bulk_regenerate(
@@ -656,6 +644,11 @@ def content_bulk_regenerate(
 ) -> BulkApproval:
     """Queue a regeneration of every given piece that can be regenerated (draft, in review, rejected, and not
     already regenerating); the others are skipped with why. ``approved`` lists the pieces queued."""
+    return _bulk_each(merchant, pieces, lambda piece: content_regenerate(piece=piece, actor=actor))
+
+
+def _bulk_each(merchant: Merchant, pieces, action) -> BulkApproval:
+    """``action`` on each of the merchant's pieces in its own transaction; a refusal skips that piece."""
     result = BulkApproval()
     for piece in pieces:
         if piece.merchant_id != merchant.pk:
@@ -663,7 +656,7 @@ def content_bulk_regenerate(
             continue
         try:
             with transaction.atomic():
-                content_regenerate(piece=piece, actor=actor)
+                action(piece)
         except ContentConflict as exc:
             result.skipped[piece.pk] = exc.message
         else:

@@ -433,32 +433,35 @@ def bulk_approve_view(request):
 @require_POST
 def bulk_reject_view(request):
     """Reject the checked pieces with one reason."""
-    ids = _int_list(request.POST.getlist("ids"))[:BULK_MAX_IDS]
-    if not ids:
-        return _bulk_answer(request, messages.INFO, "Nothing was selected: tick the pieces to reject.")
-    pieces = content_list(merchant=request.merchant).filter(pk__in=ids).order_by("id")
-    try:
-        result = content_bulk_reject(
+    def reject(pieces):
+        return content_bulk_reject(
             merchant=request.merchant, actor=_actor(request), pieces=pieces, reason=request.POST.get("reason", "")
         )
+
+    try:
+        return _bulk_selected(request, reject, verb="Rejected", nothing="Nothing was selected: tick the pieces to reject.")
     except ValidationError:
         return _bulk_answer(request, messages.ERROR,
                             "Say why the selected pieces are rejected (the reason box beside Reject selected).")
-    return _bulk_answer(request, *_bulk_summary(len(result.approved), _skipped(ids, result), verb="Rejected"))
 
 
 @merchant_required("edit")
 @require_POST
 def bulk_regenerate_view(request):
     """Write the checked pieces again (each keeps its current text as a revision)."""
+    return _bulk_selected(
+        request,
+        lambda pieces: content_bulk_regenerate(merchant=request.merchant, actor=_actor(request), pieces=pieces),
+        verb="Queued for regeneration", nothing="Nothing was selected: tick the pieces to regenerate.",
+    )
+
+
+def _bulk_selected(request, act, *, verb: str, nothing: str):
     ids = _int_list(request.POST.getlist("ids"))[:BULK_MAX_IDS]
     if not ids:
-        return _bulk_answer(request, messages.INFO, "Nothing was selected: tick the pieces to regenerate.")
-    pieces = content_list(merchant=request.merchant).filter(pk__in=ids).order_by("id")
-    result = content_bulk_regenerate(merchant=request.merchant, actor=_actor(request), pieces=pieces)
-    return _bulk_answer(
-        request, *_bulk_summary(len(result.approved), _skipped(ids, result), verb="Queued for regeneration")
-    )
+        return _bulk_answer(request, messages.INFO, nothing)
+    result = act(content_list(merchant=request.merchant).filter(pk__in=ids).order_by("id"))
+    return _bulk_answer(request, *_bulk_summary(len(result.approved), _skipped(ids, result), verb=verb))
 
 
 def _skipped(ids: list[int], result) -> dict:

@@ -160,3 +160,15 @@ def record_promotion(job: Job, version: ModelVersion, verdict: dict) -> None:
     Job.objects.filter(pk=job.pk).update(metrics={**job.metrics, "promotion": verdict})
     version.refresh_from_db(fields=["metrics"])
     ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "promotion": verdict})
+
+
+def promote_if_asked(job: Job, purpose: str) -> None:
+    """After a successful run: promote the job's version through the gate when the job asked for it (the
+    default), and record the verdict on the job and the version."""
+    job.refresh_from_db()
+    version = job.result_version
+    verdict = promotion_verdict(job, version, purpose) if job.params.get("auto_promote", True) else {
+        "promoted": False, "reason": "Automatic promotion was not requested.",
+    }
+    record_promotion(job, version, verdict)
+    job_log(job.pk, verdict["reason"])
