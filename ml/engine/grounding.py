@@ -53,6 +53,8 @@ from ml.engine.verification import (
     voice_rules,
     voice_violations,
 )
+from ml.engine.verification.statements import _GENERIC_FORMS, forms
+from ml.engine.verification.vocabulary import FUNCTION_WORDS
 
 CHANNELS = ("product_description", "email", "sms", "social_post", "ad_headline")
 # Kinds of the fact extractors below, then of the statement verifier (ml.engine.verification).
@@ -156,6 +158,9 @@ class CopyChecker:
 
     def __init__(self, product: Mapping, *, banned_words: Sequence[str] = (), brand_voice: Mapping | None = None):
         product_text = _product_text(product)
+        name = f"{product.get('title') or ''} {product.get('category') or ''}"
+        self.name_words = [w.lower() for w in re.findall(r"[A-Za-z]{3,}", name)
+                           if w.lower() not in FUNCTION_WORDS and not forms(w) & _GENERIC_FORMS]
         self.facts = _Facts.of(product, product_text)
         self.evidence = Evidence([product_text])
         self.rules = voice_rules((brand_voice or {}).get("dont") or (), banned_words)
@@ -172,8 +177,16 @@ class CopyChecker:
         report.channel_violations = _channel_violations(texts, channel)
         if not any(t.strip() for t in texts.values()):
             report.degenerate.insert(0, "the copy is empty")
+        elif texts.get("body", "").strip() and not self.names_the_product(texts["body"]):
+            report.degenerate.append("body never says what the product is (no word of its title or category)")
         report.banned = voice_violations(list(texts.values()), self.rules)
         return report
+
+    def names_the_product(self, text: str) -> bool:
+        """Copy that mentions no content word of the product's title or category is not about the product
+        ("The way you look at it makes me feel totally fine."), however true each word of it is."""
+        words = {f for w in re.findall(r"[A-Za-z]{3,}", text) for f in forms(w)}
+        return not self.name_words or any(forms(w) & words for w in self.name_words)
 
     def claims(self, text: str, field_name: str, channel: str) -> list[Claim]:
         """Unsupported facts and unverified statements in one field's text."""

@@ -247,13 +247,16 @@ def test_a_worker_writes_the_bot_reply_into_the_widget(celery_worker_process, ne
     assert reply.model_version == tiny_chat_model
     assert reply.text.strip() and reply.params.get("stream_requested") is True
     expect(bot.locator(".text")).to_have_text(reply.text)
-    expect(panel.locator('[data-part="handoff-notice"]')).to_be_hidden()
+    # The tiny random model writes nothing the FAQ backs, so nothing of it reaches the shopper: the bot says
+    # so and hands the conversation to a person (ml.engine.chat_grounding).
+    assert reply.safety["handoff"] == "unverified" and reply.safety["unverified"]
+    expect(panel.locator('[data-part="handoff-notice"]')).to_be_visible()
     shot(shopper, "worker-reply")
 
     # Staff see the reply with its sources (the FAQ it was grounded on), rate it and correct it.
     staff = new_page(DESKTOP)
     log_in(staff)
-    staff.goto("/chat/?status=open")
+    staff.goto("/chat/?status=handed_off")
     staff.get_by_test_id(f"conversation-{reply.conversation_id}").get_by_role("link").click()
     message = staff.get_by_test_id(f"message-{reply.pk}")
     expect(message.get_by_test_id("message-text")).to_have_text(reply.text)
@@ -261,15 +264,5 @@ def test_a_worker_writes_the_bot_reply_into_the_widget(celery_worker_process, ne
     expect(sources.get_by_role("link", name="How long does delivery take?")).to_have_attribute(
         "href", f"/chat/knowledge/{delivery.pk}/"
     )
-    message.get_by_test_id("rate-up").click()
-    expect(staff.get_by_test_id(f"message-{reply.pk}").get_by_test_id("rate-up")).to_have_attribute("aria-pressed", "true")
-    message = staff.get_by_test_id(f"message-{reply.pk}")
-    message.get_by_test_id("correct-open").click()
-    message.get_by_test_id("correction-input").fill("Standard delivery takes 3 to 5 working days.")
-    message.get_by_test_id("correction-save").click()
-    expect(staff.get_by_test_id(f"message-{reply.pk}").get_by_test_id("correction")).to_contain_text(
-        "Standard delivery takes 3 to 5 working days."
-    )
-    reply.refresh_from_db()
-    assert (reply.rating, reply.correction) == (1, "Standard delivery takes 3 to 5 working days.")
+    # (Rating and correcting a bot reply are covered in test_chat_inbox.py; a handoff notice is not rated.)
     shot(staff, "worker-reply-staff")

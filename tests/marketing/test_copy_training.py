@@ -156,10 +156,11 @@ def test_the_daily_sweep_learns_from_new_approvals_only(
     merchant, catalog, campaign, tiny_base, store, settings, django_capture_on_commit_callbacks
 ):
     settings.COPY_FINETUNE_MIN_NEW_PIECES = 2
-    approved_piece(campaign, catalog[1], "A trail bottle that keeps drinks cold for 24 hours.")
+    first, second = [p for p in catalog if p.pk % 10][:2]  # held-out products' pieces are not trained on
+    approved_piece(campaign, first, "A trail bottle that keeps drinks cold for 24 hours.")
     with django_capture_on_commit_callbacks(execute=False):
         assert copy_learning_sweep() == []  # one approval is not enough
-        approved_piece(campaign, catalog[2], "A trail bottle that keeps drinks cold for 24 hours.")
+        approved_piece(campaign, second, "A trail bottle that keeps drinks cold for 24 hours.")
         started = copy_learning_sweep()
     assert len(started) == 1
     job = Job.objects.get(pk=started[0])

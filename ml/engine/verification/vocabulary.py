@@ -53,7 +53,7 @@ wedding weddings office work workday weekend weekends vacation holiday holidays 
 brunch date dinner evening evenings morning mornings season seasons seasonal spring summer autumn fall winter
 year-round all-day all-season
 wardrobe closet outfit outfits ensemble ensembles collection collections range essential essentials staple
-staples must-have favourite favourites favorite favorites go-to pick picks choice choices option options
+staples must-have go-to pick picks choice choices option options
 piece pieces addition item items product products find finds treasure gem
 perfect perfectly ideal ideally great good better best fine nice wonderful amazing awesome fantastic
 fabulous excellent superb brilliant impressive incredible remarkable outstanding exceptional

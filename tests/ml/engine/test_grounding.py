@@ -339,13 +339,13 @@ def test_repeated_ngrams_are_degenerate():
     assert any(d.startswith("repeated words in body: 'Stay cool all day.'") for d in body(text).degenerate)
     assert any("repeated phrase in body: 'keeps it cold all' 3 times" == d for d in body(
         "Hydra keeps it cold all day, keeps it cold all night and keeps it cold all week.").degenerate)
-    assert body("Stay cool all day. Stay warm all night.").degenerate == []
+    assert body("Stay cool all day with Hydra. Stay warm all night.").degenerate == []
 
 
 def test_repeated_token_runs_are_degenerate():
     assert any(d.startswith("repeated words") for d in body("Hydra is so so so so cold").degenerate)
     assert any(d.startswith("repeated words") for d in body("buy now buy now buy now").degenerate)
-    assert body("so so good").degenerate == []
+    assert body("Hydra is so so good").degenerate == []
 
 
 def test_shouting_is_degenerate_but_capitalised_names_are_not():
@@ -360,7 +360,7 @@ def test_prompt_echo_is_degenerate():
     assert any("echoes the prompt" in d for d in body(echo, prompt=prompt).degenerate)
     assert body("Cold water for every trail: the Hydra keeps it icy all day long.", prompt=prompt).degenerate == []
     # A subject or title may repeat the product's name from the prompt.
-    subject = {"subject": "Use only the product facts you are given", "body": "Hi."}
+    subject = {"subject": "Use only the product facts you are given", "body": "Hi, meet the Hydra bottle."}
     assert check_copy(subject, BOTTLE, channel="email", prompt=prompt).degenerate == []
 
 
