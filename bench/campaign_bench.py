@@ -36,7 +36,7 @@ DEFAULT_CSV = ROOT.parent / "shared" / "datasets" / "myntra_fashion_catalog" / "
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/storyfront_bench_copy"
 sys.path.insert(0, str(ROOT))
 
-from bench.markdown import write_section
+from bench.benchmarks_md import write_section
 
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 RESULTS_JSON = ROOT / "bench" / "results" / "campaign.json"

@@ -44,7 +44,7 @@ from bench.grounding_data import (
     _myntra_rows,
     _parse,
 )
-from bench.markdown import write_section
+from bench.benchmarks_md import write_section
 
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 RESULTS_JSON = ROOT / "bench" / "results" / "copy_finetune.json"

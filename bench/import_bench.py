@@ -51,7 +51,7 @@ def main() -> int:
     section = render(results)
     print(section)
     if not args.no_write:
-        from bench.markdown import write_section
+        from bench.benchmarks_md import write_section
 
         write_section(section, SECTION, BENCHMARKS_MD)
         print(f"Updated {BENCHMARKS_MD.relative_to(ROOT)}")
