@@ -22,12 +22,12 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Exists, Max, OuterRef, Q
 
 from accounts.models import Merchant
 from accounts.services import Actor
 from catalog.models import Product
-from marketing.models import ContentPiece
+from marketing.models import ContentPiece, ContentRevision
 from marketing.selectors import brand_voice_get, product_facts
 from ml.engine.copy_training import catalog_example, piece_example
 from ml.engine.finetune.params import validate_finetune_params
@@ -88,6 +88,7 @@ def copy_training_data(*, merchant: Merchant) -> dict:
     pieces = (
         ContentPiece.objects.filter(merchant=merchant, status__in=LEARNED_STATUSES)
         .select_related("campaign")
+        .annotate(was_edited=Exists(ContentRevision.objects.filter(piece=OuterRef("pk"), kind="edit")))
         .order_by("-updated_at")[: settings.COPY_FINETUNE_MAX_PIECES]
     )
     piece_ids, edited = [], 0
@@ -105,7 +106,7 @@ def copy_training_data(*, merchant: Merchant) -> dict:
             continue
         train.append(record)
         piece_ids.append(piece.pk)
-        edited += bool(piece.revisions.filter(kind="edit").exists())
+        edited += piece.was_edited
     return {
         "records": train,
         "eval_records": heldout_records,
