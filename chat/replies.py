@@ -5,18 +5,22 @@ One reply, `reply_generate_run(message_id)`:
 1. claim the pending bot message (pending -> streaming, a guarded update: a redelivered task stops here);
 2. embed the shopper's question (MiniLM) and retrieve knowledge and products (chat.retrieval); below the
    merchant's `min_relevance` the bot does not guess: the conversation is handed off (`low_relevance`);
+   A question that is clearly one FAQ gets that FAQ's answer word for word; else, when the best source scores at
+   least CHAT_DIRECT_ANSWER_MIN_SCORE, the answer is taken from it (engine `direct_answer`: a product's facts
+   with its link, or the knowledge item's relevant sentences) and nothing is generated;
 3. build the prompt (engine `build_chat_messages`: grounding, bounded history, brand voice) and generate with
    the merchant's serving chat model (its promoted Deployment, else the global base model);
 4. check the reply (engine `check_reply`: no system prompt, internal policy, other people's data or claimed
-   actions); a failed answer counts against the conversation and enough of them hand it off;
+   actions); a failed answer counts against the conversation and enough of them hand it off; then keep only
+   the sentences the retrieved sources back (engine `verify_answer`), handing off when none is;
 5. store text, sources, model version, parameters, prompt, safety findings and timings; status complete.
 Any exception ends the message `failed` with a polite fallback text and the error recorded.
 
 How concurrent replies share a model:
 the chat worker runs a threads pool, and every thread goes through one `ReplyEngine` per model version in the
 process. A reply that wants streaming (the widget, `?stream=1`) and finds the engine idle streams: its text
-goes into `Message.text` at most every ~100 ms, seven words behind the model, each flush being the checked
-text so far (see PartialPublisher; once a check finds anything, nothing more is flushed until the final,
+goes into `Message.text` at most every ~100 ms, seven words behind the model, each flush being the checked and
+verified text so far (see PartialPublisher; once a check finds anything, nothing more is flushed until the final,
 checked text replaces it). Every other reply -- and any streaming one that arrives while others are being
 decoded -- goes through the engine's `RequestBatcher`, so replies arriving together are decoded in one batch:
 under load, throughput wins over token-by-token display (the shopper then sees the whole reply at once)."""
@@ -58,7 +62,7 @@ from ml.engine.chat import (
     handoff_notice,
     system_prompt_fingerprint,
 )
-from ml.engine.chat_grounding import verify_answer
+from ml.engine.chat_grounding import Candidate, direct_answer, verify_answer
 from ml.engine.retrieval import cosine
 from ml.models import ModelVersion, Purpose
 from ml.selectors import serving_version
@@ -226,13 +230,16 @@ class PartialPublisher:
     text so far minus its last LEAK_RUN_WORDS - 1 words: the check recognises a leak (of the rules, of an
     internal policy), a claimed action or someone else's data only once enough of it has been written, and
     holding those words back means none of it has been shown by then. The first check that finds more than
-    formatting stops the flushing; the final checked reply replaces whatever was shown."""
+    formatting stops the flushing; the final checked reply replaces whatever was shown. With `verify`, a flush
+shows only the complete sentences of that text the sources back (chat_grounding.verify_answer), so what a
+shopper reads while the reply streams is verified text too."""
 
     HARMLESS = frozenset({"format_cleaned", "truncated", "template_slot", "incomplete_sentence", "control_chars"})
 
-    def __init__(self, message_id: int, check: Callable[..., object]):
+    def __init__(self, message_id: int, check: Callable[..., object], verify: Callable[[str], str] | None = None):
         self.message_id = message_id
         self.check = check
+        self.verify = verify
         self.last = 0.0
         self.blocked = False
         self.published = ""
@@ -247,6 +254,8 @@ class PartialPublisher:
             self.blocked = True
             return
         shown = _without_last_words(result.text, LEAK_RUN_WORDS - 1)
+        if self.verify is not None:
+            shown = self.verify(shown)
         if len(shown) > len(self.published) and shown.startswith(self.published):
             Message.objects.filter(pk=self.message_id, status=Message.Status.STREAMING).update(text=shown)
             self.published = shown
@@ -281,6 +290,22 @@ def _confident_faq(result, query_vector) -> tuple[KnowledgeItem, float] | None:
     if best < min_cosine or best - runner_up < _setting("CHAT_FAQ_ANSWER_MARGIN", 0.04):
         return None
     return item, best
+
+
+def _direct_answer(question: str, result):
+    """The extractive / product-facts answer (ml.engine.chat_grounding.direct_answer) when retrieval is
+    confident enough (CHAT_DIRECT_ANSWER_MIN_SCORE; None turns it off)."""
+    min_score = _setting("CHAT_DIRECT_ANSWER_MIN_SCORE", None)
+    if min_score is None:
+        return None
+    candidates = [
+        Candidate("knowledge", item.pk, float(score), {"title": item.title, "body": item.body})
+        for item, score in result.knowledge
+    ]
+    candidates += [
+        Candidate("product", row["id"], row["score"], row) for row in _product_prompt_rows(result)
+    ]
+    return direct_answer(question, candidates, min_score=min_score)
 
 
 def _knowledge_prompt_rows(result) -> list[dict]:
@@ -407,6 +432,25 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
         )
         return "complete: faq answer" if finished else "stale: the sweeper ended this reply first"
 
+    direct = _direct_answer(question, result)
+    if direct is not None:
+        source = direct.source
+        finished = _finish(
+            message_id,
+            started,
+            text=direct.text,
+            sources=[row for row in sources if row["type"] == source.kind and row["id"] == source.id],
+            params={"mode": direct.mode, f"{source.kind}_id": source.id},
+            safety={
+                "direct_answer": {"mode": direct.mode, "type": source.kind, "id": source.id,
+                                  "score": round(source.score, 4)},
+                "injection": detect_injection(question),
+                "failed": False,
+            },
+            ttft_ms=int((time.perf_counter() - started) * 1000),
+        )
+        return f"complete: {direct.mode}" if finished else "stale: the sweeper ended this reply first"
+
     voice = brand_voice_get(merchant=merchant)
     history = conversation_history(
         conversation=conversation, before_id=question_message.pk, turns=chat_settings.history_turns
@@ -443,7 +487,10 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
     params = sampling_params()
     request = GenerationRequest.chat(messages, request_id=str(message_id), seed=message_id, **params)
     engine = ReplyEngine(generator) if generator is not None else engine_for(version)
-    publisher = PartialPublisher(message_id, check)
+    source_texts = _source_texts(result)
+    publisher = PartialPublisher(
+        message_id, check, verify=lambda text: verify_answer(text, source_texts, finished=False).text
+    )
     before_generation = time.perf_counter() - started
     try:
         generated = engine.complete(request, stream=bool(message.params.get("stream")), on_text=publisher)
@@ -458,7 +505,7 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
     if not failed:
         # Only sentences the retrieved sources back reach the shopper (ml.engine.chat_grounding); with nothing
         # backed left, the bot says it does not know and hands the conversation to a person.
-        verified = verify_answer(text, _source_texts(result))
+        verified = verify_answer(text, source_texts)
         if verified.dropped:
             text = verified.text
         if not text.strip():

@@ -231,6 +231,13 @@ CHAT_FAQ_ANSWER_MIN_COSINE = (
     None if env_str("CHAT_FAQ_ANSWER_MIN_COSINE", "0.5") == "off" else float(env_str("CHAT_FAQ_ANSWER_MIN_COSINE", "0.5"))
 )
 CHAT_FAQ_ANSWER_MARGIN = float(env_str("CHAT_FAQ_ANSWER_MARGIN", "0.04"))
+# Extractive-first answers (chat/replies.py, ml/engine/chat_grounding.direct_answer): when the best retrieved
+# source scores at least CHAT_DIRECT_ANSWER_MIN_SCORE (fused retrieval score, 0-1), a product question is answered
+# from the product's facts and a knowledge question with the item's relevant sentences, before any generation;
+# CHAT_DIRECT_ANSWER_MIN_SCORE=off turns this off (every other question is generated, then verified).
+CHAT_DIRECT_ANSWER_MIN_SCORE = (
+    None if env_str("CHAT_DIRECT_ANSWER_MIN_SCORE", "0.5") == "off" else float(env_str("CHAT_DIRECT_ANSWER_MIN_SCORE", "0.5"))
+)
 CHAT_BATCH_MAX_SIZE = env_int("CHAT_BATCH_MAX_SIZE", 16)
 CHAT_BATCH_WAIT_MS = env_int("CHAT_BATCH_WAIT_MS", 20)
 CHAT_GENERATION_TIMEOUT_SECONDS = env_int("CHAT_GENERATION_TIMEOUT_SECONDS", 120)

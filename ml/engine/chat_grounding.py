@@ -6,6 +6,7 @@ Standard library only (the chat worker calls it around generation). Public API:
     relevant_sentences(question, text, max_sentences=3) -> [sentence]
     extractive_answer(question, source, max_sentences=3) -> str | None
     product_answer(question, product) -> str | None
+    direct_answer(question, candidates, min_score) -> DirectAnswer | None
     verify_answer(text, sources, finished=True) -> VerifiedAnswer(text, dropped)
     CHAT_GENERIC: service words a reply needs no source for ("help", "order", "contact")
 
@@ -14,6 +15,9 @@ Standard library only (the chat worker calls it around generation). Public API:
 - **Product facts**: a question about a retrieved product's price, sizes, colours, material, capacity or
   stock is answered from its facts, with its link: "The Trail bottle costs 24.90 USD." Questions the facts
   cannot answer get None (the caller generates, then verifies).
+- **Direct answers** (`direct_answer`): when the best retrieved candidate scores at least ``min_score``, a
+  product is answered from its facts and a knowledge item with its relevant sentences; the caller generates
+  only when neither applies.
 - **Verification** of generated text: a sentence stays only if every content word is in the sources, in the
   generic marketing vocabulary or in CHAT_GENERIC, every number in it is in the sources, and it contradicts no
   source sentence (polar words such as hot/cold, free/fee; negation). Unsupported sentences are dropped; an
@@ -111,6 +115,40 @@ def product_answer(question: str, product: Mapping) -> str | None:
         parts.insert(0, f"About the {title}:")
     url = str(product.get("url") or "").strip()
     return " ".join(parts) + (f" {url}" if url else "")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One retrieved source: ``kind`` "knowledge" (payload has "title" and "body") or "product" (payload is the
+    product row product_answer reads), with its retrieval score."""
+
+    kind: str
+    id: int
+    score: float
+    payload: Mapping
+
+
+@dataclass(frozen=True)
+class DirectAnswer:
+    text: str
+    mode: str  # "extractive" or "product_facts"
+    source: Candidate
+
+
+def direct_answer(question: str, candidates: Sequence[Candidate], *, min_score: float) -> DirectAnswer | None:
+    """The answer taken straight from the best candidate, when retrieval is confident in it and it holds one:
+    the product's facts for a product, the question's sentences for a knowledge item. Only the best candidate
+    is used (a weaker one answering would be a guess); None leaves the question to the generator."""
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda c: c.score)
+    if best.score < min_score:
+        return None
+    if best.kind == "product":
+        text = product_answer(question, best.payload)
+        return DirectAnswer(text, "product_facts", best) if text else None
+    text = extractive_answer(question, str(best.payload.get("body") or ""))
+    return DirectAnswer(text, "extractive", best) if text else None
 
 
 @dataclass

@@ -255,5 +255,7 @@ def single_torch_thread():
 @pytest.fixture(autouse=True)
 def generated_replies_only(settings):
     """These tests are about generated replies; answering clear FAQ matches word for word is switched on
-    by the tests of that path (test_faq_answers.py)."""
+    by the tests of that path (test_faq_answers.py), and direct (extractive / product-facts) answers by
+    test_direct_answers.py."""
     settings.CHAT_FAQ_ANSWER_MIN_COSINE = None
+    settings.CHAT_DIRECT_ANSWER_MIN_SCORE = None

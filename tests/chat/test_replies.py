@@ -165,12 +165,15 @@ def test_the_serving_chat_deployment_is_used(merchant, conversation, knowledge, 
     assert reply.model_version == tuned and reply.params["model"] == "chat-tuned-v1"
 
 
-def test_streaming_flushes_checked_text_into_the_row(
+def test_streaming_flushes_checked_and_verified_text_into_the_row(
     conversation, knowledge, chat_model, embedder, monkeypatch
 ):
     monkeypatch.setattr("chat.replies.FLUSH_EVERY_S", 0.0)
     seen = []
     original = Message.objects.filter
+    invented = "Every return also gets a free gift card."
+    backed = "A full refund is given for unworn items."
+    answer = f"{RETURNS_ANSWER} {invented} {backed}"
 
     class Spy(ScriptedGenerator):
         def stream(self, request):
@@ -179,14 +182,17 @@ def test_streaming_flushes_checked_text_into_the_row(
                 seen.append(original(pk=reply.pk).values_list("status", "text").get())
 
     reply = pending_reply(conversation, "How do returns work?", stream=True)
-    generator = Spy(RETURNS_ANSWER)
+    generator = Spy(answer)
     assert run(reply, generator, embedder) == "complete"
     assert generator.streamed == 1 and reply.params["mode"] == "stream"
     texts = [text for status, text in seen if status == "streaming"]
-    # The row grows word by word, seven words behind the model (see PartialPublisher), never rewritten.
-    assert texts[-1] == " ".join(RETURNS_ANSWER.split()[:-7])
-    assert len(set(texts)) > 5 and all(RETURNS_ANSWER.startswith(t) for t in texts)
-    assert reply.text == RETURNS_ANSWER and reply.ttft_ms is not None
+    # The row shows whole verified sentences while the model writes (held seven words behind it, see
+    # PartialPublisher), never the invented one, and is never rewritten.
+    assert texts[-1] == RETURNS_ANSWER
+    assert "" in texts and set(texts) == {"", RETURNS_ANSWER}
+    expected = f"{RETURNS_ANSWER} {backed}"
+    assert [row["sentence"] for row in reply.safety["unverified"]] == [invented], reply.safety
+    assert reply.text == expected and reply.ttft_ms is not None
 
 
 def test_streaming_never_flushes_a_leak(conversation, knowledge, chat_model, embedder, monkeypatch):

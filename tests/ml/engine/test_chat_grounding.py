@@ -53,3 +53,28 @@ def test_a_partial_reply_shows_only_complete_verified_sentences():
 
 def test_nothing_supported_leaves_nothing():
     assert verify_answer("Our fleece is indeed waterproof.", [CARE]).text == ""
+
+
+def _knowledge(score, body, id=1):
+    from ml.engine.chat_grounding import Candidate
+
+    return Candidate("knowledge", id, score, {"title": "t", "body": body})
+
+
+def test_direct_answer_uses_only_the_best_candidate_and_only_when_confident():
+    from ml.engine.chat_grounding import Candidate, direct_answer
+
+    shipping = _knowledge(0.8, "We ship every weekday. Delivery is free over 50 GBP.", id=1)
+    returns = _knowledge(0.6, "Delivery of returns is free with the prepaid label.", id=2)
+    answer = direct_answer("Is delivery free?", [returns, shipping], min_score=0.5)
+    assert answer.text == "Delivery is free over 50 GBP." and answer.mode == "extractive"
+    assert answer.source.id == 1
+    assert direct_answer("Is delivery free?", [returns, shipping], min_score=0.9) is None
+    assert direct_answer("Is delivery free?", [], min_score=0.1) is None
+    # The best item has no sentence about the question: no direct answer (the weaker item is not used).
+    assert direct_answer("Do you sell gift cards?", [shipping, returns], min_score=0.5) is None
+    mug = Candidate("product", 7, 0.9, {"title": "Enamel mug", "price": "12.00", "currency": "GBP",
+                                         "attributes": {"colour": "sage"}, "url": "https://x.example/mug"})
+    product = direct_answer("What colour is the enamel mug?", [shipping, mug], min_score=0.5)
+    assert product.mode == "product_facts" and product.text.startswith("About the Enamel mug: Its colour is sage.")
+    assert direct_answer("Is the enamel mug microwave safe?", [mug], min_score=0.5) is None
