@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from ml.engine.verification import Evidence, contradictions, split_sentences, unverified
 from ml.engine.verification.statements import forms
-from ml.engine.verification.vocabulary import FUNCTION_WORDS
+from ml.engine.verification.vocabulary import FUNCTION_WORDS, GENERIC_MARKETING
 
 CHAT_GENERIC = frozenset(
     """
@@ -48,6 +48,7 @@ got send sent sending make made take takes taken keep kept give given go going w
 week weeks month months year years thing things something everything one ones case cases
 """.split()
 )
+_GENERIC_MARKETING_FORMS = frozenset(f for w in GENERIC_MARKETING for f in forms(w))
 _QUESTION_STOP = FUNCTION_WORDS | frozenset(
     "what whats how can could would does do is are when where which who why tell me please there any your you "
     "i my we our long take takes get much many should".split()
@@ -169,11 +170,40 @@ def verify_answer(text: str, sources: Sequence[str], *, finished: bool = True) -
     for start, end in spans:
         sentence = text[start:end].strip()
         why = _unsupported(sentence, evidence, source_numbers)
+        if not why and _YES_NO.search(sentence) and not _source_terms(sentence, evidence):
+            why = "a yes or no with nothing from the sources to back it"
         if why:
             dropped.append((sentence, why))
         else:
             kept.append(sentence)
+    if kept and not any(_source_terms(sentence, evidence) for sentence in kept):
+        # Only pleasantries and service words are left ("Sure, happy to help!"): that answers nothing.
+        dropped += [(sentence, "says nothing the sources say") for sentence in kept]
+        kept = []
     return VerifiedAnswer(" ".join(kept), dropped)
+
+
+_YES_NO = re.compile(r"\b(?:yes|no|yeah|nope|yep)\b", re.IGNORECASE)
+_SERVICE_FORMS = frozenset(f for w in CHAT_GENERIC for f in forms(w))
+
+
+def _source_terms(sentence: str, evidence: Evidence) -> list[str]:
+    """The sentence's words that come from the sources themselves (not function, generic or service words)."""
+    words = re.findall(r"[a-z][a-z'’-]*|\d+(?:[.,]\d+)?", sentence.lower())
+    out = []
+    for word in words:
+        if word in FUNCTION_WORDS or word in ("yes", "no", "yeah", "nope", "yep"):
+            continue
+        word_forms = forms(word) if word[0].isalpha() else {word}
+        if word_forms & _SERVICE_FORMS or word_forms & _GENERIC_MARKETING_FORMS:
+            continue
+        if word_forms & evidence.forms or (word[0].isdigit() and _number_key(word) in _numbers(evidence)):
+            out.append(word)
+    return out
+
+
+def _numbers(evidence: Evidence) -> set[str]:
+    return {_number_key(n) for n in _NUMBER.findall(evidence.text)}
 
 
 def _unsupported(sentence: str, evidence: Evidence, source_numbers: set[str]) -> str:

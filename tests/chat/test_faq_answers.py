@@ -9,7 +9,8 @@ from tests.chat.conftest import ScriptedGenerator, pending_reply
 
 pytestmark = pytest.mark.django_db
 
-GENERATED = "Here is what I found in our store information."
+GENERATED = "Orders ship within 2 business days."
+GENERATED_RETURNS = "Unworn items can be returned within 30 days."
 
 
 @pytest.fixture(autouse=True)
@@ -18,9 +19,9 @@ def faq_answers_on(settings):
     settings.CHAT_FAQ_ANSWER_MARGIN = 0.04
 
 
-def run(conversation, question, embedder):
+def run(conversation, question, embedder, answer=GENERATED):
     reply = pending_reply(conversation, question)
-    generator = ScriptedGenerator(GENERATED)
+    generator = ScriptedGenerator(answer)
     status = reply_generate_run(reply.pk, generator=generator, embedder=embedder)
     reply.refresh_from_db()
     return status, reply, generator
@@ -54,11 +55,11 @@ def test_two_close_faqs_are_not_answered_word_for_word(
         body="Gifts can be returned for store credit within 30 days.",
     )
     embed_knowledge_run(merchant.pk, embedder=embedder)
-    status, reply, generator = run(conversation, "How do I return an item I bought?", embedder)
-    assert status == "complete" and len(generator.requests) == 1 and reply.text == GENERATED
+    status, reply, generator = run(conversation, "How do I return an item I bought?", embedder, GENERATED_RETURNS)
+    assert status == "complete" and len(generator.requests) == 1 and reply.text == GENERATED_RETURNS
 
 
 def test_switched_off_every_reply_is_generated(settings, conversation, knowledge, chat_model, embedder):
     settings.CHAT_FAQ_ANSWER_MIN_COSINE = None
-    status, reply, generator = run(conversation, "How do I return an item I bought?", embedder)
-    assert status == "complete" and len(generator.requests) == 1 and reply.text == GENERATED
+    status, reply, generator = run(conversation, "How do I return an item I bought?", embedder, GENERATED_RETURNS)
+    assert status == "complete" and len(generator.requests) == 1 and reply.text == GENERATED_RETURNS

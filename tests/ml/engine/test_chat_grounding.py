@@ -78,3 +78,13 @@ def test_direct_answer_uses_only_the_best_candidate_and_only_when_confident():
     product = direct_answer("What colour is the enamel mug?", [shipping, mug], min_score=0.5)
     assert product.mode == "product_facts" and product.text.startswith("About the Enamel mug: Its colour is sage.")
     assert direct_answer("Is the enamel mug microwave safe?", [mug], min_score=0.5) is None
+
+
+def test_a_bare_yes_or_no_and_pleasantries_alone_answer_nothing():
+    # "No, no, no!" (SmolLM2 on "Do I pay for return shipping?") has no content word to check, but it is a claim.
+    verified = verify_answer("No, no, no! Returns are free within 30 days.", [CARE])
+    assert verified.text == "Returns are free within 30 days."
+    assert verified.dropped[0][0] == "No, no, no!"
+    # Only service language left: nothing the sources say, so nothing is shown (the caller hands off).
+    assert verify_answer("Sure, happy to help! Please let me know.", [CARE]).text == ""
+    assert verify_answer("Yes, wash your fleece in cold water.", [CARE]).text == "Yes, wash your fleece in cold water."
