@@ -121,6 +121,24 @@ def _ask(merchant, question: str, generator, embedder) -> dict:
             "generated": generator.by_request.get(str(reply.pk))}
 
 
+def _source_texts(reply) -> list[str]:
+    """What the reply was allowed to say: chat.replies._source_texts over the sources it retrieved."""
+    from types import SimpleNamespace
+
+    from catalog.models import Product
+    from chat.models import KnowledgeItem
+    from chat.replies import _source_texts as source_texts
+
+    rows = reply.sources
+    knowledge = {k.pk: k for k in KnowledgeItem.objects.filter(pk__in=[r["id"] for r in rows if r["type"] == "knowledge"])}
+    products = {p.pk: p for p in Product.objects.filter(pk__in=[r["id"] for r in rows if r["type"] == "product"])}
+    result = SimpleNamespace(
+        knowledge=[(knowledge[r["id"]], r["score"]) for r in rows if r["type"] == "knowledge"],
+        products=[(products[r["id"]], r["score"]) for r in rows if r["type"] == "product"],
+    )
+    return source_texts(result)
+
+
 def _mode(status: str, reply) -> str:
     if reply.handoff or status.startswith("handoff"):
         return "handoff"
@@ -184,8 +202,11 @@ def main() -> None:
                 "unverified": [row["sentence"] for row in shown_reply.safety.get("unverified", [])],
                 "seconds": round(shown["seconds"], 3),
             },
-            "sources": [keys.get((s["type"], s["id"]), "?") for s in shown_reply.sources],
-            "top_score": max((s["score"] for s in shown_reply.sources), default=0.0),
+            "sources": [keys.get((s["type"], s["id"]), "?") for s in raw_reply.sources],
+            # The raw pass's retrieved sources as the verifier reads them (our own knowledge base's text).
+            "source_texts": _source_texts(raw_reply),
+            "shown_sources": [keys.get((s["type"], s["id"]), "?") for s in shown_reply.sources],
+            "top_score": max((s["score"] for s in raw_reply.sources), default=0.0),
         })
         print(f"[{n}/{len(questions)}] {time.perf_counter() - started:.0f}s {q['id']} {rows[-1]['shown']['mode']}",
               flush=True)

@@ -1,0 +1,63 @@
+"""Shows chat evaluation replies for labelling (bench/grounding/CHAT_LABELLING.md): each question, the help
+centre entries and products the bot retrieved, and the candidate answers with numbered sentences, plus a
+label line to fill in. It never shows what the verifier or the reply flow decided.
+
+    .venv/bin/python bench/chat_grounding_view.py --from 0 --to 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ml.engine.verification import split_sentences  # noqa: E402
+
+GROUNDING = ROOT / "bench" / "grounding"
+DIRECT_MODES = ("faq_answer", "extractive", "product_facts")
+
+
+def sentences(text: str) -> list[str]:
+    return [" ".join(text[a:b].split()) for a, b in split_sentences(text or "") if text[a:b].strip()]
+
+
+def candidates(row: dict) -> dict:
+    """The answers a labeller judges: what the model wrote, and the answer taken from the knowledge base."""
+    out = {"generated": sentences(row["raw"]["generated"])}
+    if row["shown"]["mode"] in DIRECT_MODES:
+        out["direct"] = sentences(row["shown"]["text"])
+    return out
+
+
+def load(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--from", dest="start", type=int, default=0)
+    parser.add_argument("--to", dest="end", type=int, default=None)
+    args = parser.parse_args()
+    questions = {q["id"]: q for q in load(GROUNDING / "chat_questions.jsonl")}
+    replies = load(GROUNDING / "chat_replies.jsonl")[args.start : args.end]
+    for row in replies:
+        q = questions[row["id"]]
+        print("=" * 100)
+        print(f"{row['id']}  QUESTION: {q['question']}")
+        print(f"retrieved: {', '.join(row['sources'])}")
+        skeleton = {"id": row["id"], "answerable": None}
+        for name, items in candidates(row).items():
+            print(f"-- answer '{name}':")
+            for n, sentence in enumerate(items, 1):
+                print(f"   [{n}] {sentence}")
+            skeleton[name] = {"sentences": [{"n": n, "label": None} for n in range(1, len(items) + 1)],
+                              "answers": None}
+        print("LABEL:", json.dumps(skeleton))
+
+
+if __name__ == "__main__":
+    main()
