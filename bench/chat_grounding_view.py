@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ml.engine.verification import split_sentences  # noqa: E402
+from ml.engine.verification import split_sentences
 
 GROUNDING = ROOT / "bench" / "grounding"
 DIRECT_MODES = ("faq_answer", "extractive", "product_facts")

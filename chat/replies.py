@@ -62,7 +62,13 @@ from ml.engine.chat import (
     handoff_notice,
     system_prompt_fingerprint,
 )
-from ml.engine.chat_grounding import Candidate, direct_answer, verify_answer
+from ml.engine.chat_grounding import (
+    Candidate,
+    direct_answer,
+    knowledge_source_text,
+    product_source_text,
+    verify_answer,
+)
 from ml.engine.retrieval import cosine
 from ml.models import ModelVersion, Purpose
 from ml.selectors import serving_version
@@ -243,6 +249,7 @@ shopper reads while the reply streams is verified text too."""
         self.last = 0.0
         self.blocked = False
         self.published = ""
+        self.first_shown_at: float | None = None  # perf_counter() of the first flush a shopper could read
 
     def __call__(self, text: str) -> None:
         now = time.monotonic()
@@ -259,6 +266,8 @@ shopper reads while the reply streams is verified text too."""
         if len(shown) > len(self.published) and shown.startswith(self.published):
             Message.objects.filter(pk=self.message_id, status=Message.Status.STREAMING).update(text=shown)
             self.published = shown
+            if self.first_shown_at is None:
+                self.first_shown_at = time.perf_counter()
 
 
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
@@ -337,11 +346,8 @@ def _product_prompt_rows(result) -> list[dict]:
 
 def _source_texts(result) -> list[str]:
     """What a reply may say: the retrieved knowledge and the retrieved products' facts."""
-    texts = [f"{item.title}. {item.body}" for item, _ in result.knowledge]
-    for row in _product_prompt_rows(result):
-        attributes = "; ".join(f"{k}: {v}" for k, v in row["attributes"].items())
-        texts.append(f"{row['title']}. {row['brand']}. {row['price']} {row['currency']}. {row['description']} {attributes}")
-    return texts
+    texts = [knowledge_source_text(item.title, item.body) for item, _ in result.knowledge]
+    return texts + [product_source_text(row) for row in _product_prompt_rows(result)]
 
 
 def _finish(message_id: int, started: float, **values) -> bool:
@@ -411,6 +417,7 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
                 "top_score": round(result.top_score, 4),
                 "min_relevance": chat_settings.min_relevance,
             },
+            ttft_ms=int((time.perf_counter() - started) * 1000),
         )
         return "handoff: low relevance"
 
@@ -491,12 +498,16 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
     publisher = PartialPublisher(
         message_id, check, verify=lambda text: verify_answer(text, source_texts, finished=False).text
     )
-    before_generation = time.perf_counter() - started
     try:
         generated = engine.complete(request, stream=bool(message.params.get("stream")), on_text=publisher)
     finally:
         if generator is not None:
             engine.close()
+
+    def shown_ttft_ms() -> int:
+        """From the worker's start (retrieval included) to the first text the shopper could read: the first
+        verified flush of a streamed reply, else the final reply."""
+        return int(((publisher.first_shown_at or time.perf_counter()) - started) * 1000)
 
     checked = check(generated.text, generated.finished)
     text = checked.text
@@ -519,7 +530,7 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
                 prompt=json.dumps(messages, ensure_ascii=False),
                 safety={**checked.to_dict(), "handoff": "unverified",
                         "unverified": [{"sentence": s, "why": w} for s, w in verified.dropped]},
-                ttft_ms=int((before_generation + generated.ttft_s) * 1000), tokens=generated.tokens,
+                ttft_ms=shown_ttft_ms(), tokens=generated.tokens,
             )
             return "handoff: nothing verified"
     handoff = False
@@ -554,8 +565,7 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
             "failed_answer": failed,
             "streamed_prefix_chars": len(publisher.published),
         },
-        # From the worker's start (retrieval included) to the first text the shopper can see.
-        ttft_ms=int((before_generation + generated.ttft_s) * 1000),
+        ttft_ms=shown_ttft_ms(),
         tokens=generated.tokens,
     )
     if not finished:

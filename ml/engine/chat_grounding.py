@@ -90,7 +90,22 @@ def relevant_sentences(question: str, text: str, max_sentences: int = 3) -> list
     return [sentences[i] for _, i in sorted(best, key=lambda pair: pair[1])]
 
 
-def extractive_answer(question: str, source: str, max_sentences: int = 3) -> str | None:
+def covers(question: str, text: str, share: float = 1 / 2) -> bool:
+    """Whether ``text`` holds at least ``share`` of the question's content words (in any form): an item that
+    never mentions most of what is asked about ("the teapot" asked, a mug's care item found) is about
+    something else, however well one of its sentences matches."""
+    wanted = [forms(w) for w in _content_words(question)]
+    if not wanted:
+        return False
+    have = {f for w in _content_words(text) for f in forms(w)}
+    return sum(bool(w & have) for w in wanted) >= share * len(wanted)
+
+
+def extractive_answer(question: str, source: str, max_sentences: int = 3, *, require_cover: bool = True) -> str | None:
+    """The relevant sentences of ``source`` (None when it does not cover the question or none is relevant);
+    ``require_cover=False`` when the caller checked coverage over more than ``source`` (its title too)."""
+    if require_cover and not covers(question, source):
+        return None
     chosen = relevant_sentences(question, source, max_sentences)
     return " ".join(chosen) if chosen else None
 
@@ -116,6 +131,20 @@ def product_answer(question: str, product: Mapping) -> str | None:
         parts.insert(0, f"About the {title}:")
     url = str(product.get("url") or "").strip()
     return " ".join(parts) + (f" {url}" if url else "")
+
+
+def knowledge_source_text(title: str, body: str) -> str:
+    """A knowledge item as the verifier reads it."""
+    return f"{title}. {body}"
+
+
+def product_source_text(product: Mapping) -> str:
+    """A product's facts as the verifier reads them (``product``: the prompt's product row), stock included."""
+    attributes = "; ".join(f"{k}: {v}" for k, v in (product.get("attributes") or {}).items())
+    stock = product.get("stock")
+    stock_text = "" if stock is None else (" In stock." if int(stock) > 0 else " Out of stock.")
+    return (f"{product.get('title', '')}. {product.get('brand', '')}. {product.get('price', '')} "
+            f"{product.get('currency', '')}. {product.get('description', '')} {attributes}{stock_text}")
 
 
 @dataclass(frozen=True)
@@ -148,8 +177,28 @@ def direct_answer(question: str, candidates: Sequence[Candidate], *, min_score: 
     if best.kind == "product":
         text = product_answer(question, best.payload)
         return DirectAnswer(text, "product_facts", best) if text else None
-    text = extractive_answer(question, str(best.payload.get("body") or ""))
+    payload = best.payload
+    item_text = f"{payload.get('title') or ''}. {payload.get('body') or ''}"
+    if _names_another_product(question, item_text, candidates):
+        return None
+    text = None
+    if covers(question, item_text):
+        text = extractive_answer(question, str(payload.get("body") or ""), require_cover=False)
     return DirectAnswer(text, "extractive", best) if text else None
+
+
+def _names_another_product(question: str, item_text: str, candidates: Sequence[Candidate]) -> bool:
+    """Whether the question names a retrieved product (a content word of its title) that the knowledge item
+    never mentions: "Can I keep the teapot warm on the hob?" is not answered by the enamel mugs' care item."""
+    asked = {w: forms(w) for w in _content_words(question)}
+    have = {f for w in _content_words(item_text) for f in forms(w)}
+    for candidate in candidates:
+        if candidate.kind != "product":
+            continue
+        title = {f for w in _content_words(str(candidate.payload.get("title") or "")) for f in forms(w)}
+        if any(word_forms & title and not word_forms & have for word_forms in asked.values()):
+            return True
+    return False
 
 
 @dataclass
@@ -166,12 +215,25 @@ def verify_answer(text: str, sources: Sequence[str], *, finished: bool = True) -
     spans = split_sentences(text)
     if not finished and spans and not re.search(r"[.!?…)\"'”]\s*$", text[spans[-1][0] : spans[-1][1]]):
         spans = spans[:-1]  # still being written: shown once it is complete and checked
-    kept, dropped = [], []
+    out_of_stock = bool(_OUT_OF_STOCK.search(evidence.text))
+    verdicts = []
     for start, end in spans:
         sentence = text[start:end].strip()
         why = _unsupported(sentence, evidence, source_numbers)
-        if not why and _YES_NO.search(sentence) and not _source_terms(sentence, evidence):
-            why = "a yes or no with nothing from the sources to back it"
+        if not why and _LEADING_YES_NO.match(sentence):
+            # Words can be checked, a polarity cannot: "Yes, we deliver on Sundays" uses only backed words.
+            why = "a yes or no the model chose (the sources' own sentences answer it)"
+        if not why and _LIST_ONLY.match(sentence):
+            why = "a list number with nothing after it"
+        if not why and out_of_stock and _AVAILABLE.search(sentence) and not _NOT.search(sentence):
+            why = "says it is available, the sources say out of stock"
+        verdicts.append((sentence, why))
+    kept, dropped = [], []
+    for index, (sentence, why) in enumerate(verdicts):
+        if not why and _INTRODUCES_LIST.search(sentence):
+            following = verdicts[index + 1] if index + 1 < len(verdicts) else None
+            if following is None or following[1]:
+                why = "introduces a list that is not shown"
         if why:
             dropped.append((sentence, why))
         else:
@@ -183,7 +245,14 @@ def verify_answer(text: str, sources: Sequence[str], *, finished: bool = True) -
     return VerifiedAnswer(" ".join(kept), dropped)
 
 
-_YES_NO = re.compile(r"\b(?:yes|no|yeah|nope|yep)\b", re.IGNORECASE)
+_LEADING_YES_NO = re.compile(r"\W*(?:yes|no|yeah|nope|yep|yup|sure|absolutely|definitely|of course)\b(?!-)",
+                             re.IGNORECASE)
+_LIST_ONLY = re.compile(r"^\W*(?:\d+[.)]?\W*)+$")
+_INTRODUCES_LIST = re.compile(r":\s*(?:\d+[.)]?)?\s*$")
+_OUT_OF_STOCK = re.compile(r"\bout of stock\b", re.IGNORECASE)
+_AVAILABLE = re.compile(r"\b(?:available|in stock|back in stock|restock\w*|buy (?:it|them|one) now|order (?:it|them) now)\b",
+                        re.IGNORECASE)
+_NOT = re.compile(r"\b(?:not|no longer|n't|isn't|aren't|unavailable|out of stock|sold out)\b", re.IGNORECASE)
 _SERVICE_FORMS = frozenset(f for w in CHAT_GENERIC for f in forms(w))
 
 

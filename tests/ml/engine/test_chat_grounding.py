@@ -87,4 +87,28 @@ def test_a_bare_yes_or_no_and_pleasantries_alone_answer_nothing():
     assert verified.dropped[0][0] == "No, no, no!"
     # Only service language left: nothing the sources say, so nothing is shown (the caller hands off).
     assert verify_answer("Sure, happy to help! Please let me know.", [CARE]).text == ""
-    assert verify_answer("Yes, wash your fleece in cold water.", [CARE]).text == "Yes, wash your fleece in cold water."
+    # Words can be checked, a polarity cannot: the model's own yes/no is never shown.
+    assert verify_answer("Yes, we give refunds on worn items.", [CARE]).text == ""
+    assert verify_answer("Wash your fleece in cold water.", [CARE]).text == "Wash your fleece in cold water."
+
+
+def test_list_stubs_and_availability_against_stock():
+    sources = ["Linen napkins. 12.00 GBP. Out of stock.", CARE]
+    # "Here's how it works: 1." (SmolLM2) introduces a list the shopper never sees.
+    assert verify_answer("Returns are free within 30 days: 1. 2. 3.", sources).text == ""
+    assert verify_answer("They're available for purchase now.", sources).text == ""
+    assert verify_answer("The linen napkins are out of stock.", sources).text == "The linen napkins are out of stock."
+
+
+def test_an_item_that_never_mentions_what_is_asked_gives_no_extract():
+    from ml.engine.chat_grounding import Candidate, direct_answer
+
+    enamel = ("Our enamel mugs are hand wash only. They're fine for warming a drink on a gas hob or camping "
+              "stove, but don't heat them empty.")
+    item = Candidate("knowledge", 1, 0.9, {"title": "Caring for enamelware", "body": enamel})
+    teapot = Candidate("product", 2, 0.6, {"title": "Stoneware Teapot", "price": "38.00", "currency": "GBP"})
+    # The question names a retrieved product the item never mentions: the item is about something else.
+    assert direct_answer("Can I keep the teapot warm on the hob?", [item, teapot], min_score=0.5) is None
+    # Half the question's words are not in the item at all: no extract either.
+    assert direct_answer("Is the stoneware lid chip resistant?", [item], min_score=0.5) is None
+    assert "gas hob" in direct_answer("Can I warm my enamel mug on the hob?", [item], min_score=0.5).text
