@@ -24,13 +24,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/storyfront_chatbench")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# Importing the data script sets the same offline / settings / bench database environment.
 from bench.chat_grounding_data import KB, QUESTIONS, SLUG, _ensure_database, _load_store
 
 SECTION = "## Chat reply latency"

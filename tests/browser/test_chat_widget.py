@@ -224,7 +224,7 @@ def tiny_chat_model(transactional_db, tmp_path_factory):
 @pytest.mark.integration
 def test_a_worker_writes_the_bot_reply_into_the_widget(celery_worker_process, new_page, chat_shop, tiny_chat_model):
     merchant = chat_shop["merchant"]
-    delivery = KnowledgeItem.objects.create(
+    KnowledgeItem.objects.create(
         merchant=merchant, kind="faq", title="How long does delivery take?",
         body="Standard delivery takes 3 to 5 working days; express takes 1 to 2.",
     )
@@ -234,7 +234,9 @@ def test_a_worker_writes_the_bot_reply_into_the_widget(celery_worker_process, ne
     shopper = new_page(DESKTOP)
     panel = open_widget(shopper, chat_shop)
     box = panel.get_by_label("Your message")
-    box.fill("How long does delivery take?")
+    # A question the store's facts do not answer directly (a delivery-time question would be answered with the
+    # FAQ's own sentence, without the model: test_direct_answers.py), so the model writes this reply.
+    box.fill("Is the Trail bottle good for hot tea?")
     box.press("Enter")
 
     bot = panel.locator('[data-role="bot"][data-message-id]')
@@ -253,7 +255,7 @@ def test_a_worker_writes_the_bot_reply_into_the_widget(celery_worker_process, ne
     expect(panel.locator('[data-part="handoff-notice"]')).to_be_visible()
     shot(shopper, "worker-reply")
 
-    # Staff see the reply with its sources (the FAQ it was grounded on), rate it and correct it.
+    # Staff see the reply with the sources it was grounded on, each a link.
     staff = new_page(DESKTOP)
     log_in(staff)
     staff.goto("/chat/?status=handed_off")
@@ -261,8 +263,8 @@ def test_a_worker_writes_the_bot_reply_into_the_widget(celery_worker_process, ne
     message = staff.get_by_test_id(f"message-{reply.pk}")
     expect(message.get_by_test_id("message-text")).to_have_text(reply.text)
     sources = message.get_by_test_id("sources")
-    expect(sources.get_by_role("link", name="How long does delivery take?")).to_have_attribute(
-        "href", f"/chat/knowledge/{delivery.pk}/"
-    )
+    assert reply.sources
+    expect(sources.get_by_role("link")).to_have_count(len(reply.sources))
+    expect(sources.get_by_role("link").first).to_contain_text(reply.sources[0]["title"])
     # (Rating and correcting a bot reply are covered in test_chat_inbox.py; a handoff notice is not rated.)
     shot(staff, "worker-reply-staff")
