@@ -238,7 +238,7 @@ def verify_answer(text: str, sources: Sequence[str], *, finished: bool = True) -
             dropped.append((sentence, why))
         else:
             kept.append(sentence)
-    if kept and not any(_source_terms(sentence, evidence) for sentence in kept):
+    if kept and not any(_source_terms(sentence, evidence, source_numbers) for sentence in kept):
         # Only pleasantries and service words are left ("Sure, happy to help!"): that answers nothing.
         dropped += [(sentence, "says nothing the sources say") for sentence in kept]
         kept = []
@@ -256,7 +256,7 @@ _NOT = re.compile(r"\b(?:not|no longer|n't|isn't|aren't|unavailable|out of stock
 _SERVICE_FORMS = frozenset(f for w in CHAT_GENERIC for f in forms(w))
 
 
-def _source_terms(sentence: str, evidence: Evidence) -> list[str]:
+def _source_terms(sentence: str, evidence: Evidence, source_numbers: set[str]) -> list[str]:
     """The sentence's words that come from the sources themselves (not function, generic or service words)."""
     words = re.findall(r"[a-z][a-z'’-]*|\d+(?:[.,]\d+)?", sentence.lower())
     out = []
@@ -266,13 +266,9 @@ def _source_terms(sentence: str, evidence: Evidence) -> list[str]:
         word_forms = forms(word) if word[0].isalpha() else {word}
         if word_forms & _SERVICE_FORMS or word_forms & _GENERIC_MARKETING_FORMS:
             continue
-        if word_forms & evidence.forms or (word[0].isdigit() and _number_key(word) in _numbers(evidence)):
+        if word_forms & evidence.forms or (word[0].isdigit() and _number_key(word) in source_numbers):
             out.append(word)
     return out
-
-
-def _numbers(evidence: Evidence) -> set[str]:
-    return {_number_key(n) for n in _NUMBER.findall(evidence.text)}
 
 
 def _unsupported(sentence: str, evidence: Evidence, source_numbers: set[str]) -> str:
