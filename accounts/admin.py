@@ -3,8 +3,8 @@ from django.contrib import admin, messages
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from accounts.models import AuditLog, Membership, Merchant, MerchantAPIKey
-from accounts.services import Actor, api_key_create, validate_scopes
+from accounts.models import AuditLog, Invitation, Membership, Merchant, MerchantAPIKey
+from accounts.services import Actor, api_key_create, invitation_revoke, validate_scopes
 
 
 class MembershipInline(admin.TabularInline):
@@ -29,6 +29,31 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "merchant__name", "merchant__slug"]
     raw_id_fields = ["user"]
     list_select_related = ["user", "merchant"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: invitations are sent from Settings › Members (the clear token exists only in the email);
+    staff can withdraw them here."""
+
+    list_display = ["email", "merchant", "role", "invited_by", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role", "merchant"]
+    search_fields = ["email", "merchant__name", "merchant__slug"]
+    list_select_related = ["merchant", "invited_by"]
+    exclude = ["token_hash"]
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Withdraw the selected invitations")
+    def revoke_selected(self, request, queryset):
+        actor = Actor.for_user(request.user)
+        revoked = sum(invitation_revoke(invitation=invitation, actor=actor) for invitation in queryset)
+        self.message_user(request, f"Withdrew {revoked} invitation(s).", messages.SUCCESS)
 
 
 # The library's merchant-less key model is not used by Storyfront; keep it out of the admin.

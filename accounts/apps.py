@@ -7,3 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from accounts.api import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from accounts import login_throttle  # noqa: F401  (connects the lockout audit receiver)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import member_views, views
 from marketing import views as marketing_views
 from ml import views as ml_views
 
@@ -11,6 +11,17 @@ urlpatterns = [
     path("settings/", views.settings_page, name="settings"),
     path("settings/api-keys/", views.api_key_create_view, name="api_key_create"),
     path("settings/api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
+    path("settings/members/", member_views.members_page, name="members"),
+    path("settings/members/invite/", member_views.member_invite_view, name="member_invite"),
+    path("settings/members/<int:membership_id>/role/", member_views.membership_role_view, name="membership_role"),
+    path("settings/members/<int:membership_id>/remove/", member_views.membership_remove_view, name="membership_remove"),
+    path(
+        "settings/invitations/<int:invitation_id>/revoke/",
+        member_views.invitation_revoke_view,
+        name="invitation_revoke",
+    ),
+    # Public: the invitation link from the email (the token is the credential).
+    path("invitations/<str:token>/", member_views.invitation_accept_view, name="invitation_accept"),
     # The campaign pages live in marketing.urls (under /campaigns/); this name keeps the navigation's link.
     path("campaigns/", marketing_views.campaign_list_view, name="campaigns"),
     path("review/", marketing_views.review_view, name="review"),

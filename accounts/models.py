@@ -1,5 +1,8 @@
+import hashlib
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
@@ -50,6 +53,54 @@ class Membership(models.Model):
 
     def can(self, permission: str) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
+
+
+class Invitation(models.Model):
+    """An invitation to join a merchant. The link's token is stored as its SHA-256 only, so a database leak does
+    not hand out memberships; one open (not accepted, not revoked) invitation per email and merchant."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="uniq_open_invitation_merchant_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.merchant} ({self.role})"
+
+    def is_for(self, user) -> bool:
+        """Whether this signed-in user is the invited person (usernames are emails; compared case-insensitively)."""
+        return self.email in {user.get_username().lower(), (user.email or "").lower()}
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
 
 
 class Scope(models.TextChoices):

@@ -2,7 +2,7 @@
 
 from django.http import Http404
 
-from accounts.models import AuditLog, Membership, Merchant, MerchantAPIKey
+from accounts.models import AuditLog, Invitation, Membership, Merchant, MerchantAPIKey
 
 
 def object_get_or_404(queryset, pk, what: str):
@@ -46,3 +46,33 @@ def audit_log_list(*, merchant: Merchant):
 
 def membership_list_for_merchant(*, merchant: Merchant):
     return Membership.objects.filter(merchant=merchant).select_related("user").order_by("user__username")
+
+
+def membership_get_for_merchant(*, merchant: Merchant, membership_id) -> Membership:
+    return object_get_or_404(
+        Membership.objects.filter(merchant=merchant).select_related("user", "merchant"), membership_id, "member"
+    )
+
+
+def invitation_open_list(*, merchant: Merchant):
+    """Invitations not yet accepted or revoked, expired ones included (they show as expired until re-sent)."""
+    return (
+        Invitation.objects.filter(merchant=merchant, accepted_at=None, revoked_at=None)
+        .select_related("invited_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def invitation_get(*, merchant: Merchant, invitation_id) -> Invitation:
+    return object_get_or_404(
+        Invitation.objects.filter(merchant=merchant).select_related("merchant"), invitation_id, "invitation"
+    )
+
+
+def invitation_get_by_token(*, token: str) -> Invitation | None:
+    """The invitation a link's token points at (any merchant: the secret token is the access check)."""
+    return (
+        Invitation.objects.filter(token_hash=Invitation.hash_token(token), merchant__is_active=True)
+        .select_related("merchant", "invited_by")
+        .first()
+    )

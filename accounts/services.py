@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.models import AuditLog, Membership, Merchant, MerchantAPIKey, Role, Scope
+from accounts.models import AuditLog, Invitation, Membership, Merchant, MerchantAPIKey, Role, Scope
 
 
 @dataclass(frozen=True)
@@ -136,3 +143,214 @@ def api_key_revoke(*, key: MerchantAPIKey, actor: Actor) -> None:
     updated = MerchantAPIKey.objects.filter(pk=key.pk, revoked=False).update(revoked=True)
     if updated:
         audit_record(merchant=key.merchant, actor=actor, action="api_key.revoke", obj=key)
+
+
+class MemberError(ValueError):
+    """A members change that is refused (last owner, already a member, too many invitations); the message says why."""
+
+
+class InvitationError(Exception):
+    """An invitation link that cannot be used. `reason` is one of: invalid, expired, used, revoked, wrong_user,
+    account_exists, already_member; the message is written for the person holding the link."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _normalize_email(email: str) -> str:
+    return get_user_model().objects.normalize_email(email.strip()).lower()
+
+
+def _send_invitation_email(*, invitation: Invitation, link: str) -> None:
+    context = {"invitation": invitation, "link": link, "inviter": invitation.invited_by}
+    send_mail(
+        subject=f"You are invited to {invitation.merchant.name} on Storyfront",
+        message=render_to_string("accounts/email/invitation.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+def member_invite(*, merchant: Merchant, email: str, role: str, actor: Actor, base_url: str) -> tuple[Invitation, str]:
+    """Invite an email to the merchant and mail the link (`base_url` is the site's scheme and host). Inviting an
+    email that already has an open invitation refreshes it: new token, role and expiry; the old link stops working.
+    Returns (invitation, clear-text token); only the token's hash is stored. The mail goes out inside the
+    transaction, so a failed send leaves nothing behind and the owner can simply try again."""
+    if role not in Role.values:
+        raise MemberError(f"Unknown role '{role}'. Allowed: {', '.join(Role.values)}.")
+    email = _normalize_email(email)
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the merchant row: concurrent invites for one merchant queue here, so the open-invitation cap
+        # and the one-open-invitation-per-email rule hold without a unique-violation 500.
+        Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
+        if Membership.objects.filter(merchant=merchant, user__username__iexact=email).exists():
+            raise MemberError(f"{email} is already a member of {merchant.name}.")
+        open_invitations = Invitation.objects.filter(merchant=merchant, accepted_at=None, revoked_at=None)
+        invitation = open_invitations.filter(email=email).first()
+        refreshed = invitation is not None
+        if invitation is None:
+            if open_invitations.filter(expires_at__gt=now).count() >= settings.INVITATION_MAX_OPEN:
+                raise MemberError(
+                    f"{merchant.name} already has {settings.INVITATION_MAX_OPEN} pending invitations. "
+                    "Revoke some before inviting more."
+                )
+            invitation = Invitation(merchant=merchant, email=email)
+        invitation.role = role
+        invitation.token_hash = Invitation.hash_token(token)
+        invitation.invited_by = actor.user
+        invitation.expires_at = now + timedelta(days=settings.INVITATION_EXPIRY_DAYS)
+        invitation.save()
+        audit_record(
+            merchant=merchant,
+            actor=actor,
+            action="invitation.create",
+            obj=invitation,
+            changes={"email": email, "role": role, "refreshed": refreshed},
+        )
+        link = base_url.rstrip("/") + reverse("dashboard:invitation_accept", args=[token])
+        _send_invitation_email(invitation=invitation, link=link)
+    return invitation, token
+
+
+def invitation_revoke(*, invitation: Invitation, actor: Actor) -> bool:
+    """Revoke an open invitation; False if it was already accepted or revoked (revoking twice is harmless)."""
+    updated = Invitation.objects.filter(pk=invitation.pk, accepted_at=None, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    if updated:
+        audit_record(
+            merchant=invitation.merchant,
+            actor=actor,
+            action="invitation.revoke",
+            obj=invitation,
+            changes={"email": invitation.email, "role": invitation.role},
+        )
+    return bool(updated)
+
+
+def invitation_check(*, invitation: Invitation | None) -> Invitation:
+    """The invitation if its link can still be used, else InvitationError with the reason."""
+    if invitation is None:
+        raise InvitationError("invalid", "This invitation link is not valid. Check that you copied all of it.")
+    if invitation.accepted_at:
+        raise InvitationError("used", "This invitation has already been used. Log in to reach the dashboard.")
+    if invitation.revoked_at:
+        raise InvitationError("revoked", "This invitation was withdrawn. Ask an owner of the merchant for a new one.")
+    if invitation.expires_at <= timezone.now():
+        raise InvitationError("expired", "This invitation has expired. Ask an owner of the merchant for a new one.")
+    return invitation
+
+
+def invitation_wrong_user_error(*, invitation: Invitation, user) -> InvitationError:
+    return InvitationError(
+        "wrong_user",
+        f"This invitation is for {invitation.email}, but you are signed in as {user.get_username()}. "
+        "Log out, then open the link again.",
+    )
+
+
+def invitation_accept(*, token: str, user=None, password: str | None = None) -> Membership:
+    """Use an invitation link once. A signed-in `user` must be the invited email; without one, a new account is
+    created for the invited email with `password` (an email that already has an account must log in first).
+    The check and the use are one guarded update, so a link clicked twice at once makes one membership."""
+    User = get_user_model()
+    with transaction.atomic():
+        invitation = invitation_check(
+            invitation=Invitation.objects.select_for_update()
+            .select_related("merchant")
+            .filter(token_hash=Invitation.hash_token(token), merchant__is_active=True)
+            .first()
+        )
+        if user is not None:
+            if not invitation.is_for(user):
+                raise invitation_wrong_user_error(invitation=invitation, user=user)
+        else:
+            if User.objects.filter(username__iexact=invitation.email).exists():
+                raise InvitationError(
+                    "account_exists", f"{invitation.email} already has an account: log in to accept the invitation."
+                )
+            if not password:
+                raise ValueError("A password is required to create the account.")
+            user = User(username=invitation.email, email=invitation.email)
+            user.set_password(password)
+            user.save()
+        if Membership.objects.filter(merchant=invitation.merchant, user=user).exists():
+            raise InvitationError("already_member", f"You are already a member of {invitation.merchant.name}.")
+        used = Invitation.objects.filter(pk=invitation.pk, accepted_at=None, revoked_at=None).update(
+            accepted_at=timezone.now()
+        )
+        if not used:
+            raise InvitationError("used", "This invitation has already been used. Log in to reach the dashboard.")
+        membership = Membership.objects.create(merchant=invitation.merchant, user=user, role=invitation.role)
+        audit_record(
+            merchant=invitation.merchant,
+            actor=Actor.for_user(user),
+            action="invitation.accept",
+            obj=membership,
+            changes={"email": invitation.email, "role": invitation.role, "invitation": invitation.pk},
+        )
+    return membership
+
+
+def _lock_owners(merchant: Merchant) -> list[int]:
+    """Lock the merchant's owner memberships and return their ids. Every owner-count check takes these locks
+    first, so two owners demoting each other at the same moment cannot leave the merchant with none."""
+    return list(
+        Membership.objects.select_for_update()
+        .filter(merchant=merchant, role=Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def membership_role_change(*, membership: Membership, role: str, actor: Actor) -> Membership:
+    if role not in Role.values:
+        raise MemberError(f"Unknown role '{role}'. Allowed: {', '.join(Role.values)}.")
+    with transaction.atomic():
+        owners = _lock_owners(membership.merchant)
+        current = Membership.objects.select_for_update().filter(pk=membership.pk).first()
+        if current is None:
+            raise MemberError("That member has already been removed.")
+        if current.role == role:
+            return current
+        if current.role == Role.OWNER and owners == [current.pk]:
+            raise MemberError(
+                f"{current.user.get_username()} is the last owner of {current.merchant.name}. "
+                "Make another member an owner first."
+            )
+        previous = current.role
+        current.role = role
+        current.save(update_fields=["role"])
+        audit_record(
+            merchant=current.merchant,
+            actor=actor,
+            action="membership.role_change",
+            obj=current,
+            changes={"user": current.user.get_username(), "role": [previous, role]},
+        )
+    return current
+
+
+def membership_remove(*, membership: Membership, actor: Actor) -> None:
+    with transaction.atomic():
+        owners = _lock_owners(membership.merchant)
+        current = Membership.objects.select_for_update().filter(pk=membership.pk).first()
+        if current is None:
+            return
+        if current.role == Role.OWNER and owners == [current.pk]:
+            raise MemberError(
+                f"{current.user.get_username()} is the last owner of {current.merchant.name} and cannot be "
+                "removed. Make another member an owner first."
+            )
+        audit_record(
+            merchant=current.merchant,
+            actor=actor,
+            action="membership.remove",
+            obj=current,
+            changes={"user": current.user.get_username(), "role": current.role},
+        )
+        current.delete()

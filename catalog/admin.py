@@ -118,7 +118,7 @@ class ProductImportAdmin(admin.ModelAdmin):
     @admin.display(description="Report")
     def report_pretty(self, obj):
         return format_html(
-            "<pre style='white-space: pre-wrap'>{}</pre>",
+            "<pre class='pre-wrap'>{}</pre>",
             json.dumps(obj.report, indent=2, ensure_ascii=False),
         )
 

@@ -14,7 +14,7 @@ from chat.services import _origins_validate, _topics_validate
 def _pretty_json(value) -> str:
     # format_html escapes the JSON, so model-written text stays inert.
     return format_html(
-        "<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False)
+        "<pre class='pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False)
     )
 
 

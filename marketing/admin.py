@@ -14,12 +14,13 @@ from marketing.models import (
     WebhookEndpoint,
 )
 from marketing.services import content_bulk_approve
+from storyfront.validators import validate_outbound_url
 
 
 def _pretty_json(value) -> str:
     # format_html escapes the JSON, so model-written text stays inert.
     return format_html(
-        "<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False)
+        "<pre class='pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False)
     )
 
 
@@ -194,7 +195,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     search_fields = ["url", "description", "merchant__name", "merchant__slug"]
     raw_id_fields = ["merchant"]
     exclude = ["secret"]  # shown once on creation; never displayed again
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    formfield_overrides = {models.URLField: {"assume_scheme": "https", "validators": [validate_outbound_url]}}
     readonly_fields = ["created_at"]
 
     def has_add_permission(self, request):

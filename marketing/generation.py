@@ -70,6 +70,7 @@ def generator_for(version: ModelVersion):
             version.endpoint_url,
             version.endpoint_model,
             api_key=settings.GENERATION_API_KEY,
+            allow_private=settings.OUTBOUND_ALLOW_PRIVATE,
         )
     if version.kind == ModelVersion.Kind.LORA:
         return LocalHFGenerator(version.base.path, adapter_path=version.path, quantization=QUANTIZATION)

@@ -13,11 +13,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
+import http.client
 import io
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketing.models import CONTENT_FIELDS, ContentPiece, WebhookDelivery
+from storyfront.outbound import DestinationRefused, GuardedClient
 
 SIGNATURE_HEADER = "X-Storyfront-Signature"
 TIMESTAMP_HEADER = "X-Storyfront-Timestamp"
@@ -114,14 +114,16 @@ class AttemptOutcome:
     countdown: int | None = None  # seconds until the next try, when `retry`
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
-            return response.status, response.read(RESPONSE_EXCERPT_CHARS * 4).decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.read(RESPONSE_EXCERPT_CHARS * 4).decode("utf-8", "replace")
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, str]:
+    """(status, reply excerpt, error). Goes through the SSRF guard; a redirect is a failed delivery, never
+    followed (the receiver is the registered URL, not wherever it points)."""
+    client = GuardedClient(allow_private=settings.OUTBOUND_ALLOW_PRIVATE)
+    with client.request("POST", url, body=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
+        excerpt = response.read(RESPONSE_EXCERPT_CHARS * 4).decode("utf-8", "replace")
+    error = ""
+    if 300 <= response.status < 400:
+        error = f"redirect to {response.getheader('Location') or 'nowhere'} not followed: webhooks go to the registered URL only"
+    return response.status, excerpt, error[:300]
 
 
 def webhook_attempt(*, delivery_id: int) -> AttemptOutcome:
@@ -149,17 +151,20 @@ def webhook_attempt(*, delivery_id: int) -> AttemptOutcome:
             IDEMPOTENCY_HEADER: delivery.idempotency_key,
             EVENT_HEADER: delivery.event,
         }
-        status_code, excerpt, error = None, "", ""
+        status_code, excerpt, error, refused = None, "", "", False
         if not endpoint.active:
             error = "endpoint deactivated"
         else:
             try:
-                status_code, excerpt = _post(endpoint.url, body, headers)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                error = str(getattr(exc, "reason", exc))[:300]
+                status_code, excerpt, error = _post(endpoint.url, body, headers)
+            except DestinationRefused as exc:
+                # Nothing was sent and nothing came back; the same URL would be refused again.
+                error, refused = str(exc)[:300], True
+            except (OSError, http.client.HTTPException) as exc:
+                error = (str(exc) or type(exc).__name__)[:300]
         attempts = delivery.attempts + 1
         delivered = status_code is not None and 200 <= status_code < 300
-        retry = not delivered and endpoint.active and attempts < WEBHOOK_MAX_ATTEMPTS
+        retry = not delivered and not refused and endpoint.active and attempts < WEBHOOK_MAX_ATTEMPTS
         now = timezone.now()
         countdown = retry_countdown(attempts) if retry else None
         delivery.attempt_log = [
@@ -168,7 +173,7 @@ def webhook_attempt(*, delivery_id: int) -> AttemptOutcome:
         ]
         delivery.attempts = attempts
         delivery.status_code = status_code
-        delivery.response_excerpt = (excerpt or error)[:RESPONSE_EXCERPT_CHARS]
+        delivery.response_excerpt = (error or excerpt)[:RESPONSE_EXCERPT_CHARS]
         if delivered:
             delivery.status, delivery.delivered_at, delivery.next_retry_at = (
                 WebhookDelivery.Status.DELIVERED,

@@ -5,10 +5,11 @@ from ml.engine.errors import InvalidCheckpoint
 from ml.engine.provision import validate_adapter_dir, validate_checkpoint_dir
 
 from ml.models import Deployment, Job, ModelVersion, TrainingDataset
+from storyfront.validators import validate_outbound_url
 
 
 class ModelVersionForm(forms.ModelForm):
-    endpoint_url = forms.URLField(required=False, assume_scheme="https")
+    endpoint_url = forms.URLField(required=False, assume_scheme="https", validators=[validate_outbound_url])
 
     class Meta:
         model = ModelVersion

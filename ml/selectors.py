@@ -14,8 +14,16 @@ def model_version_list(*, merchant: Merchant, purpose: str | None = None):
     return qs
 
 
+def _id_or_404(value) -> int:
+    """Ids come from URLs: one that is not a whole number names nothing (404), instead of failing the query."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("No such object.") from None
+
+
 def model_version_get(*, merchant: Merchant, version_id) -> ModelVersion:
-    version = model_version_list(merchant=merchant).filter(pk=version_id).first()
+    version = model_version_list(merchant=merchant).filter(pk=_id_or_404(version_id)).first()
     if version is None:
         raise Http404("No such model version.")
     return version
@@ -55,7 +63,7 @@ def job_list(*, merchant: Merchant, kind: str | None = None):
 
 
 def job_get(*, merchant: Merchant, job_id) -> Job:
-    job = job_list(merchant=merchant).filter(pk=job_id).first()
+    job = job_list(merchant=merchant).filter(pk=_id_or_404(job_id)).first()
     if job is None:
         raise Http404("No such job.")
     return job

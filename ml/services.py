@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,6 +12,7 @@ from accounts.models import Merchant
 from accounts.services import Actor, audit_record
 from ml.models import Deployment, Job, ModelVersion, TrainingDataset
 from ml.selectors import deployment_active
+from storyfront.validators import validate_outbound_url
 
 
 class PromotionRefused(Exception):
@@ -41,6 +43,11 @@ def base_model_register(
         path = str(validate_checkpoint_dir(path).resolve())
     elif not (endpoint_url and endpoint_model):
         raise ValueError("An OpenAI-compatible base model needs an endpoint URL and a model name.")
+    else:
+        try:
+            validate_outbound_url(endpoint_url)
+        except ValidationError as exc:
+            raise ValueError(exc.messages[0]) from exc
     version, _ = ModelVersion.objects.update_or_create(
         merchant=None,
         name=name,

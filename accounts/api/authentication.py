@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from accounts.api.throttling import key_failure_record, key_failures_check
 from accounts.models import Merchant, MerchantAPIKey
 from accounts.services import Actor
 
@@ -37,14 +38,19 @@ class MerchantAPIKeyAuthentication(authentication.BaseAuthentication):
         keyword, _, key = header.partition(" ")
         if keyword.lower() != KEYWORD.lower():
             return None
+        # Checked before the key: a blocked address gets 429 even with a valid key (see api/throttling.py).
+        key_failures_check(request)
         key = key.strip()
         if not key:
+            key_failure_record(request)
             raise exceptions.AuthenticationFailed("Empty API key. Send 'Authorization: Api-Key <key>'.")
         try:
             api_key = MerchantAPIKey.objects.get_from_key(key)
         except MerchantAPIKey.DoesNotExist:
+            key_failure_record(request)
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.") from None
         if api_key.has_expired:
+            key_failure_record(request)
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
         # Touch at most once a minute so a busy key does not write on every request.
         now = timezone.now()

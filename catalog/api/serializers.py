@@ -3,16 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Product, ProductImport
-
-
-class APIErrorSerializer(serializers.Serializer):
-    """The shape of every API error (see config/api_errors.py)."""
-
-    message = serializers.CharField()
-    code = serializers.CharField()
-    field_errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False, help_text="Only on 400."
-    )
+from config.api_schema import ErrorSerializer as APIErrorSerializer  # noqa: F401  (the views' error responses)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -38,9 +29,8 @@ class CategoryNameField(serializers.Field):
 
 class ProductSerializer(serializers.ModelSerializer):
     category = CategoryNameField(help_text="Category name; a new name creates the category. Null clears it.")
-    category_slug = serializers.CharField(
-        source="category.slug", read_only=True, allow_null=True, default=None
-    )
+    # No `default`: DRF skips a defaulted field on partial updates, so PATCH answers lacked it.
+    category_slug = serializers.CharField(source="category.slug", read_only=True, allow_null=True)
     in_stock = serializers.BooleanField(read_only=True)
 
     class Meta:

@@ -95,4 +95,9 @@ class EventStreamRenderer(renderers.BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if isinstance(data, bytes):
             return data
+        # Not a stream (an error, or a reply that was already complete): JSON, and labelled as JSON. DRF set the
+        # negotiated text/event-stream header just before calling us.
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
         return renderers.JSONRenderer().render(data)

@@ -67,6 +67,17 @@ With `?stream=1` or `Accept: text/event-stream` the answer is a stream of Server
 then `done` with the reply (replace any shown text with its text) or `timeout`."""
 
 
+# One Server-Sent Event of the stream (OpenAPI 3.0 reads an event-stream schema as each event's).
+_SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["accepted", "delta", "replace", "done", "timeout"]},
+        "data": {"type": "string", "description": "The event's JSON object, as text."},
+    },
+}
+
+
 def _wants_stream(request) -> bool:
     query = MessagePostQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
@@ -143,7 +154,7 @@ class ConversationViewSet(
         responses={
             (201, "application/json"): MessagePostResultSerializer,
             (202, "application/json"): MessagePostResultSerializer,
-            (200, "text/event-stream"): OpenApiTypes.STR,
+            (200, "text/event-stream"): _SSE_EVENT_SCHEMA,
             **_INVALID,
             **_ERRORS,
             **_NOT_FOUND,

@@ -5,10 +5,11 @@ not a secret (it sits in the merchant's page) and only opens widget conversation
   403 and no CORS header, so a browser on another site can neither call nor read. Requests without an
   Origin (not from a browser page) pass the check; the session secret and rate limits still apply.
 - a session secret per conversation, sent by the widget as `X-Widget-Session`: only the browser that started
-  a conversation can read or post in it (wrong secret 403, another merchant's conversation 404);
+  a conversation can read or post in it. A wrong secret, another widget's conversation and an id that does not
+  exist all get the same 404, so the answers do not tell which conversation ids exist;
 - rate limits in the shared cache: posts per conversation per minute (ChatSettings.rate_limit_per_minute)
-  and new conversations per client address per minute (CHAT_WIDGET_STARTS_PER_MINUTE); over it: 429 with
-  Retry-After.
+  and new conversations per client address per minute (CHAT_WIDGET_STARTS_PER_MINUTE, the address from
+  config.client_ip, which honours the trusted proxies); over it: 429 with Retry-After.
 Answers are JSON; the widget script renders text with textContent (escaping is the browser's job there)."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.utils.cache import patch_vary_headers
 from rest_framework import renderers, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
@@ -32,6 +33,7 @@ from chat.api.streaming import EventStreamRenderer, reply_events, sse_response
 from chat.models import ChatSettings, Conversation, Message
 from chat.selectors import chat_settings_for_widget, message_get, message_list, widget_conversation_get
 from chat.services import conversation_start, message_max_chars, message_post, origin_normalize
+from config.client_ip import client_ip
 
 SESSION_HEADER = "X-Widget-Session"
 ALLOWED_HEADERS = f"Content-Type, {SESSION_HEADER}"
@@ -125,14 +127,18 @@ class WidgetView(APIView):
     # --- helpers for conversation endpoints ---
 
     def conversation(self, request, pk) -> Conversation:
-        conversation = widget_conversation_get(chat_settings=self.chat_settings, pk=pk)
+        not_found = NotFound("No such conversation.")
+        try:
+            conversation = widget_conversation_get(chat_settings=self.chat_settings, pk=pk)
+        except Http404:
+            raise not_found from None
         given = request.headers.get(SESSION_HEADER, "")
         if (
             not given
             or not conversation.session_secret
             or not secrets.compare_digest(given.encode(), conversation.session_secret.encode())
         ):
-            raise PermissionDenied("Wrong or missing widget session.")
+            raise not_found
         return conversation
 
 
@@ -158,7 +164,7 @@ class WidgetConversationsView(WidgetView):
     def post(self, request, token):
         body = WidgetStartSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
-        client = hashlib.sha256((request.META.get("REMOTE_ADDR") or "").encode()).hexdigest()[:16]
+        client = hashlib.sha256(client_ip(request).encode()).hexdigest()[:16]
         _rate_limit(
             f"start:{self.chat_settings.widget_token}:{client}",
             getattr(settings, "CHAT_WIDGET_STARTS_PER_MINUTE", 10),

@@ -4,6 +4,7 @@ production.py removes the defaults that must never reach a real deployment."""
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
@@ -30,6 +31,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "django_htmx",
+    "csp",
+    "axes",
     "accounts",
     "catalog",
     "profiles",
@@ -40,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -48,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.CurrentMerchantMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during the view into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -93,6 +99,58 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked-out client before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Client addresses (config/client_ip.py): how many reverse proxies in front of the app append to
+# X-Forwarded-For. 0 ignores the header (it is client-written then) and uses the socket address. Every rate
+# limit, lockout and audit address goes through this one setting.
+TRUSTED_PROXY_COUNT = env_int("STORYFRONT_TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("STORYFRONT_TRUSTED_PROXY_COUNT must be 0 or more.")
+
+# Login brute-force protection with django-axes: the maintained (Jazzband) library made for this; it hooks
+# Django's authentication itself, so the dashboard and the admin login are both covered, and keeps attempts in
+# the database that every web process shares (visible in the admin). One username from one address gets
+# LOGIN_FAILURE_LIMIT failures per LOGIN_LOCKOUT_MINUTES: keyed on username AND address, so nobody elsewhere
+# can lock a real user out by guessing at their email. One address failing LOGIN_IP_FAILURE_LIMIT times across
+# any usernames (credential stuffing) is locked for every username (accounts/login_throttle.py).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 20)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = "accounts.login_throttle.failure_limit"
+AXES_COOLOFF_TIME = LOGIN_LOCKOUT_MINUTES / 60  # hours: axes reads a float as hours
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.auth_views.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+
+# API keys (accounts/api/authentication.py, accounts/api/throttling.py): an address whose key attempts failed
+# API_KEY_FAILURE_LIMIT times within API_KEY_FAILURE_WINDOW_SECONDS gets 429 for every key attempt, valid or
+# not, until that window has passed; each key may make API_KEY_RATE requests (DRF rate syntax).
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20)
+API_KEY_FAILURE_WINDOW_SECONDS = env_int("API_KEY_FAILURE_WINDOW_SECONDS", 15 * 60)
+API_KEY_RATE = env_str("API_KEY_RATE", "600/min")
+
+# Mail: password reset links (and invitations). The console backend prints mail for local use; production.py
+# defaults to SMTP. Reset links last PASSWORD_RESET_TIMEOUT seconds; one address gets at most
+# PASSWORD_RESET_EMAILS_PER_HOUR reset mails, so the form cannot be used to flood someone's inbox.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set at most one of EMAIL_USE_TLS and EMAIL_USE_SSL.")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Storyfront <no-reply@localhost>")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60)
+PASSWORD_RESET_EMAILS_PER_HOUR = env_int("PASSWORD_RESET_EMAILS_PER_HOUR", 3)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -111,6 +169,10 @@ MEDIA_ROOT = VAR_DIR / "media"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# Settings › Members: an invitation link works once, for this many days; a merchant has at most this many open
+# invitations, so a compromised owner account cannot turn the invite form into a mail cannon.
+INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 7)
+INVITATION_MAX_OPEN = env_int("INVITATION_MAX_OPEN", 50)
 
 # Uploads: the import endpoint enforces its own limit (413) before reading the body into memory.
 CATALOG_IMPORT_MAX_BYTES = env_int("CATALOG_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
@@ -127,10 +189,17 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api_schema.StoryfrontAutoSchema",
     "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON with a nesting limit (config/api_parsers.py); forms are still read, but the schema documents JSON.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api_parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.APIKeyRateThrottle"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -144,7 +213,38 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Served from our own origin only: no online validator badge, and ReDoc in the system fonts instead of
+    # Google Fonts (templates/drf_spectacular/redoc.html drops the font link).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+                "headings": {"fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
+                "code": {"fontFamily": "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"},
+            }
+        }
+    },
     "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Content-Security-Policy (django-csp). Our pages load scripts, styles, images and fonts from our own origin
+# only; the few inline scripts and styles that must stay (the API docs' start-up code, ReDoc's generated
+# styles) carry the per-response nonce. The chat widget's endpoints are called from merchants' pages, whose
+# own CSP governs them; this header only covers documents we serve.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
 }
 
 # Celery. With no broker configured the embedded default is kombu's filesystem transport, so the demo
@@ -180,6 +280,10 @@ GENERATION_API_KEY = env_str("GENERATION_API_KEY") or None
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+# Webhooks and tenant-configured model endpoints go through storyfront.outbound, which refuses loopback and
+# private addresses. A self-hosted install whose receivers or inference server live on its own network turns
+# this on; cloud metadata and link-local addresses stay refused either way.
+OUTBOUND_ALLOW_PRIVATE = env_bool("STORYFRONT_OUTBOUND_ALLOW_PRIVATE", False)
 
 # CPU threads torch may use in each worker process (0: torch's default, one per core).
 TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)

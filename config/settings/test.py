@@ -18,6 +18,9 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Many tests send wrong API keys on purpose, all from 127.0.0.1 and counted in the shared test Redis: without
+# a high limit they would lock each other out. tests/accounts/test_api_throttling.py lowers it.
+API_KEY_FAILURE_LIMIT = 1_000_000
 DEBUG = False
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 # Chat widget rate limits are counted in the cache; tests count them in the test Redis, as production does.

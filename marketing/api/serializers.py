@@ -13,6 +13,7 @@ from marketing.models import (
     WebhookEvent,
 )
 from marketing.services import MAX_CAMPAIGN_PRODUCTS
+from storyfront.validators import validate_outbound_url
 
 
 class ProductFilterSerializer(serializers.Serializer):
@@ -68,7 +69,9 @@ class CampaignSerializer(serializers.ModelSerializer):
         "it becomes a segment reference once customer segments exist.",
     )
     status = serializers.ChoiceField(source="current_status", choices=Campaign.Status.choices, read_only=True)
-    last_job = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Latest generation job.")
+    last_job = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="Latest generation job; null before the first."
+    )
     piece_count = serializers.IntegerField(read_only=True)
     in_review_count = serializers.IntegerField(read_only=True)
     approved_count = serializers.IntegerField(read_only=True)
@@ -121,8 +124,9 @@ class ContentPieceSerializer(serializers.ModelSerializer):
     campaign_name = serializers.CharField(source="campaign.name", read_only=True)
     channel = serializers.ChoiceField(source="campaign.channel", choices=Channel.choices, read_only=True)
     product = ProductBriefSerializer(read_only=True)
-    model_version = serializers.PrimaryKeyRelatedField(read_only=True)
-    model_version_name = serializers.CharField(source="model_version.name", read_only=True, default=None)
+    model_version = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    # No `default`: DRF skips a defaulted field on partial updates, so PATCH answers lacked it.
+    model_version_name = serializers.CharField(source="model_version.name", read_only=True, allow_null=True)
 
     class Meta:
         model = ContentPiece
@@ -251,6 +255,7 @@ class BrandVoiceSerializer(serializers.ModelSerializer):
     examples = serializers.ListField(
         child=serializers.CharField(max_length=2000), max_length=10, required=False
     )
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first set.")
 
     class Meta:
         model = BrandVoice
@@ -278,6 +283,10 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         model = WebhookEndpoint
         fields = ["id", "url", "description", "events", "active", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+    def validate_url(self, value: str) -> str:
+        validate_outbound_url(value)
+        return value
 
 
 class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):

@@ -32,7 +32,7 @@ from marketing.api.serializers import (
     WebhookEndpointCreatedSerializer,
     WebhookEndpointSerializer,
 )
-from marketing.models import ContentPiece
+from marketing.models import BrandVoice, ContentPiece
 from marketing.selectors import (
     brand_voice_get,
     campaign_get,
@@ -366,8 +366,9 @@ class BrandVoiceView(MerchantAPIMixin, APIView):
 
     @extend_schema(summary="Get the brand voice", responses={200: BrandVoiceSerializer, **_ERRORS})
     def get(self, request):
-        voice = brand_voice_get(merchant=self.merchant)
-        return Response(BrandVoiceSerializer(voice).data if voice else BrandVoiceSerializer().data)
+        # Before the first PUT: the defaults, unsaved (updated_at null), in the same shape.
+        voice = brand_voice_get(merchant=self.merchant) or BrandVoice(merchant=self.merchant)
+        return Response(BrandVoiceSerializer(voice).data)
 
     @extend_schema(
         summary="Set the brand voice",

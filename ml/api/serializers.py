@@ -7,7 +7,7 @@ MAX_RECORDS = 50_000
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True, help_text="Null for base models.")
     is_global = serializers.SerializerMethodField()
 
     class Meta:
@@ -21,6 +21,13 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         return obj.merchant_id is None
 
 
+class RolledBackToBaseSerializer(serializers.Serializer):
+    """A rollback with no earlier promotion left: the merchant is served by the default base model again."""
+
+    message = serializers.CharField()
+    code = serializers.ChoiceField(choices=["rolled_back"])
+
+
 class DeploymentSerializer(serializers.ModelSerializer):
     version = ModelVersionSerializer(read_only=True)
 
@@ -31,8 +38,10 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
 class JobSerializer(serializers.ModelSerializer):
     percent = serializers.IntegerField(read_only=True)
-    result_version = serializers.PrimaryKeyRelatedField(read_only=True)
-    base_version = serializers.PrimaryKeyRelatedField(read_only=True)
+    result_version = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The version a fine-tune produced; null until it has."
+    )
+    base_version = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Job

@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from accounts.api.mixins import MerchantAPIMixin
 from config.api_errors import Conflict
+from config.api_schema import ErrorSerializer
 from ml.api.serializers import (
     DeploymentSerializer,
     FinetuneRequestSerializer,
@@ -14,10 +15,15 @@ from ml.api.serializers import (
     ModelVersionSerializer,
     PromoteRequestSerializer,
     RollbackRequestSerializer,
+    RolledBackToBaseSerializer,
 )
 from ml.models import ModelVersion, TrainingDataset
 from ml.selectors import job_get, job_list, model_version_get, model_version_list, serving_version
 from ml.services import PromotionRefused, finetune_start, job_cancel, training_dataset_create, version_promote, version_rollback
+
+
+def _conflict(description: str) -> dict:
+    return {409: OpenApiResponse(ErrorSerializer, description=description)}
 
 
 class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
@@ -36,7 +42,10 @@ class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
     def get_object(self):
         return model_version_get(merchant=self.merchant, version_id=self.kwargs["pk"])
 
-    @extend_schema(request=FinetuneRequestSerializer, responses={202: JobSerializer})
+    @extend_schema(
+        request=FinetuneRequestSerializer,
+        responses={202: JobSerializer, **_conflict("No base model, or the start version cannot be fine-tuned.")},
+    )
     @action(detail=False, methods=["post"], url_path="finetune")
     def finetune(self, request):
         body = FinetuneRequestSerializer(data=request.data)
@@ -66,7 +75,10 @@ class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=PromoteRequestSerializer, responses={200: DeploymentSerializer})
+    @extend_schema(
+        request=PromoteRequestSerializer,
+        responses={200: DeploymentSerializer, **_conflict("The promotion gate refused; `gate` has its report.")},
+    )
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
         version = self.get_object()
@@ -81,7 +93,17 @@ class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
             return Response({"message": str(exc), "code": "gate_refused", "gate": exc.gate}, status=status.HTTP_409_CONFLICT)
         return Response(DeploymentSerializer(deployment).data)
 
-    @extend_schema(request=RollbackRequestSerializer, responses={200: DeploymentSerializer})
+    @extend_schema(
+        request=RollbackRequestSerializer,
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="RollbackResult",
+                serializers=[DeploymentSerializer, RolledBackToBaseSerializer],
+                resource_type_field_name=None,
+            ),
+            **_conflict("Nothing to roll back to."),
+        },
+    )
     @action(detail=False, methods=["post"])
     def rollback(self, request):
         body = RollbackRequestSerializer(data=request.data)
@@ -108,7 +130,7 @@ class JobViewSet(MerchantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     def get_object(self):
         return job_get(merchant=self.merchant, job_id=self.kwargs["pk"])
 
-    @extend_schema(request=None, responses={200: JobSerializer})
+    @extend_schema(request=None, responses={200: JobSerializer, **_conflict("The job has already ended.")})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = self.get_object()

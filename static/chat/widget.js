@@ -159,8 +159,17 @@
   function build() {
     var host = el("div", { id: "storyfront-chat", "data-storyfront-chat": TOKEN });
     var root = host.attachShadow({ mode: "open" });
-    var style = el("style");
-    style.textContent = CSS;
+    // A constructed stylesheet is not an inline <style>, so a storefront whose Content-Security-Policy refuses
+    // inline styles (ours does, on the demo store) still styles the widget; older browsers get the <style>.
+    var style = null;
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      style = el("style");
+      style.textContent = CSS;
+    }
     var wrap = el("div", { class: "sf" });
     var panel = el("section", { class: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "sf-title", hidden: "", id: "sf-panel" });
     var head = el("div", { class: "head" });
@@ -189,7 +198,7 @@
     bubble.appendChild(dot);
     wrap.appendChild(panel);
     wrap.appendChild(bubble);
-    root.appendChild(style);
+    if (style) root.appendChild(style);
     root.appendChild(wrap);
     document.body.appendChild(host);
 

@@ -19,6 +19,23 @@
     setTimeout(function () { item.remove(); }, 6000);
   }
 
+  // Bars carry their length as data-width (a percentage): the Content-Security-Policy refuses style attributes,
+  // not styles set from a script. Fragments swapped in later (htmx polling) are sized before they are painted.
+  function sizeBars(root) {
+    const bars = Array.prototype.slice.call(root.querySelectorAll("[data-width]"));
+    if (root.matches("[data-width]")) bars.push(root);
+    bars.forEach(function (bar) {
+      const percent = Math.min(100, Math.max(0, parseFloat(bar.getAttribute("data-width")) || 0));
+      bar.style.width = percent + "%";
+    });
+  }
+  sizeBars(document.documentElement);
+  new MutationObserver(function (records) {
+    records.forEach(function (record) {
+      record.addedNodes.forEach(function (node) { if (node.nodeType === 1) sizeBars(node); });
+    });
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
   // Collapsible navigation on small screens.
   document.addEventListener("click", function (event) {
     const toggle = event.target.closest("[data-nav-toggle]");

@@ -153,13 +153,45 @@ def test_handoff_through_the_widget(client, widget):
     assert body["conversation_status"] == "handed_off"
 
 
-def test_wrong_or_missing_session_secret_is_403(client, widget):
+def test_wrong_or_missing_session_secret_is_404(client, widget):
     conversation = start(client, widget)
-    assert post(client, widget, conversation, "hi", secret="guess").status_code == 403
-    assert post(client, widget, conversation, "hi", secret="").status_code == 403
+    assert post(client, widget, conversation, "hi", secret="guess").status_code == 404
+    assert post(client, widget, conversation, "hi", secret="").status_code == 404
     url = f"{widget}/conversations/{conversation['id']}/messages/"
-    assert client.get(url, HTTP_ORIGIN=SHOP).status_code == 403
-    assert client.get(url, HTTP_ORIGIN=SHOP, HTTP_X_WIDGET_SESSION="x" * 43).status_code == 403
+    assert client.get(url, HTTP_ORIGIN=SHOP).status_code == 404
+    assert client.get(url, HTTP_ORIGIN=SHOP, HTTP_X_WIDGET_SESSION="x" * 43).status_code == 404
+    assert not Message.objects.exists()
+
+
+def test_existing_and_missing_conversation_ids_answer_alike(client, widget, merchant, other_merchant):
+    """Another session's, another widget's and a nonexistent conversation: same status, body and headers, so
+    the answers do not reveal which ids exist."""
+    mine = start(client, widget)
+    another_session = start(client, widget)
+    theirs = ChatSettings.objects.create(merchant=other_merchant, allowed_origins=[SHOP])
+    their_conversation = start(client, f"/widget/{theirs.widget_token}")
+    missing_id = Conversation.objects.order_by("-pk").first().pk + 1000
+    answers = []
+    for conversation_id in (another_session["id"], their_conversation["id"], missing_id):
+        for method in ("get", "post"):
+            response = getattr(client, method)(
+                f"{widget}/conversations/{conversation_id}/messages/",
+                *([{"text": "hi"}] if method == "post" else []),
+                content_type="application/json",
+                HTTP_ORIGIN=SHOP,
+                HTTP_X_WIDGET_SESSION=mine["session_secret"],
+            )
+            answers.append(
+                (response.status_code, response.content, response.get("Access-Control-Allow-Origin"))
+            )
+        stream = client.get(
+            f"{widget}/conversations/{conversation_id}/stream/?message=1",
+            HTTP_ORIGIN=SHOP,
+            HTTP_X_WIDGET_SESSION=mine["session_secret"],
+        )
+        answers.append((stream.status_code, stream.content, stream.get("Access-Control-Allow-Origin")))
+    assert answers[0] == (404, b'{"message":"No such conversation.","code":"not_found"}', SHOP)
+    assert set(answers) == {answers[0]}
     assert not Message.objects.exists()
 
 
@@ -242,6 +274,46 @@ def test_starting_conversations_is_rate_limited_per_client(client, widget, setti
     assert other_client.status_code == 201
 
 
+def test_start_limit_ignores_a_spoofed_forwarded_for_without_a_trusted_proxy(
+    client, widget, settings, frozen_minute
+):
+    settings.CHAT_WIDGET_STARTS_PER_MINUTE = 2
+    settings.TRUSTED_PROXY_COUNT = 0
+    codes = [
+        client.post(
+            f"{widget}/conversations/",
+            {},
+            content_type="application/json",
+            HTTP_ORIGIN=SHOP,
+            REMOTE_ADDR="192.0.2.10",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",  # a new made-up address each time
+        ).status_code
+        for n in range(3)
+    ]
+    assert codes == [201, 201, 429]
+
+
+def test_start_limit_is_per_shopper_behind_a_trusted_proxy(client, widget, settings, frozen_minute):
+    """Behind one proxy every request comes from the proxy's address; the shopper is the right-most
+    X-Forwarded-For entry, so two shoppers have their own buckets."""
+    settings.CHAT_WIDGET_STARTS_PER_MINUTE = 2
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    def start_as(forwarded_for):
+        return client.post(
+            f"{widget}/conversations/",
+            {},
+            content_type="application/json",
+            HTTP_ORIGIN=SHOP,
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        ).status_code
+
+    # The first shopper forges a different left-hand entry each time; only the proxy's entry counts.
+    assert [start_as(f"1.2.3.{n}, 203.0.113.7") for n in range(3)] == [201, 201, 429]
+    assert start_as("203.0.113.8") == 201
+
+
 # --- the reply stream --------------------------------------------------------------------------------------
 
 
@@ -276,7 +348,7 @@ def test_stream_needs_the_secret_and_a_bot_reply(client, widget):
     conversation = start(client, widget)
     shopper_id = post(client, widget, conversation, "Hello").json()["shopper_message"]["id"]
     url = f"{widget}/conversations/{conversation['id']}/stream/"
-    assert client.get(f"{url}?message={shopper_id}", HTTP_ORIGIN=SHOP).status_code == 403
+    assert client.get(f"{url}?message={shopper_id}", HTTP_ORIGIN=SHOP).status_code == 404
     secret = {"HTTP_ORIGIN": SHOP, "HTTP_X_WIDGET_SESSION": conversation["session_secret"]}
     assert client.get(f"{url}?message={shopper_id}", **secret).status_code == 404
     assert client.get(f"{url}?message=abc", **secret).status_code == 400

@@ -337,3 +337,19 @@ def test_nothing_verifiable_keeps_the_best_draft_flagged(campaign, tiny_base, ac
     piece = ContentPiece.objects.get(product=bottle)
     assert piece.body == "Now only $5 at Amazon." and piece.flagged and not piece.approvable
     assert piece.quality["assembled"] is False and piece.attempts == 3
+
+
+def test_the_openai_backend_gets_the_install_outbound_policy(settings):
+    """generator_for passes OUTBOUND_ALLOW_PRIVATE to the engine: a loopback endpoint is refused by default."""
+    from ml.engine import GenerationBackendError, GenerationRequest
+    from ml.models import ModelVersion
+
+    version = ModelVersion(name="ep", backend="openai", endpoint_url="http://127.0.0.1:9/v1", endpoint_model="m")
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    with pytest.raises(GenerationBackendError, match="refused: 127.0.0.1 is a loopback address"):
+        generation.generator_for(version).generate([GenerationRequest.raw("x")])
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    generator = generation.generator_for(version)
+    generator.max_retries, generator.backoff_s = 0, 0.0
+    with pytest.raises(GenerationBackendError, match="failed after 1 attempts"):  # allowed, so it connects
+        generator.generate([GenerationRequest.raw("x")])

@@ -23,6 +23,12 @@ from marketing.tasks import deliver_webhook_task
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def allow_loopback_receivers(settings):
+    """These receivers run on loopback, which the SSRF guard refuses by default (tests/test_outbound.py)."""
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+
+
 class Receiver:
     """Loopback HTTP server answering with the queued status codes (then 200) and recording requests."""
 

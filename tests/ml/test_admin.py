@@ -28,3 +28,17 @@ def test_admin_refuses_a_base_model_path_that_is_not_a_checkpoint(client, tmp_pa
     assert response.status_code == 200
     assert "not a Hugging Face checkpoint" in response.content.decode()
     assert not ModelVersion.objects.exists()
+
+
+def test_admin_refuses_an_endpoint_url_on_an_internal_address(client, settings):
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    form = {"name": "ep", "kind": "base", "backend": "openai", "endpoint_model": "m", "status": "ready",
+            "training_data_summary": "{}", "metrics": "{}"}
+    response = client.post("/admin/ml/modelversion/add/", {**form, "endpoint_url": "http://10.0.0.8:8000/v1"})
+    assert response.status_code == 200
+    assert "refused: 10.0.0.8 is a private address" in response.content.decode()
+    assert not ModelVersion.objects.exists()
+    response = client.post("/admin/ml/modelversion/add/", {**form, "endpoint_url": "https://8.8.8.8/v1"})
+    assert response.status_code == 302
+    assert ModelVersion.objects.get().endpoint_url == "https://8.8.8.8/v1"

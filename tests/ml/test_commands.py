@@ -48,3 +48,32 @@ def test_register_rejects_what_is_not_a_checkpoint(tmp_path, kwargs, message):
     with pytest.raises(CommandError, match=message):
         call_command("ml_register_base", "broken", stdout=io.StringIO(), **kwargs)
     assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:8000/v1", "127.0.0.1 is a loopback address"),
+        ("http://169.254.169.254/v1", "169.254.169.254 is a cloud metadata address"),
+        ("file:///models/qwen", "only http and https"),
+    ],
+)
+def test_register_refuses_endpoints_the_ssrf_guard_refuses(settings, url, message):
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    with pytest.raises(CommandError, match=message):
+        call_command("ml_register_base", "inside", endpoint_url=url, endpoint_model="m", stdout=io.StringIO())
+    assert not ModelVersion.objects.exists()
+
+
+def test_a_self_hosted_install_registers_a_private_endpoint_but_never_metadata(settings):
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    call_command(
+        "ml_register_base", "local-vllm", endpoint_url="http://127.0.0.1:8000/v1", endpoint_model="m",
+        stdout=io.StringIO(),
+    )
+    with pytest.raises(CommandError, match="cloud metadata address"):
+        call_command(
+            "ml_register_base", "meta", endpoint_url="http://169.254.169.254/v1", endpoint_model="m",
+            stdout=io.StringIO(),
+        )
+    assert list(ModelVersion.objects.values_list("name", flat=True)) == ["local-vllm"]

@@ -1,19 +1,22 @@
-"""OpenAI-compatible HTTP backend (vLLM, TGI, Ollama, hosted APIs) over the standard library's urllib.
+"""OpenAI-compatible HTTP backend (vLLM, TGI, Ollama, hosted APIs) over storyfront.outbound's guarded client.
 
-Timeouts, connection failures and 5xx answers are retried a bounded number of times with exponential
-backoff; 4xx answers and bodies that are not the expected JSON fail at once. Every failure surfaces as
-``GenerationBackendError`` with the endpoint and the reason, ready to be shown as a job error.
+The endpoint URL may be set by a tenant, so every request goes through the SSRF guard: loopback and private
+addresses only when ``allow_private`` (self-hosted installs), never metadata or link-local ones, and no
+redirects followed. Timeouts, connection failures and 5xx answers are retried a bounded number of times with
+exponential backoff; 4xx and 3xx answers, refused destinations and bodies that are not the expected JSON fail
+at once. Every failure surfaces as ``GenerationBackendError`` with the endpoint and the reason, ready to be
+shown as a job error.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
-import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+
+from storyfront.outbound import DestinationRefused, GuardedClient
 
 from ..errors import GenerationBackendError
 from ..generation import GenerationParams, GenerationRequest, GenerationResult, truncate_at_stop
@@ -33,11 +36,14 @@ class OpenAICompatibleGenerator:
         backoff_s: float = 0.5,
         max_concurrency: int = 8,
         extra_sampling_fields: bool = True,
+        allow_private: bool = False,
     ):
         """``base_url`` is the server root (``http://host:8000``) or its ``/v1`` prefix.
 
         ``extra_sampling_fields`` sends ``top_k``/``repetition_penalty`` (understood by vLLM, TGI and
         Ollama's OpenAI layer); turn it off for strict servers that reject unknown fields.
+        ``allow_private`` lets the endpoint be on loopback or a private network (the install's
+        OUTBOUND_ALLOW_PRIVATE setting, passed in by the Django side).
         """
         root = base_url.rstrip("/")
         self.base_url = root if root.endswith("/v1") else root + "/v1"
@@ -48,6 +54,7 @@ class OpenAICompatibleGenerator:
         self.backoff_s = backoff_s
         self.max_concurrency = max_concurrency
         self.extra_sampling_fields = extra_sampling_fields
+        self.client = GuardedClient(allow_private=allow_private)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         # The server batches concurrent requests itself; a few in flight keep it busy.
@@ -151,26 +158,28 @@ class OpenAICompatibleGenerator:
             if attempt:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                response = urllib.request.urlopen(
-                    urllib.request.Request(url, data=data, headers=headers), timeout=self.timeout_s
-                )
-                if stream:
-                    return response
+                response = self.client.request("POST", url, body=data, headers=headers, timeout=self.timeout_s)
+                if 200 <= response.status < 300:
+                    if stream:
+                        return response
+                    with response:
+                        return response.read()
                 with response:
-                    return response.read()
-            except urllib.error.HTTPError as exc:
-                detail = exc.read()[:200]
-                exc.close()
-                if exc.code not in _RETRYABLE_STATUS:
-                    raise GenerationBackendError(f"{url} answered HTTP {exc.code}: {detail!r}") from exc
-                last_error = f"HTTP {exc.code}"
+                    detail = response.read(200)
+            except DestinationRefused as exc:
+                raise GenerationBackendError(f"{url}: {exc}") from exc
             except TimeoutError:
                 last_error = f"timed out after {self.timeout_s:g}s"
-            except (urllib.error.URLError, ConnectionError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                last_error = (
-                    f"timed out after {self.timeout_s:g}s"
-                    if isinstance(reason, socket.timeout)
-                    else str(reason)
+                continue
+            except (OSError, http.client.HTTPException) as exc:
+                last_error = str(exc) or type(exc).__name__
+                continue
+            if 300 <= response.status < 400:
+                raise GenerationBackendError(
+                    f"{url} answered HTTP {response.status} redirecting to {response.getheader('Location')!r}; "
+                    "redirects are not followed: set the endpoint URL to the server itself"
                 )
+            if response.status not in _RETRYABLE_STATUS:
+                raise GenerationBackendError(f"{url} answered HTTP {response.status}: {detail!r}")
+            last_error = f"HTTP {response.status}"
         raise GenerationBackendError(f"{url} failed after {self.max_retries + 1} attempts: {last_error}")

@@ -40,6 +40,12 @@ class FakeServer:
             return self.reply(handler, 200, b'{"choices": []}')
         if self.behaviour == "bad-request":
             return self.reply(handler, 400, b'{"error": "unknown model"}')
+        if self.behaviour == "redirect":
+            handler.send_response(307)
+            handler.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
         if body.get("stream"):
             handler.send_response(200)
             handler.send_header("Content-Type", "text/event-stream")
@@ -78,7 +84,8 @@ def server():
 
 
 def client(server, **kwargs):
-    options = {"timeout_s": 2, "max_retries": 2, "backoff_s": 0.01}
+    # The fake server is on loopback, which the SSRF guard refuses unless private destinations are allowed.
+    options = {"timeout_s": 2, "max_retries": 2, "backoff_s": 0.01, "allow_private": True}
     options.update(kwargs)
     return OpenAICompatibleGenerator(server.url, "smollm2", api_key="secret", **options)
 
@@ -131,7 +138,7 @@ def test_timeouts_are_retried_then_fail_clearly(server):
 
 def test_unreachable_server_fails_clearly():
     generator = OpenAICompatibleGenerator(
-        "http://127.0.0.1:9", "m", timeout_s=0.5, max_retries=1, backoff_s=0.01
+        "http://127.0.0.1:9", "m", timeout_s=0.5, max_retries=1, backoff_s=0.01, allow_private=True
     )
     with pytest.raises(GenerationBackendError, match="failed after 2 attempts"):
         generator.generate([GenerationRequest.raw("x")])
@@ -148,5 +155,31 @@ def test_garbage_answers_fail_clearly_without_retry(server, behaviour):
 def test_client_errors_are_not_retried(server):
     server.behaviour = "bad-request"
     with pytest.raises(GenerationBackendError, match="HTTP 400"):
+        client(server).generate([GenerationRequest.raw("x")])
+    assert len(server.requests) == 1
+
+
+def test_the_endpoint_is_behind_the_ssrf_guard(server):
+    """Without allow_private (the default) a loopback endpoint is refused before any request, and not retried."""
+    generator = OpenAICompatibleGenerator(server.url, "smollm2", max_retries=2, backoff_s=0.01)
+    with pytest.raises(GenerationBackendError, match="refused: 127.0.0.1 is a loopback address"):
+        generator.generate([GenerationRequest.raw("x")])
+    with pytest.raises(GenerationBackendError, match="refused: 127.0.0.1 is a loopback address"):
+        list(generator.stream(GenerationRequest.raw("x")))
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254", "http://[fd00:ec2::254]:80/v1", "http://[::ffff:169.254.169.254]"]
+)
+def test_metadata_endpoints_are_refused_even_when_private_ones_are_allowed(url):
+    generator = OpenAICompatibleGenerator(url, "m", allow_private=True, max_retries=2, backoff_s=0.01)
+    with pytest.raises(GenerationBackendError, match="cloud metadata address"):
+        generator.generate([GenerationRequest.raw("x")])
+
+
+def test_redirects_are_not_followed(server):
+    server.behaviour = "redirect"
+    with pytest.raises(GenerationBackendError, match="HTTP 307 redirecting to 'http://169.254.169.254/latest"):
         client(server).generate([GenerationRequest.raw("x")])
     assert len(server.requests) == 1
