@@ -207,6 +207,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
         (ContentPiece.Status.DRAFT, ContentPiece.Status.IN_REVIEW, ContentPiece.Status.REJECTED),
         ContentPiece.Status.IN_REVIEW,
     ),
+    # A newer checker blocks an approved (not yet published) piece: it goes back to review.
+    "recheck": ((ContentPiece.Status.APPROVED,), ContentPiece.Status.IN_REVIEW),
 }
 EDITABLE_STATUSES = (
     ContentPiece.Status.DRAFT,

@@ -1,7 +1,7 @@
 """Copy studio tasks. Thin: they take ids, claim their job or row once, and call one function.
 
 Generation runs on the `ml` queue and imports marketing.generation (which pulls in torch) only inside the
-task; webhooks and scheduled publishing run on `default`."""
+task; webhooks, scheduled publishing and copy rechecks run on `default`."""
 
 from celery import shared_task
 
@@ -76,3 +76,37 @@ def copy_learning_sweep_task() -> list[int]:
     from marketing.copy_training import copy_learning_sweep
 
     return copy_learning_sweep()
+
+
+RECHECK_TASK_PIECES = 1000  # pieces one run rechecks before it queues the next run
+
+
+@shared_task(name="marketing.tasks.recheck_copy_task", acks_late=True)
+def recheck_copy_task(merchant_id: int | None = None, campaign_id: int | None = None) -> dict:
+    """Recheck stored copy whose report an older checker wrote (marketing.services.content_recheck). Without a
+    merchant it queues one run per merchant that has such pieces; a run does RECHECK_TASK_PIECES pieces, then
+    queues the next. Idempotent: pieces already rechecked are not touched again."""
+    from accounts.models import Merchant
+    from accounts.services import Actor
+    from marketing.models import Campaign
+    from marketing.services import content_recheck, merchants_with_stale_copy
+
+    if merchant_id is None:
+        ids = merchants_with_stale_copy()
+        for pk in ids:
+            recheck_copy_task.apply_async(args=[pk], queue="default")
+        return {"queued_merchants": len(ids)}
+    merchant = Merchant.objects.filter(pk=merchant_id).first()
+    if merchant is None:
+        return {"skipped": "merchant not found"}
+    campaign = None
+    if campaign_id is not None:
+        campaign = Campaign.objects.filter(pk=campaign_id, merchant=merchant).first()
+        if campaign is None:
+            return {"skipped": "campaign not found"}
+    report = content_recheck(
+        merchant=merchant, actor=Actor.system("recheck"), campaign=campaign, limit=RECHECK_TASK_PIECES
+    )
+    if report.checked >= RECHECK_TASK_PIECES and report.remaining:
+        recheck_copy_task.apply_async(args=[merchant_id, campaign_id], queue="default")
+    return report.as_dict()

@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:campaign_id>/edit/", views.campaign_edit_view, name="campaign_edit"),
     path("<int:campaign_id>/generate/", views.campaign_generate_view, name="campaign_generate"),
     path("<int:campaign_id>/progress/", views.campaign_progress_view, name="campaign_progress"),
+    path("<int:campaign_id>/recheck/", views.campaign_recheck_view, name="campaign_recheck"),
     path("<int:campaign_id>/export/", views.campaign_export_view, name="campaign_export"),
     path("pieces/bulk-approve/", views.bulk_approve_view, name="bulk_approve"),
     path("pieces/bulk-reject/", views.bulk_reject_view, name="bulk_reject"),

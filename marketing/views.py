@@ -63,11 +63,13 @@ from marketing.services import (
     content_bulk_reject,
     content_export,
     content_publish,
+    content_recheck,
     content_regenerate,
     content_reject,
     content_unpublish,
     content_update,
 )
+from marketing.tasks import recheck_copy_task
 from ml.engine.grounding import CHANNEL_FIELDS, CHANNEL_LIMITS, CLAIM_KINDS, hashtag_list
 from ml.models import Job
 from ml.selectors import serving_version
@@ -239,6 +241,45 @@ def campaign_generate_view(request, campaign_id: int):
             request, f"Writing copy for {count} product{'s' if count != 1 else ''}. Pieces appear in Review as they are written."
         )
     return redirect("marketing:campaign_detail", campaign_id=campaign.pk)
+
+
+RECHECK_INLINE_PIECES = 300  # more stale pieces than this are rechecked by a `default` worker
+
+
+@merchant_required("review")
+@require_POST
+def campaign_recheck_view(request, campaign_id: int):
+    """Recheck the campaign's pieces whose report an older checker wrote (approved ones it now blocks go back
+    to review) and say what changed; a large campaign's rest goes to a worker. HTMX swaps in the refreshed
+    page body (the counts move); a plain post redirects to the campaign."""
+    campaign = campaign_get(merchant=request.merchant, campaign_id=campaign_id)
+    report = content_recheck(
+        merchant=request.merchant, actor=_actor(request), campaign=campaign, limit=RECHECK_INLINE_PIECES
+    )
+    if report.remaining:
+        recheck_copy_task.apply_async(args=[request.merchant.pk, campaign.pk], queue="default")
+    messages.add_message(request, *_recheck_summary(report))
+    if _wants_partial(request):
+        return campaign_detail_view(request, campaign.pk)
+    return redirect("marketing:campaign_detail", campaign_id=campaign.pk)
+
+
+def _recheck_summary(report) -> tuple[int, str]:
+    if not report.checked and not report.remaining:
+        return messages.INFO, "Every piece was already checked by the current checker; nothing changed."
+    pieces = f"{report.checked} piece{'s' if report.checked != 1 else ''}"
+    parts = [
+        f"Rechecked {pieces}: {report.unchanged} unchanged, {report.newly_blocked} newly blocked, "
+        + f"{report.newly_passing} newly passing"
+    ]
+    if report.moved_to_review:
+        moved = report.moved_to_review
+        parts.append(f"{moved} approved piece{'s' if moved != 1 else ''} went back to review")
+    if report.remaining:
+        parts.append(f"{report.remaining} more {'is' if report.remaining == 1 else 'are'} being rechecked in the "
+                     "background")
+    text = "; ".join(parts) + "."
+    return (messages.WARNING if report.newly_blocked else messages.SUCCESS), text
 
 
 @merchant_required()

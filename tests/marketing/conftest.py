@@ -7,6 +7,7 @@ import pytest
 
 from accounts.services import Actor
 from marketing.models import Campaign, ContentPiece
+from ml.engine.verification import VERIFIER_VERSION
 from ml.models import ModelVersion
 from tests.factories import ProductFactory
 
@@ -76,9 +77,11 @@ def make_piece(campaign, bottle):
             flagged=flagged,
             title=fields.pop("title", "Trail bottle"),
             body=fields.pop("body", "A stainless steel bottle that keeps drinks cold for 24 hours."),
-            grounding=fields.pop(
-                "grounding", {"passed": not flagged, "approvable": approvable, "unsupported": []}
-            ),
+            # A report as the current checker stores it, unless the test gives another verifier_version.
+            grounding={
+                "verifier_version": VERIFIER_VERSION,
+                **fields.pop("grounding", {"passed": not flagged, "approvable": approvable, "unsupported": []}),
+            },
             **fields,
         )
 

@@ -7,7 +7,13 @@ from ml.engine.verification.statements import Evidence, Finding, contradictions,
 from ml.engine.verification.text import placeholders, repetitions, trim_unfinished, unfinished
 from ml.engine.verification.voice import voice_rules, voice_violations
 
+# The version of the copy checker's rules (this package and ml.engine.grounding.check_copy). The studio stores it
+# with every grounding report and rechecks pieces whose report has another one, so bump it whenever a rule change
+# can alter what a report finds (marketing.services.content_recheck); a pure refactor keeps it.
+VERIFIER_VERSION = "2026-12-05"
+
 __all__ = [
+    "VERIFIER_VERSION",
     "Evidence",
     "Finding",
     "contradictions",

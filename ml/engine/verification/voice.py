@@ -36,7 +36,8 @@ _CHECKS: tuple[tuple[re.Pattern, str, re.Pattern], ...] = (
      re.compile(r"(?i)\b(?:hurry|limited time|today only|last chance|ends soon|act now|before it'?s gone|"
                 r"while stocks last|selling fast)\b")),
 )
-_QUOTED = re.compile(r"[\"“']([^\"”']{1,40})[\"”']")
+# An opening quote never follows a letter: the apostrophe of "Don't" starts no quoted word.
+_QUOTED = re.compile(r"(?<!\w)[\"“']([^\"”']{1,40})[\"”']")
 _WORD_RULE = re.compile(r"(?i)\b(?:say|use|mention|write|call\w*|name)\b")
 
 
