@@ -12,8 +12,13 @@ Each question is asked twice, in fresh conversations:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/storyfront_chatbench .venv/bin/python bench/chat_grounding_data.py
 
+The held-out set (questions no check was tuned on) is asked the same way:
+
+    .venv/bin/python bench/chat_grounding_data.py --questions bench/grounding/chat_questions_heldout.jsonl \
+        --out bench/grounding/chat_replies_heldout.jsonl
+
 The database is created and migrated if needed, and only the bench merchant's rows are touched. Writes
-bench/grounding/chat_replies.jsonl (generated text and references to our own knowledge base only)."""
+bench/grounding/chat_replies.jsonl by default (generated text and references to our own knowledge base only)."""
 
 from __future__ import annotations
 
@@ -149,7 +154,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions (0: all)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--questions", type=Path, default=QUESTIONS, help="questions file (JSON lines)")
+    parser.add_argument("--out", type=Path, default=OUT, help="replies file to write (JSON lines)")
     args = parser.parse_args()
+    if not args.questions.is_file():
+        parser.error(f"no such questions file: {args.questions}")
+    out = args.out.resolve()
 
     _ensure_database(os.environ["DATABASE_URL"])
     import django
@@ -166,7 +176,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     call_command("migrate", verbosity=0)
     kb = json.loads(KB.read_text())
-    questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
     if args.limit:
         questions = questions[: args.limit]
     merchant, _ = Merchant.objects.get_or_create(slug=SLUG, defaults={"name": kb["merchant"]})
@@ -210,8 +220,8 @@ def main() -> None:
         })
         print(f"[{n}/{len(questions)}] {time.perf_counter() - started:.0f}s {q['id']} {rows[-1]['shown']['mode']}",
               flush=True)
-    OUT.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-    print(f"wrote {OUT.relative_to(ROOT)} ({len(rows)} questions)")
+    out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    print(f"wrote {out} ({len(rows)} questions)")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ centre entries and products the bot retrieved, and the candidate answers with nu
 label line to fill in. It never shows what the verifier or the reply flow decided.
 
     .venv/bin/python bench/chat_grounding_view.py --from 0 --to 40
+    .venv/bin/python bench/chat_grounding_view.py --questions bench/grounding/chat_questions_heldout.jsonl \
+        --replies bench/grounding/chat_replies_heldout.jsonl
 """
 
 from __future__ import annotations
@@ -41,11 +43,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--from", dest="start", type=int, default=0)
     parser.add_argument("--to", dest="end", type=int, default=None)
+    parser.add_argument("--questions", type=Path, default=GROUNDING / "chat_questions.jsonl")
+    parser.add_argument("--replies", type=Path, default=GROUNDING / "chat_replies.jsonl")
     args = parser.parse_args()
-    questions = {q["id"]: q for q in load(GROUNDING / "chat_questions.jsonl")}
-    replies = load(GROUNDING / "chat_replies.jsonl")[args.start : args.end]
+    for path in (args.questions, args.replies):
+        if not path.is_file():
+            parser.error(f"no such file: {path}")
+    questions = {q["id"]: q for q in load(args.questions)}
+    replies = load(args.replies)[args.start : args.end]
     for row in replies:
-        q = questions[row["id"]]
+        q = questions.get(row["id"])
+        if q is None:
+            parser.error(f"reply {row['id']} has no question in {args.questions}")
         print("=" * 100)
         print(f"{row['id']}  QUESTION: {q['question']}")
         print(f"retrieved: {', '.join(row['sources'])}")
