@@ -155,6 +155,7 @@ def _sample_rows(csv_path: Path, count: int) -> bytes:
 
 def run(csv_path: Path, *, products: int, sequential_products: int, channels: tuple[str, ...] = CHANNELS) -> dict:
     import torch
+    from django.conf import settings
     from django.db import transaction
 
     from accounts.services import Actor, merchant_create
@@ -224,6 +225,9 @@ def run(csv_path: Path, *, products: int, sequential_products: int, channels: tu
         "dtype": str(resolve_dtype(resolve_device(None))).replace("torch.", ""),
         "max_retries": 2,
         "sampling": generation.SAMPLING,
+        "banned_phrases": settings.GENERATION_BANNED_PHRASES,
+        "channel_temperature": generation.CHANNEL_TEMPERATURE,
+        "retry_feedback": settings.GENERATION_RETRY_FEEDBACK,
         "channels": {},
     }
     load_before = os.getloadavg()
@@ -244,7 +248,7 @@ def run(csv_path: Path, *, products: int, sequential_products: int, channels: tu
     batch = generation.BATCH_PRODUCTS
     generation.BATCH_PRODUCTS = 1
     try:
-        for channel in channels:
+        for channel in channels if subset else ():  # --sequential-products 0 skips the baseline
             _progress(f"one call at a time, {channel}, {len(subset)} products")
             _, seconds = run_campaign(f"Sequential {channel}", channel, subset)
             results["channels"][channel]["sequential"] = {

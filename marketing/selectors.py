@@ -183,6 +183,45 @@ def content_due_for_scheduled_publish(*, now) -> QuerySet[ContentPiece]:
     ).order_by("id")
 
 
+def approved_examples(
+    *, merchant: Merchant, channel: str, exclude_product_id: int | None = None, limit: int = 2
+) -> list[ContentPiece]:
+    """The merchant's most recent approved or published pieces of ``channel`` whose stored grounding report
+    has no finding, one per product (not ``exclude_product_id``), newest first: few-shot examples for the copy
+    prompt. Copy for everyone only: per-customer copy names its reader. Each comes with its product (and
+    category) and campaign loaded."""
+    if limit <= 0:
+        return []
+    queryset = (
+        ContentPiece.objects.filter(
+            merchant=merchant,
+            campaign__channel=channel,
+            status__in=EXPORTABLE_STATUSES,
+            customer_external_id="",
+            grounding__passed=True,
+        )
+        .select_related("campaign", "product", "product__category")
+        .order_by("-updated_at", "-id")
+    )
+    if exclude_product_id is not None:
+        queryset = queryset.exclude(product_id=exclude_product_id)
+    examples, products = [], set()
+    # A bounded look: pieces are per product and variant, so a few times the limit finds distinct products.
+    for piece in queryset[: limit * 10]:
+        if piece.product_id in products or not _has_no_findings(piece.grounding):
+            continue
+        products.add(piece.product_id)
+        examples.append(piece)
+        if len(examples) == limit:
+            break
+    return examples
+
+
+def _has_no_findings(report) -> bool:
+    keys = ("unsupported", "channel_violations", "degenerate", "banned")
+    return isinstance(report, dict) and report.get("passed") is True and not any(report.get(k) for k in keys)
+
+
 # --- webhooks ----------------------------------------------------------------------------------------------
 
 

@@ -274,6 +274,12 @@ GENERATION_QUANTIZATION = env_str("GENERATION_QUANTIZATION") or None
 # Drafts written per piece and try; the piece is the best that passes every check, else one assembled from
 # the drafts' verified sentences (ml.engine.copy_assembly).
 GENERATION_CANDIDATES = env_int("GENERATION_CANDIDATES", 3)
+# on: copy is decoded with placeholders, unbacked claims (other shops, offers, awards, experts) and the brand
+# voice's never-words suppressed (ml.engine.copy_decoding); off only to measure what that changes.
+GENERATION_BANNED_PHRASES = env_bool("GENERATION_BANNED_PHRASES", True)
+# on: a retried piece's prompt says what to do differently after the checker's findings on its best draft
+# so far (a regenerated piece's first try: on its stored text); off only to measure what that changes.
+GENERATION_RETRY_FEEDBACK = env_bool("GENERATION_RETRY_FEEDBACK", True)
 if GENERATION_QUANTIZATION not in (None, "int8"):
     raise ImproperlyConfigured(f"GENERATION_QUANTIZATION must be empty or 'int8', not {GENERATION_QUANTIZATION!r}")
 GENERATION_API_KEY = env_str("GENERATION_API_KEY") or None

@@ -12,7 +12,13 @@ Message = Mapping[str, str]
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """Decoding settings. ``greedy=True`` ignores temperature/top-p/top-k and the seed."""
+    """Decoding settings. ``greedy=True`` ignores temperature/top-p/top-k and the seed.
+
+    ``banned_phrases`` are suppressed while decoding by backends that can (the local one, per row of a batch:
+    see backends/banned_phrases.py); an OpenAI-compatible server cannot be given them portably and ignores
+    them. Like the seed, they are per request and not part of ``sampling_key``, so requests with different
+    lists still decode in one batch. Suppression only makes bad text rarer: callers check the output anyway.
+    """
 
     max_new_tokens: int = 128
     min_new_tokens: int = 0  # end-of-turn is suppressed until this many tokens
@@ -24,9 +30,12 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     greedy: bool = False
+    banned_phrases: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "stop", tuple(self.stop))
+        if isinstance(self.banned_phrases, (list, tuple)):
+            object.__setattr__(self, "banned_phrases", tuple(self.banned_phrases))
 
     def field_errors(self) -> dict[str, list[str]]:
         """Validation for the API layer: ``{field: [message, ...]}``, empty when valid."""
@@ -71,11 +80,27 @@ class GenerationParams:
             self.seed is None or (_is_int(self.seed) and 0 <= self.seed < 2**63),
             "must be a non-negative integer",
         )
+        check(
+            "banned_phrases",
+            isinstance(self.banned_phrases, tuple)
+            and len(self.banned_phrases) <= MAX_BANNED_PHRASES
+            and all(
+                isinstance(p, str) and p.strip() and len(p) <= MAX_BANNED_PHRASE_CHARS
+                for p in self.banned_phrases
+            ),
+            f"must be a list of at most {MAX_BANNED_PHRASES} non-blank strings of at most "
+            f"{MAX_BANNED_PHRASE_CHARS} characters",
+        )
         return errors
 
     def sampling_key(self) -> tuple:
-        """Everything but the seed: requests sharing it can be decoded in one batch."""
-        return tuple(getattr(self, f.name) for f in fields(self) if f.name != "seed")
+        """All but the per-request fields (seed, banned phrases): requests sharing it decode in one batch."""
+        return tuple(getattr(self, f.name) for f in fields(self) if f.name not in _PER_REQUEST)
+
+
+MAX_BANNED_PHRASES = 500
+MAX_BANNED_PHRASE_CHARS = 100
+_PER_REQUEST = frozenset({"seed", "banned_phrases"})
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from ..devices import cpu_bf16_is_fast, resolve_device, resolve_dtype, tune_cpu_
 from ..generation import GenerationParams, GenerationRequest, GenerationResult, truncate_at_stop
 from ..provision import validate_adapter_dir, validate_checkpoint_dir
 from .attention import ATTENTION as DECODE_ATTENTION
+from .banned_phrases import BannedPhrases, token_bans
 from .decoding import MinNewTokens, NoRepeatNGram, RepetitionPenalty, SeededSampler, StopOnText
 from .prefill import prefill, shared_prefix_length
 
@@ -167,7 +168,8 @@ class LocalHFGenerator:
         loaded = self.loaded
         encoded = [(i, self._encode(loaded, r)) for i, r in enumerate(requests)]
         results: list[GenerationResult | None] = [None] * len(requests)
-        # Same decoding settings decode together; within them, similar lengths share a batch (less padding).
+        # Same decoding settings decode together (seeds and banned phrases are per row); within them, similar
+        # lengths share a batch (less padding).
         by_params = sorted(
             encoded, key=lambda item: (repr(requests[item[0]].params.sampling_key()), len(item[1]))
         )
@@ -186,7 +188,9 @@ class LocalHFGenerator:
         loaded = self.loaded
         ids = self._encode(loaded, request)
         streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kwargs = self._generate_kwargs(loaded, request.params, [ids], [request.params.seed])
+        kwargs = self._generate_kwargs(
+            loaded, request.params, [ids], [request.params.seed], [request.params.banned_phrases]
+        )
         failure: list[BaseException] = []
 
         def run():
@@ -232,8 +236,14 @@ class LocalHFGenerator:
         return ids[-budget:]  # keep the end of an over-long prompt: the latest turns matter most
 
     def _generate_kwargs(
-        self, loaded: LoadedModel, params: GenerationParams, rows: list[list[int]], seeds: list[int | None]
+        self,
+        loaded: LoadedModel,
+        params: GenerationParams,
+        rows: list[list[int]],
+        seeds: list[int | None],
+        banned: list[tuple[str, ...]],
     ) -> dict:
+        """``params`` are the batch's shared settings; ``seeds`` and ``banned`` (phrases) are per row."""
         tokenizer = loaded.tokenizer
         pad_id = tokenizer.pad_token_id
         shared = shared_prefix_length(rows)
@@ -270,6 +280,9 @@ class LocalHFGenerator:
             processors.append(RepetitionPenalty(params.repetition_penalty, prompt_mask))
         if params.no_repeat_ngram_size:
             processors.append(NoRepeatNGram(params.no_repeat_ngram_size, prompt_mask))
+        if any(banned):
+            row_bans = [token_bans(tokenizer, phrases) if phrases else None for phrases in banned]
+            processors.append(BannedPhrases(row_bans, loaded.device))
         if not params.greedy:
             processors.append(
                 SeededSampler(params.temperature, params.top_k, params.top_p, seeds, loaded.device)
@@ -307,7 +320,9 @@ class LocalHFGenerator:
         self, loaded: LoadedModel, batch: list[GenerationRequest], rows: list[list[int]]
     ) -> list[GenerationResult]:
         params = batch[0].params
-        kwargs = self._generate_kwargs(loaded, params, rows, [r.params.seed for r in batch])
+        kwargs = self._generate_kwargs(
+            loaded, params, rows, [r.params.seed for r in batch], [r.params.banned_phrases for r in batch]
+        )
         started = time.perf_counter()
         with torch.inference_mode():
             output = loaded.model.generate(**kwargs)

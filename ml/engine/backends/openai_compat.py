@@ -6,12 +6,17 @@ redirects followed. Timeouts, connection failures and 5xx answers are retried a 
 exponential backoff; 4xx and 3xx answers, refused destinations and bodies that are not the expected JSON fail
 at once. Every failure surfaces as ``GenerationBackendError`` with the endpoint and the reason, ready to be
 shown as a job error.
+
+``GenerationParams.banned_phrases`` are not sent: the portable way to suppress text is ``logit_bias``, which
+takes the server's own token ids, and guessing a remote model's tokenizer would ban the wrong tokens. Copy
+from these servers is held to the same verifier as local copy, which flags what the ban would have prevented.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +27,9 @@ from ..errors import GenerationBackendError
 from ..generation import GenerationParams, GenerationRequest, GenerationResult, truncate_at_stop
 
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+
+logger = logging.getLogger(__name__)
+_told_banned_phrases_ignored = False
 
 
 class OpenAICompatibleGenerator:
@@ -125,6 +133,8 @@ class OpenAICompatibleGenerator:
 
     def _body(self, request: GenerationRequest) -> tuple[str, dict]:
         params: GenerationParams = request.params
+        if params.banned_phrases:
+            _note_banned_phrases_ignored()
         body: dict = {"model": self.model, "max_tokens": params.max_new_tokens}
         if params.greedy:
             body["temperature"] = 0.0
@@ -183,3 +193,13 @@ class OpenAICompatibleGenerator:
                 raise GenerationBackendError(f"{url} answered HTTP {response.status}: {detail!r}")
             last_error = f"HTTP {response.status}"
         raise GenerationBackendError(f"{url} failed after {self.max_retries + 1} attempts: {last_error}")
+
+
+def _note_banned_phrases_ignored() -> None:
+    global _told_banned_phrases_ignored
+    if not _told_banned_phrases_ignored:
+        _told_banned_phrases_ignored = True
+        logger.debug(
+            "OpenAI-compatible backend: banned_phrases are not sent (logit_bias needs the server's token ids); "
+            "the output is still verified"
+        )

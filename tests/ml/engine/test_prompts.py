@@ -162,7 +162,7 @@ def test_prompt_stays_about_350_smollm2_tokens(smollm2_checkpoint):
                          build_copy_messages(BOTTLE, channel=channel, brand_voice=VOICE)):
             # The chat template adds about 5 tokens per message.
             tokens = sum(len(tokenizer.encode(m["content"]).ids) + 5 for m in messages)
-            assert tokens <= 380, (channel, tokens)  # "about 350"
+            assert tokens <= 390, (channel, tokens)  # "about 360": 350 before the fact sheet's Type lines
 
 
 # --- parsing ----------------------------------------------------------------------------------------------
