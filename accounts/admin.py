@@ -36,7 +36,16 @@ class InvitationAdmin(admin.ModelAdmin):
     """Read-only: invitations are sent from Settings › Members (the clear token exists only in the email);
     staff can withdraw them here."""
 
-    list_display = ["email", "merchant", "role", "invited_by", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_display = [
+        "email",
+        "merchant",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "revoked_at",
+    ]
     list_filter = ["role", "merchant"]
     search_fields = ["email", "merchant__name", "merchant__slug"]
     list_select_related = ["merchant", "invited_by"]

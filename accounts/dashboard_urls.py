@@ -13,8 +13,16 @@ urlpatterns = [
     path("settings/api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
     path("settings/members/", member_views.members_page, name="members"),
     path("settings/members/invite/", member_views.member_invite_view, name="member_invite"),
-    path("settings/members/<int:membership_id>/role/", member_views.membership_role_view, name="membership_role"),
-    path("settings/members/<int:membership_id>/remove/", member_views.membership_remove_view, name="membership_remove"),
+    path(
+        "settings/members/<int:membership_id>/role/",
+        member_views.membership_role_view,
+        name="membership_role",
+    ),
+    path(
+        "settings/members/<int:membership_id>/remove/",
+        member_views.membership_remove_view,
+        name="membership_remove",
+    ),
     path(
         "settings/invitations/<int:invitation_id>/revoke/",
         member_views.invitation_revoke_view,

@@ -40,7 +40,12 @@ class MemberInviteForm(forms.Form):
     email = forms.EmailField(
         help_text="We email a link that works once and expires.",
         widget=forms.EmailInput(
-            attrs={"placeholder": "teammate@example.com", "autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
+            attrs={
+                "placeholder": "teammate@example.com",
+                "autocomplete": "off",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+            }
         ),
     )
     role = forms.ChoiceField(
@@ -60,7 +65,7 @@ class InvitationPasswordForm(SetPasswordForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["new_password1"].label = "Choose a password"
-        self.fields["new_password1"].help_text = (
-            "At least 8 characters, not all digits, not a common password and not like your email."
-        )
+        self.fields[
+            "new_password1"
+        ].help_text = "At least 8 characters, not all digits, not a common password and not like your email."
         self.fields["new_password2"].label = "Confirm the password"

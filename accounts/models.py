@@ -45,7 +45,9 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="uniq_membership_user_merchant")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "merchant"], name="uniq_membership_user_merchant")
+        ]
         ordering = ["merchant__name"]
 
     def __str__(self) -> str:

@@ -50,7 +50,9 @@ def membership_list_for_merchant(*, merchant: Merchant):
 
 def membership_get_for_merchant(*, merchant: Merchant, membership_id) -> Membership:
     return object_get_or_404(
-        Membership.objects.filter(merchant=merchant).select_related("user", "merchant"), membership_id, "member"
+        Membership.objects.filter(merchant=merchant).select_related("user", "merchant"),
+        membership_id,
+        "member",
     )
 
 

@@ -78,7 +78,9 @@ def validate_scopes(scopes: list[str]) -> list[str]:
 
 
 @transaction.atomic
-def merchant_create(*, slug: str, name: str, owner_email: str | None = None, owner_password: str | None = None):
+def merchant_create(
+    *, slug: str, name: str, owner_email: str | None = None, owner_password: str | None = None
+):
     """Create a merchant (and its owner user if an email is given). Returns (merchant, owner_or_None)."""
     slug = slugify(slug)
     if not slug:
@@ -90,7 +92,9 @@ def merchant_create(*, slug: str, name: str, owner_email: str | None = None, own
     if owner_email:
         owner = user_get_or_create(email=owner_email, password=owner_password)
         membership_set(merchant=merchant, user=owner, role=Role.OWNER, actor=Actor.system("create_merchant"))
-    audit_record(merchant=merchant, actor=Actor.system("create_merchant"), action="merchant.create", obj=merchant)
+    audit_record(
+        merchant=merchant, actor=Actor.system("create_merchant"), action="merchant.create", obj=merchant
+    )
     return merchant, owner
 
 
@@ -133,9 +137,15 @@ def api_key_create(
     """Create a key; the clear-text key is returned once and never stored."""
     scopes = validate_scopes(scopes)
     key_obj, key = MerchantAPIKey.objects.create_key(
-        name=name or "API key", merchant=merchant, scopes=scopes, created_by=actor.user, expiry_date=expiry_date
+        name=name or "API key",
+        merchant=merchant,
+        scopes=scopes,
+        created_by=actor.user,
+        expiry_date=expiry_date,
     )
-    audit_record(merchant=merchant, actor=actor, action="api_key.create", obj=key_obj, changes={"scopes": scopes})
+    audit_record(
+        merchant=merchant, actor=actor, action="api_key.create", obj=key_obj, changes={"scopes": scopes}
+    )
     return key_obj, key
 
 
@@ -173,7 +183,9 @@ def _send_invitation_email(*, invitation: Invitation, link: str) -> None:
     )
 
 
-def member_invite(*, merchant: Merchant, email: str, role: str, actor: Actor, base_url: str) -> tuple[Invitation, str]:
+def member_invite(
+    *, merchant: Merchant, email: str, role: str, actor: Actor, base_url: str
+) -> tuple[Invitation, str]:
     """Invite an email to the merchant and mail the link (`base_url` is the site's scheme and host). Inviting an
     email that already has an open invitation refreshes it: new token, role and expiry; the old link stops working.
     Returns (invitation, clear-text token); only the token's hash is stored. The mail goes out inside the
@@ -235,13 +247,19 @@ def invitation_revoke(*, invitation: Invitation, actor: Actor) -> bool:
 def invitation_check(*, invitation: Invitation | None) -> Invitation:
     """The invitation if its link can still be used, else InvitationError with the reason."""
     if invitation is None:
-        raise InvitationError("invalid", "This invitation link is not valid. Check that you copied all of it.")
+        raise InvitationError(
+            "invalid", "This invitation link is not valid. Check that you copied all of it."
+        )
     if invitation.accepted_at:
         raise InvitationError("used", "This invitation has already been used. Log in to reach the dashboard.")
     if invitation.revoked_at:
-        raise InvitationError("revoked", "This invitation was withdrawn. Ask an owner of the merchant for a new one.")
+        raise InvitationError(
+            "revoked", "This invitation was withdrawn. Ask an owner of the merchant for a new one."
+        )
     if invitation.expires_at <= timezone.now():
-        raise InvitationError("expired", "This invitation has expired. Ask an owner of the merchant for a new one.")
+        raise InvitationError(
+            "expired", "This invitation has expired. Ask an owner of the merchant for a new one."
+        )
     return invitation
 
 
@@ -271,7 +289,8 @@ def invitation_accept(*, token: str, user=None, password: str | None = None) -> 
         else:
             if User.objects.filter(username__iexact=invitation.email).exists():
                 raise InvitationError(
-                    "account_exists", f"{invitation.email} already has an account: log in to accept the invitation."
+                    "account_exists",
+                    f"{invitation.email} already has an account: log in to accept the invitation.",
                 )
             if not password:
                 raise ValueError("A password is required to create the account.")
@@ -279,12 +298,16 @@ def invitation_accept(*, token: str, user=None, password: str | None = None) -> 
             user.set_password(password)
             user.save()
         if Membership.objects.filter(merchant=invitation.merchant, user=user).exists():
-            raise InvitationError("already_member", f"You are already a member of {invitation.merchant.name}.")
+            raise InvitationError(
+                "already_member", f"You are already a member of {invitation.merchant.name}."
+            )
         used = Invitation.objects.filter(pk=invitation.pk, accepted_at=None, revoked_at=None).update(
             accepted_at=timezone.now()
         )
         if not used:
-            raise InvitationError("used", "This invitation has already been used. Log in to reach the dashboard.")
+            raise InvitationError(
+                "used", "This invitation has already been used. Log in to reach the dashboard."
+            )
         membership = Membership.objects.create(merchant=invitation.merchant, user=user, role=invitation.role)
         audit_record(
             merchant=invitation.merchant,

@@ -88,7 +88,9 @@ def main() -> int:
 
         torch.set_num_threads(args.threads)
     channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
-    results = run(args.csv, products=args.products, sequential_products=args.sequential_products, channels=channels)
+    results = run(
+        args.csv, products=args.products, sequential_products=args.sequential_products, channels=channels
+    )
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_JSON.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     section = render(results)
@@ -153,7 +155,9 @@ def _sample_rows(csv_path: Path, count: int) -> bytes:
     return out.getvalue().encode()
 
 
-def run(csv_path: Path, *, products: int, sequential_products: int, channels: tuple[str, ...] = CHANNELS) -> dict:
+def run(
+    csv_path: Path, *, products: int, sequential_products: int, channels: tuple[str, ...] = CHANNELS
+) -> dict:
     import torch
     from django.conf import settings
     from django.db import transaction

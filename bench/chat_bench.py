@@ -45,29 +45,63 @@ from ml.engine.chat import build_chat_messages
 MERCHANT = "Northwind Outfitters"
 # A small outdoor-clothing store's help centre, written for this benchmark.
 KNOWLEDGE = [
-    {"id": 1, "kind": "policy", "title": "Shipping",
-     "body": "Orders ship within 2 business days from our warehouse in Leeds. Standard delivery takes 3-5 business "
-             "days and is free over 50 GBP; express delivery takes 1-2 business days and costs 6.95 GBP."},
-    {"id": 2, "kind": "policy", "title": "Returns and refunds",
-     "body": "Unworn items can be returned within 30 days of delivery with the prepaid label in the parcel. Refunds "
-             "go back to the original payment method within 5 business days of the return arriving."},
-    {"id": 3, "kind": "faq", "title": "How do I find my size?",
-     "body": "Every product page has a size guide in centimetres. Our jackets run true to size; if you are between "
-             "sizes, take the larger one for layering."},
-    {"id": 4, "kind": "faq", "title": "Can I change or cancel my order?",
-     "body": "Orders can be changed or cancelled within one hour of purchase from the order page in your account. "
-             "After that, contact the team and we will help with a return instead."},
-    {"id": 5, "kind": "policy", "title": "Warranty",
-     "body": "Jackets, boots and backpacks have a two-year warranty against manufacturing defects. Send photos "
-             "of the defect to the team to start a claim."},
+    {
+        "id": 1,
+        "kind": "policy",
+        "title": "Shipping",
+        "body": "Orders ship within 2 business days from our warehouse in Leeds. Standard delivery takes 3-5 business "
+        "days and is free over 50 GBP; express delivery takes 1-2 business days and costs 6.95 GBP.",
+    },
+    {
+        "id": 2,
+        "kind": "policy",
+        "title": "Returns and refunds",
+        "body": "Unworn items can be returned within 30 days of delivery with the prepaid label in the parcel. Refunds "
+        "go back to the original payment method within 5 business days of the return arriving.",
+    },
+    {
+        "id": 3,
+        "kind": "faq",
+        "title": "How do I find my size?",
+        "body": "Every product page has a size guide in centimetres. Our jackets run true to size; if you are between "
+        "sizes, take the larger one for layering.",
+    },
+    {
+        "id": 4,
+        "kind": "faq",
+        "title": "Can I change or cancel my order?",
+        "body": "Orders can be changed or cancelled within one hour of purchase from the order page in your account. "
+        "After that, contact the team and we will help with a return instead.",
+    },
+    {
+        "id": 5,
+        "kind": "policy",
+        "title": "Warranty",
+        "body": "Jackets, boots and backpacks have a two-year warranty against manufacturing defects. Send photos "
+        "of the defect to the team to start a claim.",
+    },
 ]
 PRODUCTS = [
-    {"id": 11, "title": "Ridgeline waterproof jacket", "brand": "Northwind", "price": "129.00", "currency": "GBP",
-     "description": "Three-layer waterproof shell with taped seams and a helmet-compatible hood.",
-     "attributes": {"colour": "forest green", "sizes": "XS-XXL"}, "stock": 14},
-    {"id": 12, "title": "Trailhead hiking boots", "brand": "Northwind", "price": "149.00", "currency": "GBP",
-     "description": "Leather hiking boots with a waterproof membrane and a grippy rubber outsole.",
-     "attributes": {"colour": "brown", "sizes": "36-47"}, "stock": 6},
+    {
+        "id": 11,
+        "title": "Ridgeline waterproof jacket",
+        "brand": "Northwind",
+        "price": "129.00",
+        "currency": "GBP",
+        "description": "Three-layer waterproof shell with taped seams and a helmet-compatible hood.",
+        "attributes": {"colour": "forest green", "sizes": "XS-XXL"},
+        "stock": 14,
+    },
+    {
+        "id": 12,
+        "title": "Trailhead hiking boots",
+        "brand": "Northwind",
+        "price": "149.00",
+        "currency": "GBP",
+        "description": "Leather hiking boots with a waterproof membrane and a grippy rubber outsole.",
+        "attributes": {"colour": "brown", "sizes": "36-47"},
+        "stock": 6,
+    },
 ]
 QUESTIONS = [
     "Hi! How long does delivery take?",
@@ -95,13 +129,20 @@ QUESTIONS = [
 
 def messages_for(question: str, history: list[dict]) -> list[dict]:
     return build_chat_messages(
-        question=question, history=history, knowledge=KNOWLEDGE, products=PRODUCTS, merchant_name=MERCHANT,
-        bot_name="Nora", history_turns=6,
+        question=question,
+        history=history,
+        knowledge=KNOWLEDGE,
+        products=PRODUCTS,
+        merchant_name=MERCHANT,
+        bot_name="Nora",
+        history_turns=6,
     )
 
 
 def request_for(question: str, history: list[dict], seed: int, max_new_tokens: int) -> GenerationRequest:
-    return GenerationRequest.chat(messages_for(question, history), seed=seed, max_new_tokens=max_new_tokens, **SAMPLING)
+    return GenerationRequest.chat(
+        messages_for(question, history), seed=seed, max_new_tokens=max_new_tokens, **SAMPLING
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -118,7 +159,9 @@ def latency(generator: LocalHFGenerator, questions: list[str], max_new_tokens: i
     ttft, total, tokens, prompt_tokens = [], [], [], []
     for number, question in enumerate(questions):
         request = request_for(question, history, 1000 + number, max_new_tokens)
-        prompt = tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True, tokenize=False)
+        prompt = tokenizer.apply_chat_template(
+            list(request.messages), add_generation_prompt=True, tokenize=False
+        )
         prompt_tokens.append(len(tokenizer(prompt, add_special_tokens=False)["input_ids"]))
         started = time.perf_counter()
         first, text = None, ""
@@ -172,7 +215,9 @@ def batched(generator, conversations, round_number: int, max_new_tokens: int) ->
     def converse(c: int, questions: list[str]):
         history: list[dict] = []
         for t, question in enumerate(questions):
-            result = batcher.generate(request_for(question, history, seed_of(round_number, c, t), max_new_tokens))
+            result = batcher.generate(
+                request_for(question, history, seed_of(round_number, c, t), max_new_tokens)
+            )
             results[c].append(result)
             history += [{"role": "shopper", "text": question}, {"role": "bot", "text": result.text}]
 
@@ -185,8 +230,13 @@ def batched(generator, conversations, round_number: int, max_new_tokens: int) ->
     seconds = time.perf_counter() - started
     batcher.close()
     tokens = sum(r.completion_tokens for rs in results for r in rs)
-    return {"requests": sum(map(len, results)), "tokens": tokens, "seconds": round(seconds, 2),
-            "tokens_per_s": round(tokens / seconds, 1), "mean_batch": round(statistics.mean(counting.sizes), 2)}
+    return {
+        "requests": sum(map(len, results)),
+        "tokens": tokens,
+        "seconds": round(seconds, 2),
+        "tokens_per_s": round(tokens / seconds, 1),
+        "mean_batch": round(statistics.mean(counting.sizes), 2),
+    }
 
 
 def sequential(generator, conversations, round_number: int, max_new_tokens: int) -> dict:
@@ -197,12 +247,19 @@ def sequential(generator, conversations, round_number: int, max_new_tokens: int)
     for t in range(len(conversations[0])):
         for c, questions in enumerate(conversations):
             question = questions[t]
-            result = generator.generate([request_for(question, histories[c], seed_of(round_number, c, t), max_new_tokens)])[0]
+            result = generator.generate(
+                [request_for(question, histories[c], seed_of(round_number, c, t), max_new_tokens)]
+            )[0]
             tokens += result.completion_tokens
             requests += 1
             histories[c] += [{"role": "shopper", "text": question}, {"role": "bot", "text": result.text}]
     seconds = time.perf_counter() - started
-    return {"requests": requests, "tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1)}
+    return {
+        "requests": requests,
+        "tokens": tokens,
+        "seconds": round(seconds, 2),
+        "tokens_per_s": round(tokens / seconds, 1),
+    }
 
 
 def main() -> None:
@@ -222,8 +279,12 @@ def main() -> None:
     loaded = generator.loaded  # loading is not part of any figure, as in a warm worker
     generator.generate([request_for(QUESTIONS[0], [], 0, 4)])
     report = {
-        "model": "smollm2-135m-instruct", "dtype": str(loaded.dtype), "threads": torch.get_num_threads(),
-        "max_new_tokens": args.max_new_tokens, "sampling": SAMPLING, "cpu_count": os.cpu_count(),
+        "model": "smollm2-135m-instruct",
+        "dtype": str(loaded.dtype),
+        "threads": torch.get_num_threads(),
+        "max_new_tokens": args.max_new_tokens,
+        "sampling": SAMPLING,
+        "cpu_count": os.cpu_count(),
         "load_average_before": os.getloadavg(),
     }
     if not args.skip_latency:
@@ -252,17 +313,28 @@ def main() -> None:
     for side in total.values():
         side["tokens_per_s"] = round(side["tokens"] / side["seconds"], 1)
     report["throughput"] = {
-        "conversations": args.conversations, "turns_per_round": args.turns, "rounds": rounds, "total": total,
+        "conversations": args.conversations,
+        "turns_per_round": args.turns,
+        "rounds": rounds,
+        "total": total,
         "speedup": round(total["batched"]["tokens_per_s"] / total["sequential"]["tokens_per_s"], 2),
-        "per_round_speedup": [round(r["batched"]["tokens_per_s"] / r["sequential"]["tokens_per_s"], 2) for r in rounds],
+        "per_round_speedup": [
+            round(r["batched"]["tokens_per_s"] / r["sequential"]["tokens_per_s"], 2) for r in rounds
+        ],
     }
     report["load_average_after"] = os.getloadavg()
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "chat.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k != "throughput"}, indent=2))
-    print("throughput", json.dumps(total), "speed-up", report["throughput"]["speedup"],
-          "per round", report["throughput"]["per_round_speedup"])
+    print(
+        "throughput",
+        json.dumps(total),
+        "speed-up",
+        report["throughput"]["speedup"],
+        "per round",
+        report["throughput"]["per_round_speedup"],
+    )
 
 
 if __name__ == "__main__":

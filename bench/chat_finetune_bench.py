@@ -107,21 +107,44 @@ def main() -> None:
     train_examples = [e for d in train for e in dialogue_to_examples(d, system_prompt=system_prompt)]
     heldout_examples = [e for d in heldout for e in dialogue_to_examples(d, system_prompt=system_prompt)]
     params = FinetuneParams(
-        method="lora", max_steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        warmup_steps=max(1, args.steps // 10), max_seq_len=args.max_seq_len, eval_every=0, checkpoint_every=0,
+        method="lora",
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_steps=max(1, args.steps // 10),
+        max_seq_len=args.max_seq_len,
+        eval_every=0,
+        checkpoint_every=0,
         seed=args.seed,
     )
     checkpoint = provision_base_models(ROOT / "var" / "models")["smollm2-135m-instruct"]
     report = {
         "data": {
-            "rows": rows, "dialogues_after_dedupe": len(dialogues), "intents": intents,
-            "train_dialogues": len(train), "heldout_dialogues": len(heldout),
-            "train_examples": len(train_examples), "heldout_examples": len(heldout_examples),
+            "rows": rows,
+            "dialogues_after_dedupe": len(dialogues),
+            "intents": intents,
+            "train_dialogues": len(train),
+            "heldout_dialogues": len(heldout),
+            "train_examples": len(train_examples),
+            "heldout_examples": len(heldout_examples),
             "masked": dict(sorted(masked.items())),
         },
-        "params": {k: getattr(params, k) for k in ("method", "max_steps", "batch_size", "learning_rate",
-                                                    "warmup_steps", "max_seq_len", "lora_r", "lora_alpha")},
-        "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "load_average_before": os.getloadavg(),
+        "params": {
+            k: getattr(params, k)
+            for k in (
+                "method",
+                "max_steps",
+                "batch_size",
+                "learning_rate",
+                "warmup_steps",
+                "max_seq_len",
+                "lora_r",
+                "lora_alpha",
+            )
+        },
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "load_average_before": os.getloadavg(),
     }
     print(json.dumps(report, indent=2), flush=True)
     started = time.perf_counter()
@@ -133,9 +156,13 @@ def main() -> None:
         "tuned_heldout_loss": round(result.eval_loss_after, 4),
         "tuned_heldout_perplexity": round(result.perplexity_after, 3),
         "perplexity_reduction": round(1 - result.perplexity_after / result.perplexity_before, 4),
-        "steps": result.steps, "examples_seen": result.steps * args.batch_size,
-        "truncated_examples": result.truncated_examples, "train_tokens_per_s": round(result.tokens_per_s, 1),
-        "train_seconds": round(result.tokens_trained / result.tokens_per_s, 1) if result.tokens_per_s else None,
+        "steps": result.steps,
+        "examples_seen": result.steps * args.batch_size,
+        "truncated_examples": result.truncated_examples,
+        "train_tokens_per_s": round(result.tokens_per_s, 1),
+        "train_seconds": round(result.tokens_trained / result.tokens_per_s, 1)
+        if result.tokens_per_s
+        else None,
         "total_seconds": round(time.perf_counter() - started, 1),
         "loss_history": [(s, round(v, 4)) for s, v in result.train_loss_history],
     }

@@ -74,8 +74,16 @@ class CachingGenerator:
         for r in requests:
             text = self.by_prompt[self._key(r)]
             self.by_request[r.request_id] = text
-            out.append(GenerationResult(text=text, prompt_tokens=0, completion_tokens=len(text.split()),
-                                        finish_reason="stop", seconds=0.0, request_id=r.request_id))
+            out.append(
+                GenerationResult(
+                    text=text,
+                    prompt_tokens=0,
+                    completion_tokens=len(text.split()),
+                    finish_reason="stop",
+                    seconds=0.0,
+                    request_id=r.request_id,
+                )
+            )
         return out
 
     def stream(self, request):
@@ -95,13 +103,22 @@ def _load_store(merchant, kb: dict, embedder) -> dict:
     ChatSettings.objects.get_or_create(merchant=merchant)
     keys = {}
     for row in kb["knowledge"]:
-        item = KnowledgeItem.objects.create(merchant=merchant, kind=row["kind"], title=row["title"], body=row["body"])
+        item = KnowledgeItem.objects.create(
+            merchant=merchant, kind=row["kind"], title=row["title"], body=row["body"]
+        )
         keys[("knowledge", item.pk)] = row["key"]
     for row in kb["products"]:
         product = Product.objects.create(
-            merchant=merchant, sku=row["sku"], title=row["title"], brand=row.get("brand", ""),
-            price=Decimal(row["price"]), currency=row["currency"], description=row.get("description", ""),
-            attributes=row.get("attributes") or {}, stock=row.get("stock", 0), url=row.get("url", ""),
+            merchant=merchant,
+            sku=row["sku"],
+            title=row["title"],
+            brand=row.get("brand", ""),
+            price=Decimal(row["price"]),
+            currency=row["currency"],
+            description=row.get("description", ""),
+            attributes=row.get("attributes") or {},
+            stock=row.get("stock", 0),
+            url=row.get("url", ""),
         )
         keys[("product", product.pk)] = row["sku"]
     embed_knowledge_run(merchant.pk, embedder=embedder)
@@ -116,14 +133,19 @@ def _ask(merchant, question: str, generator, embedder) -> dict:
 
     conversation = Conversation.objects.create(merchant=merchant, source="api")
     Message.objects.create(conversation=conversation, merchant=merchant, role="shopper", text=question)
-    reply = Message.objects.create(conversation=conversation, merchant=merchant, role="bot", status="pending",
-                                   params={"stream": False})
+    reply = Message.objects.create(
+        conversation=conversation, merchant=merchant, role="bot", status="pending", params={"stream": False}
+    )
     started = time.perf_counter()
     status = reply_generate_run(reply.pk, generator=generator, embedder=embedder)
     seconds = time.perf_counter() - started
     reply.refresh_from_db()
-    return {"status": status, "reply": reply, "seconds": seconds,
-            "generated": generator.by_request.get(str(reply.pk))}
+    return {
+        "status": status,
+        "reply": reply,
+        "seconds": seconds,
+        "generated": generator.by_request.get(str(reply.pk)),
+    }
 
 
 def _source_texts(reply) -> list[str]:
@@ -135,8 +157,13 @@ def _source_texts(reply) -> list[str]:
     from chat.replies import _source_texts as source_texts
 
     rows = reply.sources
-    knowledge = {k.pk: k for k in KnowledgeItem.objects.filter(pk__in=[r["id"] for r in rows if r["type"] == "knowledge"])}
-    products = {p.pk: p for p in Product.objects.filter(pk__in=[r["id"] for r in rows if r["type"] == "product"])}
+    knowledge = {
+        k.pk: k
+        for k in KnowledgeItem.objects.filter(pk__in=[r["id"] for r in rows if r["type"] == "knowledge"])
+    }
+    products = {
+        p.pk: p for p in Product.objects.filter(pk__in=[r["id"] for r in rows if r["type"] == "product"])
+    }
     result = SimpleNamespace(
         knowledge=[(knowledge[r["id"]], r["score"]) for r in rows if r["type"] == "knowledge"],
         products=[(products[r["id"]], r["score"]) for r in rows if r["type"] == "product"],
@@ -147,11 +174,17 @@ def _source_texts(reply) -> list[str]:
 def _mode(status: str, reply) -> str:
     if reply.handoff or status.startswith("handoff"):
         return "handoff"
-    return reply.params.get("mode") if reply.params.get("mode") in ("faq_answer", "extractive", "product_facts") else "generated"
+    return (
+        reply.params.get("mode")
+        if reply.params.get("mode") in ("faq_answer", "extractive", "product_facts")
+        else "generated"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions (0: all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--questions", type=Path, default=QUESTIONS, help="questions file (JSON lines)")
@@ -194,32 +227,36 @@ def main() -> None:
         settings.CHAT_FAQ_ANSWER_MIN_COSINE, settings.CHAT_DIRECT_ANSWER_MIN_SCORE = defaults
         shown = _ask(merchant, q["question"], generator, embedder)
         raw_reply, shown_reply = raw["reply"], shown["reply"]
-        rows.append({
-            "id": q["id"],
-            "raw": {
-                "generated": raw["generated"] or "",
-                "after_checks": raw_reply.text,
-                "status": raw["status"],
-                "unverified": [row["sentence"] for row in raw_reply.safety.get("unverified", [])],
-                "check_findings": raw_reply.safety.get("findings", []),
-            },
-            "shown": {
-                "text": shown_reply.text,
-                "mode": _mode(shown["status"], shown_reply),
-                "status": shown["status"],
-                "handoff": shown_reply.handoff,
-                "generated": shown["generated"],
-                "unverified": [row["sentence"] for row in shown_reply.safety.get("unverified", [])],
-                "seconds": round(shown["seconds"], 3),
-            },
-            "sources": [keys.get((s["type"], s["id"]), "?") for s in raw_reply.sources],
-            # The raw pass's retrieved sources as the verifier reads them (our own knowledge base's text).
-            "source_texts": _source_texts(raw_reply),
-            "shown_sources": [keys.get((s["type"], s["id"]), "?") for s in shown_reply.sources],
-            "top_score": max((s["score"] for s in raw_reply.sources), default=0.0),
-        })
-        print(f"[{n}/{len(questions)}] {time.perf_counter() - started:.0f}s {q['id']} {rows[-1]['shown']['mode']}",
-              flush=True)
+        rows.append(
+            {
+                "id": q["id"],
+                "raw": {
+                    "generated": raw["generated"] or "",
+                    "after_checks": raw_reply.text,
+                    "status": raw["status"],
+                    "unverified": [row["sentence"] for row in raw_reply.safety.get("unverified", [])],
+                    "check_findings": raw_reply.safety.get("findings", []),
+                },
+                "shown": {
+                    "text": shown_reply.text,
+                    "mode": _mode(shown["status"], shown_reply),
+                    "status": shown["status"],
+                    "handoff": shown_reply.handoff,
+                    "generated": shown["generated"],
+                    "unverified": [row["sentence"] for row in shown_reply.safety.get("unverified", [])],
+                    "seconds": round(shown["seconds"], 3),
+                },
+                "sources": [keys.get((s["type"], s["id"]), "?") for s in raw_reply.sources],
+                # The raw pass's retrieved sources as the verifier reads them (our own knowledge base's text).
+                "source_texts": _source_texts(raw_reply),
+                "shown_sources": [keys.get((s["type"], s["id"]), "?") for s in shown_reply.sources],
+                "top_score": max((s["score"] for s in raw_reply.sources), default=0.0),
+            }
+        )
+        print(
+            f"[{n}/{len(questions)}] {time.perf_counter() - started:.0f}s {q['id']} {rows[-1]['shown']['mode']}",
+            flush=True,
+        )
     out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     print(f"wrote {out} ({len(rows)} questions)")
 

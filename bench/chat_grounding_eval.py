@@ -86,14 +86,19 @@ class EvalSet:
 
 SETS = {
     "dev": EvalSet(
-        "chat_questions.jsonl", "chat_replies.jsonl", "chat-part-*.jsonl", SECTION,
+        "chat_questions.jsonl",
+        "chat_replies.jsonl",
+        "chat-part-*.jsonl",
+        SECTION,
         "four helper sessions\nthat never saw the verifier's output). `bench/chat_grounding_eval.py` re-runs the "
         "verifier on the labelled\nsentences.",
     ),
     # Written and labelled after the verifier's rules were fixed, by a session that had not read the verifier,
     # the development set's replies or its labels: no rule was tuned on it.
     "heldout": EvalSet(
-        "chat_questions_heldout.jsonl", "chat_replies_heldout.jsonl", "chat-heldout.jsonl",
+        "chat_questions_heldout.jsonl",
+        "chat_replies_heldout.jsonl",
+        "chat-heldout.jsonl",
         SECTION + ": held-out set",
         "one helper session\nthat had not read the verifier's code, its output, or the development set's replies "
         "and labels; no verifier rule was\nwritten or tuned on these questions). `bench/chat_grounding_eval.py "
@@ -171,12 +176,30 @@ def replay(row: dict, question: str, store: Store) -> tuple[str, str]:
 
 
 def evaluate(replies: list[dict], labels: dict[str, dict], questions: dict, store: Store) -> dict:
-    verifier = {"sentences": 0, "bad": {k: 0 for k in BAD}, "caught": {k: 0 for k in BAD}, "dropped": 0,
-                "dropped_bad": 0, "dropped_no_claim": 0, "dropped_supported": 0, "seconds": 0.0}
+    verifier = {
+        "sentences": 0,
+        "bad": {k: 0 for k in BAD},
+        "caught": {k: 0 for k in BAD},
+        "dropped": 0,
+        "dropped_bad": 0,
+        "dropped_no_claim": 0,
+        "dropped_supported": 0,
+        "seconds": 0.0,
+    }
     examples = {"missed": [], "false": []}
-    shown = {"replies": 0, "bad": 0, "answered": 0, "answered_bad": 0, "answerable": 0, "answerable_correct": 0,
-             "answerable_handed_off": 0, "unanswerable": 0, "unanswerable_handed_off": 0,
-             "unanswerable_answered_bad": 0, "modes": {}}
+    shown = {
+        "replies": 0,
+        "bad": 0,
+        "answered": 0,
+        "answered_bad": 0,
+        "answerable": 0,
+        "answerable_correct": 0,
+        "answerable_handed_off": 0,
+        "unanswerable": 0,
+        "unanswerable_handed_off": 0,
+        "unanswerable_answered_bad": 0,
+        "modes": {},
+    }
     raw = {"replies": 0, "bad": 0, "answerable_correct": 0}
     bad_shown = []
     for row in replies:
@@ -270,7 +293,8 @@ def render(result: dict, replies: list[dict], questions: dict, eval_set: EvalSet
         f"{s['replies']} shopper questions ({s['answerable']} answerable from it, {s['unanswerable']} not, by the labels),",
         "answered by the live reply flow (`bench/chat_grounding_data.py`: PostgreSQL retrieval, MiniLM, the real",
         "SmolLM2-135M-Instruct, the reply checks and the verifier). Every candidate answer was labelled sentence by",
-        "sentence by reading it beside the knowledge base (`bench/grounding/CHAT_LABELLING.md`; " + eval_set.labelled_by,
+        "sentence by reading it beside the knowledge base (`bench/grounding/CHAT_LABELLING.md`; "
+        + eval_set.labelled_by,
         "",
         "**What the shopper is shown**",
         "",
@@ -285,7 +309,9 @@ def render(result: dict, replies: list[dict], questions: dict, eval_set: EvalSet
         f"| unanswerable questions answered with a wrong or invented sentence | n/a | "
         f"{_pct(s['unanswerable_answered_bad'], s['unanswerable'])} |",
         "",
-        "How the shown replies were made: " + ", ".join(f"{k} {n}" for k, n in sorted(s["modes"].items())) + ".",
+        "How the shown replies were made: "
+        + ", ".join(f"{k} {n}" for k, n in sorted(s["modes"].items()))
+        + ".",
         "",
         "**The verifier on what the model wrote** (sentence level)",
         "",
@@ -304,7 +330,7 @@ def render(result: dict, replies: list[dict], questions: dict, eval_set: EvalSet
     if result["bad_shown"]:
         lines += ["Every shown reply carrying a labelled defect:", ""]
         for qid, mode, text in result["bad_shown"]:
-            lines.append(f"- {qid} ({mode}) \"{questions[qid]['question']}\" → \"{_norm(text)[:220]}\"")
+            lines.append(f'- {qid} ({mode}) "{questions[qid]["question"]}" → "{_norm(text)[:220]}"')
         lines.append("")
     lines += ["Verbatim examples (question → what the shopper saw):", ""]
     picks = {}
@@ -315,21 +341,29 @@ def render(result: dict, replies: list[dict], questions: dict, eval_set: EvalSet
         shown_examples += picks.get(mode, [])[:2]
     for row in shown_examples:
         mode, text = row["replayed"]
-        text = text or "(handed to a person: \"I'm not sure about that one — I'm passing you to a member of our team\")"
-        lines.append(f"- {row['id']} ({mode}) \"{questions[row['id']]['question']}\" → \"{_norm(text)[:220]}\"")
+        text = (
+            text
+            or "(handed to a person: \"I'm not sure about that one — I'm passing you to a member of our team\")"
+        )
+        lines.append(f'- {row["id"]} ({mode}) "{questions[row["id"]]["question"]}" → "{_norm(text)[:220]}"')
     lines.append("")
     missed = result["examples"]["missed"][:3]
     if missed:
         lines += ["Invented sentences the verifier kept (its misses):", ""]
-        lines += [f"- {qid} ({kind}): \"{text[:200]}\"" for qid, kind, text in missed]
+        lines += [f'- {qid} ({kind}): "{text[:200]}"' for qid, kind, text in missed]
         lines.append("")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", dest="eval_set", choices=sorted(SETS), default="dev",
-                        help="dev: the set the verifier was developed on; heldout: questions no rule was tuned on")
+    parser.add_argument(
+        "--set",
+        dest="eval_set",
+        choices=sorted(SETS),
+        default="dev",
+        help="dev: the set the verifier was developed on; heldout: questions no rule was tuned on",
+    )
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--show", choices=("missed", "false", "none"), default="none")
     args = parser.parse_args()
@@ -339,7 +373,9 @@ def main() -> int:
     labels = load_labels(chosen.labels)
     missing = [row["id"] for row in replies if row["id"] not in labels]
     if missing:
-        print(f"{len(missing)} replies have no labels yet (e.g. {missing[:3]}); evaluating the labelled ones.")
+        print(
+            f"{len(missing)} replies have no labels yet (e.g. {missing[:3]}); evaluating the labelled ones."
+        )
         replies = [row for row in replies if row["id"] in labels]
     store = Store(json.loads((GROUNDING / "chat_kb.json").read_text()))
     result = evaluate(replies, labels, questions, store)

@@ -63,8 +63,10 @@ def main() -> None:
             print(f"-- answer '{name}':")
             for n, sentence in enumerate(items, 1):
                 print(f"   [{n}] {sentence}")
-            skeleton[name] = {"sentences": [{"n": n, "label": None} for n in range(1, len(items) + 1)],
-                              "answers": None}
+            skeleton[name] = {
+                "sentences": [{"n": n, "label": None} for n in range(1, len(items) + 1)],
+                "answers": None,
+            }
         print("LABEL:", json.dumps(skeleton))
 
 

@@ -60,14 +60,22 @@ def _one(merchant, question: str, embedder) -> dict:
     try:
         conversation = Conversation.objects.create(merchant=merchant, source="widget")
         Message.objects.create(conversation=conversation, merchant=merchant, role="shopper", text=question)
-        reply = Message.objects.create(conversation=conversation, merchant=merchant, role="bot",
-                                       status="pending", params={"stream": True})
+        reply = Message.objects.create(
+            conversation=conversation,
+            merchant=merchant,
+            role="bot",
+            status="pending",
+            params={"stream": True},
+        )
         status = reply_generate_run(reply.pk, embedder=embedder)
         reply.refresh_from_db()
         latency = reply.latency_ms if reply.latency_ms is not None else 0
-        return {"status": status, "ttft_ms": reply.ttft_ms if reply.ttft_ms is not None else latency,
-                "latency_ms": latency,
-                "generated": reply.model_version_id is not None}
+        return {
+            "status": status,
+            "ttft_ms": reply.ttft_ms if reply.ttft_ms is not None else latency,
+            "latency_ms": latency,
+            "generated": reply.model_version_id is not None,
+        }
     finally:
         connection.close()
 
@@ -83,23 +91,34 @@ def run(merchant, questions: list[str], embedder, concurrency: int) -> dict:
             return None
         ttft = [r["ttft_ms"] / 1000 for r in subset]
         full = [r["latency_ms"] / 1000 for r in subset]
-        return {"n": len(subset), "ttft_p50": statistics.median(ttft), "ttft_p95": _percentile(ttft, 0.95),
-                "full_p50": statistics.median(full), "full_p95": _percentile(full, 0.95),
-                "within_2s": sum(t <= 2.0 for t in ttft) / len(ttft)}
+        return {
+            "n": len(subset),
+            "ttft_p50": statistics.median(ttft),
+            "ttft_p95": _percentile(ttft, 0.95),
+            "full_p50": statistics.median(full),
+            "full_p95": _percentile(full, 0.95),
+            "within_2s": sum(t <= 2.0 for t in ttft) / len(ttft),
+        }
 
-    return {"concurrency": concurrency, "wall_s": wall, "all": stats(rows),
-            "generated": stats([r for r in rows if r["generated"]]),
-            "statuses": {s: sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})}}
+    return {
+        "concurrency": concurrency,
+        "wall_s": wall,
+        "all": stats(rows),
+        "generated": stats([r for r in rows if r["generated"]]),
+        "statuses": {s: sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})},
+    }
 
 
 def render(results: list[dict], args) -> str:
     lines = [
-        SECTION, "",
+        SECTION,
+        "",
         f"{args.questions} questions of the chat grounding set, each in a fresh widget conversation (streaming asked "
         "for), through `reply_generate_run` with the registered SmolLM2-135M-Instruct on this 2-core CPU "
         f"(torch threads: {args.threads}); `bench/chat_reply_latency.py`. TTFT is what the shopper waits for: the "
         "first verified text (a FAQ, extractive or product-facts answer is whole at once; a generated reply shows "
-        "its first verified sentence, or all of it when batched).", "",
+        "its first verified sentence, or all of it when batched).",
+        "",
         "| conversations at once | replies | TTFT p50 | TTFT p95 | full reply p50 | full reply p95 | TTFT ≤ 2 s | "
         "generated replies: TTFT p50 / p95 | wall |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -109,14 +128,24 @@ def render(results: list[dict], args) -> str:
         gen = f"{g['ttft_p50']:.2f} s / {g['ttft_p95']:.2f} s (n={g['n']})" if g else "none"
         lines.append(
             f"| {r['concurrency']} | {a['n']} | {a['ttft_p50']:.2f} s | {a['ttft_p95']:.2f} s | {a['full_p50']:.2f} s | "
-            f"{a['full_p95']:.2f} s | {100 * a['within_2s']:.0f}% | {gen} | {r['wall_s']:.0f} s |")
-    lines += ["", "Reply outcomes: " + "; ".join(
-        f"{r['concurrency']} at once: " + ", ".join(f"{k} {v}" for k, v in r["statuses"].items()) for r in results), ""]
+            f"{a['full_p95']:.2f} s | {100 * a['within_2s']:.0f}% | {gen} | {r['wall_s']:.0f} s |"
+        )
+    lines += [
+        "",
+        "Reply outcomes: "
+        + "; ".join(
+            f"{r['concurrency']} at once: " + ", ".join(f"{k} {v}" for k, v in r["statuses"].items())
+            for r in results
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--questions", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-write", action="store_true")

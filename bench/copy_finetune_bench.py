@@ -56,8 +56,11 @@ def split_products(csv_path: Path, train: int, heldout: int) -> tuple[list[dict]
     """Held-out and training products, disjoint from each other and from the labelled grounding set."""
     labelled = set()
     if COPY_PIECES.exists():
-        labelled = {json.loads(line)["product"].split(":", 1)[1] for line in COPY_PIECES.read_text().splitlines()
-                    if line.startswith("{") and '"myntra:' in line}
+        labelled = {
+            json.loads(line)["product"].split(":", 1)[1]
+            for line in COPY_PIECES.read_text().splitlines()
+            if line.startswith("{") and '"myntra:' in line
+        }
     fields, rows = _myntra_rows(csv_path)
     rows = [r for r in rows if r.get("ProductID", "").strip() not in labelled]
     step = max(1, len(rows) // (train + heldout))
@@ -74,17 +77,31 @@ def write_copy(generator, products: list[dict], *, candidates: int, tag: str) ->
 
     voice = BRAND_VOICES["myntra"]
     items = [
-        (p, build_copy_messages(p, channel=CHANNEL, tone="warm", length="medium", brand_voice=voice),
-         CopyChecker(p, banned_words=voice["banned_words"], brand_voice=voice))
+        (
+            p,
+            build_copy_messages(p, channel=CHANNEL, tone="warm", length="medium", brand_voice=voice),
+            CopyChecker(p, banned_words=voice["banned_words"], brand_voice=voice),
+        )
         for p in products
     ]
     choices = studio_write(
-        generator, items, channel=CHANNEL, candidates=candidates,
+        generator,
+        items,
+        channel=CHANNEL,
+        candidates=candidates,
         sampling={**SAMPLING, "max_new_tokens": MAX_NEW_TOKENS[CHANNEL]["medium"]},
         seed_of=lambda i, j: _seed("copy-ft", products[i]["sku"], j),
     )
-    return [{"sku": p["sku"], "model": tag, "fields": c.fields, "assembled": c.assembled,
-             "report": c.report.to_dict()} for p, c in zip(products, choices)]
+    return [
+        {
+            "sku": p["sku"],
+            "model": tag,
+            "fields": c.fields,
+            "assembled": c.assembled,
+            "report": c.report.to_dict(),
+        }
+        for p, c in zip(products, choices)
+    ]
 
 
 def score(pieces: list[dict], products: list[dict]) -> dict:
@@ -118,7 +135,9 @@ def main() -> int:
     parser.add_argument("--adapter-out", type=Path, default=ROOT / "var" / "models" / "bench-copy-adapter")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="evaluate the adapter already in --adapter-out")
-    parser.add_argument("--render-only", action="store_true", help=f"rewrite the section from {RESULTS_JSON.name}")
+    parser.add_argument(
+        "--render-only", action="store_true", help=f"rewrite the section from {RESULTS_JSON.name}"
+    )
     args = parser.parse_args()
     if args.render_only:
         write_section(render(json.loads(RESULTS_JSON.read_text())), SECTION)
@@ -158,15 +177,26 @@ def main() -> int:
         if args.adapter_out.exists():
             shutil.rmtree(args.adapter_out)
         started = time.perf_counter()
-        params = FinetuneParams(method="lora", max_steps=args.steps, epochs=1, batch_size=8, learning_rate=3e-4,
-                                max_seq_len=640, eval_every=0, checkpoint_every=0, early_stopping_patience=0)
+        params = FinetuneParams(
+            method="lora",
+            max_steps=args.steps,
+            epochs=1,
+            batch_size=8,
+            learning_rate=3e-4,
+            max_seq_len=640,
+            eval_every=0,
+            checkpoint_every=0,
+            early_stopping_patience=0,
+        )
         result = finetune(str(base), examples, args.adapter_out, params, eval_examples=eval_examples)
         trained = {k: v for k, v in result.__dict__.items() if isinstance(v, (int, float, str))}
         trained["wall_seconds"] = round(time.perf_counter() - started, 1)
     adapter = trained["output_path"]
     results["trainer"] = {k: v for k, v in trained.items() if isinstance(v, (int, float, str))}
-    results["heldout_loss"] = {"before": round(trained["eval_loss_before"], 4),
-                               "after": round(trained["eval_loss_after"], 4)}
+    results["heldout_loss"] = {
+        "before": round(trained["eval_loss_before"], 4),
+        "after": round(trained["eval_loss_after"], 4),
+    }
     pieces = {}
     for tag, adapter_path in (("base", None), ("tuned", adapter)):
         generator = LocalHFGenerator(str(base), adapter_path=adapter_path)
@@ -175,8 +205,13 @@ def main() -> int:
         results[tag] = {**score(pieces[tag], heldout), "seconds": round(time.perf_counter() - started, 1)}
         print(tag, results[tag], file=sys.stderr)
     results["samples"] = [
-        {"sku": b["sku"], "human": readable_description(p["description"], 300), "base": b["fields"],
-         "tuned": t["fields"], "tuned_approvable": t["report"]["approvable"]}
+        {
+            "sku": b["sku"],
+            "human": readable_description(p["description"], 300),
+            "base": b["fields"],
+            "tuned": t["fields"],
+            "tuned_approvable": t["report"]["approvable"],
+        }
         for b, t, p in list(zip(pieces["base"], pieces["tuned"], heldout))[:6]
     ]
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
@@ -195,25 +230,39 @@ def render(results: dict) -> str:
 
     rows = [
         ("approvable (the verifier finds nothing)", pct(base["approvable"]), pct(tuned["approvable"])),
-        ("  of which assembled from several drafts' verified sentences", pct(base["assembled"]),
-         pct(tuned["assembled"])),
-        ("with an unsupported claim or unverified statement", pct(base["with_unsupported"]),
-         pct(tuned["with_unsupported"])),
+        (
+            "  of which assembled from several drafts' verified sentences",
+            pct(base["assembled"]),
+            pct(tuned["assembled"]),
+        ),
+        (
+            "with an unsupported claim or unverified statement",
+            pct(base["with_unsupported"]),
+            pct(tuned["with_unsupported"]),
+        ),
         ("findings per piece", base["claims_per_piece"], tuned["claims_per_piece"]),
         ("fact coverage (title words mentioned)", pct(base["fact_coverage"]), pct(tuned["fact_coverage"])),
         ("ROUGE-L F1 vs the human description", base["rouge_l"], tuned["rouge_l"]),
         ("chrF vs the human description", base["chrf"], tuned["chrf"]),
     ]
     lines = [
-        SECTION, "",
-        (f"`bench/copy_finetune_bench.py`, {results['date']} ({results['machine']}): SmolLM2-135M-Instruct LoRA-trained "
-        f"on {results['train_pairs']} Myntra products (facts without the description -> the human description), "
-        f"{trainer['steps']} steps of 8 in {trainer['seconds'] / 60:.1f} min at {trainer['tokens_per_s']:.0f} tokens/s; "
-        f"{results['heldout_products']} held-out products (none in the labelled grounding set) get a product "
-        f"description from each model through the studio's choice over {results['candidates']} drafts."), "",
-        (f"Held-out loss on the human descriptions: {results['heldout_loss']['before']} -> "
-        f"{results['heldout_loss']['after']}."), "",
-        "| held-out products | base | fine-tuned |", "| --- | ---: | ---: |",
+        SECTION,
+        "",
+        (
+            f"`bench/copy_finetune_bench.py`, {results['date']} ({results['machine']}): SmolLM2-135M-Instruct LoRA-trained "
+            f"on {results['train_pairs']} Myntra products (facts without the description -> the human description), "
+            f"{trainer['steps']} steps of 8 in {trainer['seconds'] / 60:.1f} min at {trainer['tokens_per_s']:.0f} tokens/s; "
+            f"{results['heldout_products']} held-out products (none in the labelled grounding set) get a product "
+            f"description from each model through the studio's choice over {results['candidates']} drafts."
+        ),
+        "",
+        (
+            f"Held-out loss on the human descriptions: {results['heldout_loss']['before']} -> "
+            f"{results['heldout_loss']['after']}."
+        ),
+        "",
+        "| held-out products | base | fine-tuned |",
+        "| --- | ---: | ---: |",
         *[f"| {name} | {b} | {t} |" for name, b, t in rows],
         "",
     ]

@@ -135,8 +135,9 @@ def main() -> int:
                         drafts.append({n: v for n, v in draft.items() if v})
                     voice = BRAND_VOICES[voice_name]
                     checker = CopyChecker(by_ref[ref], banned_words=voice["banned_words"], brand_voice=voice)
-                    choice = choose(drafts, by_ref[ref], channel=channel, checker=checker,
-                                    prompt=messages[-1]["content"])
+                    choice = choose(
+                        drafts, by_ref[ref], channel=channel, checker=checker, prompt=messages[-1]["content"]
+                    )
                     fields = {n: choice.fields.get(n, "") for n in fields}
                     assembled = choice.assembled
                     result = results[choice.index or 0]

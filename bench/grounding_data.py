@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 GROUNDING_DIR = ROOT / "bench" / "grounding"
 COPY_PIECES = GROUNDING_DIR / "copy_pieces.jsonl"
 COPY_LABELS = GROUNDING_DIR / "copy_labels.jsonl"
-DEFAULT_MYNTRA_CSV = ROOT.parent / "shared" / "datasets" / "myntra_fashion_catalog" / "myntra_products_catalog.csv"
+DEFAULT_MYNTRA_CSV = (
+    ROOT.parent / "shared" / "datasets" / "myntra_fashion_catalog" / "myntra_products_catalog.csv"
+)
 
 # The voices the pieces were written under (the copy benchmark's and the demo's, with one "never" rule each
 # that a reader can check: punctuation for the demo, a word list for both).
@@ -51,7 +53,9 @@ def _product_dict(sku: str, values: dict) -> dict:
         "category": values.get("category") or "",
         "price": str(values["price"]) if values.get("price") is not None else "",
         "currency": values.get("currency") or "",
-        "attributes": {str(k): "" if v is None else str(v) for k, v in (values.get("attributes") or {}).items()},
+        "attributes": {
+            str(k): "" if v is None else str(v) for k, v in (values.get("attributes") or {}).items()
+        },
         "description": values.get("description") or "",
         "url": values.get("url") or "",
         "in_stock": True,

@@ -52,10 +52,28 @@ from bench.benchmarks_md import write_section
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 RESULTS_JSON = ROOT / "bench" / "results" / "grounding_eval.json"
 SECTION = "## Grounding checker vs labels"
-LABEL_KINDS = ("unsupported", "wrong_type", "wrong_colour", "wrong_material", "contradiction", "placeholder",
-               "truncated", "repetition", "voice", "empty", "incoherent")
+LABEL_KINDS = (
+    "unsupported",
+    "wrong_type",
+    "wrong_colour",
+    "wrong_material",
+    "contradiction",
+    "placeholder",
+    "truncated",
+    "repetition",
+    "voice",
+    "empty",
+    "incoherent",
+)
 # What a shopper would see as untrue or broken: the aim counts these in approvable pieces.
-SHOPPER_VISIBLE = {"unsupported", "wrong_type", "wrong_colour", "wrong_material", "contradiction", "placeholder"}
+SHOPPER_VISIBLE = {
+    "unsupported",
+    "wrong_type",
+    "wrong_colour",
+    "wrong_material",
+    "contradiction",
+    "placeholder",
+}
 # Checker categories without a span, and the labelled kinds that make them right.
 UNSPANNED = {
     "placeholder": {"placeholder"},
@@ -124,8 +142,15 @@ def findings_of(report: dict, fields: dict | None = None) -> list[dict]:
     the texts it quotes, when ``fields`` are given."""
     out = []
     for claim in report.get("unsupported", []):
-        out.append({"category": claim["kind"], "field": claim["field"], "start": claim["start"],
-                    "end": claim["end"], "text": claim["text"]})
+        out.append(
+            {
+                "category": claim["kind"],
+                "field": claim["field"],
+                "start": claim["start"],
+                "end": claim["end"],
+                "text": claim["text"],
+            }
+        )
     for message in report.get("degenerate", []):
         category = _degenerate_category(message)
         spans = _quoted_spans(message, fields or {})
@@ -147,14 +172,23 @@ def _label_spans(piece: dict, label: dict) -> list[dict]:
         field, span = defect.get("field"), defect.get("span") or ""
         text = piece["fields"].get(field) or ""
         start = text.find(span) if span else -1
-        spans.append({**defect, "start": start if start >= 0 else None,
-                      "end": start + len(span) if start >= 0 else None})
+        spans.append(
+            {
+                **defect,
+                "start": start if start >= 0 else None,
+                "end": start + len(span) if start >= 0 else None,
+            }
+        )
     return spans
 
 
 def _overlaps(finding: dict, defect: dict) -> bool:
-    return (finding["field"] == defect.get("field") and defect["start"] is not None
-            and finding["start"] < defect["end"] and defect["start"] < finding["end"])
+    return (
+        finding["field"] == defect.get("field")
+        and defect["start"] is not None
+        and finding["start"] < defect["end"]
+        and defect["start"] < finding["end"]
+    )
 
 
 def evaluate(pieces, labels, products, check, *, timed: bool = True) -> dict:
@@ -169,8 +203,9 @@ def evaluate(pieces, labels, products, check, *, timed: bool = True) -> dict:
         voice = BRAND_VOICES[piece["voice"]]
         fields = {k: v for k, v in piece["fields"].items() if v}
         started = time.perf_counter()
-        report = check(fields, product, channel=piece["channel"], banned_words=voice["banned_words"],
-                       brand_voice=voice).to_dict()
+        report = check(
+            fields, product, channel=piece["channel"], banned_words=voice["banned_words"], brand_voice=voice
+        ).to_dict()
         timings.append((time.perf_counter() - started) * 1000)
         per_piece.append((piece, label, report))
     for name in ("dev", "test", "all"):
@@ -178,12 +213,19 @@ def evaluate(pieces, labels, products, check, *, timed: bool = True) -> dict:
         by_split[name] = _scores(rows)
     result = {"splits": by_split}
     if timed and timings:
-        result["ms_per_piece"] = {"mean": round(statistics.mean(timings), 2),
-                                  "p95": round(sorted(timings)[int(0.95 * (len(timings) - 1))], 2),
-                                  "max": round(max(timings), 2)}
+        result["ms_per_piece"] = {
+            "mean": round(statistics.mean(timings), 2),
+            "p95": round(sorted(timings)[int(0.95 * (len(timings) - 1))], 2),
+            "max": round(max(timings), 2),
+        }
     result["per_piece"] = [
-        {"id": p["id"], "approvable": r["approvable"], "labelled": sorted({d["kind"] for d in lab["defects"]}),
-         "verdict": lab["verdict"], "findings": [f"{f['category']}: {f['text']}" for f in findings_of(r, p["fields"])]}
+        {
+            "id": p["id"],
+            "approvable": r["approvable"],
+            "labelled": sorted({d["kind"] for d in lab["defects"]}),
+            "verdict": lab["verdict"],
+            "findings": [f"{f['category']}: {f['text']}" for f in findings_of(r, p["fields"])],
+        }
         for p, lab, r in per_piece
     ]
     return result
@@ -217,7 +259,9 @@ def _scores(rows) -> dict:
             if defect["start"] is None or defect["start"] == defect["end"]:
                 continue
             recall_spans[defect["kind"]][1] += 1
-            recall_spans[defect["kind"]][0] += any(f["start"] is not None and _overlaps(f, defect) for f in findings)
+            recall_spans[defect["kind"]][0] += any(
+                f["start"] is not None and _overlaps(f, defect) for f in findings
+            )
         for finding in findings:
             category = finding["category"]
             precision[category][1] += 1
@@ -254,8 +298,11 @@ def _adjudicated_precision() -> dict | None:
     verdict_path = GROUNDING_DIR / "finding_adjudications.jsonl"
     if not (sample_path.exists() and verdict_path.exists()):
         return None
-    sample = {(r["piece"], r["field"], r["start"], r["end"]): r
-              for r in map(json.loads, sample_path.read_text().splitlines()) if r}
+    sample = {
+        (r["piece"], r["field"], r["start"], r["end"]): r
+        for r in map(json.loads, sample_path.read_text().splitlines())
+        if r
+    }
     by_category: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     total = [0, 0]
     for row in map(json.loads, verdict_path.read_text().splitlines()):
@@ -269,14 +316,20 @@ def _adjudicated_precision() -> dict | None:
         total[1] += 1
     if not total[1]:
         return None
-    return {"precision": round(total[0] / total[1], 3), "n": total[1],
-            "by_category": {k: {"precision": round(a / b, 3), "n": b} for k, (a, b) in sorted(by_category.items())}}
+    return {
+        "precision": round(total[0] / total[1], 3),
+        "n": total[1],
+        "by_category": {
+            k: {"precision": round(a / b, 3), "n": b} for k, (a, b) in sorted(by_category.items())
+        },
+    }
 
 
 def _baseline_check(ref: str):
     """check_copy as it was at ``ref`` (one self-contained module then), loaded from git."""
-    source = subprocess.run(["git", "show", f"{ref}:ml/engine/grounding.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{ref}:ml/engine/grounding.py"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "grounding_baseline.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("grounding_baseline", path)
@@ -293,10 +346,17 @@ def _baseline_check(ref: str):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--baseline-ref", default="1c596dd",
-                        help="commit whose checker runs beside the current one ('' to skip)")
-    parser.add_argument("--show", choices=("missed", "false", "none"), default="none",
-                        help="print the dev half's missed defects or false findings")
+    parser.add_argument(
+        "--baseline-ref",
+        default="1c596dd",
+        help="commit whose checker runs beside the current one ('' to skip)",
+    )
+    parser.add_argument(
+        "--show",
+        choices=("missed", "false", "none"),
+        default="none",
+        help="print the dev half's missed defects or false findings",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     import django
@@ -321,7 +381,9 @@ def main() -> int:
         results["adjudicated"] = adjudicated
     if args.baseline_ref:
         results["baseline_ref"] = args.baseline_ref
-        results["baseline"] = evaluate(pieces, labels, products, _baseline_check(args.baseline_ref), timed=False)
+        results["baseline"] = evaluate(
+            pieces, labels, products, _baseline_check(args.baseline_ref), timed=False
+        )
         results["baseline"].pop("per_piece")
     if args.show != "none":
         for row in results["current"]["per_piece"]:
@@ -344,10 +406,16 @@ def main() -> int:
 def render(results: dict) -> str:
     cur = results["current"]
     base = results.get("baseline")
-    lines = [SECTION, "",
-             (f"`bench/grounding_eval.py`, {results['date']}: {results['labelled']} copy pieces labelled by reading "
-             f"(`bench/grounding/`, guide in `LABELLING.md`), split by product into a dev half (seen while the "
-             f"verifier's vocabulary was written) and a held-out test half."), ""]
+    lines = [
+        SECTION,
+        "",
+        (
+            f"`bench/grounding_eval.py`, {results['date']}: {results['labelled']} copy pieces labelled by reading "
+            f"(`bench/grounding/`, guide in `LABELLING.md`), split by product into a dev half (seen while the "
+            f"verifier's vocabulary was written) and a held-out test half."
+        ),
+        "",
+    ]
     header = "| | test: current | test: before | dev: current | dev: before |"
     lines += [header, "| --- | ---: | ---: | ---: | ---: |"]
 
@@ -359,45 +427,76 @@ def render(results: dict) -> str:
             if value is None:
                 return "—"
             return f"{value:.1%}" if pct and isinstance(value, float) else str(value)
-        return f"| {name} | {fmt('test', cur)} | {fmt('test', base)} | {fmt('dev', cur)} | {fmt('dev', base)} |"
+
+        return (
+            f"| {name} | {fmt('test', cur)} | {fmt('test', base)} | {fmt('dev', cur)} | {fmt('dev', base)} |"
+        )
 
     lines += [
         row("pieces", "pieces", pct=False),
         row("labelled publishable by a reader", "labelled_publishable", pct=False),
         row("approvable (no finding)", "approvable", pct=False),
         row("approvable share", "approvable_share"),
-        row("**approvable with an unsupported claim, contradiction or placeholder** (aim ≤ 2%)",
-            "approvable_with_shopper_visible_defect_share"),
+        row(
+            "**approvable with an unsupported claim, contradiction or placeholder** (aim ≤ 2%)",
+            "approvable_with_shopper_visible_defect_share",
+        ),
         row("approvable with any labelled defect", "approvable_with_any_labelled_defect_share"),
         row("publishable pieces left approvable", "publishable_pieces_approvable_share"),
         row("blocked pieces that have a labelled defect (piece precision)", "piece_precision"),
     ]
-    lines += ["", ("Recall per labelled defect kind, test half (pieces blocked / labelled; spans overlapped by a "
-              "finding / labelled spans):"), "", "| kind | pieces | recall (pieces) | spans | recall (spans) |",
-              "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        (
+            "Recall per labelled defect kind, test half (pieces blocked / labelled; spans overlapped by a "
+            "finding / labelled spans):"
+        ),
+        "",
+        "| kind | pieces | recall (pieces) | spans | recall (spans) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     test = cur["splits"]["test"]
     for kind in LABEL_KINDS:
         p = test["recall_pieces"].get(kind)
         s = test["recall_spans"].get(kind)
         if not p:
             continue
-        lines.append(f"| {kind} | {p['n']} | {p['recall']:.1%} | {s['n'] if s else 0} | "
-                     f"{format(s['recall'], '.1%') if s and s['recall'] is not None else '—'} |")
-    lines += ["", "Precision per checker finding category, test half (findings pointing at a labelled defect):",
-              "", "| category | findings | precision |", "| --- | ---: | ---: |"]
+        lines.append(
+            f"| {kind} | {p['n']} | {p['recall']:.1%} | {s['n'] if s else 0} | "
+            f"{format(s['recall'], '.1%') if s and s['recall'] is not None else '—'} |"
+        )
+    lines += [
+        "",
+        "Precision per checker finding category, test half (findings pointing at a labelled defect):",
+        "",
+        "| category | findings | precision |",
+        "| --- | ---: | ---: |",
+    ]
     for category, value in sorted(test["precision"].items(), key=lambda kv: -kv[1]["n"]):
         lines.append(f"| {category} | {value['n']} | {value['precision']:.1%} |")
     adjudicated = results.get("adjudicated")
     if adjudicated:
-        parts = ", ".join(f"{k} {v['precision']:.0%} of {v['n']}" for k, v in adjudicated["by_category"].items())
-        lines += ["", ("The labels mark the main defects of a piece, not every word of a garbled one, so a finding "
-                  "that overlaps no labelled span is not necessarily wrong. A random sample of "
-                  f"{adjudicated['n']} statement findings on the test half, each judged by reading "
-                  f"(`finding_adjudications.jsonl`): **{adjudicated['precision']:.1%} are right** ({parts}).")]
+        parts = ", ".join(
+            f"{k} {v['precision']:.0%} of {v['n']}" for k, v in adjudicated["by_category"].items()
+        )
+        lines += [
+            "",
+            (
+                "The labels mark the main defects of a piece, not every word of a garbled one, so a finding "
+                "that overlaps no labelled span is not necessarily wrong. A random sample of "
+                f"{adjudicated['n']} statement findings on the test half, each judged by reading "
+                f"(`finding_adjudications.jsonl`): **{adjudicated['precision']:.1%} are right** ({parts})."
+            ),
+        ]
     if "ms_per_piece" in cur:
         ms = cur["ms_per_piece"]
-        lines += ["", (f"Speed: {ms['mean']} ms per piece on average, p95 {ms['p95']} ms, max {ms['max']} ms "
-                  f"(one core, this machine).")]
+        lines += [
+            "",
+            (
+                f"Speed: {ms['mean']} ms per piece on average, p95 {ms['p95']} ms, max {ms['max']} ms "
+                f"(one core, this machine)."
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -44,15 +44,30 @@ def main() -> int:
             continue
         voice = BRAND_VOICES[piece["voice"]]
         fields = {k: v for k, v in piece["fields"].items() if v}
-        report = check_copy(fields, products[piece["product"]], channel=piece["channel"],
-                            banned_words=voice["banned_words"], brand_voice=voice)
+        report = check_copy(
+            fields,
+            products[piece["product"]],
+            channel=piece["channel"],
+            banned_words=voice["banned_words"],
+            brand_voice=voice,
+        )
         for claim in report.unsupported:
             if claim.kind in STATEMENT_CATEGORIES:
-                findings.append({"piece": piece["id"], "field": claim.field, "start": claim.start,
-                                 "end": claim.end, "span": claim.text, "category": claim.kind})
+                findings.append(
+                    {
+                        "piece": piece["id"],
+                        "field": claim.field,
+                        "start": claim.start,
+                        "end": claim.end,
+                        "span": claim.text,
+                        "category": claim.kind,
+                    }
+                )
     sample = random.Random(args.seed).sample(findings, min(args.n, len(findings)))
     SAMPLE.write_text("".join(json.dumps(f, ensure_ascii=False) + "\n" for f in sample))
-    print(f"{len(sample)} of {len(findings)} statement findings on the test half -> {SAMPLE.relative_to(ROOT)}")
+    print(
+        f"{len(sample)} of {len(findings)} statement findings on the test half -> {SAMPLE.relative_to(ROOT)}"
+    )
     return 0
 
 

@@ -56,7 +56,9 @@ def worker(name: str, csv_path: str) -> dict:
             ]
         )
         figures[f"after_batch_{batch}_mb"] = round(rss_mb())
-        figures[f"peak_by_batch_{batch}_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        figures[f"peak_by_batch_{batch}_mb"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        )
     return figures
 
 

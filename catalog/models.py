@@ -15,7 +15,9 @@ class Category(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "categories"
-        constraints = [models.UniqueConstraint(fields=["merchant", "slug"], name="uniq_category_merchant_slug")]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "slug"], name="uniq_category_merchant_slug")
+        ]
 
     def __str__(self) -> str:
         return self.name

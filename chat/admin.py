@@ -13,9 +13,7 @@ from chat.services import _origins_validate, _topics_validate
 
 def _pretty_json(value) -> str:
     # format_html escapes the JSON, so model-written text stays inert.
-    return format_html(
-        "<pre class='pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False)
-    )
+    return format_html("<pre class='pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
 class ChatSettingsForm(forms.ModelForm):

@@ -15,7 +15,9 @@ KNOWLEDGE_IMPORT_EXTENSIONS = (".csv", ".json")
 
 class StaffReplyForm(forms.Form):
     text = forms.CharField(
-        label="Reply", max_length=MAX_REPLY_CHARS, strip=True,
+        label="Reply",
+        max_length=MAX_REPLY_CHARS,
+        strip=True,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write to the shopper…"}),
     )
 
@@ -23,7 +25,10 @@ class StaffReplyForm(forms.Form):
 class CorrectionForm(forms.Form):
     # Blank clears an earlier correction.
     correction = forms.CharField(
-        label="Corrected reply", max_length=MAX_REPLY_CHARS, strip=True, required=False,
+        label="Corrected reply",
+        max_length=MAX_REPLY_CHARS,
+        strip=True,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="What the bot should have said. Corrections are preferred over the bot's reply in fine-tuning.",
     )
@@ -78,20 +83,32 @@ def _lines(value: str) -> list[str]:
 
 class ChatSettingsForm(forms.ModelForm):
     allowed_origins = forms.CharField(
-        label="Allowed storefront origins", required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "https://shop.example", "spellcheck": "false"}),
+        label="Allowed storefront origins",
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "https://shop.example", "spellcheck": "false"}
+        ),
         help_text="One per line, like https://shop.example. The widget only works on pages from these origins.",
     )
     handoff_topics = forms.CharField(
-        label="Handoff topics", required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        label="Handoff topics",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
         help_text="One phrase per line. A shopper message that mentions one goes straight to a person.",
     )
 
     class Meta:
         model = ChatSettings
         fields = (
-            "widget_enabled", "bot_name", "greeting", "allowed_origins", "handoff_topics", "min_relevance",
-            "max_failed_answers", "history_turns", "rate_limit_per_minute",
+            "widget_enabled",
+            "bot_name",
+            "greeting",
+            "allowed_origins",
+            "handoff_topics",
+            "min_relevance",
+            "max_failed_answers",
+            "history_turns",
+            "rate_limit_per_minute",
         )
         labels: ClassVar[dict] = {
             "widget_enabled": "Widget on",

@@ -19,8 +19,17 @@ from catalog.models import Product
 from ml.models import ModelVersion
 
 DEFAULT_HANDOFF_TOPICS = [
-    "refund dispute", "chargeback", "lawyer", "legal action", "sue", "injury", "injured", "unsafe", "allergic reaction",
-    "fire hazard", "data breach",
+    "refund dispute",
+    "chargeback",
+    "lawyer",
+    "legal action",
+    "sue",
+    "injury",
+    "injured",
+    "unsafe",
+    "allergic reaction",
+    "fire hazard",
+    "data breach",
 ]
 
 
@@ -33,23 +42,30 @@ class ChatSettings(models.Model):
 
     merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="chat_settings")
     bot_name = models.CharField(max_length=80, default="Assistant")
-    greeting = models.CharField(max_length=300, default="Hi! Ask me about our products, orders, shipping or returns.")
+    greeting = models.CharField(
+        max_length=300, default="Hi! Ask me about our products, orders, shipping or returns."
+    )
     # Public by design: it sits in the merchant's storefront page. It only opens widget conversations, limited
     # to allowed_origins and rate-limited per shopper session; it is not an API key.
     widget_token = models.CharField(max_length=64, unique=True, default=new_widget_token)
     widget_enabled = models.BooleanField(default=True)
     allowed_origins = models.JSONField(
-        default=list, blank=True, help_text='Storefront origins allowed to embed the widget, e.g. ["https://shop.example"].'
+        default=list,
+        blank=True,
+        help_text='Storefront origins allowed to embed the widget, e.g. ["https://shop.example"].',
     )
     handoff_topics = models.JSONField(
         default=list, blank=True, help_text="Phrases that always hand the conversation to a person."
     )
     min_relevance = models.FloatField(
-        default=0.35, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        default=0.35,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Below this retrieval score the bot hands off instead of guessing.",
     )
     max_failed_answers = models.PositiveSmallIntegerField(default=2, validators=[MinValueValidator(1)])
-    history_turns = models.PositiveSmallIntegerField(default=6, validators=[MinValueValidator(1), MaxValueValidator(20)])
+    history_turns = models.PositiveSmallIntegerField(
+        default=6, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
     rate_limit_per_minute = models.PositiveSmallIntegerField(default=12, validators=[MinValueValidator(1)])
     updated_at = models.DateTimeField(auto_now=True)
 

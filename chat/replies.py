@@ -233,16 +233,20 @@ def embedder_name(embedder) -> str:
 
 class PartialPublisher:
     """Writes a streaming reply's text into the message at most every FLUSH_EVERY_S. A flush is the checked
-    text so far minus its last LEAK_RUN_WORDS - 1 words: the check recognises a leak (of the rules, of an
-    internal policy), a claimed action or someone else's data only once enough of it has been written, and
-    holding those words back means none of it has been shown by then. The first check that finds more than
-    formatting stops the flushing; the final checked reply replaces whatever was shown. With `verify`, a flush
-shows only the complete sentences of that text the sources back (chat_grounding.verify_answer), so what a
-shopper reads while the reply streams is verified text too."""
+        text so far minus its last LEAK_RUN_WORDS - 1 words: the check recognises a leak (of the rules, of an
+        internal policy), a claimed action or someone else's data only once enough of it has been written, and
+        holding those words back means none of it has been shown by then. The first check that finds more than
+        formatting stops the flushing; the final checked reply replaces whatever was shown. With `verify`, a flush
+    shows only the complete sentences of that text the sources back (chat_grounding.verify_answer), so what a
+    shopper reads while the reply streams is verified text too."""
 
-    HARMLESS = frozenset({"format_cleaned", "truncated", "template_slot", "incomplete_sentence", "control_chars"})
+    HARMLESS = frozenset(
+        {"format_cleaned", "truncated", "template_slot", "incomplete_sentence", "control_chars"}
+    )
 
-    def __init__(self, message_id: int, check: Callable[..., object], verify: Callable[[str], str] | None = None):
+    def __init__(
+        self, message_id: int, check: Callable[..., object], verify: Callable[[str], str] | None = None
+    ):
         self.message_id = message_id
         self.check = check
         self.verify = verify
@@ -290,7 +294,9 @@ def _confident_faq(result, query_vector) -> tuple[KnowledgeItem, float] | None:
         return None
     scored = [(cosine(query_vector, item.embedding), item) for item, _ in result.knowledge if item.embedding]
     product_vectors = ProductEmbedding.objects.filter(product__in=[p for p, _ in result.products])
-    scored += [(cosine(query_vector, vector), None) for vector in product_vectors.values_list("vector", flat=True)]
+    scored += [
+        (cosine(query_vector, vector), None) for vector in product_vectors.values_list("vector", flat=True)
+    ]
     scored.sort(key=lambda pair: -pair[0])
     if not scored or scored[0][1] is None or scored[0][1].kind != KnowledgeItem.Kind.FAQ:
         return None
@@ -311,9 +317,7 @@ def _direct_answer(question: str, result):
         Candidate("knowledge", item.pk, float(score), {"title": item.title, "body": item.body})
         for item, score in result.knowledge
     ]
-    candidates += [
-        Candidate("product", row["id"], row["score"], row) for row in _product_prompt_rows(result)
-    ]
+    candidates += [Candidate("product", row["id"], row["score"], row) for row in _product_prompt_rows(result)]
     return direct_answer(question, candidates, min_score=min_score)
 
 
@@ -449,8 +453,12 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
             sources=[row for row in sources if row["type"] == source.kind and row["id"] == source.id],
             params={"mode": direct.mode, f"{source.kind}_id": source.id},
             safety={
-                "direct_answer": {"mode": direct.mode, "type": source.kind, "id": source.id,
-                                  "score": round(source.score, 4)},
+                "direct_answer": {
+                    "mode": direct.mode,
+                    "type": source.kind,
+                    "id": source.id,
+                    "score": round(source.score, 4),
+                },
                 "injection": detect_injection(question),
                 "failed": False,
             },
@@ -523,14 +531,28 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
             handed_off = _hand_off(conversation.pk, Conversation.HandoffReason.LOW_RELEVANCE)
             text = handoff_notice(Conversation.HandoffReason.LOW_RELEVANCE)
             _finish(
-                message_id, started, text=text, handoff=handed_off, sources=sources, model_version=version,
-                params={**params, "seed": message_id, "model": version.name if version else type(generator).__name__,
-                        "mode": generated.mode, "batch_size": generated.batch_size,
-                        "stream_requested": bool(message.params.get("stream"))},
+                message_id,
+                started,
+                text=text,
+                handoff=handed_off,
+                sources=sources,
+                model_version=version,
+                params={
+                    **params,
+                    "seed": message_id,
+                    "model": version.name if version else type(generator).__name__,
+                    "mode": generated.mode,
+                    "batch_size": generated.batch_size,
+                    "stream_requested": bool(message.params.get("stream")),
+                },
                 prompt=json.dumps(messages, ensure_ascii=False),
-                safety={**checked.to_dict(), "handoff": "unverified",
-                        "unverified": [{"sentence": s, "why": w} for s, w in verified.dropped]},
-                ttft_ms=shown_ttft_ms(), tokens=generated.tokens,
+                safety={
+                    **checked.to_dict(),
+                    "handoff": "unverified",
+                    "unverified": [{"sentence": s, "why": w} for s, w in verified.dropped],
+                },
+                ttft_ms=shown_ttft_ms(),
+                tokens=generated.tokens,
             )
             return "handoff: nothing verified"
     handoff = False

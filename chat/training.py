@@ -46,8 +46,15 @@ RUNNER = "chat.training_worker.chat_finetune_run"
 # 320 tokens hold the system rules, the latest customer turn and a typical support reply (Bitext's average is
 # ~150 tokens); a longer example loses the start of its prompt first (see docs/benchmarks.md, Support chat).
 HYPERPARAMETER_DEFAULTS = {
-    "method": "lora", "epochs": 1, "max_seq_len": 320, "batch_size": 8, "learning_rate": 2e-4,
-    "eval_every": 50, "checkpoint_every": 50, "early_stopping_patience": 3, "seed": 0,
+    "method": "lora",
+    "epochs": 1,
+    "max_seq_len": 320,
+    "batch_size": 8,
+    "learning_rate": 2e-4,
+    "eval_every": 50,
+    "checkpoint_every": 50,
+    "early_stopping_patience": 3,
+    "seed": 0,
 }
 
 
@@ -62,7 +69,8 @@ class DialogueImportError(Exception):
 class DialogueImportTooLarge(DialogueImportError):
     def __init__(self, size: int, limit: int):
         super().__init__(
-            f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.1f} MB.", code="payload_too_large"
+            f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.1f} MB.",
+            code="payload_too_large",
         )
 
 
@@ -118,9 +126,13 @@ def _assign_splits(candidates: list[_Candidate], *, choose_regression: bool) -> 
     splits = {}
     if choose_regression:
         ranked = sorted(candidates, key=lambda c: _bucket("regression", c.digest))
-        splits = {c.digest: SupportDialogue.Split.REGRESSION for c in ranked[: regression_size(len(candidates))]}
+        splits = {
+            c.digest: SupportDialogue.Split.REGRESSION for c in ranked[: regression_size(len(candidates))]
+        }
     for c in candidates:
-        splits.setdefault(c.digest, SupportDialogue.Split.HELDOUT if is_heldout(c.digest) else SupportDialogue.Split.TRAIN)
+        splits.setdefault(
+            c.digest, SupportDialogue.Split.HELDOUT if is_heldout(c.digest) else SupportDialogue.Split.TRAIN
+        )
     return splits
 
 
@@ -146,29 +158,43 @@ def dialogue_import(
         digest = content_hash(turns)
         candidates.setdefault(digest, _Candidate(turns, (dialogue.intent or "")[:100], digest))
     if not candidates:
-        message = "The file holds no valid dialogue." + (f" {len(errors)} row(s) were rejected." if errors else "")
+        message = "The file holds no valid dialogue." + (
+            f" {len(errors)} row(s) were rejected." if errors else ""
+        )
         raise DialogueImportError(message, code="no_valid_dialogues", errors=errors)
 
     with transaction.atomic():
         # One import at a time per merchant, so the first one alone picks the regression set.
         Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
         held = set(
-            SupportDialogue.objects.filter(merchant=merchant, content_hash__in=list(candidates))
-            .values_list("content_hash", flat=True)
+            SupportDialogue.objects.filter(merchant=merchant, content_hash__in=list(candidates)).values_list(
+                "content_hash", flat=True
+            )
         )
         new = [c for digest, c in candidates.items() if digest not in held]
-        first = not SupportDialogue.objects.filter(merchant=merchant, split=SupportDialogue.Split.REGRESSION).exists()
+        first = not SupportDialogue.objects.filter(
+            merchant=merchant, split=SupportDialogue.Split.REGRESSION
+        ).exists()
         splits = _assign_splits(new, choose_regression=first and regression_size(len(new)) > 0)
         batch = DialogueImport.objects.create(
-            merchant=merchant, filename=filename[:300], format=parsed.format or (format or ""),
-            rows_total=len(parsed.dialogues) + len(errors), errors=errors,
-            masked_counts=dict(sorted(counts.items())), created_by_label=actor.label[:200],
+            merchant=merchant,
+            filename=filename[:300],
+            format=parsed.format or (format or ""),
+            rows_total=len(parsed.dialogues) + len(errors),
+            errors=errors,
+            masked_counts=dict(sorted(counts.items())),
+            created_by_label=actor.label[:200],
         )
         SupportDialogue.objects.bulk_create(
             [
                 SupportDialogue(
-                    merchant=merchant, source=SupportDialogue.Source.IMPORT, split=splits[c.digest], turns=c.turns,
-                    intent=c.intent, import_batch=batch, content_hash=c.digest,
+                    merchant=merchant,
+                    source=SupportDialogue.Source.IMPORT,
+                    split=splits[c.digest],
+                    turns=c.turns,
+                    intent=c.intent,
+                    import_batch=batch,
+                    content_hash=c.digest,
                 )
                 for c in new
             ],
@@ -178,10 +204,16 @@ def dialogue_import(
         batch.rows_imported = SupportDialogue.objects.filter(import_batch=batch).count()
         batch.save(update_fields=["rows_imported"])
         audit_record(
-            merchant=merchant, actor=actor, action="dialogues.import", obj=batch, summary=filename[:500],
+            merchant=merchant,
+            actor=actor,
+            action="dialogues.import",
+            obj=batch,
+            summary=filename[:500],
             changes={
-                "imported": batch.rows_imported, "duplicates": len(parsed.dialogues) - batch.rows_imported,
-                "errors": len(errors), "masked": batch.masked_counts,
+                "imported": batch.rows_imported,
+                "duplicates": len(parsed.dialogues) - batch.rows_imported,
+                "errors": len(errors),
+                "masked": batch.masked_counts,
             },
         )
     return batch
@@ -209,7 +241,9 @@ def training_system_prompt(merchant: Merchant) -> str:
     voice = brand_voice_get(merchant=merchant)
     return build_system_prompt(
         merchant_name=merchant.name,
-        bot_name=chat_settings.bot_name if chat_settings else ChatSettings._meta.get_field("bot_name").default,
+        bot_name=chat_settings.bot_name
+        if chat_settings
+        else ChatSettings._meta.get_field("bot_name").default,
         brand_voice=voice.as_prompt_dict() if voice else None,
     )
 
@@ -244,7 +278,9 @@ def _start_from(merchant: Merchant) -> ModelVersion:
             "No base model is registered yet; run `manage.py ml_provision` first.", "no_model", conflict=True
         )
     if version.backend != ModelVersion.Backend.LOCAL_HF:
-        raise FinetuneRefused("Only local Hugging Face models can be fine-tuned here.", "not_trainable", conflict=True)
+        raise FinetuneRefused(
+            "Only local Hugging Face models can be fine-tuned here.", "not_trainable", conflict=True
+        )
     return version
 
 
@@ -262,12 +298,20 @@ def _eval_datasets(merchant: Merchant, system_prompt: str) -> dict:
     params = {}
     stamp = f"{timezone.now():%Y-%m-%d %H:%M}"
     limit = settings.CHAT_EVAL_MAX_DIALOGUES
-    for split, key in ((SupportDialogue.Split.HELDOUT, "eval_dataset_id"), (SupportDialogue.Split.REGRESSION, "regression_dataset_id")):
-        dialogues = SupportDialogue.objects.filter(merchant=merchant, split=split).order_by("content_hash")[:limit]
+    for split, key in (
+        (SupportDialogue.Split.HELDOUT, "eval_dataset_id"),
+        (SupportDialogue.Split.REGRESSION, "regression_dataset_id"),
+    ):
+        dialogues = SupportDialogue.objects.filter(merchant=merchant, split=split).order_by("content_hash")[
+            :limit
+        ]
         records = dialogue_examples(dialogues, system_prompt=system_prompt)
         if records:
             dataset = training_dataset_create(
-                merchant=merchant, name=f"chat {split} {stamp}", purpose=Purpose.CHAT, records=records,
+                merchant=merchant,
+                name=f"chat {split} {stamp}",
+                purpose=Purpose.CHAT,
+                records=records,
                 source=f"chat:{split}",
             )
             params[key] = dataset.pk
@@ -277,7 +321,11 @@ def _eval_datasets(merchant: Merchant, system_prompt: str) -> dict:
 
 @transaction.atomic
 def chat_finetune_start(
-    *, merchant: Merchant, actor: Actor, hyperparameters: dict | None = None, name: str = "",
+    *,
+    merchant: Merchant,
+    actor: Actor,
+    hyperparameters: dict | None = None,
+    name: str = "",
     auto_promote: bool = True,
 ) -> Job:
     """Fine-tune the serving chat model on every training dialogue, evaluated on the held-out ones."""
@@ -296,18 +344,33 @@ def chat_finetune_start(
     # Dialogues taken from conversations by an incremental run that never finished: learned from here.
     conversation_ids = list(
         Conversation.objects.filter(
-            merchant=merchant, trained_in__isnull=True, pk__in=[d.conversation_id for d in dialogues if d.conversation_id]
+            merchant=merchant,
+            trained_in__isnull=True,
+            pk__in=[d.conversation_id for d in dialogues if d.conversation_id],
         ).values_list("pk", flat=True)
     )
     dataset = training_dataset_create(
-        merchant=merchant, name=name or "chat dialogues", purpose=Purpose.CHAT, records=records, source="chat:dialogues"
+        merchant=merchant,
+        name=name or "chat dialogues",
+        purpose=Purpose.CHAT,
+        records=records,
+        source="chat:dialogues",
     )
     return finetune_start(
-        merchant=merchant, actor=actor, purpose=Purpose.CHAT, start_from=start_from, dataset=dataset,
-        hyperparameters=hp, name=name,
+        merchant=merchant,
+        actor=actor,
+        purpose=Purpose.CHAT,
+        start_from=start_from,
+        dataset=dataset,
+        hyperparameters=hp,
+        name=name,
         extra_params={
-            "runner": RUNNER, "mode": "full", "auto_promote": auto_promote, "train_dialogues": len(dialogues),
-            "conversation_ids": conversation_ids, **_eval_datasets(merchant, system_prompt),
+            "runner": RUNNER,
+            "mode": "full",
+            "auto_promote": auto_promote,
+            "train_dialogues": len(dialogues),
+            "conversation_ids": conversation_ids,
+            **_eval_datasets(merchant, system_prompt),
         },
     )
 
@@ -352,7 +415,9 @@ def _new_conversations(merchant: Merchant) -> list[Conversation]:
     """Resolved conversations no version has learned from: corrected ones first, then the most recent."""
     corrected = Q(messages__role=Message.Role.BOT) & ~Q(messages__correction="")
     return list(
-        Conversation.objects.filter(merchant=merchant, status=Conversation.Status.RESOLVED, trained_in__isnull=True)
+        Conversation.objects.filter(
+            merchant=merchant, status=Conversation.Status.RESOLVED, trained_in__isnull=True
+        )
         .annotate(corrections=Count("messages", filter=corrected))
         .order_by("-corrections", "-resolved_at", "-id")[: settings.CHAT_INCREMENTAL_MAX_CONVERSATIONS]
     )
@@ -360,7 +425,9 @@ def _new_conversations(merchant: Merchant) -> list[Conversation]:
 
 @dataclass
 class Collected:
-    dialogues: list[SupportDialogue]  # one per usable conversation (new, or left by a run that did not finish)
+    dialogues: list[
+        SupportDialogue
+    ]  # one per usable conversation (new, or left by a run that did not finish)
     conversation_ids: list[int]  # every conversation to mark as learned from once a version is trained
     masked_counts: Counter
 
@@ -373,7 +440,10 @@ def incremental_collect(*, merchant: Merchant) -> Collected:
     messages: dict[int, list[Message]] = {pk: [] for pk in ids}
     for message in Message.objects.filter(conversation_id__in=ids).order_by("created_at", "id"):
         messages[message.conversation_id].append(message)
-    linked = {d.conversation_id: d for d in SupportDialogue.objects.filter(merchant=merchant, conversation_id__in=ids)}
+    linked = {
+        d.conversation_id: d
+        for d in SupportDialogue.objects.filter(merchant=merchant, conversation_id__in=ids)
+    }
     collected = Collected([], [], Counter())
     pending: dict[str, SupportDialogue] = {}
     for conversation in conversations:
@@ -388,13 +458,21 @@ def incremental_collect(*, merchant: Merchant) -> Collected:
         collected.masked_counts.update(counts)
         collected.conversation_ids.append(conversation.pk)
         digest = content_hash(masked)
-        pending.setdefault(digest, SupportDialogue(
-            merchant=merchant, source=SupportDialogue.Source.CONVERSATION, conversation=conversation, turns=masked,
-            split=SupportDialogue.Split.HELDOUT if is_heldout(digest) else SupportDialogue.Split.TRAIN,
-            content_hash=digest,
-        ))
+        pending.setdefault(
+            digest,
+            SupportDialogue(
+                merchant=merchant,
+                source=SupportDialogue.Source.CONVERSATION,
+                conversation=conversation,
+                turns=masked,
+                split=SupportDialogue.Split.HELDOUT if is_heldout(digest) else SupportDialogue.Split.TRAIN,
+                content_hash=digest,
+            ),
+        )
     held = set(
-        SupportDialogue.objects.filter(merchant=merchant, content_hash__in=list(pending)).values_list("content_hash", flat=True)
+        SupportDialogue.objects.filter(merchant=merchant, content_hash__in=list(pending)).values_list(
+            "content_hash", flat=True
+        )
     )
     # A conversation that repeats a dialogue already held adds nothing new, but it has been seen.
     fresh = [d for digest, d in pending.items() if digest not in held]
@@ -407,7 +485,9 @@ def replay_sample(*, merchant: Merchant, exclude: list[int], count: int, seed: s
     """Earlier training dialogues mixed in so the model does not forget what it knew (deterministic)."""
     pool = list(
         SupportDialogue.objects.filter(merchant=merchant, split=SupportDialogue.Split.TRAIN)
-        .exclude(pk__in=exclude).order_by("pk").values_list("pk", flat=True)
+        .exclude(pk__in=exclude)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     chosen = random.Random(seed).sample(pool, min(count, len(pool)))
     return list(SupportDialogue.objects.filter(pk__in=chosen).order_by("pk"))
@@ -415,7 +495,11 @@ def replay_sample(*, merchant: Merchant, exclude: list[int], count: int, seed: s
 
 @transaction.atomic
 def chat_incremental_finetune_start(
-    *, merchant: Merchant, actor: Actor, hyperparameters: dict | None = None, name: str = "",
+    *,
+    merchant: Merchant,
+    actor: Actor,
+    hyperparameters: dict | None = None,
+    name: str = "",
     auto_promote: bool = True,
 ) -> Job:
     """Continue the serving chat model on resolved conversations it has not learned from, plus a replay
@@ -439,7 +523,10 @@ def chat_incremental_finetune_start(
         settings.CHAT_REPLAY_MAX_DIALOGUES,
     )
     replay = replay_sample(
-        merchant=merchant, exclude=[d.pk for d in fresh], count=wanted, seed=f"{merchant.pk}:{sorted(d.pk for d in fresh)}"
+        merchant=merchant,
+        exclude=[d.pk for d in fresh],
+        count=wanted,
+        seed=f"{merchant.pk}:{sorted(d.pk for d in fresh)}",
     )
     system_prompt = training_system_prompt(merchant)
     records = dialogue_examples(fresh + replay, system_prompt=system_prompt)
@@ -450,16 +537,28 @@ def chat_incremental_finetune_start(
             "too_few_dialogues",
         )
     dataset = training_dataset_create(
-        merchant=merchant, name=name or "chat incremental", purpose=Purpose.CHAT, records=records,
+        merchant=merchant,
+        name=name or "chat incremental",
+        purpose=Purpose.CHAT,
+        records=records,
         source="chat:incremental",
     )
     return finetune_start(
-        merchant=merchant, actor=actor, purpose=Purpose.CHAT, start_from=start_from, dataset=dataset,
-        hyperparameters=hp, name=name or "",
+        merchant=merchant,
+        actor=actor,
+        purpose=Purpose.CHAT,
+        start_from=start_from,
+        dataset=dataset,
+        hyperparameters=hp,
+        name=name or "",
         extra_params={
-            "runner": RUNNER, "mode": "incremental", "auto_promote": auto_promote,
-            "new_dialogues": len(fresh), "replay_dialogues": len(replay),
-            "conversation_ids": collected.conversation_ids, "masked_counts": dict(collected.masked_counts),
+            "runner": RUNNER,
+            "mode": "incremental",
+            "auto_promote": auto_promote,
+            "new_dialogues": len(fresh),
+            "replay_dialogues": len(replay),
+            "conversation_ids": collected.conversation_ids,
+            "masked_counts": dict(collected.masked_counts),
             **_eval_datasets(merchant, system_prompt),
         },
     )
@@ -469,5 +568,7 @@ def incremental_candidates() -> list[int]:
     """Merchants with resolved conversations no version has learned from (for the beat task)."""
     return list(
         Conversation.objects.filter(status=Conversation.Status.RESOLVED, trained_in__isnull=True)
-        .values_list("merchant_id", flat=True).distinct().order_by("merchant_id")
+        .values_list("merchant_id", flat=True)
+        .distinct()
+        .order_by("merchant_id")
     )

@@ -32,7 +32,9 @@ def incremental_finetune_task(merchant_id: int) -> str:
     if merchant is None:
         return "skipped: no such merchant"
     try:
-        job = chat_incremental_finetune_start(merchant=merchant, actor=Actor.system("chat-incremental-finetune"))
+        job = chat_incremental_finetune_start(
+            merchant=merchant, actor=Actor.system("chat-incremental-finetune")
+        )
     except FinetuneRefused as exc:
         logger.info("Incremental chat fine-tune for merchant %s not started: %s", merchant_id, exc.message)
         return f"skipped: {exc.message}"

@@ -45,12 +45,18 @@ FORMAT_CHOICES = [
     ("", "Detect from the file"),
     ("bitext", "Bitext CSV (instruction, response, intent)"),
     ("turns_csv", "Turns CSV (conversation_id, role, text)"),
-    ("turns_jsonl", "Turns JSON Lines ({\"turns\": [...]})"),
+    ("turns_jsonl", 'Turns JSON Lines ({"turns": [...]})'),
 ]
 PII_LABELS = {
-    "email": "Email addresses", "phone": "Phone numbers", "order_number": "Order numbers",
-    "card_number": "Card numbers", "iban": "Bank accounts (IBAN)", "address": "Street addresses",
-    "url_with_token": "Links with tokens", "id_number": "ID numbers", "secret": "Passwords and PINs",
+    "email": "Email addresses",
+    "phone": "Phone numbers",
+    "order_number": "Order numbers",
+    "card_number": "Card numbers",
+    "iban": "Bank accounts (IBAN)",
+    "address": "Street addresses",
+    "url_with_token": "Links with tokens",
+    "id_number": "ID numbers",
+    "secret": "Passwords and PINs",
 }
 PARTS = {
     "data": "chat/partials/_training_data.html",
@@ -70,7 +76,8 @@ class DialogueImportForm(forms.Form):
         limit = settings.CHAT_DIALOGUE_IMPORT_MAX_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
-                f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}.", code="too_large"
+                f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}.",
+                code="too_large",
             )
         return upload
 
@@ -80,21 +87,35 @@ class ChatFinetuneForm(forms.Form):
     and chat.training judges the values (its field errors are put back on these fields)."""
 
     mode = forms.ChoiceField(
-        label="Train on", initial="full", widget=forms.RadioSelect,
+        label="Train on",
+        initial="full",
+        widget=forms.RadioSelect,
         choices=[("full", "All training dialogues"), ("incremental", "New resolved conversations")],
     )
-    name = forms.CharField(label="Version name", max_length=200, required=False,
-                           help_text="Optional; defaults to the purpose and the date.")
-    max_steps = forms.IntegerField(label="Max steps", required=False, help_text="Optional cap on optimizer steps.")
-    epochs = forms.IntegerField(label="Epochs", required=False, help_text="Passes over the training examples.")
+    name = forms.CharField(
+        label="Version name",
+        max_length=200,
+        required=False,
+        help_text="Optional; defaults to the purpose and the date.",
+    )
+    max_steps = forms.IntegerField(
+        label="Max steps", required=False, help_text="Optional cap on optimizer steps."
+    )
+    epochs = forms.IntegerField(
+        label="Epochs", required=False, help_text="Passes over the training examples."
+    )
     learning_rate = forms.FloatField(label="Learning rate", required=False)
     method = forms.ChoiceField(
-        label="Method", required=False, initial="lora",
+        label="Method",
+        required=False,
+        initial="lora",
         choices=[("lora", "LoRA adapter"), ("full", "Full fine-tune")],
         help_text="LoRA trains a small adapter, fast; a full fine-tune changes every weight.",
     )
     auto_promote = forms.BooleanField(
-        label="Promote if it passes the gate", required=False, initial=True,
+        label="Promote if it passes the gate",
+        required=False,
+        initial=True,
         help_text="Goes live only if it beats the serving version on held-out dialogues and is no worse on the "
         "regression set.",
     )
@@ -109,7 +130,9 @@ class ChatFinetuneForm(forms.Form):
 
     def hyperparameters(self) -> dict:
         return {
-            name: self.cleaned_data[name] for name in self.HYPERPARAMETERS if self.cleaned_data.get(name) not in (None, "")
+            name: self.cleaned_data[name]
+            for name in self.HYPERPARAMETERS
+            if self.cleaned_data.get(name) not in (None, "")
         }
 
     def add_refusal(self, exc: FinetuneRefused) -> None:
@@ -143,7 +166,9 @@ def _source_counts(merchant) -> list[dict]:
     totals = split_counts(merchant=merchant)
     return [
         {
-            "value": split, "label": label, "total": totals.get(split, 0),
+            "value": split,
+            "label": label,
+            "total": totals.get(split, 0),
             "imported": by_split.get((split, SupportDialogue.Source.IMPORT), 0),
             "conversations": by_split.get((split, SupportDialogue.Source.CONVERSATION), 0),
         }
@@ -176,7 +201,9 @@ def _data_context(merchant) -> dict:
         "waiting_conversations": Conversation.objects.filter(
             merchant=merchant, status=Conversation.Status.RESOLVED, trained_in__isnull=True
         ).count(),
-        "imports": [_report(batch) for batch in DialogueImport.objects.filter(merchant=merchant)[:RECENT_IMPORTS]],
+        "imports": [
+            _report(batch) for batch in DialogueImport.objects.filter(merchant=merchant)[:RECENT_IMPORTS]
+        ],
         "examples": list(support_dialogue_list(merchant=merchant)[:EXAMPLE_DIALOGUES]),
         "min_dialogues": settings.CHAT_FINETUNE_MIN_DIALOGUES,
     }
@@ -218,7 +245,9 @@ def _versions_context(merchant) -> dict:
     serving = serving_version(merchant=merchant, purpose=Purpose.CHAT)
     versions = (
         ModelVersion.objects.filter(merchant=merchant, purpose=Purpose.CHAT)
-        .select_related("parent").prefetch_related("produced_by").order_by("-created_at", "-id")[:VERSIONS_SHOWN]
+        .select_related("parent")
+        .prefetch_related("produced_by")
+        .order_by("-created_at", "-id")[:VERSIONS_SHOWN]
     )
     return {"serving": serving, "versions": [_version_row(v, serving) for v in versions]}
 
@@ -265,8 +294,11 @@ def training_import_view(request):
         upload = form.cleaned_data["file"]
         try:
             batch = dialogue_import(
-                merchant=request.merchant, actor=_actor(request), data=upload.read(),
-                filename=PurePath(upload.name).name, format=form.cleaned_data["format"] or None,
+                merchant=request.merchant,
+                actor=_actor(request),
+                data=upload.read(),
+                filename=PurePath(upload.name).name,
+                format=form.cleaned_data["format"] or None,
             )
         except DialogueImportTooLarge as exc:
             form.add_error("file", exc.message)
@@ -280,7 +312,9 @@ def training_import_view(request):
     else:
         status = 422
     context = {
-        "import_form": DialogueImportForm() if report else form, "report": report, "failure": failure,
+        "import_form": DialogueImportForm() if report else form,
+        "report": report,
+        "failure": failure,
         "can_edit": True,
     }
     if _wants_partial(request):
@@ -309,8 +343,11 @@ def training_start_view(request):
         start = chat_incremental_finetune_start if data["mode"] == "incremental" else chat_finetune_start
         try:
             job = start(
-                merchant=request.merchant, actor=_actor(request), hyperparameters=form.hyperparameters(),
-                name=data["name"], auto_promote=data["auto_promote"],
+                merchant=request.merchant,
+                actor=_actor(request),
+                hyperparameters=form.hyperparameters(),
+                name=data["name"],
+                auto_promote=data["auto_promote"],
             )
         except FinetuneRefused as exc:
             if exc.field_errors:
@@ -321,10 +358,17 @@ def training_start_view(request):
                 status = 409 if exc.conflict else 422
     else:
         status = 422
-    running = _jobs_context(request.merchant)["running_job"] if refusal and refusal["code"] == "already_running" else None
+    running = (
+        _jobs_context(request.merchant)["running_job"]
+        if refusal and refusal["code"] == "already_running"
+        else None
+    )
     context = {
-        "finetune_form": ChatFinetuneForm() if job else form, "started": job, "refusal": refusal,
-        "refused_running": running, "can_edit": True,
+        "finetune_form": ChatFinetuneForm() if job else form,
+        "started": job,
+        "refusal": refusal,
+        "refused_running": running,
+        "can_edit": True,
     }
     if _wants_partial(request):
         response = render(request, "chat/partials/_training_finetune.html", context, status=status)

@@ -23,7 +23,9 @@ def chat_finetune_run(job: Job) -> str:
     start_from = job.base_version
     regression = []
     if params.get("regression_dataset_id"):
-        regression = TrainingDataset.objects.get(pk=params["regression_dataset_id"], merchant=job.merchant).records
+        regression = TrainingDataset.objects.get(
+            pk=params["regression_dataset_id"], merchant=job.merchant
+        ).records
     max_seq_len = params["hyperparameters"].get("max_seq_len", 512)
 
     def evaluate(result: FinetuneResult) -> dict:
@@ -32,8 +34,11 @@ def chat_finetune_run(job: Job) -> str:
             "held-out dialogues" if params.get("eval_dataset_id") else "a sample of the training dialogues"
         )
         if regression:
-            job_log(job.pk, f"Regression set: evaluating {start_from.name} and the new version on "
-                            f"{len(regression)} examples.")
+            job_log(
+                job.pk,
+                f"Regression set: evaluating {start_from.name} and the new version on "
+                f"{len(regression)} examples.",
+            )
             before = _loss_of(start_from, regression, max_seq_len)
             after = _loss_of_result(result, start_from, regression, max_seq_len)
             metrics.update(
@@ -79,7 +84,9 @@ def _loss_of(version: ModelVersion, records: list[dict], max_seq_len: int) -> fl
     return loss
 
 
-def _loss_of_result(result: FinetuneResult, start_from: ModelVersion, records: list[dict], max_seq_len: int) -> float:
+def _loss_of_result(
+    result: FinetuneResult, start_from: ModelVersion, records: list[dict], max_seq_len: int
+) -> float:
     """A LoRA result is an adapter on the starting version's base checkpoint; a full one is a checkpoint."""
     if result.method == "lora":
         base_path, _ = _base_and_adapter(start_from)

@@ -8,15 +8,25 @@ app_name = "chat"
 urlpatterns = [
     path("", views.inbox_view, name="inbox"),
     path("conversations/<int:conversation_id>/", views.conversation_view, name="conversation"),
-    path("conversations/<int:conversation_id>/updates/", views.conversation_updates_view, name="conversation_updates"),
+    path(
+        "conversations/<int:conversation_id>/updates/",
+        views.conversation_updates_view,
+        name="conversation_updates",
+    ),
     path("conversations/<int:conversation_id>/take-over/", views.take_over_view, name="take_over"),
     path("conversations/<int:conversation_id>/hand-back/", views.hand_back_view, name="hand_back"),
     path("conversations/<int:conversation_id>/resolve/", views.resolve_view, name="resolve"),
     path("conversations/<int:conversation_id>/reply/", views.reply_view, name="reply"),
-    path("conversations/<int:conversation_id>/messages/<int:message_id>/rate/", views.message_rate_view,
-         name="message_rate"),
-    path("conversations/<int:conversation_id>/messages/<int:message_id>/correct/", views.message_correct_view,
-         name="message_correct"),
+    path(
+        "conversations/<int:conversation_id>/messages/<int:message_id>/rate/",
+        views.message_rate_view,
+        name="message_rate",
+    ),
+    path(
+        "conversations/<int:conversation_id>/messages/<int:message_id>/correct/",
+        views.message_correct_view,
+        name="message_correct",
+    ),
     path("knowledge/", views.knowledge_list_view, name="knowledge"),
     path("knowledge/new/", views.knowledge_create_view, name="knowledge_create"),
     path("knowledge/import/", views.knowledge_import_view, name="knowledge_import"),
@@ -27,6 +37,10 @@ urlpatterns = [
     path("settings/rotate-token/", views.rotate_token_view, name="rotate_token"),
     path("training/", training_views.training_view, name="training"),
     path("training/import/", training_views.training_import_view, name="training_import_upload"),
-    path("training/imports/<int:import_id>/", training_views.training_import_detail_view, name="training_import"),
+    path(
+        "training/imports/<int:import_id>/",
+        training_views.training_import_detail_view,
+        name="training_import",
+    ),
     path("training/start/", training_views.training_start_view, name="training_start"),
 ]

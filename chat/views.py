@@ -129,8 +129,12 @@ def _with_preview(conversations) -> list[Conversation]:
     rows = list(conversations)
     for conversation in rows:
         conversation.preview = (
-            message_list(conversation=conversation).exclude(role=Message.Role.SYSTEM).exclude(handoff=True)
-            .exclude(text="").order_by("-id").first()
+            message_list(conversation=conversation)
+            .exclude(role=Message.Role.SYSTEM)
+            .exclude(handoff=True)
+            .exclude(text="")
+            .order_by("-id")
+            .first()
         )
     return rows
 
@@ -145,7 +149,11 @@ def inbox_view(request):
     status = request.GET.get("status", "")
     if status not in valid:
         # Land where staff are needed: handed-off conversations wait for a person.
-        status = Conversation.Status.HANDED_OFF if counts.get(Conversation.Status.HANDED_OFF) else Conversation.Status.OPEN
+        status = (
+            Conversation.Status.HANDED_OFF
+            if counts.get(Conversation.Status.HANDED_OFF)
+            else Conversation.Status.OPEN
+        )
     query = request.GET.get("q", "").strip()[:SEARCH_MAX_CHARS]
     conversations = conversation_list(
         merchant=merchant, status=None if status == "all" else status, q=query or None
@@ -158,7 +166,10 @@ def inbox_view(request):
 
     tabs = [
         {
-            "value": value, "label": label, "current": value == status, "url": url(status=value),
+            "value": value,
+            "label": label,
+            "current": value == status,
+            "url": url(status=value),
             "count": total if value == "all" else counts.get(value, 0),
         }
         for value, label in INBOX_TABS
@@ -223,7 +234,11 @@ def conversation_view(request, conversation_id: int):
     conversation = conversation_get(merchant=request.merchant, pk=conversation_id)
     thread = list(message_list(conversation=conversation))
     context = _conversation_context(
-        request, conversation, thread=thread, after=_cursor(0, thread), seen=thread[-1].pk if thread else 0,
+        request,
+        conversation,
+        thread=thread,
+        after=_cursor(0, thread),
+        seen=thread[-1].pk if thread else 0,
     )
     return render(request, "chat/conversation.html", context)
 
@@ -239,7 +254,8 @@ def conversation_updates_view(request, conversation_id: int):
     seen = _int(request.GET.get("seen"))
     items = list(message_list(conversation=conversation, after_id=after))
     context = _conversation_context(
-        request, conversation,
+        request,
+        conversation,
         new_messages=[item for item in items if item.pk > seen],
         changed_messages=[item for item in items if item.pk <= seen],
         after=_cursor(after, items),
@@ -251,7 +267,12 @@ def conversation_updates_view(request, conversation_id: int):
 
 
 def _after_action(
-    request, conversation: Conversation, *, notice: str, reply_form=None, status: int = 200,
+    request,
+    conversation: Conversation,
+    *,
+    notice: str,
+    reply_form=None,
+    status: int = 200,
     include_composer: bool = True,
 ):
     """An HTMX action answers with the fresh side panel and composer and asks the thread to poll now (the
@@ -263,8 +284,14 @@ def _after_action(
         else:
             messages.error(request, notice)
         return redirect("chat:conversation", conversation_id=conversation.pk)
-    context = _conversation_context(request, conversation, notice=notice, notice_ok=status == 200,
-                                    reply_form=reply_form, include_composer=include_composer)
+    context = _conversation_context(
+        request,
+        conversation,
+        notice=notice,
+        notice_ok=status == 200,
+        reply_form=reply_form,
+        include_composer=include_composer,
+    )
     response = render(request, "chat/partials/_conversation_action.html", context, status=status)
     response["HX-Trigger"] = "chat-refresh"
     return response
@@ -280,11 +307,18 @@ def _conversation_action(service, success: str):
             service(conversation=conversation, actor=_actor(request))
         except ValidationError as exc:
             conversation = conversation_get(merchant=request.merchant, pk=conversation_id)
-            return _after_action(request, conversation, notice=" ".join(exc.messages), status=409,
-                                 include_composer=before != conversation.status)
+            return _after_action(
+                request,
+                conversation,
+                notice=" ".join(exc.messages),
+                status=409,
+                include_composer=before != conversation.status,
+            )
         conversation = conversation_get(merchant=request.merchant, pk=conversation_id)
         # The composer is replaced only when it has to change, so a reply being typed survives a take-over.
-        return _after_action(request, conversation, notice=success, include_composer=before != conversation.status)
+        return _after_action(
+            request, conversation, notice=success, include_composer=before != conversation.status
+        )
 
     return view
 
@@ -292,7 +326,9 @@ def _conversation_action(service, success: str):
 take_over_view = _conversation_action(
     conversation_take_over, "You have taken over. The bot stays quiet until you hand the conversation back."
 )
-hand_back_view = _conversation_action(conversation_hand_back, "Handed back: the bot answers the next message.")
+hand_back_view = _conversation_action(
+    conversation_hand_back, "Handed back: the bot answers the next message."
+)
 resolve_view = _conversation_action(conversation_resolve, "Resolved.")
 
 
@@ -302,13 +338,17 @@ def reply_view(request, conversation_id: int):
     conversation = conversation_get(merchant=request.merchant, pk=conversation_id)
     form = StaffReplyForm(request.POST)
     if not form.is_valid():
-        return _after_action(request, conversation, notice="Write a reply first.", reply_form=form, status=422)
+        return _after_action(
+            request, conversation, notice="Write a reply first.", reply_form=form, status=422
+        )
     try:
         staff_reply(conversation=conversation, text=form.cleaned_data["text"], actor=_actor(request))
     except ValidationError as exc:
         add_service_errors(form, exc)
         conversation = conversation_get(merchant=request.merchant, pk=conversation_id)
-        return _after_action(request, conversation, notice=" ".join(exc.messages), reply_form=form, status=409)
+        return _after_action(
+            request, conversation, notice=" ".join(exc.messages), reply_form=form, status=409
+        )
     conversation = conversation_get(merchant=request.merchant, pk=conversation_id)
     return _after_action(request, conversation, notice="Reply sent.")
 
@@ -328,8 +368,12 @@ def _message_answer(request, message: Message, *, correction_form=None, status: 
         return redirect(
             reverse("chat:conversation", args=[message.conversation_id]) + f"#message-{message.pk}"
         )
-    context = {"message": message, "can_act": _can_act(request), "correction_form": correction_form,
-               "conversation": message.conversation}
+    context = {
+        "message": message,
+        "can_act": _can_act(request),
+        "correction_form": correction_form,
+        "conversation": message.conversation,
+    }
     return render(request, "chat/partials/_message.html", context, status=status)
 
 
@@ -358,14 +402,19 @@ def message_correct_view(request, conversation_id: int, message_id: int):
     form = CorrectionForm(request.POST)
     if form.is_valid():
         try:
-            message_correct(message=message, correction=form.cleaned_data["correction"], actor=_actor(request))
+            message_correct(
+                message=message, correction=form.cleaned_data["correction"], actor=_actor(request)
+            )
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
             return _message_answer(request, _bot_message_get(request, conversation_id, message_id))
     if not _wants_partial(request):
-        messages.error(request, "The correction was not saved: " + " ".join(
-            error for errors in form.errors.values() for error in errors))
+        messages.error(
+            request,
+            "The correction was not saved: "
+            + " ".join(error for errors in form.errors.values() for error in errors),
+        )
     return _message_answer(request, message, correction_form=form, status=422)
 
 
@@ -394,7 +443,9 @@ def _knowledge_context(request, **extra) -> dict:
         "filters": filters,
         "filtered": bool(filters["kind"] or filters["q"]),
         "kinds": KNOWLEDGE_KINDS,
-        "has_any": filters["kind"] or filters["q"] or page.paginator.count
+        "has_any": filters["kind"]
+        or filters["q"]
+        or page.paginator.count
         or knowledge_item_list(merchant=merchant).exists(),
         "can_edit": request.membership.can("edit"),
         **extra,
@@ -406,9 +457,7 @@ def _knowledge_context(request, **extra) -> dict:
 def knowledge_list_view(request):
     if _wants_partial(request):
         return render(request, "chat/partials/_knowledge_results.html", _knowledge_context(request))
-    context = _knowledge_context(
-        request, create_form=KnowledgeItemForm(), import_form=KnowledgeImportForm()
-    )
+    context = _knowledge_context(request, create_form=KnowledgeItemForm(), import_form=KnowledgeImportForm())
     return render(request, "chat/knowledge.html", context)
 
 
@@ -450,8 +499,11 @@ def knowledge_item_view(request, item_id: int):
     item = _knowledge_item_get(request, item_id)
     if not _wants_partial(request):
         return redirect(reverse("chat:knowledge") + f"#knowledge-{item.pk}")
-    return render(request, "chat/partials/_knowledge_item.html",
-                  {"item": item, "can_edit": request.membership.can("edit")})
+    return render(
+        request,
+        "chat/partials/_knowledge_item.html",
+        {"item": item, "can_edit": request.membership.can("edit")},
+    )
 
 
 @merchant_required("edit")
@@ -459,13 +511,17 @@ def knowledge_edit_view(request, item_id: int):
     item = _knowledge_item_get(request, item_id)
     if request.method != "POST":
         form = KnowledgeItemForm(instance=item)
-        template = "chat/partials/_knowledge_edit.html" if _wants_partial(request) else "chat/knowledge_edit.html"
+        template = (
+            "chat/partials/_knowledge_edit.html" if _wants_partial(request) else "chat/knowledge_edit.html"
+        )
         return render(request, template, {"section": "chat", "item": item, "form": form})
     form = KnowledgeItemForm(request.POST, instance=item)
     if form.is_valid():
         try:
             item = knowledge_item_update(
-                merchant=request.merchant, actor=_actor(request), item=_knowledge_item_get(request, item_id),
+                merchant=request.merchant,
+                actor=_actor(request),
+                item=_knowledge_item_get(request, item_id),
                 **form.service_kwargs(),
             )
         except ValidationError as exc:
@@ -475,8 +531,9 @@ def knowledge_edit_view(request, item_id: int):
                 messages.success(request, f"Saved “{item.title}”.")
                 return redirect(reverse("chat:knowledge") + f"#knowledge-{item.pk}")
             item = _knowledge_item_get(request, item_id)
-            return render(request, "chat/partials/_knowledge_item.html",
-                          {"item": item, "can_edit": True, "saved": True})
+            return render(
+                request, "chat/partials/_knowledge_item.html", {"item": item, "can_edit": True, "saved": True}
+            )
     item = _knowledge_item_get(request, item_id)
     template = "chat/partials/_knowledge_edit.html" if _wants_partial(request) else "chat/knowledge_edit.html"
     return render(request, template, {"section": "chat", "item": item, "form": form}, status=422)
@@ -504,7 +561,9 @@ def knowledge_import_view(request):
     if form.is_valid():
         upload = form.cleaned_data["file"]
         if upload.size > KNOWLEDGE_IMPORT_MAX_BYTES:
-            form.add_error("file", f"The file is larger than {KNOWLEDGE_IMPORT_MAX_BYTES // (1024 * 1024)} MiB.")
+            form.add_error(
+                "file", f"The file is larger than {KNOWLEDGE_IMPORT_MAX_BYTES // (1024 * 1024)} MiB."
+            )
             status = 413
         else:
             try:
@@ -516,7 +575,10 @@ def knowledge_import_view(request):
                 status = 422
     else:
         status = 422
-    context = {"import_form": KnowledgeImportForm() if report and report["applied"] else form, "report": report}
+    context = {
+        "import_form": KnowledgeImportForm() if report and report["applied"] else form,
+        "report": report,
+    }
     if _wants_partial(request):
         response = render(request, "chat/partials/_knowledge_import.html", context, status=status)
         return _knowledge_changed(response) if report and report["applied"] else response
@@ -568,7 +630,10 @@ def settings_view(request):
 @require_POST
 def rotate_token_view(request):
     widget_token_rotate(merchant=request.merchant, actor=_actor(request))
-    messages.success(request, "New widget token issued. Paste the new snippet into your storefront; the old one no longer works.")
+    messages.success(
+        request,
+        "New widget token issued. Paste the new snippet into your storefront; the old one no longer works.",
+    )
     return redirect("chat:settings")
 
 
@@ -629,7 +694,9 @@ def demo_store_view(request):
     context = {
         "merchant": merchant,
         "products": _one_per_category(product_list(merchant=merchant, is_active=True).order_by("id")),
-        "widget_src": request.build_absolute_uri(reverse("chat_widget_script", args=[chat_settings.widget_token])),
+        "widget_src": request.build_absolute_uri(
+            reverse("chat_widget_script", args=[chat_settings.widget_token])
+        ),
         "widget_enabled": chat_settings.widget_enabled,
     }
     return render(request, "chat/demo_store.html", context)

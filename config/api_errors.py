@@ -61,7 +61,9 @@ def _from_django_request_error(exc):
     if isinstance(exc, TooManyFilesSent):
         return TooManyFields(f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files in one request.")
     if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge(f"The request body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+        return PayloadTooLarge(
+            f"The request body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
     return BadRequest()
 
 

@@ -18,7 +18,9 @@ class ErrorSerializer(serializers.Serializer):
     """The shape of every API error (config/api_errors.py); some errors add fields of their own."""
 
     message = serializers.CharField(help_text="What went wrong, for people.")
-    code = serializers.CharField(help_text="What went wrong, for programs: `invalid`, `not_found`, `throttled`...")
+    code = serializers.CharField(
+        help_text="What went wrong, for programs: `invalid`, `not_found`, `throttled`..."
+    )
     field_errors = serializers.DictField(
         child=serializers.JSONField(),
         required=False,

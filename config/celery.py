@@ -40,27 +40,40 @@ def _configure(sender: Celery, **kwargs) -> None:
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
         beat_schedule={
-            "requeue-stale-jobs": {"task": "ml.tasks.requeue_stale_jobs", "schedule": 60.0, "options": {"queue": "ml"}},
+            "requeue-stale-jobs": {
+                "task": "ml.tasks.requeue_stale_jobs",
+                "schedule": 60.0,
+                "options": {"queue": "ml"},
+            },
             "publish-scheduled-content": {
-                "task": "marketing.tasks.publish_scheduled_content_task", "schedule": 60.0,
+                "task": "marketing.tasks.publish_scheduled_content_task",
+                "schedule": 60.0,
                 "options": {"queue": "default"},
             },
             "requeue-stale-generation-jobs": {
-                "task": "marketing.tasks.requeue_stale_generation_jobs", "schedule": 60.0, "options": {"queue": "ml"},
+                "task": "marketing.tasks.requeue_stale_generation_jobs",
+                "schedule": 60.0,
+                "options": {"queue": "ml"},
             },
             "chat-sweep-stale-replies": {
-                "task": "chat.tasks.sweep_stale_replies_task", "schedule": 60.0, "options": {"queue": "chat"},
+                "task": "chat.tasks.sweep_stale_replies_task",
+                "schedule": 60.0,
+                "options": {"queue": "chat"},
             },
             "chat-embed-stale-catalogs": {
-                "task": "chat.tasks.embed_stale_catalogs_task", "schedule": 600.0, "options": {"queue": "ml"},
+                "task": "chat.tasks.embed_stale_catalogs_task",
+                "schedule": 600.0,
+                "options": {"queue": "ml"},
             },
             "copy-learning": {
                 "task": "marketing.tasks.copy_learning_sweep_task",
-                "schedule": float(settings.COPY_LEARNING_SCHEDULE_SECONDS), "options": {"queue": "default"},
+                "schedule": float(settings.COPY_LEARNING_SCHEDULE_SECONDS),
+                "options": {"queue": "default"},
             },
             "chat-incremental-finetune": {
                 "task": "chat.training_tasks.incremental_finetune_sweep_task",
-                "schedule": float(settings.CHAT_INCREMENTAL_FINETUNE_SCHEDULE_SECONDS), "options": {"queue": "default"},
+                "schedule": float(settings.CHAT_INCREMENTAL_FINETUNE_SCHEDULE_SECONDS),
+                "options": {"queue": "default"},
             },
         },
         beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
@@ -78,7 +91,8 @@ def _configure(sender: Celery, **kwargs) -> None:
         }
     backend = str(settings.CELERY_RESULT_BACKEND)
     if backend.startswith("file://"):
-        os.makedirs(backend[len("file://"):], exist_ok=True)
+        os.makedirs(backend[len("file://") :], exist_ok=True)
+
 
 app.autodiscover_tasks()
 app.autodiscover_tasks(related_name="training_tasks")

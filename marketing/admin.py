@@ -19,9 +19,7 @@ from storyfront.validators import validate_outbound_url
 
 def _pretty_json(value) -> str:
     # format_html escapes the JSON, so model-written text stays inert.
-    return format_html(
-        "<pre class='pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False)
-    )
+    return format_html("<pre class='pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -42,8 +42,16 @@ HELDOUT_MODULO = 10
 LEARNED_STATUSES = (ContentPiece.Status.APPROVED, ContentPiece.Status.PUBLISHED)
 # A catalog pair is ~450 tokens with the prompt's rules and worked example; 640 keeps the whole description.
 HYPERPARAMETER_DEFAULTS = {
-    "method": "lora", "epochs": 1, "max_steps": 60, "max_seq_len": 640, "batch_size": 8,
-    "learning_rate": 3e-4, "eval_every": 0, "checkpoint_every": 20, "early_stopping_patience": 0, "seed": 0,
+    "method": "lora",
+    "epochs": 1,
+    "max_steps": 60,
+    "max_seq_len": 640,
+    "batch_size": 8,
+    "learning_rate": 3e-4,
+    "eval_every": 0,
+    "checkpoint_every": 20,
+    "early_stopping_patience": 0,
+    "seed": 0,
 }
 
 
@@ -71,7 +79,9 @@ def copy_training_data(*, merchant: Merchant) -> dict:
     voice = brand_voice_get(merchant=merchant)
     voice_dict = voice.as_prompt_dict() if voice else None
     products = list(
-        Product.objects.filter(merchant=merchant, is_active=True).exclude(description="").select_related("category")
+        Product.objects.filter(merchant=merchant, is_active=True)
+        .exclude(description="")
+        .select_related("category")
         .order_by("id")[: settings.COPY_FINETUNE_MAX_PRODUCTS]
     )
     train, heldout_records, heldout_ids = [], [], []
@@ -120,8 +130,13 @@ def copy_training_data(*, merchant: Merchant) -> dict:
 
 @transaction.atomic
 def copy_finetune_start(
-    *, merchant: Merchant, actor: Actor, hyperparameters: dict | None = None, name: str = "",
-    auto_promote: bool = True, trigger: str = "manual",
+    *,
+    merchant: Merchant,
+    actor: Actor,
+    hyperparameters: dict | None = None,
+    name: str = "",
+    auto_promote: bool = True,
+    trigger: str = "manual",
 ) -> Job:
     """Queue a copy fine-tune of the merchant's serving copy model on their catalog and approved pieces."""
     hp = {**HYPERPARAMETER_DEFAULTS, **(hyperparameters or {})}
@@ -154,21 +169,37 @@ def copy_finetune_start(
         )
     stamp = name or "copy"
     dataset = training_dataset_create(
-        merchant=merchant, name=f"{stamp} training", purpose=Purpose.COPY, records=data["records"],
+        merchant=merchant,
+        name=f"{stamp} training",
+        purpose=Purpose.COPY,
+        records=data["records"],
         source="copy:catalog+pieces",
     )
     eval_dataset = training_dataset_create(
-        merchant=merchant, name=f"{stamp} held-out", purpose=Purpose.COPY, records=data["eval_records"],
+        merchant=merchant,
+        name=f"{stamp} held-out",
+        purpose=Purpose.COPY,
+        records=data["eval_records"],
         source="copy:heldout-catalog",
     )
     return finetune_start(
-        merchant=merchant, actor=actor, purpose=Purpose.COPY, start_from=start_from, dataset=dataset,
-        hyperparameters=hp, name=name,
+        merchant=merchant,
+        actor=actor,
+        purpose=Purpose.COPY,
+        start_from=start_from,
+        dataset=dataset,
+        hyperparameters=hp,
+        name=name,
         extra_params={
-            "runner": RUNNER, "auto_promote": auto_promote, "trigger": trigger,
-            "eval_dataset_id": eval_dataset.pk, "eval_product_ids": data["eval_product_ids"],
-            "catalog_pairs": data["catalog_pairs"], "piece_pairs": data["piece_pairs"],
-            "edited_pieces": data["edited_pieces"], "piece_ids": data["piece_ids"],
+            "runner": RUNNER,
+            "auto_promote": auto_promote,
+            "trigger": trigger,
+            "eval_dataset_id": eval_dataset.pk,
+            "eval_product_ids": data["eval_product_ids"],
+            "catalog_pairs": data["catalog_pairs"],
+            "piece_pairs": data["piece_pairs"],
+            "edited_pieces": data["edited_pieces"],
+            "piece_ids": data["piece_ids"],
         },
     )
 
@@ -189,13 +220,17 @@ def copy_learning_sweep(*, minimum: int | None = None) -> list[int]:
     minimum = settings.COPY_FINETUNE_MIN_NEW_PIECES if minimum is None else minimum
     started = []
     merchant_ids = (
-        ContentPiece.objects.filter(status__in=LEARNED_STATUSES).values_list("merchant_id", flat=True).distinct()
+        ContentPiece.objects.filter(status__in=LEARNED_STATUSES)
+        .values_list("merchant_id", flat=True)
+        .distinct()
     )
     for merchant in Merchant.objects.filter(pk__in=list(merchant_ids)):
         if new_approvals_since_last_run(merchant=merchant) < minimum or copy_job_running(merchant=merchant):
             continue
         try:
-            job = copy_finetune_start(merchant=merchant, actor=Actor.system("copy-learning"), trigger="schedule")
+            job = copy_finetune_start(
+                merchant=merchant, actor=Actor.system("copy-learning"), trigger="schedule"
+            )
         except CopyFinetuneRefused as exc:
             logger.info("Copy learning for %s skipped: %s", merchant.slug, exc.message)
             continue

@@ -14,7 +14,9 @@ from marketing.copy_training import CopyFinetuneRefused, copy_finetune_start
 @require_POST
 def copy_finetune_view(request):
     try:
-        job = copy_finetune_start(merchant=request.merchant, actor=Actor.for_user(request.user), trigger="dashboard")
+        job = copy_finetune_start(
+            merchant=request.merchant, actor=Actor.for_user(request.user), trigger="dashboard"
+        )
     except CopyFinetuneRefused as exc:
         messages.error(request, f"The copy model was not fine-tuned: {exc.message}")
         return redirect("ml:model_list")

@@ -37,12 +37,16 @@ def copy_finetune_run(job: Job) -> str:
     start_from = job.base_version
     products = list(
         Product.objects.filter(merchant=job.merchant, pk__in=params.get("eval_product_ids") or [])
-        .select_related("category").order_by("id")
+        .select_related("category")
+        .order_by("id")
     )
 
     def evaluate(result: FinetuneResult) -> dict:
-        job_log(job.pk, f"Writing descriptions for {len(products)} held-out product(s) with {start_from.name} "
-                        "and with the new version.")
+        job_log(
+            job.pk,
+            f"Writing descriptions for {len(products)} held-out product(s) with {start_from.name} "
+            "and with the new version.",
+        )
         parent = copy_quality(generator_for(start_from), products, job=job)
         tuned = copy_quality(_result_generator(result, start_from), products, job=job)
         return {
@@ -72,7 +76,10 @@ def copy_quality(generator, products: list[Product], *, job: Job) -> dict:
         messages = build_copy_messages(facts, channel=CHANNEL, length=Length.MEDIUM, brand_voice=voice_dict)
         items.append((facts, messages, CopyChecker(facts, banned_words=banned, brand_voice=voice_dict)))
     choices = write_copy(
-        generator, items, channel=CHANNEL, candidates=CANDIDATES,
+        generator,
+        items,
+        channel=CHANNEL,
+        candidates=CANDIDATES,
         sampling={**SAMPLING, "max_new_tokens": MAX_NEW_TOKENS[CHANNEL][Length.MEDIUM]},
         seed_of=lambda i, j: _seed("copy-eval", job.pk, products[i].pk, j),
     )
@@ -82,7 +89,9 @@ def copy_quality(generator, products: list[Product], *, job: Job) -> dict:
     return {
         "approvable": round(sum(c.report.approvable for c in choices) / n, 4),
         "unsupported": round(sum(bool(c.report.unsupported) for c in choices) / n, 4),
-        "fact_coverage": round(sum(fact_coverage(t, product_facts(p)) for t, p in zip(texts, products)) / n, 4),
+        "fact_coverage": round(
+            sum(fact_coverage(t, product_facts(p)) for t, p in zip(texts, products)) / n, 4
+        ),
         "rouge_l": round(sum(rouge_l(t, r) for t, r in zip(texts, refs)) / n, 4),
         "chrf": round(sum(chrf(t, r) for t, r in zip(texts, refs)) / n, 4),
     }

@@ -26,8 +26,11 @@ LANGUAGES = (
 )
 PRODUCT_MODES = (("pick", "Pick products"), ("filter", "Use a catalog filter"))
 FILTER_FIELDS = {
-    "filter_search": "search", "filter_category": "category", "filter_brand": "brand",
-    "filter_min_price": "min_price", "filter_max_price": "max_price",
+    "filter_search": "search",
+    "filter_category": "category",
+    "filter_brand": "brand",
+    "filter_min_price": "min_price",
+    "filter_max_price": "max_price",
 }
 
 # What each channel calls its fields, in the order the channel has them (grounding's CHANNEL_FIELDS).
@@ -54,37 +57,58 @@ def add_service_errors(form: forms.Form, error: ValidationError, *, field_map: d
 class CampaignForm(forms.Form):
     name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autocomplete": "off"}))
     goal = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What the copy should achieve, e.g. “launch the spring range to returning customers”.",
     )
-    channel = forms.ChoiceField(choices=Channel.choices, widget=forms.RadioSelect, initial=Channel.PRODUCT_DESCRIPTION)
+    channel = forms.ChoiceField(
+        choices=Channel.choices, widget=forms.RadioSelect, initial=Channel.PRODUCT_DESCRIPTION
+    )
     product_mode = forms.ChoiceField(
-        label="Products", choices=PRODUCT_MODES, widget=forms.RadioSelect, initial="pick",
+        label="Products",
+        choices=PRODUCT_MODES,
+        widget=forms.RadioSelect,
+        initial="pick",
     )
     products = forms.ModelMultipleChoiceField(queryset=None, required=False)
     filter_search = forms.CharField(
-        label="Words", required=False, max_length=200,
+        label="Words",
+        required=False,
+        max_length=200,
         help_text="Every word must appear in the SKU, title, brand or description.",
     )
     filter_category = forms.ChoiceField(label="Category", required=False)
     filter_brand = forms.ChoiceField(label="Brand", required=False)
-    filter_min_price = forms.DecimalField(label="Min price", required=False, min_value=0, max_digits=12, decimal_places=2)
-    filter_max_price = forms.DecimalField(label="Max price", required=False, min_value=0, max_digits=12, decimal_places=2)
+    filter_min_price = forms.DecimalField(
+        label="Min price", required=False, min_value=0, max_digits=12, decimal_places=2
+    )
+    filter_max_price = forms.DecimalField(
+        label="Max price", required=False, min_value=0, max_digits=12, decimal_places=2
+    )
     target_segment = forms.CharField(
-        label="Audience", required=False, max_length=200,
+        label="Audience",
+        required=False,
+        max_length=200,
         help_text="Who the copy is for, e.g. “lapsed customers”. Leave empty for everyone.",
     )
     tone = forms.CharField(
-        required=False, max_length=100, help_text="Adds to your brand voice for this campaign, e.g. “festive”.",
+        required=False,
+        max_length=100,
+        help_text="Adds to your brand voice for this campaign, e.g. “festive”.",
     )
     length = forms.ChoiceField(choices=Length.choices, widget=forms.RadioSelect, initial=Length.MEDIUM)
     language = forms.ChoiceField(choices=LANGUAGES, initial="en")
     variants_per_product = forms.IntegerField(
-        label="Variants per product", min_value=1, max_value=MAX_VARIANTS, initial=1,
+        label="Variants per product",
+        min_value=1,
+        max_value=MAX_VARIANTS,
+        initial=1,
         help_text=f"1 to {MAX_VARIANTS}; each is written separately so you can pick the best.",
     )
     publish_at = forms.DateTimeField(
-        label="Publish automatically from", required=False,
+        label="Publish automatically from",
+        required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         help_text="Optional. From then on, approved pieces are published without a click.",
@@ -100,25 +124,35 @@ class CampaignForm(forms.Form):
         self.fields["filter_category"].choices = [("", "Any category")] + [
             (c.slug, c.name) for c in category_list(merchant=merchant)
         ]
-        self.fields["filter_brand"].choices = [("", "Any brand")] + [(b, b) for b in brand_list(merchant=merchant)]
+        self.fields["filter_brand"].choices = [("", "Any brand")] + [
+            (b, b) for b in brand_list(merchant=merchant)
+        ]
         language = (campaign.language if campaign else None) or "en"
         if language not in dict(LANGUAGES):
             self.fields["language"].choices = [*LANGUAGES, (language, language)]
         self.channel_locked = bool(campaign and campaign.piece_count)
         if self.channel_locked:
             self.fields["channel"].disabled = True
-            self.fields["channel"].help_text = "Copy has been written for this channel, so it can no longer change."
+            self.fields[
+                "channel"
+            ].help_text = "Copy has been written for this channel, so it can no longer change."
 
     @staticmethod
     def initial_for(campaign: Campaign) -> dict:
         product_ids = [p.pk for p in campaign.products.all()]
         current_filter = campaign.product_filter or {}
         initial = {
-            "name": campaign.name, "goal": campaign.goal, "channel": campaign.channel,
+            "name": campaign.name,
+            "goal": campaign.goal,
+            "channel": campaign.channel,
             "product_mode": "pick" if product_ids or not current_filter else "filter",
-            "products": product_ids, "target_segment": campaign.target_segment, "tone": campaign.tone,
-            "length": campaign.length, "language": campaign.language,
-            "variants_per_product": campaign.variants_per_product, "publish_at": campaign.publish_at,
+            "products": product_ids,
+            "target_segment": campaign.target_segment,
+            "tone": campaign.tone,
+            "length": campaign.length,
+            "language": campaign.language,
+            "variants_per_product": campaign.variants_per_product,
+            "publish_at": campaign.publish_at,
         }
         for field, key in FILTER_FIELDS.items():
             initial[field] = current_filter.get(key, "")
@@ -142,7 +176,9 @@ class CampaignForm(forms.Form):
                 self.add_error("products", f"At most {MAX_CAMPAIGN_PRODUCTS:,} products per campaign.")
         elif mode == "filter":
             if not any(data.get(field) not in (None, "") for field in FILTER_FIELDS):
-                self.add_error(None, "Give at least one catalog filter (words, category, brand or a price range).")
+                self.add_error(
+                    None, "Give at least one catalog filter (words, category, brand or a price range)."
+                )
             low, high = data.get("filter_min_price"), data.get("filter_max_price")
             if low is not None and high is not None and low > high:
                 self.add_error("filter_max_price", "The max price is below the min price.")
@@ -158,9 +194,14 @@ class CampaignForm(forms.Form):
         data = self.cleaned_data
         picking = data["product_mode"] == "pick"
         kwargs = {
-            "name": data["name"].strip(), "goal": data["goal"].strip(), "target_segment": data["target_segment"].strip(),
-            "tone": data["tone"].strip(), "length": data["length"], "language": data["language"],
-            "variants_per_product": data["variants_per_product"], "publish_at": data["publish_at"],
+            "name": data["name"].strip(),
+            "goal": data["goal"].strip(),
+            "target_segment": data["target_segment"].strip(),
+            "tone": data["tone"].strip(),
+            "length": data["length"],
+            "language": data["language"],
+            "variants_per_product": data["variants_per_product"],
+            "publish_at": data["publish_at"],
             "products": list(data["products"]) if picking else [],
             "product_filter": {} if picking else self.product_filter(),
         }
@@ -194,24 +235,38 @@ def _split_paragraphs(text: str) -> list[str]:
 
 class BrandVoiceForm(forms.Form):
     tone_words = forms.CharField(
-        label="Tone words", required=False, max_length=2000,
+        label="Tone words",
+        required=False,
+        max_length=2000,
         help_text="Separated by commas, e.g. warm, playful, concise.",
     )
     audience = forms.CharField(
-        required=False, max_length=500, help_text="Who you write for, e.g. “outdoor families who buy to last”.",
+        required=False,
+        max_length=500,
+        help_text="Who you write for, e.g. “outdoor families who buy to last”.",
     )
     do_list = forms.CharField(
-        label="Always", required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text="One rule per line.",
+        label="Always",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One rule per line.",
     )
     dont_list = forms.CharField(
-        label="Never", required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text="One rule per line.",
+        label="Never",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One rule per line.",
     )
     banned_words = forms.CharField(
-        label="Banned words", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Banned words",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Separated by commas or lines. A piece that uses one cannot be approved until it is edited.",
     )
     examples = forms.CharField(
-        label="Example texts", required=False, widget=forms.Textarea(attrs={"rows": 8}),
+        label="Example texts",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
         help_text="A few texts in your voice. Leave an empty line between examples.",
     )
 
@@ -220,9 +275,12 @@ class BrandVoiceForm(forms.Form):
         if voice is None:
             return {}
         return {
-            "tone_words": ", ".join(voice.tone_words), "audience": voice.audience,
-            "do_list": "\n".join(voice.do_list), "dont_list": "\n".join(voice.dont_list),
-            "banned_words": ", ".join(voice.banned_words), "examples": "\n\n".join(voice.examples),
+            "tone_words": ", ".join(voice.tone_words),
+            "audience": voice.audience,
+            "do_list": "\n".join(voice.do_list),
+            "dont_list": "\n".join(voice.dont_list),
+            "banned_words": ", ".join(voice.banned_words),
+            "examples": "\n\n".join(voice.examples),
         }
 
     def service_kwargs(self) -> dict:
@@ -248,14 +306,19 @@ class ContentEditForm(forms.Form):
         labels = FIELD_LABELS[channel]
         for name in CHANNEL_FIELDS[channel]:
             long_text = name == "body" and channel not in ("sms", "ad_headline")
-            widget = forms.Textarea(attrs={"rows": 6 if long_text else 2}) if name == "body" else forms.TextInput()
+            widget = (
+                forms.Textarea(attrs={"rows": 6 if long_text else 2}) if name == "body" else forms.TextInput()
+            )
             widget.attrs.update({"maxlength": MAX_FIELD_CHARS[name], "data-count-chars": ""})
             channel_max = CHANNEL_LIMITS[channel].get(name, {}).get("max_chars")
             if channel_max:
                 widget.attrs["data-limit"] = channel_max
             self.fields[name] = forms.CharField(
-                label=labels.get(name, name.capitalize()), required=False, strip=False,
-                max_length=MAX_FIELD_CHARS[name], widget=widget,
+                label=labels.get(name, name.capitalize()),
+                required=False,
+                strip=False,
+                max_length=MAX_FIELD_CHARS[name],
+                widget=widget,
             )
 
 
@@ -273,7 +336,12 @@ class ReviewFilterForm(forms.Form):
     )
     FLAG_CHOICES = (("", "Any checks"), ("flagged", "Flagged"), ("passing", "Passing every check"))
     DEFAULT_PER_PAGE = 25
-    PER_PAGE_CHOICES = (("25", "25 per page"), ("50", "50 per page"), ("100", "100 per page"), ("200", "200 per page"))
+    PER_PAGE_CHOICES = (
+        ("25", "25 per page"),
+        ("50", "50 per page"),
+        ("100", "100 per page"),
+        ("200", "200 per page"),
+    )
 
     campaign = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
@@ -283,7 +351,9 @@ class ReviewFilterForm(forms.Form):
 
     def __init__(self, *args, campaigns: list[dict], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["campaign"].choices = [("", "All campaigns")] + [(str(c["id"]), c["name"]) for c in campaigns]
+        self.fields["campaign"].choices = [("", "All campaigns")] + [
+            (str(c["id"]), c["name"]) for c in campaigns
+        ]
 
     def filters(self) -> dict:
         """Valid values only: campaign (id or None), status ("all" or one status), channel, flag, per_page."""

@@ -81,7 +81,10 @@ PRODUCTS_SHOWN = 8
 BULK_MAX_IDS = 500
 SKIPPED_SHOWN = 5
 MESSAGE_LEVELS = {
-    "success": messages.SUCCESS, "info": messages.INFO, "warning": messages.WARNING, "error": messages.ERROR,
+    "success": messages.SUCCESS,
+    "info": messages.INFO,
+    "warning": messages.WARNING,
+    "error": messages.ERROR,
 }
 
 
@@ -106,7 +109,9 @@ def _roles(request) -> dict:
 def _return_to(request, default: str) -> str:
     """Where a plain (no-JS) form post goes back to: the page it came from, if it is one of ours."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
@@ -176,7 +181,9 @@ def campaign_create_view(request):
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            messages.success(request, f"Campaign “{campaign.name}” created. Generate its copy when you are ready.")
+            messages.success(
+                request, f"Campaign “{campaign.name}” created. Generate its copy when you are ready."
+            )
             return redirect("marketing:campaign_detail", campaign_id=campaign.pk)
     return _campaign_form_page(request, form, status=400)
 
@@ -186,7 +193,9 @@ def campaign_edit_view(request, campaign_id: int):
     merchant = request.merchant
     campaign = campaign_get(merchant=merchant, campaign_id=campaign_id)
     if request.method != "POST":
-        return _campaign_form_page(request, CampaignForm(merchant=merchant, campaign=campaign), campaign=campaign)
+        return _campaign_form_page(
+            request, CampaignForm(merchant=merchant, campaign=campaign), campaign=campaign
+        )
     form = CampaignForm(request.POST, merchant=merchant, campaign=campaign)
     if form.is_valid():
         try:
@@ -238,7 +247,8 @@ def campaign_generate_view(request, campaign_id: int):
     else:
         count = job.progress_total
         messages.success(
-            request, f"Writing copy for {count} product{'s' if count != 1 else ''}. Pieces appear in Review as they are written."
+            request,
+            f"Writing copy for {count} product{'s' if count != 1 else ''}. Pieces appear in Review as they are written.",
         )
     return redirect("marketing:campaign_detail", campaign_id=campaign.pk)
 
@@ -276,8 +286,10 @@ def _recheck_summary(report) -> tuple[int, str]:
         moved = report.moved_to_review
         parts.append(f"{moved} approved piece{'s' if moved != 1 else ''} went back to review")
     if report.remaining:
-        parts.append(f"{report.remaining} more {'is' if report.remaining == 1 else 'are'} being rechecked in the "
-                     "background")
+        parts.append(
+            f"{report.remaining} more {'is' if report.remaining == 1 else 'are'} being rechecked in the "
+            "background"
+        )
     text = "; ".join(parts) + "."
     return (messages.WARNING if report.newly_blocked else messages.SUCCESS), text
 
@@ -330,16 +342,22 @@ def _int_list(values) -> list[int]:
 def product_picker_view(request):
     """The chosen products (kept checked) and the catalog matches of the search box, unchecked."""
     selected_ids = _int_list(request.GET.getlist("products"))
-    selected = list(product_list(merchant=request.merchant).filter(pk__in=selected_ids).order_by("title", "id"))
+    selected = list(
+        product_list(merchant=request.merchant).filter(pk__in=selected_ids).order_by("title", "id")
+    )
     query = request.GET.get("picker_q", "").strip()[:200]
-    context = {"selected_products": selected, **_picker_results(request.merchant, query=query, exclude=selected_ids)}
+    context = {
+        "selected_products": selected,
+        **_picker_results(request.merchant, query=query, exclude=selected_ids),
+    }
     return render(request, "marketing/partials/_product_picker.html", context)
 
 
 def _filter_preview(merchant, values) -> dict:
     """How many active products a catalog filter matches right now, with a few of their titles."""
     product_filter = {
-        key: str(values.get(field) or "").strip()[:200] for field, key in FILTER_FIELDS.items()
+        key: str(values.get(field) or "").strip()[:200]
+        for field, key in FILTER_FIELDS.items()
         if str(values.get(field) or "").strip()
     }
     if not product_filter:
@@ -348,7 +366,9 @@ def _filter_preview(merchant, values) -> dict:
     return {
         "has_filter": True,
         "match_count": matches.count(),
-        "match_titles": list(matches.order_by("title").values_list("title", flat=True)[:FILTER_PREVIEW_TITLES]),
+        "match_titles": list(
+            matches.order_by("title").values_list("title", flat=True)[:FILTER_PREVIEW_TITLES]
+        ),
     }
 
 
@@ -396,7 +416,9 @@ def _review_url(**params) -> str:
 
 def _queue_context(request, params) -> dict:
     merchant = request.merchant
-    campaigns = [{"id": pk, "name": name} for pk, name in campaign_list(merchant=merchant).values_list("id", "name")]
+    campaigns = [
+        {"id": pk, "name": name} for pk, name in campaign_list(merchant=merchant).values_list("id", "name")
+    ]
     form = ReviewFilterForm(params, campaigns=campaigns)
     filters = form.filters()
     flagged = {"flagged": True, "passing": False}.get(filters["flag"])
@@ -406,8 +428,12 @@ def _queue_context(request, params) -> dict:
     counts = dict(scoped.order_by().values_list("status").annotate(n=Count("id")))
     pieces = scoped if filters["status"] == "all" else scoped.filter(status=filters["status"])
     page = Paginator(pieces, filters["per_page"]).get_page(params.get("page"))
-    regenerating = content_regenerating_ids(merchant=merchant, piece_ids=[piece.pk for piece in page.object_list])
-    page.object_list = [_piece_for_display(piece, regenerating=piece.pk in regenerating) for piece in page.object_list]
+    regenerating = content_regenerating_ids(
+        merchant=merchant, piece_ids=[piece.pk for piece in page.object_list]
+    )
+    page.object_list = [
+        _piece_for_display(piece, regenerating=piece.pk in regenerating) for piece in page.object_list
+    ]
     base = {key: filters[key] for key in ("campaign", "channel", "flag")}
     per_page = filters["per_page"] if filters["per_page"] != ReviewFilterForm.DEFAULT_PER_PAGE else None
     status_tabs = [
@@ -422,10 +448,14 @@ def _queue_context(request, params) -> dict:
         if value != "draft" or counts.get("draft")
     ]
     page_urls = {
-        "previous": _review_url(**base, status=filters["status"], per_page=per_page, page=page.previous_page_number())
-        if page.has_previous() else None,
+        "previous": _review_url(
+            **base, status=filters["status"], per_page=per_page, page=page.previous_page_number()
+        )
+        if page.has_previous()
+        else None,
         "next": _review_url(**base, status=filters["status"], per_page=per_page, page=page.next_page_number())
-        if page.has_next() else None,
+        if page.has_next()
+        else None,
     }
     selected_campaign = next((c for c in campaigns if c["id"] == filters["campaign"]), None)
     return {
@@ -437,8 +467,12 @@ def _queue_context(request, params) -> dict:
         "pieces": page.object_list,
         "status_tabs": status_tabs,
         "filtered": any(base.values()),
-        "passing_ids": [p.pk for p in page.object_list if p.passes and p.status == ContentPiece.Status.IN_REVIEW],
-        "return_to": request.get_full_path() if request.method == "GET" else _review_url(
+        "passing_ids": [
+            p.pk for p in page.object_list if p.passes and p.status == ContentPiece.Status.IN_REVIEW
+        ],
+        "return_to": request.get_full_path()
+        if request.method == "GET"
+        else _review_url(
             **base, status=filters["status"], per_page=per_page, page=page.number if page.number > 1 else None
         ),
         **_roles(request),
@@ -463,8 +497,11 @@ def bulk_approve_view(request):
     use_page = request.POST.get("action") == "page"
     ids = _int_list(request.POST.getlist("page_ids" if use_page else "ids"))[:BULK_MAX_IDS]
     if not ids:
-        return _bulk_answer(request, messages.INFO,
-                            "Nothing was selected: tick the pieces to approve, or approve all passing ones.")
+        return _bulk_answer(
+            request,
+            messages.INFO,
+            "Nothing was selected: tick the pieces to approve, or approve all passing ones.",
+        )
     pieces = content_list(merchant=request.merchant).filter(pk__in=ids).order_by("id")
     result = content_bulk_approve(merchant=request.merchant, actor=_actor(request), pieces=pieces)
     return _bulk_answer(request, *_bulk_summary(len(result.approved), _skipped(ids, result), verb="Approved"))
@@ -474,16 +511,25 @@ def bulk_approve_view(request):
 @require_POST
 def bulk_reject_view(request):
     """Reject the checked pieces with one reason."""
+
     def reject(pieces):
         return content_bulk_reject(
-            merchant=request.merchant, actor=_actor(request), pieces=pieces, reason=request.POST.get("reason", "")
+            merchant=request.merchant,
+            actor=_actor(request),
+            pieces=pieces,
+            reason=request.POST.get("reason", ""),
         )
 
     try:
-        return _bulk_selected(request, reject, verb="Rejected", nothing="Nothing was selected: tick the pieces to reject.")
+        return _bulk_selected(
+            request, reject, verb="Rejected", nothing="Nothing was selected: tick the pieces to reject."
+        )
     except ValidationError:
-        return _bulk_answer(request, messages.ERROR,
-                            "Say why the selected pieces are rejected (the reason box beside Reject selected).")
+        return _bulk_answer(
+            request,
+            messages.ERROR,
+            "Say why the selected pieces are rejected (the reason box beside Reject selected).",
+        )
 
 
 @merchant_required("edit")
@@ -492,8 +538,11 @@ def bulk_regenerate_view(request):
     """Write the checked pieces again (each keeps its current text as a revision)."""
     return _bulk_selected(
         request,
-        lambda pieces: content_bulk_regenerate(merchant=request.merchant, actor=_actor(request), pieces=pieces),
-        verb="Queued for regeneration", nothing="Nothing was selected: tick the pieces to regenerate.",
+        lambda pieces: content_bulk_regenerate(
+            merchant=request.merchant, actor=_actor(request), pieces=pieces
+        ),
+        verb="Queued for regeneration",
+        nothing="Nothing was selected: tick the pieces to regenerate.",
     )
 
 
@@ -506,14 +555,18 @@ def _bulk_selected(request, act, *, verb: str, nothing: str):
 
 
 def _skipped(ids: list[int], result) -> dict:
-    return {**{pk: "not found" for pk in set(ids) - set(result.approved) - set(result.skipped)}, **result.skipped}
+    return {
+        **{pk: "not found" for pk in set(ids) - set(result.approved) - set(result.skipped)},
+        **result.skipped,
+    }
 
 
 def _bulk_answer(request, level: int, text: str):
     if _wants_partial(request):
         level_name = {value: name for name, value in MESSAGE_LEVELS.items()}[level]
         context = {
-            "section": "review", **_queue_context(request, request.POST),
+            "section": "review",
+            **_queue_context(request, request.POST),
             "queue_notice": {"level": level_name, "text": text},
         }
         return render(request, "marketing/partials/_review_queue.html", context)
@@ -543,9 +596,18 @@ class Span:
 
 # What each kind of finding is called on a card (the reason says what fact it failed against).
 CLAIM_KIND_LABELS = {
-    "price": "Price", "number": "Number", "percentage": "Percentage", "measurement": "Measurement",
-    "material": "Material", "claim": "Claim", "term": "Unverified", "colour": "Wrong colour",
-    "product_type": "Product type", "audience": "Audience", "name": "Name", "retailer": "Shop or site",
+    "price": "Price",
+    "number": "Number",
+    "percentage": "Percentage",
+    "measurement": "Measurement",
+    "material": "Material",
+    "claim": "Claim",
+    "term": "Unverified",
+    "colour": "Wrong colour",
+    "product_type": "Product type",
+    "audience": "Audience",
+    "name": "Name",
+    "retailer": "Shop or site",
     "contradiction": "Contradiction",
 }
 
@@ -559,15 +621,17 @@ def _claims(grounding) -> list[dict]:
             continue
         start, end = claim.get("start"), claim.get("end")
         kind = claim.get("kind") if claim.get("kind") in CLAIM_KINDS else "claim"
-        claims.append({
-            "text": str(claim.get("text") or ""),
-            "kind": kind,
-            "kind_label": CLAIM_KIND_LABELS.get(kind, "Unsupported claim"),
-            "field": str(claim.get("field") or ""),
-            "start": start if isinstance(start, int) and not isinstance(start, bool) else None,
-            "end": end if isinstance(end, int) and not isinstance(end, bool) else None,
-            "reason": str(claim.get("reason") or ""),
-        })
+        claims.append(
+            {
+                "text": str(claim.get("text") or ""),
+                "kind": kind,
+                "kind_label": CLAIM_KIND_LABELS.get(kind, "Unsupported claim"),
+                "field": str(claim.get("field") or ""),
+                "start": start if isinstance(start, int) and not isinstance(start, bool) else None,
+                "end": end if isinstance(end, int) and not isinstance(end, bool) else None,
+                "reason": str(claim.get("reason") or ""),
+            }
+        )
     return claims
 
 
@@ -577,8 +641,12 @@ def _claim_spans(text: str, claims: list[dict]) -> list[Span]:
     spans = []
     for claim in claims:
         start, end = claim["start"], claim["end"]
-        if not (start is not None and end is not None and 0 <= start < end <= len(text)
-                and (not claim["text"] or text[start:end] == claim["text"])):
+        if not (
+            start is not None
+            and end is not None
+            and 0 <= start < end <= len(text)
+            and (not claim["text"] or text[start:end] == claim["text"])
+        ):
             found = text.find(claim["text"]) if claim["text"] else -1
             if found < 0:
                 continue
@@ -599,11 +667,16 @@ def highlight_claims(text: str, claims: list[dict]):
     marked safe as it stands."""
     parts, position = [], 0
     for span in _claim_spans(text, claims):
-        parts.append(escape(text[position:span.start]))
-        parts.append(format_html(
-            '<mark class="claim claim-{}" data-claim title="Unsupported {}: {}">{}</mark>',
-            span.kind, span.kind, span.reason, text[span.start:span.end],
-        ))
+        parts.append(escape(text[position : span.start]))
+        parts.append(
+            format_html(
+                '<mark class="claim claim-{}" data-claim title="Unsupported {}: {}">{}</mark>',
+                span.kind,
+                span.kind,
+                span.reason,
+                text[span.start : span.end],
+            )
+        )
         position = span.end
     parts.append(escape(text[position:]))
     return format_html_join("", "{}", ((part,) for part in parts))
@@ -616,12 +689,22 @@ def _limit_meter(channel: str, name: str, fields: dict) -> dict | None:
         return None
     text = (fields.get(name) or "").strip()
     if "max_items" in limit:
-        used = len(hashtag_list(text)) + (len(re.findall(r"#\w+", fields.get("body", ""))) if channel == "social_post" else 0)
-        return {"used": used, "max": limit["max_items"], "unit": "hashtags", "over": used > limit["max_items"],
-                "under": False}
+        used = len(hashtag_list(text)) + (
+            len(re.findall(r"#\w+", fields.get("body", ""))) if channel == "social_post" else 0
+        )
+        return {
+            "used": used,
+            "max": limit["max_items"],
+            "unit": "hashtags",
+            "over": used > limit["max_items"],
+            "under": False,
+        }
     maximum, minimum = limit.get("max_chars"), limit.get("min_chars", 0)
     return {
-        "used": len(text), "max": maximum, "min": minimum, "unit": "characters",
+        "used": len(text),
+        "max": maximum,
+        "min": minimum,
+        "unit": "characters",
         "over": maximum is not None and len(text) > maximum,
         "under": bool(minimum) and len(text) < minimum,
     }
@@ -686,14 +769,31 @@ def _recheck_notice(piece: ContentPiece) -> dict:
     if piece.passes:
         return {"level": "success", "text": "Saved as a new revision. The re-check passed: ready to approve."}
     if piece.approvable:
-        return {"level": "warning", "text": "Saved as a new revision. Nothing blocks approval, but read it once more: "
-                + "; ".join(piece.degenerate) + "."}
-    return {"level": "warning", "text": "Saved as a new revision, but approval is still blocked by "
-            + ", ".join(piece.blockers) + ". Edit the highlighted text."}
+        return {
+            "level": "warning",
+            "text": "Saved as a new revision. Nothing blocks approval, but read it once more: "
+            + "; ".join(piece.degenerate)
+            + ".",
+        }
+    return {
+        "level": "warning",
+        "text": "Saved as a new revision, but approval is still blocked by "
+        + ", ".join(piece.blockers)
+        + ". Edit the highlighted text.",
+    }
 
 
-def _card(request, piece_id: int, *, status: int = 200, notice: dict | None = None, editing: bool = False,
-          form=None, reject_error: str = "", reject_reason: str = ""):
+def _card(
+    request,
+    piece_id: int,
+    *,
+    status: int = 200,
+    notice: dict | None = None,
+    editing: bool = False,
+    form=None,
+    reject_error: str = "",
+    reject_reason: str = "",
+):
     piece = content_get(merchant=request.merchant, piece_id=piece_id)
     regenerating = bool(content_regenerating_ids(merchant=request.merchant, piece_ids=[piece.pk]))
     context = {
@@ -709,7 +809,9 @@ def _card(request, piece_id: int, *, status: int = 200, notice: dict | None = No
     return render(request, "marketing/partials/_content_card.html", context, status=status)
 
 
-def _after_action(request, piece: ContentPiece, *, text: str, level: str = "success", status: int = 200, **card):
+def _after_action(
+    request, piece: ContentPiece, *, text: str, level: str = "success", status: int = 200, **card
+):
     """HTMX: the piece's fresh card with a one-line notice. A plain post: a message and back where it came from."""
     if request.htmx:
         return _card(request, piece.pk, status=status, notice={"level": level, "text": text}, **card)
@@ -760,7 +862,10 @@ def _edit_page(request, piece, form, status=200):
     """The no-JS way to edit: the card in edit mode on a page of its own."""
     context = {
         "section": "review",
-        "piece": _piece_for_display(piece, regenerating=bool(content_regenerating_ids(merchant=request.merchant, piece_ids=[piece.pk]))),
+        "piece": _piece_for_display(
+            piece,
+            regenerating=bool(content_regenerating_ids(merchant=request.merchant, piece_ids=[piece.pk])),
+        ),
         "form": form,
         "editing": True,
         "return_to": _return_to(request, _review_url(campaign=piece.campaign_id, status="all")),
@@ -807,7 +912,9 @@ def piece_regenerate_view(request, piece_id: int):
     except ContentConflict as exc:
         return _after_action(request, piece, text=exc.message, level="error", status=409)
     return _after_action(
-        request, piece, level="info",
+        request,
+        piece,
+        level="info",
         text="Regenerating: the new text replaces this one when it is ready (the current text is kept as a revision).",
     )
 

@@ -19,7 +19,9 @@ class ModelVersionForm(forms.ModelForm):
         data = super().clean()
         if data.get("backend") != ModelVersion.Backend.LOCAL_HF or not data.get("path"):
             return data
-        check = validate_adapter_dir if data.get("kind") == ModelVersion.Kind.LORA else validate_checkpoint_dir
+        check = (
+            validate_adapter_dir if data.get("kind") == ModelVersion.Kind.LORA else validate_checkpoint_dir
+        )
         try:
             check(data["path"])
         except InvalidCheckpoint as exc:
@@ -40,7 +42,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Deployment)
 class DeploymentAdmin(admin.ModelAdmin):
-    list_display = ["merchant", "purpose", "version", "is_active", "promoted_by_label", "created_at", "rolled_back_at"]
+    list_display = [
+        "merchant",
+        "purpose",
+        "version",
+        "is_active",
+        "promoted_by_label",
+        "created_at",
+        "rolled_back_at",
+    ]
     list_filter = ["merchant", "purpose", "is_active"]
     search_fields = ["merchant__name", "merchant__slug", "version__name"]
     list_select_related = ["merchant", "version"]
@@ -55,7 +65,16 @@ class DeploymentAdmin(admin.ModelAdmin):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["id", "merchant", "kind", "status", "progress_current", "progress_total", "created_by_label", "created_at"]
+    list_display = [
+        "id",
+        "merchant",
+        "kind",
+        "status",
+        "progress_current",
+        "progress_total",
+        "created_by_label",
+        "created_at",
+    ]
     list_filter = ["merchant", "kind", "status"]
     search_fields = ["id", "merchant__name", "merchant__slug", "error", "celery_task_id"]
     list_select_related = ["merchant"]

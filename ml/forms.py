@@ -29,8 +29,10 @@ BASIC_HYPERPARAMETERS = tuple(
     name for name in ("epochs", "learning_rate", "batch_size", "max_steps") if name in _HYPERPARAMETERS
 )
 ADVANCED_HYPERPARAMETERS = tuple(
-    name for name, spec in _HYPERPARAMETERS.items()
-    if name not in BASIC_HYPERPARAMETERS and isinstance(spec, (serializers.IntegerField, serializers.FloatField))
+    name
+    for name, spec in _HYPERPARAMETERS.items()
+    if name not in BASIC_HYPERPARAMETERS
+    and isinstance(spec, (serializers.IntegerField, serializers.FloatField))
 )
 HYPERPARAMETER_TEXT = {
     "epochs": ("Epochs", "Passes over the training records."),
@@ -44,7 +46,8 @@ HYPERPARAMETER_TEXT = {
     "lora_dropout": ("LoRA dropout", "0 trains fastest; 0.05 to 0.1 can help a small dataset that overfits."),
     "eval_fraction": ("Held-out fraction", "Share of records kept for evaluation."),
     "early_stopping_patience": (
-        "Early-stopping patience", "Evaluations without improvement before stopping; 0 never stops early."
+        "Early-stopping patience",
+        "Evaluations without improvement before stopping; 0 never stops early.",
     ),
     "seed": ("Seed", ""),
 }
@@ -100,7 +103,9 @@ def parse_training_file(data: bytes, filename: str = "") -> list[dict]:
         else:
             records.append({"prompt": item["prompt"], "response": item["response"]})
         if len(records) > MAX_RECORDS:
-            raise TrainingFileError([f"The file has more than {MAX_RECORDS:,} records; split it or sample it."])
+            raise TrainingFileError(
+                [f"The file has more than {MAX_RECORDS:,} records; split it or sample it."]
+            )
     if problems:
         shown = problems[:LINE_ERRORS_SHOWN]
         if len(problems) > len(shown):
@@ -152,7 +157,11 @@ def _csv_items(text: str):
         return
     if "prompt" not in header or "response" not in header:
         found = ", ".join(f"“{h}”" for h in header if h) or "nothing"
-        yield "Line 1", None, f"a CSV file needs a header row with “prompt” and “response” columns (found {found})."
+        yield (
+            "Line 1",
+            None,
+            f"a CSV file needs a header row with “prompt” and “response” columns (found {found}).",
+        )
         return
     prompt_at, response_at = header.index("prompt"), header.index("response")
     previous_end = reader.line_num
@@ -168,10 +177,14 @@ def _csv_items(text: str):
         previous_end = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
-        yield f"Line {line}", {
-            "prompt": row[prompt_at] if prompt_at < len(row) else None,
-            "response": row[response_at] if response_at < len(row) else None,
-        }, ""
+        yield (
+            f"Line {line}",
+            {
+                "prompt": row[prompt_at] if prompt_at < len(row) else None,
+                "response": row[response_at] if response_at < len(row) else None,
+            },
+            "",
+        )
 
 
 def _record_problem(item) -> str:
@@ -202,27 +215,39 @@ class DatasetChoiceField(forms.ModelChoiceField):
 
 class FinetuneForm(forms.Form):
     purpose = forms.ChoiceField(
-        label="Purpose", choices=Purpose.choices, initial=Purpose.COPY, widget=forms.RadioSelect,
+        label="Purpose",
+        choices=Purpose.choices,
+        initial=Purpose.COPY,
+        widget=forms.RadioSelect,
     )
     name = forms.CharField(
-        label="Run name", max_length=200, required=False,
+        label="Run name",
+        max_length=200,
+        required=False,
         help_text="Optional; the new version gets this name. Defaults to the purpose and the date.",
     )
     start_from = VersionChoiceField(
-        label="Start from", queryset=ModelVersion.objects.none(), required=False,
+        label="Start from",
+        queryset=ModelVersion.objects.none(),
+        required=False,
         empty_label="The version serving this purpose (recommended)",
     )
     dataset_file = forms.FileField(
-        label="Training file", required=False,
-        help_text="JSON Lines (one {\"prompt\": …, \"response\": …} object per line) or CSV with “prompt” and "
+        label="Training file",
+        required=False,
+        help_text='JSON Lines (one {"prompt": …, "response": …} object per line) or CSV with “prompt” and '
         f"“response” columns. At least {MIN_RECORDS} records.",
     )
     dataset = DatasetChoiceField(
-        label="Or a stored dataset", queryset=TrainingDataset.objects.none(), required=False,
+        label="Or a stored dataset",
+        queryset=TrainingDataset.objects.none(),
+        required=False,
         empty_label="None: use the uploaded file",
     )
     method = forms.ChoiceField(
-        label="Method", choices=[("lora", "LoRA adapter"), ("full", "Full fine-tune")], initial="lora",
+        label="Method",
+        choices=[("lora", "LoRA adapter"), ("full", "Full fine-tune")],
+        initial="lora",
         widget=forms.RadioSelect,
     )
 
@@ -285,7 +310,9 @@ class FinetuneForm(forms.Form):
                     "`python manage.py ml_provision` once to install one."
                 )
             if cleaned["start_from"].backend != ModelVersion.Backend.LOCAL_HF:
-                self.add_error("start_from", "The serving version is an HTTP endpoint; pick a local model to train.")
+                self.add_error(
+                    "start_from", "The serving version is an HTTP endpoint; pick a local model to train."
+                )
 
         hyperparameters = {"method": cleaned.get("method") or "lora"}
         for name in BASIC_HYPERPARAMETERS + ADVANCED_HYPERPARAMETERS:

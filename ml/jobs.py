@@ -38,7 +38,10 @@ def job_log(job_id: int, line: str) -> None:
 
 def job_finish(job_id: int, *, status: str, error: str = "", **fields) -> None:
     Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
-        status=status, error=error[:10_000], finished_at=timezone.now(), eta_seconds=0 if not error else None,
+        status=status,
+        error=error[:10_000],
+        finished_at=timezone.now(),
+        eta_seconds=0 if not error else None,
         **fields,
     )
 
@@ -53,14 +56,23 @@ class ProgressReporter:
         self._last_write = 0.0
         self._cancel = False
 
-    def __call__(self, *, current: int, total: int | None = None, eta_seconds: float | None = None, metrics: dict | None = None) -> None:
+    def __call__(
+        self,
+        *,
+        current: int,
+        total: int | None = None,
+        eta_seconds: float | None = None,
+        metrics: dict | None = None,
+    ) -> None:
         now = time.monotonic()
         total = total if total is not None else self.total
         if now - self._last_write < REPORT_EVERY_SECONDS and current < total:
             return
         self._last_write = now
         fields = {
-            "progress_current": current, "progress_total": total, "eta_seconds": eta_seconds,
+            "progress_current": current,
+            "progress_total": total,
+            "eta_seconds": eta_seconds,
             "heartbeat_at": timezone.now(),
         }
         if metrics is not None:

@@ -32,15 +32,23 @@ class ModelVersion(models.Model):
         ARCHIVED = "archived", "Archived"
 
     merchant = models.ForeignKey(
-        Merchant, null=True, blank=True, on_delete=models.CASCADE, related_name="model_versions",
+        Merchant,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="model_versions",
         help_text="Empty for global base models.",
     )
     name = models.CharField(max_length=200)
     purpose = models.CharField(max_length=16, choices=Purpose.choices, blank=True)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.LOCAL_HF)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
-    path = models.CharField(max_length=1000, blank=True, help_text="Checkpoint dir (base/full) or adapter dir.")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    path = models.CharField(
+        max_length=1000, blank=True, help_text="Checkpoint dir (base/full) or adapter dir."
+    )
     endpoint_url = models.URLField(blank=True)
     endpoint_model = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)

@@ -65,7 +65,12 @@ def base_model_register(
 
 def training_dataset_create(*, merchant: Merchant, name: str, purpose: str, records: list[dict], source: str):
     return TrainingDataset.objects.create(
-        merchant=merchant, name=name, purpose=purpose, records=records, record_count=len(records), source=source
+        merchant=merchant,
+        name=name,
+        purpose=purpose,
+        records=records,
+        record_count=len(records),
+        source=source,
     )
 
 
@@ -101,12 +106,17 @@ def finetune_start(
         created_by_label=actor.label,
     )
     audit_record(
-        merchant=merchant, actor=actor, action="finetune.start", obj=job,
+        merchant=merchant,
+        actor=actor,
+        action="finetune.start",
+        obj=job,
         changes={"from": start_from.name, "records": dataset.record_count, **hyperparameters},
     )
-    transaction.on_commit(lambda: Job.objects.filter(pk=job.pk).update(
-        celery_task_id=finetune_task.apply_async(args=[job.pk], queue="ml").id
-    ))
+    transaction.on_commit(
+        lambda: Job.objects.filter(pk=job.pk).update(
+            celery_task_id=finetune_task.apply_async(args=[job.pk], queue="ml").id
+        )
+    )
     return job
 
 
@@ -146,22 +156,35 @@ def promotion_gate(version: ModelVersion) -> dict:
         "reason": f"Held-out loss {after:.4f} {verdict} its parent's {before:.4f}.",
     }
     copy_checks = [  # (metric, higher is better): the copy model's held-out generation (marketing)
-        ("approvable", True), ("unsupported", False), ("fact_coverage", True), ("rouge_l", True), ("chrf", True),
+        ("approvable", True),
+        ("unsupported", False),
+        ("fact_coverage", True),
+        ("rouge_l", True),
+        ("chrf", True),
     ]
-    compared = [(name, better, metrics.get(f"copy_{name}"), metrics.get(f"parent_copy_{name}"))
-                for name, better in copy_checks]
+    compared = [
+        (name, better, metrics.get(f"copy_{name}"), metrics.get(f"parent_copy_{name}"))
+        for name, better in copy_checks
+    ]
     compared = [c for c in compared if c[2] is not None and c[3] is not None]
     if compared:
         worse = [n for n, better, new, old in compared if (new < old if better else new > old)]
         improved = [n for n, better, new, old in compared if (new > old if better else new < old)]
         gate["copy"] = {n: {"new": new, "parent": old} for n, _, new, old in compared}
         gate["passed"] = passed and not worse and bool(improved)
-        labels = {"approvable": "approvable share", "unsupported": "share with an unsupported claim",
-                  "fact_coverage": "fact coverage", "rouge_l": "ROUGE-L", "chrf": "chrF"}
+        labels = {
+            "approvable": "approvable share",
+            "unsupported": "share with an unsupported claim",
+            "fact_coverage": "fact coverage",
+            "rouge_l": "ROUGE-L",
+            "chrf": "chrF",
+        }
         gate["reason"] += (
-            f" Held-out copy: worse on {', '.join(labels[n] for n in worse)}." if worse
+            f" Held-out copy: worse on {', '.join(labels[n] for n in worse)}."
+            if worse
             else f" Held-out copy: better on {', '.join(labels[n] for n in improved)}, worse on nothing."
-            if improved else " Held-out copy: no better than its parent on anything."
+            if improved
+            else " Held-out copy: no better than its parent on anything."
         )
     regression, parent_regression = metrics.get("regression_loss"), metrics.get("parent_regression_loss")
     if regression is not None and parent_regression is not None:
@@ -198,7 +221,11 @@ def version_promote(*, merchant: Merchant, version: ModelVersion, purpose: str, 
     if version.merchant_id:
         ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.PROMOTED)
     audit_record(
-        merchant=merchant, actor=actor, action="model.promote", obj=version, changes={"purpose": purpose, **gate}
+        merchant=merchant,
+        actor=actor,
+        action="model.promote",
+        obj=version,
+        changes={"purpose": purpose, **gate},
     )
     return deployment
 
@@ -218,13 +245,18 @@ def version_rollback(*, merchant: Merchant, purpose: str, actor: Actor) -> Deplo
     )
     # Rolling back walks down the promotion history: a rolled-back row is never re-activated by a rollback.
     Deployment.objects.filter(pk=current.pk).update(is_active=False, rolled_back_at=timezone.now())
-    ModelVersion.objects.filter(pk=current.version_id, merchant=merchant).update(status=ModelVersion.Status.READY)
+    ModelVersion.objects.filter(pk=current.version_id, merchant=merchant).update(
+        status=ModelVersion.Status.READY
+    )
     if previous is not None:
         Deployment.objects.filter(pk=previous.pk).update(is_active=True)
         if previous.version.merchant_id:
             ModelVersion.objects.filter(pk=previous.version_id).update(status=ModelVersion.Status.PROMOTED)
     audit_record(
-        merchant=merchant, actor=actor, action="model.rollback", obj=current.version,
+        merchant=merchant,
+        actor=actor,
+        action="model.rollback",
+        obj=current.version,
         changes={"purpose": purpose, "restored": previous.version.name if previous else "default base model"},
     )
     return previous

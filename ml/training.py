@@ -43,16 +43,21 @@ def finetune_run(job: Job, *, evaluate: Callable[[FinetuneResult], dict] | None 
     dataset = TrainingDataset.objects.get(pk=params["dataset_id"], merchant=job.merchant)
     eval_records = None
     if params.get("eval_dataset_id"):
-        eval_records = TrainingDataset.objects.get(pk=params["eval_dataset_id"], merchant=job.merchant).records
+        eval_records = TrainingDataset.objects.get(
+            pk=params["eval_dataset_id"], merchant=job.merchant
+        ).records
     reporter = ProgressReporter(job.pk)
     metrics: dict = {"loss_history": [], "eval_history": []}
 
     def progress(event: TrainingProgress) -> None:
         metrics["loss_history"].append({"step": event.step, "loss": round(float(event.loss), 5)})
         if event.eval_loss is not None and (
-            not metrics["eval_history"] or metrics["eval_history"][-1]["eval_loss"] != round(event.eval_loss, 5)
+            not metrics["eval_history"]
+            or metrics["eval_history"][-1]["eval_loss"] != round(event.eval_loss, 5)
         ):
-            metrics["eval_history"].append({"step": event.step, "eval_loss": round(float(event.eval_loss), 5)})
+            metrics["eval_history"].append(
+                {"step": event.step, "eval_loss": round(float(event.eval_loss), 5)}
+            )
         reporter(current=event.step, total=event.total_steps, eta_seconds=event.eta_s, metrics=metrics)
 
     base_path, parent_adapter = _base_and_adapter(start_from)
@@ -109,9 +114,13 @@ def finetune_run(job: Job, *, evaluate: Callable[[FinetuneResult], dict] | None 
             path=result.output_path,
             status=ModelVersion.Status.READY,
             training_data_summary={
-                "dataset_id": dataset.pk, "records": dataset.record_count, "source": dataset.source,
-                "train_examples": result.train_examples, "eval_examples": result.eval_examples,
-                "truncated": result.truncated_examples, "dropped": result.dropped_examples,
+                "dataset_id": dataset.pk,
+                "records": dataset.record_count,
+                "source": dataset.source,
+                "train_examples": result.train_examples,
+                "eval_examples": result.eval_examples,
+                "truncated": result.truncated_examples,
+                "dropped": result.dropped_examples,
             },
             metrics={
                 "eval_loss": result.eval_loss_after,
@@ -123,12 +132,26 @@ def finetune_run(job: Job, *, evaluate: Callable[[FinetuneResult], dict] | None 
                 **extra_metrics,
             },
         )
-        job_finish(job.pk, status=Job.Status.SUCCEEDED, result_version=version, metrics=metrics,
-                   progress_current=result.steps, progress_total=result.total_steps)
-        audit_record(merchant=job.merchant, actor=Actor.system(f"job:{job.pk}"), action="model.trained",
-                     obj=version, changes=version.metrics)
-    job_log(job.pk, f"Registered version {version.name}: held-out loss {result.eval_loss_before:.4f} -> "
-                    f"{result.eval_loss_after:.4f}.")
+        job_finish(
+            job.pk,
+            status=Job.Status.SUCCEEDED,
+            result_version=version,
+            metrics=metrics,
+            progress_current=result.steps,
+            progress_total=result.total_steps,
+        )
+        audit_record(
+            merchant=job.merchant,
+            actor=Actor.system(f"job:{job.pk}"),
+            action="model.trained",
+            obj=version,
+            changes=version.metrics,
+        )
+    job_log(
+        job.pk,
+        f"Registered version {version.name}: held-out loss {result.eval_loss_before:.4f} -> "
+        f"{result.eval_loss_after:.4f}.",
+    )
     return "succeeded"
 
 
@@ -151,7 +174,11 @@ def promotion_verdict(job: Job, version: ModelVersion, purpose: str) -> dict:
         )
     except PromotionRefused as exc:
         return {"promoted": False, "reason": f"Not promoted: {exc}", "gate": exc.gate}
-    return {"promoted": True, "reason": f"Promoted: {deployment.gate_report['reason']}", "gate": deployment.gate_report}
+    return {
+        "promoted": True,
+        "reason": f"Promoted: {deployment.gate_report['reason']}",
+        "gate": deployment.gate_report,
+    }
 
 
 def record_promotion(job: Job, version: ModelVersion, verdict: dict) -> None:
@@ -167,8 +194,13 @@ def promote_if_asked(job: Job, purpose: str) -> None:
     default), and record the verdict on the job and the version."""
     job.refresh_from_db()
     version = job.result_version
-    verdict = promotion_verdict(job, version, purpose) if job.params.get("auto_promote", True) else {
-        "promoted": False, "reason": "Automatic promotion was not requested.",
-    }
+    verdict = (
+        promotion_verdict(job, version, purpose)
+        if job.params.get("auto_promote", True)
+        else {
+            "promoted": False,
+            "reason": "Automatic promotion was not requested.",
+        }
+    )
     record_promotion(job, version, verdict)
     job_log(job.pk, verdict["reason"])

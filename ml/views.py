@@ -82,7 +82,8 @@ def _purpose_panel(merchant, value: str, label: str) -> dict:
         # Mirrors version_rollback's choice so the button can say what it will restore; the service decides.
         restores = next(
             (
-                d.version for d in history
+                d.version
+                for d in history
                 if not d.is_active and d.pk < deployment.pk and d.rolled_back_at is None
             ),
             None,
@@ -112,7 +113,9 @@ def _registry_row(version: ModelVersion, serving_ids: dict) -> dict:
         "version": version,
         "eval_loss": eval_loss,
         "parent_eval_loss": parent_loss,
-        "change_pct": (eval_loss - parent_loss) / parent_loss * 100 if eval_loss is not None and parent_loss else None,
+        "change_pct": (eval_loss - parent_loss) / parent_loss * 100
+        if eval_loss is not None and parent_loss
+        else None,
         "serves": [Purpose(value).label for value in serves],
         "promote_to": [(value, Purpose(value).label) for value in promote_to],
         "gate": promotion_gate(version) if promote_to else None,
@@ -152,7 +155,9 @@ def rollback_view(request):
         return HttpResponseBadRequest("Choose a purpose to roll back: copy or chat.")
     label = Purpose(purpose).label.lower()
     try:
-        restored = version_rollback(merchant=request.merchant, purpose=purpose, actor=Actor.for_user(request.user))
+        restored = version_rollback(
+            merchant=request.merchant, purpose=purpose, actor=Actor.for_user(request.user)
+        )
     except PromotionRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -239,14 +244,21 @@ def job_detail_view(request, job_id: int):
         return render(request, "ml/partials/_job_live.html", {**context, "oob": True})
     params = job.params if isinstance(job.params, dict) else {}
     dataset_id, hyperparameters = params.get("dataset_id"), params.get("hyperparameters")
-    context.update({
-        "dataset": (
-            TrainingDataset.objects.filter(merchant=request.merchant, pk=dataset_id).defer("records").first()
-            if isinstance(dataset_id, int) else None
-        ),
-        "purpose_label": Purpose(params["purpose"]).label if params.get("purpose") in Purpose.values else "",
-        "hyperparameters": sorted(hyperparameters.items()) if isinstance(hyperparameters, dict) else [],
-    })
+    context.update(
+        {
+            "dataset": (
+                TrainingDataset.objects.filter(merchant=request.merchant, pk=dataset_id)
+                .defer("records")
+                .first()
+                if isinstance(dataset_id, int)
+                else None
+            ),
+            "purpose_label": Purpose(params["purpose"]).label
+            if params.get("purpose") in Purpose.values
+            else "",
+            "hyperparameters": sorted(hyperparameters.items()) if isinstance(hyperparameters, dict) else [],
+        }
+    )
     return render(request, "ml/job_detail.html", context)
 
 
@@ -264,7 +276,9 @@ def job_progress_view(request, job_id: int):
 def job_cancel_view(request, job_id: int):
     job = job_get(merchant=request.merchant, job_id=job_id)
     if not job.is_active:
-        messages.info(request, f"Job #{job.pk} had already {job.get_status_display().lower()}; nothing to cancel.")
+        messages.info(
+            request, f"Job #{job.pk} had already {job.get_status_display().lower()}; nothing to cancel."
+        )
     elif job_cancel(job=job, actor=Actor.for_user(request.user)):
         if job.status == Job.Status.CANCELLED:
             messages.success(request, f"Job #{job.pk} was cancelled before it started.")
@@ -356,24 +370,39 @@ def loss_chart(metrics: dict) -> dict:
             continue
         drawn = _thin(points, MAX_DRAWN_POINTS)
         coords = [(x_pos(x) * PLOT_W / 100, y_pos(y) * PLOT_H / 100) for x, y in drawn]
-        series.append({
-            "key": key,
-            "label": label,
-            "count": len(drawn),
-            "total": len(points),
-            "points": " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords),
-            # Zero-length segments with round caps draw as dots that stay round when the plot stretches.
-            "dots": " ".join(f"M{cx:.1f} {cy:.1f}h0" for cx, cy in coords) if len(drawn) <= DOTS_UP_TO else "",
-        })
+        series.append(
+            {
+                "key": key,
+                "label": label,
+                "count": len(drawn),
+                "total": len(points),
+                "points": " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords),
+                # Zero-length segments with round caps draw as dots that stay round when the plot stretches.
+                "dots": " ".join(f"M{cx:.1f} {cy:.1f}h0" for cx, cy in coords)
+                if len(drawn) <= DOTS_UP_TO
+                else "",
+            }
+        )
     return {
         "has_data": True,
         "series": series,
         "baseline": (
             {"y": round(y_pos(baseline) * PLOT_H / 100, 1), "label": _loss_text(baseline)}
-            if baseline is not None else None
+            if baseline is not None
+            else None
         ),
-        "x_ticks": [{"label": f"{v:,.0f}", "pos": round(x_pos(v), 2), "x": round(x_pos(v) * PLOT_W / 100, 1)} for v in x_ticks],
-        "y_ticks": [{"label": _tick_text(v, y_ticks), "pos": round(y_pos(v), 2), "y": round(y_pos(v) * PLOT_H / 100, 1)} for v in y_ticks],
+        "x_ticks": [
+            {"label": f"{v:,.0f}", "pos": round(x_pos(v), 2), "x": round(x_pos(v) * PLOT_W / 100, 1)}
+            for v in x_ticks
+        ],
+        "y_ticks": [
+            {
+                "label": _tick_text(v, y_ticks),
+                "pos": round(y_pos(v), 2),
+                "y": round(y_pos(v) * PLOT_H / 100, 1),
+            }
+            for v in y_ticks
+        ],
         "width": PLOT_W,
         "height": PLOT_H,
         "summary": _chart_summary(train, evals, baseline),

@@ -5,7 +5,11 @@ import socket
 import sys
 from urllib.parse import urlparse
 
-DB_URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/storyfront"
+DB_URL = (
+    os.environ.get("TEST_DATABASE_URL")
+    or os.environ.get("DATABASE_URL")
+    or "postgres://postgres@127.0.0.1:5432/storyfront"
+)
 REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
 
 HINTS = {
@@ -17,7 +21,9 @@ HINTS = {
 def reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=3):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=3
+        ):
             return True
     except OSError:
         return False
@@ -29,7 +35,10 @@ def main() -> int:
         if reachable(url, port):
             continue
         failed = True
-        print(f"{name} is not reachable at {urlparse(url).hostname}:{urlparse(url).port or port}.", file=sys.stderr)
+        print(
+            f"{name} is not reachable at {urlparse(url).hostname}:{urlparse(url).port or port}.",
+            file=sys.stderr,
+        )
         print(f"  Start it: {HINTS[name]}", file=sys.stderr)
     return 1 if failed else 0
 

@@ -28,13 +28,17 @@ def other_merchant(db):
 
 @pytest.fixture
 def owner(merchant):
-    return MembershipFactory(merchant=merchant, role=Role.OWNER, user=UserFactory(username="owner@example.com")).user
+    return MembershipFactory(
+        merchant=merchant, role=Role.OWNER, user=UserFactory(username="owner@example.com")
+    ).user
 
 
 @pytest.fixture
 def member_with_role(merchant):
     def make(role: str):
-        return MembershipFactory(merchant=merchant, role=role, user=UserFactory(username=f"{role}@example.com")).user
+        return MembershipFactory(
+            merchant=merchant, role=role, user=UserFactory(username=f"{role}@example.com")
+        ).user
 
     return make
 
@@ -49,7 +53,9 @@ def outsider(other_merchant):
 @pytest.fixture
 def make_api_client(db):
     def make(merchant, scopes=("read", "write", "publish")):
-        _, key = api_key_create(merchant=merchant, name="test", scopes=list(scopes), actor=Actor.system("test"))
+        _, key = api_key_create(
+            merchant=merchant, name="test", scopes=list(scopes), actor=Actor.system("test")
+        )
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
         return client
@@ -83,9 +89,29 @@ class CeleryWorker:
         from config.celery import app
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,ml,chat", "--pool", "threads", "-c", "2",
-             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "-n", f"test-{time.time_ns()}@%h"],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "default,ml,chat",
+                "--pool",
+                "threads",
+                "-c",
+                "2",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"test-{time.time_ns()}@%h",
+            ],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -124,17 +150,19 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     from config.celery import app
 
     db = connection.settings_dict
-    worker = CeleryWorker({
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
-        "MODEL_STORE_DIR": str(tmp_path_factory.mktemp("worker-model-store")),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        # Worker tests deliver webhooks to receivers on loopback, which the SSRF guard refuses by default.
-        "STORYFRONT_OUTBOUND_ALLOW_PRIVATE": "1",
-    })
+    worker = CeleryWorker(
+        {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+            "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
+            "MODEL_STORE_DIR": str(tmp_path_factory.mktemp("worker-model-store")),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            # Worker tests deliver webhooks to receivers on loopback, which the SSRF guard refuses by default.
+            "STORYFRONT_OUTBOUND_ALLOW_PRIVATE": "1",
+        }
+    )
     app.control.purge()
     worker.start()
     try:
@@ -150,7 +178,9 @@ def real_store():
     import os
     from pathlib import Path
 
-    return Path(os.environ.get("STORYFRONT_TEST_MODEL_STORE", Path(__file__).resolve().parents[1] / "var" / "models"))
+    return Path(
+        os.environ.get("STORYFRONT_TEST_MODEL_STORE", Path(__file__).resolve().parents[1] / "var" / "models")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -166,5 +166,3 @@ class ProductImportView(MerchantAPIMixin, APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response(ProductImportSerializer(result).data)
-
-

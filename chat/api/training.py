@@ -41,7 +41,9 @@ class DialogueImportUploadSerializer(serializers.Serializer):
 
 class DialogueImportQuerySerializer(serializers.Serializer):
     format = serializers.CharField(
-        required=False, allow_blank=True, max_length=32,
+        required=False,
+        allow_blank=True,
+        max_length=32,
         help_text="Overrides detection from the file name and content: `bitext`, `turns_csv` or `turns_jsonl`.",
     )
     filename = serializers.CharField(required=False, default="", allow_blank=True, max_length=255)
@@ -49,13 +51,24 @@ class DialogueImportQuerySerializer(serializers.Serializer):
 
 class DialogueImportSerializer(serializers.ModelSerializer):
     duplicates = serializers.SerializerMethodField(help_text="Valid dialogues already held, skipped.")
-    splits = serializers.SerializerMethodField(help_text="How many of this upload's dialogues went to each split.")
+    splits = serializers.SerializerMethodField(
+        help_text="How many of this upload's dialogues went to each split."
+    )
 
     class Meta:
         model = DialogueImport
         fields = (
-            "id", "filename", "format", "rows_total", "rows_imported", "duplicates", "errors", "masked_counts",
-            "splits", "created_by_label", "created_at",
+            "id",
+            "filename",
+            "format",
+            "rows_total",
+            "rows_imported",
+            "duplicates",
+            "errors",
+            "masked_counts",
+            "splits",
+            "created_by_label",
+            "created_at",
         )
 
     def get_duplicates(self, obj) -> int:
@@ -93,7 +106,13 @@ new versions must not get worse on."""
 
 
 class DialogueImportView(MerchantAPIMixin, APIView):
-    parser_classes = (MultiPartParser, CSVUploadParser, JSONUploadParser, JSONLinesUploadParser, JSONLUploadParser)
+    parser_classes = (
+        MultiPartParser,
+        CSVUploadParser,
+        JSONUploadParser,
+        JSONLinesUploadParser,
+        JSONLUploadParser,
+    )
     required_scope = "write"
 
     @extend_schema(
@@ -108,7 +127,9 @@ class DialogueImportView(MerchantAPIMixin, APIView):
         },
         responses={
             200: DialogueImportSerializer,
-            400: OpenApiResponse(APIErrorSerializer, description="Nothing valid in the file; `errors` per row."),
+            400: OpenApiResponse(
+                APIErrorSerializer, description="Nothing valid in the file; `errors` per row."
+            ),
             413: OpenApiResponse(APIErrorSerializer, description="The file is over the size limit."),
         },
     )
@@ -137,7 +158,12 @@ class DialogueImportView(MerchantAPIMixin, APIView):
             raise PayloadTooLarge(exc.message) from exc
         except DialogueImportError as exc:
             return Response(
-                {"message": exc.message, "code": exc.code, "field_errors": {"file": [exc.message]}, "errors": exc.errors},
+                {
+                    "message": exc.message,
+                    "code": exc.code,
+                    "field_errors": {"file": [exc.message]},
+                    "errors": exc.errors,
+                },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response(DialogueImportSerializer(batch).data)
@@ -172,7 +198,8 @@ class ChatFinetuneRequestSerializer(serializers.Serializer):
         default=True, help_text="Promote the new version if it passes the held-out and regression-set gate."
     )
     hyperparameters = serializers.DictField(
-        required=False, help_text="Overrides of the fine-tuning settings (method, epochs, max_steps, learning_rate, ...)."
+        required=False,
+        help_text="Overrides of the fine-tuning settings (method, epochs, max_steps, learning_rate, ...).",
     )
 
 
@@ -185,8 +212,12 @@ class ChatFinetuneView(MerchantAPIMixin, APIView):
         request=ChatFinetuneRequestSerializer,
         responses={
             202: JobSerializer,
-            400: OpenApiResponse(APIErrorSerializer, description="Invalid hyperparameters or too few dialogues."),
-            409: OpenApiResponse(APIErrorSerializer, description="A chat fine-tune is running, or nothing new."),
+            400: OpenApiResponse(
+                APIErrorSerializer, description="Invalid hyperparameters or too few dialogues."
+            ),
+            409: OpenApiResponse(
+                APIErrorSerializer, description="A chat fine-tune is running, or nothing new."
+            ),
         },
     )
     def post(self, request):
@@ -196,13 +227,20 @@ class ChatFinetuneView(MerchantAPIMixin, APIView):
         start = chat_incremental_finetune_start if data["incremental"] else chat_finetune_start
         try:
             job = start(
-                merchant=self.merchant, actor=self.actor, hyperparameters=data.get("hyperparameters"),
-                name=data.get("name", ""), auto_promote=data["auto_promote"],
+                merchant=self.merchant,
+                actor=self.actor,
+                hyperparameters=data.get("hyperparameters"),
+                name=data.get("name", ""),
+                auto_promote=data["auto_promote"],
             )
         except FinetuneRefused as exc:
             if exc.conflict:
                 raise Conflict(exc.message, code=exc.code) from exc
-            field_errors = {"hyperparameters": exc.field_errors} if exc.field_errors else {"non_field_errors": [exc.message]}
+            field_errors = (
+                {"hyperparameters": exc.field_errors}
+                if exc.field_errors
+                else {"non_field_errors": [exc.message]}
+            )
             return Response(
                 {"message": exc.message, "code": exc.code, "field_errors": field_errors},
                 status=status.HTTP_400_BAD_REQUEST,

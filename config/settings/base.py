@@ -206,7 +206,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Storyfront API",
     "DESCRIPTION": (
         "Per-merchant REST API. Authenticate with `Authorization: Api-Key <key>`; keys carry the scopes "
-        "`read`, `write` and `publish`. Errors are JSON: `{\"message\", \"code\", \"field_errors\"}`."
+        '`read`, `write` and `publish`. Errors are JSON: `{"message", "code", "field_errors"}`.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -281,7 +281,9 @@ GENERATION_BANNED_PHRASES = env_bool("GENERATION_BANNED_PHRASES", True)
 # so far (a regenerated piece's first try: on its stored text); off only to measure what that changes.
 GENERATION_RETRY_FEEDBACK = env_bool("GENERATION_RETRY_FEEDBACK", True)
 if GENERATION_QUANTIZATION not in (None, "int8"):
-    raise ImproperlyConfigured(f"GENERATION_QUANTIZATION must be empty or 'int8', not {GENERATION_QUANTIZATION!r}")
+    raise ImproperlyConfigured(
+        f"GENERATION_QUANTIZATION must be empty or 'int8', not {GENERATION_QUANTIZATION!r}"
+    )
 GENERATION_API_KEY = env_str("GENERATION_API_KEY") or None
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
@@ -338,7 +340,9 @@ CHAT_RETRIEVAL_K = env_int("CHAT_RETRIEVAL_K", 5)
 # margin) is answered with that FAQ's own answer instead of a generated one; CHAT_FAQ_ANSWER_MIN_COSINE=off
 # turns this off.
 CHAT_FAQ_ANSWER_MIN_COSINE = (
-    None if env_str("CHAT_FAQ_ANSWER_MIN_COSINE", "0.5") == "off" else float(env_str("CHAT_FAQ_ANSWER_MIN_COSINE", "0.5"))
+    None
+    if env_str("CHAT_FAQ_ANSWER_MIN_COSINE", "0.5") == "off"
+    else float(env_str("CHAT_FAQ_ANSWER_MIN_COSINE", "0.5"))
 )
 CHAT_FAQ_ANSWER_MARGIN = float(env_str("CHAT_FAQ_ANSWER_MARGIN", "0.04"))
 # Extractive-first answers (chat/replies.py, ml/engine/chat_grounding.direct_answer): when the best retrieved
@@ -346,7 +350,9 @@ CHAT_FAQ_ANSWER_MARGIN = float(env_str("CHAT_FAQ_ANSWER_MARGIN", "0.04"))
 # from the product's facts and a knowledge question with the item's relevant sentences, before any generation;
 # CHAT_DIRECT_ANSWER_MIN_SCORE=off turns this off (every other question is generated, then verified).
 CHAT_DIRECT_ANSWER_MIN_SCORE = (
-    None if env_str("CHAT_DIRECT_ANSWER_MIN_SCORE", "0.5") == "off" else float(env_str("CHAT_DIRECT_ANSWER_MIN_SCORE", "0.5"))
+    None
+    if env_str("CHAT_DIRECT_ANSWER_MIN_SCORE", "0.5") == "off"
+    else float(env_str("CHAT_DIRECT_ANSWER_MIN_SCORE", "0.5"))
 )
 CHAT_BATCH_MAX_SIZE = env_int("CHAT_BATCH_MAX_SIZE", 16)
 CHAT_BATCH_WAIT_MS = env_int("CHAT_BATCH_WAIT_MS", 20)

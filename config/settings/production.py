@@ -18,7 +18,9 @@ if not ALLOWED_HOSTS:
 
     raise ImproperlyConfigured("Environment variable ALLOWED_HOSTS is required in production.")
 DATABASES = {
-    "default": dj_database_url.parse(env_str("DATABASE_URL", required=True), conn_max_age=60, ssl_require=False)
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", required=True), conn_max_age=60, ssl_require=False
+    )
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -25,5 +25,9 @@ DEBUG = False
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 # Chat widget rate limits are counted in the cache; tests count them in the test Redis, as production does.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "sf-test"}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "sf-test",
+    }
 }

@@ -22,7 +22,8 @@ class CopyFinetuneRequestSerializer(serializers.Serializer):
         "approvable share, unsupported claims, fact coverage, ROUGE-L, chrF) and is worse on none.",
     )
     hyperparameters = serializers.DictField(
-        required=False, help_text="Overrides of the fine-tuning settings (method, epochs, max_steps, learning_rate, ...)."
+        required=False,
+        help_text="Overrides of the fine-tuning settings (method, epochs, max_steps, learning_rate, ...).",
     )
 
 
@@ -38,7 +39,9 @@ class CopyFinetuneView(MerchantAPIMixin, APIView):
         request=CopyFinetuneRequestSerializer,
         responses={
             202: JobSerializer,
-            400: OpenApiResponse(APIErrorSerializer, description="Invalid hyperparameters or too few examples."),
+            400: OpenApiResponse(
+                APIErrorSerializer, description="Invalid hyperparameters or too few examples."
+            ),
             409: OpenApiResponse(APIErrorSerializer, description="A copy fine-tune is running, or no model."),
         },
     )
@@ -48,13 +51,21 @@ class CopyFinetuneView(MerchantAPIMixin, APIView):
         data = body.validated_data
         try:
             job = copy_finetune_start(
-                merchant=self.merchant, actor=self.actor, hyperparameters=data.get("hyperparameters"),
-                name=data.get("name", ""), auto_promote=data["auto_promote"], trigger="api",
+                merchant=self.merchant,
+                actor=self.actor,
+                hyperparameters=data.get("hyperparameters"),
+                name=data.get("name", ""),
+                auto_promote=data["auto_promote"],
+                trigger="api",
             )
         except CopyFinetuneRefused as exc:
             if exc.conflict:
                 raise Conflict(exc.message, code=exc.code) from exc
-            field_errors = {"hyperparameters": exc.field_errors} if exc.field_errors else {"non_field_errors": [exc.message]}
+            field_errors = (
+                {"hyperparameters": exc.field_errors}
+                if exc.field_errors
+                else {"non_field_errors": [exc.message]}
+            )
             return Response(
                 {"message": exc.message, "code": exc.code, "field_errors": field_errors},
                 status=status.HTTP_400_BAD_REQUEST,

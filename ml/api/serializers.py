@@ -7,14 +7,25 @@ MAX_RECORDS = 50_000
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True, help_text="Null for base models.")
+    parent = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="Null for base models."
+    )
     is_global = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "name", "purpose", "kind", "backend", "status", "parent", "is_global",
-            "training_data_summary", "metrics", "created_at",
+            "id",
+            "name",
+            "purpose",
+            "kind",
+            "backend",
+            "status",
+            "parent",
+            "is_global",
+            "training_data_summary",
+            "metrics",
+            "created_at",
         ]
 
     def get_is_global(self, obj) -> bool:
@@ -46,9 +57,24 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = [
-            "id", "kind", "status", "params", "progress_current", "progress_total", "percent", "eta_seconds",
-            "metrics", "logs", "error", "cancel_requested", "base_version", "result_version",
-            "created_by_label", "created_at", "started_at", "finished_at",
+            "id",
+            "kind",
+            "status",
+            "params",
+            "progress_current",
+            "progress_total",
+            "percent",
+            "eta_seconds",
+            "metrics",
+            "logs",
+            "error",
+            "cancel_requested",
+            "base_version",
+            "result_version",
+            "created_by_label",
+            "created_at",
+            "started_at",
+            "finished_at",
         ]
 
 
@@ -66,10 +92,16 @@ class HyperparametersSerializer(serializers.Serializer):
     eval_fraction = serializers.FloatField(min_value=0.05, max_value=0.5, default=0.1)
     early_stopping_patience = serializers.IntegerField(min_value=0, max_value=20, default=2)
     eval_every = serializers.IntegerField(
-        min_value=0, max_value=100_000, default=50, help_text="Optimizer steps between held-out evaluations; 0 = only before and after."
+        min_value=0,
+        max_value=100_000,
+        default=50,
+        help_text="Optimizer steps between held-out evaluations; 0 = only before and after.",
     )
     checkpoint_every = serializers.IntegerField(
-        min_value=0, max_value=100_000, default=50, help_text="Optimizer steps between resumable checkpoints; 0 = none."
+        min_value=0,
+        max_value=100_000,
+        default=50,
+        help_text="Optimizer steps between resumable checkpoints; 0 = none.",
     )
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=42)
 
@@ -83,8 +115,9 @@ class FinetuneRequestSerializer(serializers.Serializer):
     purpose = serializers.ChoiceField(choices=Purpose.choices)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     start_from = serializers.IntegerField(
-        required=False, help_text="Model version id to train from (base or a ready fine-tuned version). "
-        "Defaults to the version currently serving this purpose."
+        required=False,
+        help_text="Model version id to train from (base or a ready fine-tuned version). "
+        "Defaults to the version currently serving this purpose.",
     )
     records = TrainingRecordSerializer(many=True, required=False)
     dataset = serializers.IntegerField(required=False, help_text="Id of a stored training dataset.")
@@ -97,10 +130,16 @@ class FinetuneRequestSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if bool(attrs.get("records")) == bool(attrs.get("dataset")):
-            raise serializers.ValidationError({"records": ["Give either `records` or `dataset`, not both or neither."]})
+            raise serializers.ValidationError(
+                {"records": ["Give either `records` or `dataset`, not both or neither."]}
+            )
         if "records" in attrs and len(attrs["records"]) < MIN_RECORDS:
             raise serializers.ValidationError(
-                {"records": [f"At least {MIN_RECORDS} records are needed to train and hold some out for evaluation."]}
+                {
+                    "records": [
+                        f"At least {MIN_RECORDS} records are needed to train and hold some out for evaluation."
+                    ]
+                }
             )
         if "hyperparameters" not in attrs:
             defaults = HyperparametersSerializer(data={})

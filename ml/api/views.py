@@ -19,7 +19,14 @@ from ml.api.serializers import (
 )
 from ml.models import ModelVersion, TrainingDataset
 from ml.selectors import job_get, job_list, model_version_get, model_version_list, serving_version
-from ml.services import PromotionRefused, finetune_start, job_cancel, training_dataset_create, version_promote, version_rollback
+from ml.services import (
+    PromotionRefused,
+    finetune_start,
+    job_cancel,
+    training_dataset_create,
+    version_promote,
+    version_rollback,
+)
 
 
 def _conflict(description: str) -> dict:
@@ -44,7 +51,10 @@ class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         request=FinetuneRequestSerializer,
-        responses={202: JobSerializer, **_conflict("No base model, or the start version cannot be fine-tuned.")},
+        responses={
+            202: JobSerializer,
+            **_conflict("No base model, or the start version cannot be fine-tuned."),
+        },
     )
     @action(detail=False, methods=["post"], url_path="finetune")
     def finetune(self, request):
@@ -66,18 +76,29 @@ class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
             dataset = get_object_or_404(TrainingDataset, merchant=self.merchant, pk=data["dataset"])
         else:
             dataset = training_dataset_create(
-                merchant=self.merchant, name=data.get("name") or "API upload", purpose=purpose,
-                records=[dict(r) for r in data["records"]], source="api",
+                merchant=self.merchant,
+                name=data.get("name") or "API upload",
+                purpose=purpose,
+                records=[dict(r) for r in data["records"]],
+                source="api",
             )
         job = finetune_start(
-            merchant=self.merchant, actor=self.actor, purpose=purpose, start_from=start_from, dataset=dataset,
-            hyperparameters=dict(data["hyperparameters"]), name=data.get("name", ""),
+            merchant=self.merchant,
+            actor=self.actor,
+            purpose=purpose,
+            start_from=start_from,
+            dataset=dataset,
+            hyperparameters=dict(data["hyperparameters"]),
+            name=data.get("name", ""),
         )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         request=PromoteRequestSerializer,
-        responses={200: DeploymentSerializer, **_conflict("The promotion gate refused; `gate` has its report.")},
+        responses={
+            200: DeploymentSerializer,
+            **_conflict("The promotion gate refused; `gate` has its report."),
+        },
     )
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
@@ -88,9 +109,14 @@ class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
         if not purpose:
             raise ValidationError({"purpose": ["Required when promoting a base model."]})
         try:
-            deployment = version_promote(merchant=self.merchant, version=version, purpose=purpose, actor=self.actor)
+            deployment = version_promote(
+                merchant=self.merchant, version=version, purpose=purpose, actor=self.actor
+            )
         except PromotionRefused as exc:
-            return Response({"message": str(exc), "code": "gate_refused", "gate": exc.gate}, status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"message": str(exc), "code": "gate_refused", "gate": exc.gate},
+                status=status.HTTP_409_CONFLICT,
+            )
         return Response(DeploymentSerializer(deployment).data)
 
     @extend_schema(
@@ -109,9 +135,13 @@ class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
         body = RollbackRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            restored = version_rollback(merchant=self.merchant, purpose=body.validated_data["purpose"], actor=self.actor)
+            restored = version_rollback(
+                merchant=self.merchant, purpose=body.validated_data["purpose"], actor=self.actor
+            )
         except PromotionRefused as exc:
-            return Response({"message": str(exc), "code": "nothing_to_roll_back"}, status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"message": str(exc), "code": "nothing_to_roll_back"}, status=status.HTTP_409_CONFLICT
+            )
         if restored is None:
             return Response({"message": "Rolled back to the default base model.", "code": "rolled_back"})
         return Response(DeploymentSerializer(restored).data)

@@ -36,17 +36,31 @@ import importlib
 # `ml.engine.errors`, `ml.engine.provision`, `ml.engine.grounding` and `ml.engine.prompts` stay importable
 # in the web process without pulling in torch.
 _EXPORTS = {
-    "LocalHFGenerator": "backends", "OpenAICompatibleGenerator": "backends", "clear_model_cache": "backends",
+    "LocalHFGenerator": "backends",
+    "OpenAICompatibleGenerator": "backends",
+    "clear_model_cache": "backends",
     "RequestBatcher": "batching",
-    "Embedder": "embeddings", "SentenceTransformerEmbedder": "embeddings",
-    "DatasetError": "errors", "EngineError": "errors", "GenerationBackendError": "errors",
-    "HyperparameterError": "errors", "InvalidCheckpoint": "errors", "TrainingCancelled": "errors",
-    "Example": "finetune", "FinetuneParams": "finetune", "FinetuneResult": "finetune",
-    "TrainingProgress": "finetune", "evaluate_loss": "finetune",
+    "Embedder": "embeddings",
+    "SentenceTransformerEmbedder": "embeddings",
+    "DatasetError": "errors",
+    "EngineError": "errors",
+    "GenerationBackendError": "errors",
+    "HyperparameterError": "errors",
+    "InvalidCheckpoint": "errors",
+    "TrainingCancelled": "errors",
+    "Example": "finetune",
+    "FinetuneParams": "finetune",
+    "FinetuneResult": "finetune",
+    "TrainingProgress": "finetune",
+    "evaluate_loss": "finetune",
     "validate_finetune_params": "finetune",
-    "GenerationParams": "generation", "GenerationRequest": "generation", "GenerationResult": "generation",
+    "GenerationParams": "generation",
+    "GenerationRequest": "generation",
+    "GenerationResult": "generation",
     "TextGenerator": "generation",
-    "minilm_path": "provision", "provision_base_models": "provision", "validate_adapter_dir": "provision",
+    "minilm_path": "provision",
+    "provision_base_models": "provision",
+    "validate_adapter_dir": "provision",
     "validate_checkpoint_dir": "provision",
 }
 
@@ -69,11 +83,20 @@ def __dir__():
 # --- Copy studio: grounding checks and copy prompts (standard library only, safe in the web process) ---
 # check_copy(fields, product, *, channel, banned_words=(), prompt="") -> GroundingReport (Claim items);
 # build_copy_messages(product, *, channel, ...) -> chat messages; parse_copy_output(text, channel) -> fields.
-_EXPORTS.update({
-    "CHANNELS": "grounding", "CHANNEL_FIELDS": "grounding", "CHANNEL_LIMITS": "grounding", "Claim": "grounding",
-    "GroundingReport": "grounding", "check_copy": "grounding", "distinct_n": "grounding",
-    "duplicate_rate": "grounding", "build_copy_messages": "prompts", "parse_copy_output": "prompts",
-})
+_EXPORTS.update(
+    {
+        "CHANNELS": "grounding",
+        "CHANNEL_FIELDS": "grounding",
+        "CHANNEL_LIMITS": "grounding",
+        "Claim": "grounding",
+        "GroundingReport": "grounding",
+        "check_copy": "grounding",
+        "distinct_n": "grounding",
+        "duplicate_rate": "grounding",
+        "build_copy_messages": "prompts",
+        "parse_copy_output": "prompts",
+    }
+)
 __all__ = sorted(_EXPORTS)
 
 
@@ -82,15 +105,36 @@ __all__ = sorted(_EXPORTS)
 # check_reply(reply, *, system_prompt, ...) -> ReplyCheck; detect_handoff_request / detect_injection /
 # match_sensitive_topic on shopper text; mask_pii(text) -> MaskResult; hybrid_rank(...) for retrieval;
 # parse_dialogues(data, format=None) -> ParseResult and dialogue_to_examples(dialogue) for fine-tuning.
-_EXPORTS.update({
-    "ACTION_FALLBACK_REPLY": "chat", "FACTS_HEADER": "chat", "FALLBACK_REPLY": "chat", "HANDOFF_NOTICE": "chat",
-    "INJECTION_PATTERNS": "chat", "REFUSAL_REPLY": "chat", "ReplyCheck": "chat", "build_chat_messages": "chat",
-    "build_system_prompt": "chat", "check_reply": "chat", "detect_handoff_request": "chat",
-    "detect_injection": "chat", "match_sensitive_topic": "chat", "system_prompt_fingerprint": "chat",
-    "DIALOGUE_FORMATS": "dialogues", "Dialogue": "dialogues", "ParseResult": "dialogues",
-    "dialogue_to_examples": "dialogues", "parse_dialogues": "dialogues",
-    "PII_TYPES": "pii", "MaskResult": "pii", "PiiSpan": "pii", "find_pii": "pii", "mask_pii": "pii",
-    "pii_key": "pii",
-    "cosine": "retrieval", "hybrid_rank": "retrieval", "semantic_score": "retrieval",
-})
+_EXPORTS.update(
+    {
+        "ACTION_FALLBACK_REPLY": "chat",
+        "FACTS_HEADER": "chat",
+        "FALLBACK_REPLY": "chat",
+        "HANDOFF_NOTICE": "chat",
+        "INJECTION_PATTERNS": "chat",
+        "REFUSAL_REPLY": "chat",
+        "ReplyCheck": "chat",
+        "build_chat_messages": "chat",
+        "build_system_prompt": "chat",
+        "check_reply": "chat",
+        "detect_handoff_request": "chat",
+        "detect_injection": "chat",
+        "match_sensitive_topic": "chat",
+        "system_prompt_fingerprint": "chat",
+        "DIALOGUE_FORMATS": "dialogues",
+        "Dialogue": "dialogues",
+        "ParseResult": "dialogues",
+        "dialogue_to_examples": "dialogues",
+        "parse_dialogues": "dialogues",
+        "PII_TYPES": "pii",
+        "MaskResult": "pii",
+        "PiiSpan": "pii",
+        "find_pii": "pii",
+        "mask_pii": "pii",
+        "pii_key": "pii",
+        "cosine": "retrieval",
+        "hybrid_rank": "retrieval",
+        "semantic_score": "retrieval",
+    }
+)
 __all__ = sorted(_EXPORTS)

@@ -57,10 +57,17 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 # (question words, attribute keys that answer them, how the answer reads)
 _PRODUCT_INTENTS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
     (("size", "sizes", "fit", "fits"), ("sizes", "size"), "It comes in sizes {value}."),
-    (("colour", "colours", "color", "colors", "shade"), ("colour", "color", "colours", "colors", "primary_color"),
-     "Its colour is {value}."),
+    (
+        ("colour", "colours", "color", "colors", "shade"),
+        ("colour", "color", "colours", "colors", "primary_color"),
+        "Its colour is {value}.",
+    ),
     (("material", "made", "fabric", "materials"), ("material", "fabric", "upper"), "It is made of {value}."),
-    (("capacity", "hold", "holds", "litre", "liter", "ml", "big", "volume"), ("capacity",), "It holds {value}."),
+    (
+        ("capacity", "hold", "holds", "litre", "liter", "ml", "big", "volume"),
+        ("capacity",),
+        "It holds {value}.",
+    ),
     (("weight", "weigh", "weighs", "heavy"), ("weight",), "It weighs {value}."),
 )
 _PRICE_WORDS = frozenset("price prices cost costs much expensive cheap pay".split())
@@ -101,7 +108,9 @@ def covers(question: str, text: str, share: float = 1 / 2) -> bool:
     return sum(bool(w & have) for w in wanted) >= share * len(wanted)
 
 
-def extractive_answer(question: str, source: str, max_sentences: int = 3, *, require_cover: bool = True) -> str | None:
+def extractive_answer(
+    question: str, source: str, max_sentences: int = 3, *, require_cover: bool = True
+) -> str | None:
     """The relevant sentences of ``source`` (None when it does not cover the question or none is relevant);
     ``require_cover=False`` when the caller checked coverage over more than ``source`` (its title too)."""
     if require_cover and not covers(question, source):
@@ -114,7 +123,9 @@ def product_answer(question: str, product: Mapping) -> str | None:
     """An answer from the product's own facts, with its link, when the question asks for one of them."""
     words = set(re.findall(r"[a-z]+", question.lower()))
     title = str(product.get("title") or "this product").strip()
-    attributes = {str(k).lower(): str(v) for k, v in (product.get("attributes") or {}).items() if str(v).strip()}
+    attributes = {
+        str(k).lower(): str(v) for k, v in (product.get("attributes") or {}).items() if str(v).strip()
+    }
     parts = []
     if words & _PRICE_WORDS and product.get("price") not in (None, ""):
         parts.append(f"The {title} costs {product['price']} {product.get('currency') or ''}".rstrip() + ".")
@@ -143,8 +154,10 @@ def product_source_text(product: Mapping) -> str:
     attributes = "; ".join(f"{k}: {v}" for k, v in (product.get("attributes") or {}).items())
     stock = product.get("stock")
     stock_text = "" if stock is None else (" In stock." if int(stock) > 0 else " Out of stock.")
-    return (f"{product.get('title', '')}. {product.get('brand', '')}. {product.get('price', '')} "
-            f"{product.get('currency', '')}. {product.get('description', '')} {attributes}{stock_text}")
+    return (
+        f"{product.get('title', '')}. {product.get('brand', '')}. {product.get('price', '')} "
+        f"{product.get('currency', '')}. {product.get('description', '')} {attributes}{stock_text}"
+    )
 
 
 @dataclass(frozen=True)
@@ -245,13 +258,16 @@ def verify_answer(text: str, sources: Sequence[str], *, finished: bool = True) -
     return VerifiedAnswer(" ".join(kept), dropped)
 
 
-_LEADING_YES_NO = re.compile(r"\W*(?:yes|no|yeah|nope|yep|yup|sure|absolutely|definitely|of course)\b(?!-)",
-                             re.IGNORECASE)
+_LEADING_YES_NO = re.compile(
+    r"\W*(?:yes|no|yeah|nope|yep|yup|sure|absolutely|definitely|of course)\b(?!-)", re.IGNORECASE
+)
 _LIST_ONLY = re.compile(r"^\W*(?:\d+[.)]?\W*)+$")
 _INTRODUCES_LIST = re.compile(r":\s*(?:\d+[.)]?)?\s*$")
 _OUT_OF_STOCK = re.compile(r"\bout of stock\b", re.IGNORECASE)
-_AVAILABLE = re.compile(r"\b(?:available|in stock|back in stock|restock\w*|buy (?:it|them|one) now|order (?:it|them) now)\b",
-                        re.IGNORECASE)
+_AVAILABLE = re.compile(
+    r"\b(?:available|in stock|back in stock|restock\w*|buy (?:it|them|one) now|order (?:it|them) now)\b",
+    re.IGNORECASE,
+)
 _NOT = re.compile(r"\b(?:not|no longer|n't|isn't|aren't|unavailable|out of stock|sold out)\b", re.IGNORECASE)
 _SERVICE_FORMS = frozenset(f for w in CHAT_GENERIC for f in forms(w))
 

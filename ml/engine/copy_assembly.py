@@ -28,13 +28,20 @@ from ml.engine.grounding import CHANNEL_FIELDS, CHANNEL_LIMITS, CopyChecker, Gro
 from ml.engine.verification import split_sentences, trim_unfinished, unfinished
 
 # The body a piece aims for: enough sentences to read well, well inside the channel's hard limit.
-_BODY_TARGET_CHARS = {"product_description": 520, "email": 700, "sms": 160, "social_post": 240, "ad_headline": 40}
+_BODY_TARGET_CHARS = {
+    "product_description": 520,
+    "email": 700,
+    "sms": 160,
+    "social_post": 240,
+    "ad_headline": 40,
+}
 _HEADINGS = {"product_description": "title", "email": "subject"}
 _MAX_HASHTAGS = 3
 
 
-def assemble(drafts: Sequence[Mapping[str, str]], product: Mapping, *, channel: str,
-             checker: CopyChecker) -> dict[str, str] | None:
+def assemble(
+    drafts: Sequence[Mapping[str, str]], product: Mapping, *, channel: str, checker: CopyChecker
+) -> dict[str, str] | None:
     if channel not in CHANNEL_FIELDS or not drafts:
         return None
     fields: dict[str, str] = {}
@@ -112,12 +119,20 @@ class Choice:
 
 def report_score(report: GroundingReport) -> tuple:
     """Higher is better: passing, then approvable, then fewer problems."""
-    problems = len(report.unsupported) + len(report.channel_violations) + len(report.degenerate) + len(report.banned)
+    problems = (
+        len(report.unsupported) + len(report.channel_violations) + len(report.degenerate) + len(report.banned)
+    )
     return (report.passed, report.approvable, -problems)
 
 
-def choose(candidates: Sequence[Mapping[str, str]], product: Mapping, *, channel: str, checker: CopyChecker,
-           prompt: str = "") -> Choice | None:
+def choose(
+    candidates: Sequence[Mapping[str, str]],
+    product: Mapping,
+    *,
+    channel: str,
+    checker: CopyChecker,
+    prompt: str = "",
+) -> Choice | None:
     """The first draft that passes every check; else a piece assembled from the drafts' clean sentences when
     that passes; else the draft with the fewest problems (to be flagged). None when there are no drafts."""
     if not candidates:
@@ -143,8 +158,16 @@ def complete_sentences(fields: Mapping[str, str], channel: str) -> dict[str, str
     return {name: trim_unfinished(text) if name == "body" else text for name, text in fields.items()}
 
 
-def write_copy(generator, items: Sequence[tuple[Mapping, list[dict], CopyChecker]], *, channel: str,
-               candidates: int, sampling: Mapping, seed_of, batch_size: int = 48) -> list[Choice | None]:
+def write_copy(
+    generator,
+    items: Sequence[tuple[Mapping, list[dict], CopyChecker]],
+    *,
+    channel: str,
+    candidates: int,
+    sampling: Mapping,
+    seed_of,
+    batch_size: int = 48,
+) -> list[Choice | None]:
     """One piece per (product, prompt messages, checker): ``candidates`` sampled drafts each (seeds from
     ``seed_of(index, candidate)``), parsed, trimmed to complete sentences when cut by the token budget, and
     chosen by `choose`. What the copy model's evaluation and the benchmarks use; the copy studio's job runs
@@ -168,7 +191,9 @@ def write_copy(generator, items: Sequence[tuple[Mapping, list[dict], CopyChecker
             if result.finish_reason == "length":
                 fields = complete_sentences(fields, channel)
             drafts.append({k: v for k, v in fields.items() if v})
-        choices.append(choose(drafts, product, channel=channel, checker=checker, prompt=messages[-1]["content"]))
+        choices.append(
+            choose(drafts, product, channel=channel, checker=checker, prompt=messages[-1]["content"])
+        )
     return choices
 
 

@@ -55,21 +55,25 @@ def readable_description(text: str, limit: int = DESCRIPTION_TARGET_CHARS) -> st
     return text[:cut].strip() if cut else ""
 
 
-def catalog_example(product: Mapping, *, brand_voice: Mapping | None = None, tone: str = "warm",
-                    length: str = "medium") -> dict | None:
+def catalog_example(
+    product: Mapping, *, brand_voice: Mapping | None = None, tone: str = "warm", length: str = "medium"
+) -> dict | None:
     """One (facts without the description -> the description) pair; None when the product has no usable one."""
     description = readable_description(product.get("description") or "")
     title = str(product.get("title") or "").strip()
     if len(description) < 40 or not title:
         return None
     facts = {**product, "description": ""}
-    messages = build_copy_messages(facts, channel="product_description", tone=tone, length=length,
-                                   brand_voice=brand_voice)
+    messages = build_copy_messages(
+        facts, channel="product_description", tone=tone, length=length, brand_voice=brand_voice
+    )
     answer = format_copy_answer({"title": title, "body": description}, "product_description")
     return {"prompt": messages, "response": answer}
 
 
-def piece_example(messages: Sequence[Mapping[str, str]], fields: Mapping[str, str], channel: str) -> dict | None:
+def piece_example(
+    messages: Sequence[Mapping[str, str]], fields: Mapping[str, str], channel: str
+) -> dict | None:
     """An approved piece's prompt -> its final text; None when the prompt or the text is empty."""
     answer = format_copy_answer(fields, channel)
     if not messages or not answer:

@@ -74,7 +74,10 @@ CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
 # Hard limits per channel and field. min_chars 1 means required. sms and ad_headline are a single text: their
 # limit applies to all filled fields together, whatever they are called (a headline stored as "title" too).
 CHANNEL_LIMITS: dict[str, dict[str, dict[str, int]]] = {
-    "product_description": {"title": {"min_chars": 1, "max_chars": 120}, "body": {"min_chars": 50, "max_chars": 1200}},
+    "product_description": {
+        "title": {"min_chars": 1, "max_chars": 120},
+        "body": {"min_chars": 50, "max_chars": 1200},
+    },
     "email": {"subject": {"min_chars": 1, "max_chars": 60}, "body": {"min_chars": 1, "max_chars": 2000}},
     "sms": {"body": {"min_chars": 1, "max_chars": 160}},
     "social_post": {"body": {"min_chars": 1, "max_chars": 280}, "hashtags": {"max_items": 5}},
@@ -130,16 +133,25 @@ class GroundingReport:
     @classmethod
     def from_dict(cls, data: Mapping) -> GroundingReport:
         return cls(
-            unsupported=[Claim(**{k: c[k] for k in ("text", "kind", "field", "start", "end", "reason")})
-                         for c in data.get("unsupported", ())],
+            unsupported=[
+                Claim(**{k: c[k] for k in ("text", "kind", "field", "start", "end", "reason")})
+                for c in data.get("unsupported", ())
+            ],
             channel_violations=list(data.get("channel_violations", ())),
             degenerate=list(data.get("degenerate", ())),
             banned=list(data.get("banned", ())),
         )
 
 
-def check_copy(fields: Mapping[str, str], product: Mapping, *, channel: str, banned_words: Sequence[str] = (),
-               prompt: str = "", brand_voice: Mapping | None = None) -> GroundingReport:
+def check_copy(
+    fields: Mapping[str, str],
+    product: Mapping,
+    *,
+    channel: str,
+    banned_words: Sequence[str] = (),
+    prompt: str = "",
+    brand_voice: Mapping | None = None,
+) -> GroundingReport:
     """Check one piece of copy. ``fields`` maps field names (title, subject, body, hashtags) to text;
     ``product`` is a plain dict (sku, title, brand, category, price, currency, attributes, description, ...).
     ``prompt`` (the text the model was given) enables the prompt-echo check; ``brand_voice`` (its "dont"
@@ -150,17 +162,23 @@ def check_copy(fields: Mapping[str, str], product: Mapping, *, channel: str, ban
     (ml.engine.verification): the word must be in the product facts or in the documented generic-marketing
     vocabulary, colours and audiences must be the product's, and no sentence may contradict a fact."""
     return CopyChecker(product, banned_words=banned_words, brand_voice=brand_voice).check(
-        fields, channel=channel, prompt=prompt)
+        fields, channel=channel, prompt=prompt
+    )
 
 
 class CopyChecker:
     """check_copy for many texts about one product: the facts are read once."""
 
-    def __init__(self, product: Mapping, *, banned_words: Sequence[str] = (), brand_voice: Mapping | None = None):
+    def __init__(
+        self, product: Mapping, *, banned_words: Sequence[str] = (), brand_voice: Mapping | None = None
+    ):
         product_text = _product_text(product)
         name = f"{product.get('title') or ''} {product.get('category') or ''}"
-        self.name_words = [w.lower() for w in re.findall(r"[A-Za-z]{3,}", name)
-                           if w.lower() not in FUNCTION_WORDS and not forms(w) & _GENERIC_FORMS]
+        self.name_words = [
+            w.lower()
+            for w in re.findall(r"[A-Za-z]{3,}", name)
+            if w.lower() not in FUNCTION_WORDS and not forms(w) & _GENERIC_FORMS
+        ]
         self.facts = _Facts.of(product, product_text)
         self.evidence = Evidence([product_text])
         self.rules = voice_rules((brand_voice or {}).get("dont") or (), banned_words)
@@ -173,7 +191,9 @@ class CopyChecker:
         for name, text in texts.items():
             report.unsupported.extend(self.claims(text, name, channel))
             report.degenerate.extend(_degenerate(text, name, prompt, channel))
-        report.unsupported.sort(key=lambda c: (list(texts).index(c.field) if c.field in texts else 0, c.start))
+        report.unsupported.sort(
+            key=lambda c: (list(texts).index(c.field) if c.field in texts else 0, c.start)
+        )
         report.channel_violations = _channel_violations(texts, channel)
         if not any(t.strip() for t in texts.values()):
             report.degenerate.insert(0, "the copy is empty")
@@ -192,7 +212,8 @@ class CopyChecker:
         """Unsupported facts and unverified statements in one field's text."""
         found = _extract(text)
         return self.facts.unsupported_in(text, field_name, found) + _statement_claims(
-            text, field_name, found, self.evidence, channel)
+            text, field_name, found, self.evidence, channel
+        )
 
     def clean(self, text: str, field_name: str, channel: str) -> bool:
         """True when a fragment (a sentence, a title, a hashtag) has no finding of any kind on its own."""
@@ -203,12 +224,18 @@ class CopyChecker:
         return not voice_violations([text], self.rules)
 
 
-def _statement_claims(text: str, field_name: str, found: list, evidence: Evidence, channel: str) -> list[Claim]:
+def _statement_claims(
+    text: str, field_name: str, found: list, evidence: Evidence, channel: str
+) -> list[Claim]:
     """Content words the facts do not back, and sentences that contradict them (see ml.engine.verification)."""
-    skip = [(f.start, f.end) for f in found] + placeholders(text) + [m.span() for m in _RESIDUE.finditer(text)]
+    skip = (
+        [(f.start, f.end) for f in found] + placeholders(text) + [m.span() for m in _RESIDUE.finditer(text)]
+    )
     title_case = field_name in ("title", "subject") or channel == "ad_headline"
-    claims = [Claim(f.text, f.kind, field_name, f.start, f.end, f.reason)
-              for f in unverified(text, evidence, skip=skip, title_case=title_case)]
+    claims = [
+        Claim(f.text, f.kind, field_name, f.start, f.end, f.reason)
+        for f in unverified(text, evidence, skip=skip, title_case=title_case)
+    ]
     for f in contradictions(text, evidence):
         claims.append(Claim(f.text, f.kind, field_name, f.start, f.end, f.reason))
     return claims
@@ -240,8 +267,23 @@ def duplicate_rate(texts: Iterable[str]) -> float:
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d{1,2}(?:,\d{2})+,\d{3}|\d+)(?:\.\d+)?"  # 1,299 / 1,29,999 (Indian) / 24.90
 _EURO_NUM = r"\d{1,3}(?:\.\d{3})*,\d{2}(?![\d,])"  # 24,90 and 1.299,00, only next to a currency
 _NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "hundred": 100,
 }
 _NUMW = rf"(?:{_NUM}|(?i:{'|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))})(?![a-z]))"
 _GROUP = rf"{_NUMW}(?:\s*(?:-|–|—|x|×|\*)\s*{_NUMW}|\s+to\s+{_NUMW})*"
@@ -249,10 +291,22 @@ _R = r"(?![a-z0-9])"
 
 _DOLLARS = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
 _CURRENCY_MARKS: dict[str, frozenset[str]] = {
-    "us$": frozenset({"USD"}), "c$": frozenset({"CAD"}), "a$": frozenset({"AUD"}), "$": _DOLLARS,
-    "dollar": _DOLLARS, "dollars": _DOLLARS, "€": frozenset({"EUR"}), "euro": frozenset({"EUR"}),
-    "euros": frozenset({"EUR"}), "£": frozenset({"GBP"}), "₹": frozenset({"INR"}), "rs": frozenset({"INR"}),
-    "rs.": frozenset({"INR"}), "rupee": frozenset({"INR"}), "rupees": frozenset({"INR"}), "/-": frozenset({"INR"}),
+    "us$": frozenset({"USD"}),
+    "c$": frozenset({"CAD"}),
+    "a$": frozenset({"AUD"}),
+    "$": _DOLLARS,
+    "dollar": _DOLLARS,
+    "dollars": _DOLLARS,
+    "€": frozenset({"EUR"}),
+    "euro": frozenset({"EUR"}),
+    "euros": frozenset({"EUR"}),
+    "£": frozenset({"GBP"}),
+    "₹": frozenset({"INR"}),
+    "rs": frozenset({"INR"}),
+    "rs.": frozenset({"INR"}),
+    "rupee": frozenset({"INR"}),
+    "rupees": frozenset({"INR"}),
+    "/-": frozenset({"INR"}),
     "¥": frozenset({"JPY", "CNY"}),
 }
 _PREFIX = r"US\$|C\$|A\$|\$|€|£|₹|¥|(?<![A-Za-z])(?:Rs\.?|INR|USD|EUR|GBP|CAD|AUD|CHF|AED)(?![A-Za-z])"
@@ -261,8 +315,10 @@ _AMOUNT = re.compile(
     rf"(?P<pcur>{_PREFIX})\s?(?P<pnum>{_EURO_NUM}|{_NUM})(?:\s?/-)?"
     rf"|(?<![\d.,])(?P<snum>{_EURO_NUM}|{_NUM})\s?(?P<scur>{_SUFFIX})"
 )
-_PERCENT = re.compile(rf"(?<![\d.,]){_NUM}(?:\s*(?:-|–|to)\s*{_NUM})?\s?(?:%|(?i:per\s?cent)(?![a-z]))"
-                      r"(?P<off>\s*(?i:off)(?![a-z]))?")
+_PERCENT = re.compile(
+    rf"(?<![\d.,]){_NUM}(?:\s*(?:-|–|to)\s*{_NUM})?\s?(?:%|(?i:per\s?cent)(?![a-z]))"
+    r"(?P<off>\s*(?i:off)(?![a-z]))?"
+)
 
 # (aliases, dimension, size of one unit in the dimension's base unit). One-letter units are case-sensitive
 # ("5G" is not 5 grams, "V-neck" is not volts); the rest are not.
@@ -376,54 +432,153 @@ def _unit_of(alias: str) -> tuple[str, float]:
 
 # canonical name -> aliases (case-insensitive unless all capitals, which are acronyms).
 _MATERIALS: dict[str, tuple[str, ...]] = {
-    "cotton": ("cotton",), "wool": ("wool", "woollen", "woolen"), "merino": ("merino", "merino wool"),
-    "cashmere": ("cashmere",), "alpaca": ("alpaca",), "mohair": ("mohair",), "angora": ("angora",),
-    "silk": ("silk",), "linen": ("linen",), "hemp": ("hemp",), "jute": ("jute",), "bamboo": ("bamboo",),
-    "polyester": ("polyester",), "nylon": ("nylon",), "elastane": ("elastane", "spandex", "lycra"),
-    "acrylic": ("acrylic",), "viscose": ("viscose", "rayon"), "modal": ("modal",),
-    "lyocell": ("lyocell", "tencel"), "microfiber": ("microfiber", "microfibre"), "denim": ("denim",),
-    "canvas": ("canvas",), "velvet": ("velvet",), "corduroy": ("corduroy",), "fleece": ("fleece",),
-    "satin": ("satin",), "chiffon": ("chiffon",), "georgette": ("georgette",), "crepe": ("crepe",),
-    "organza": ("organza",), "tulle": ("tulle",), "khadi": ("khadi",), "jersey": ("jersey",),
-    "neoprene": ("neoprene",), "suede": ("suede",), "leather": ("leather",), "fur": ("fur",),
+    "cotton": ("cotton",),
+    "wool": ("wool", "woollen", "woolen"),
+    "merino": ("merino", "merino wool"),
+    "cashmere": ("cashmere",),
+    "alpaca": ("alpaca",),
+    "mohair": ("mohair",),
+    "angora": ("angora",),
+    "silk": ("silk",),
+    "linen": ("linen",),
+    "hemp": ("hemp",),
+    "jute": ("jute",),
+    "bamboo": ("bamboo",),
+    "polyester": ("polyester",),
+    "nylon": ("nylon",),
+    "elastane": ("elastane", "spandex", "lycra"),
+    "acrylic": ("acrylic",),
+    "viscose": ("viscose", "rayon"),
+    "modal": ("modal",),
+    "lyocell": ("lyocell", "tencel"),
+    "microfiber": ("microfiber", "microfibre"),
+    "denim": ("denim",),
+    "canvas": ("canvas",),
+    "velvet": ("velvet",),
+    "corduroy": ("corduroy",),
+    "fleece": ("fleece",),
+    "satin": ("satin",),
+    "chiffon": ("chiffon",),
+    "georgette": ("georgette",),
+    "crepe": ("crepe",),
+    "organza": ("organza",),
+    "tulle": ("tulle",),
+    "khadi": ("khadi",),
+    "jersey": ("jersey",),
+    "neoprene": ("neoprene",),
+    "suede": ("suede",),
+    "leather": ("leather",),
+    "fur": ("fur",),
     "down": ("goose down", "duck down", "down-filled", "down filled", "down fill"),
-    "rubber": ("rubber",), "latex": ("latex",), "eva": ("EVA",), "foam": ("foam",), "memory foam": ("memory foam",),
-    "cork": ("cork",), "polyurethane": ("polyurethane", "PU"), "gore-tex": ("gore-tex", "goretex"),
-    "stainless steel": ("stainless steel", "stainless-steel"), "steel": ("steel",),
-    "cast iron": ("cast iron", "cast-iron"), "wrought iron": ("wrought iron", "wrought-iron"),
-    "aluminium": ("aluminium", "aluminum"), "copper": ("copper",), "brass": ("brass",), "bronze": ("bronze",),
-    "titanium": ("titanium",), "zinc": ("zinc",), "gold": ("gold",), "sterling silver": ("sterling silver",),
-    "silver": ("silver",), "platinum": ("platinum",), "pewter": ("pewter",), "carbon fibre": ("carbon fibre",
-    "carbon fiber"), "wood": ("wood", "wooden", "solid wood", "hardwood"), "oak": ("oak",), "walnut": ("walnut",),
-    "teak": ("teak",), "pine": ("pine",), "maple": ("maple",), "mahogany": ("mahogany",),
-    "rosewood": ("rosewood",), "acacia": ("acacia",), "mango wood": ("mango wood",), "sheesham": ("sheesham",),
-    "birch": ("birch",), "beech": ("beech",), "cedar": ("cedar",), "glass": ("glass", "tempered glass"),
-    "crystal": ("crystal",), "ceramic": ("ceramic", "ceramics"), "porcelain": ("porcelain",),
-    "stoneware": ("stoneware",), "earthenware": ("earthenware",), "terracotta": ("terracotta",),
-    "marble": ("marble",), "granite": ("granite",), "concrete": ("concrete",), "plastic": ("plastic",),
-    "silicone": ("silicone",), "polycarbonate": ("polycarbonate",), "polypropylene": ("polypropylene",),
-    "pvc": ("PVC",), "resin": ("resin",), "vinyl": ("vinyl",), "diamond": ("diamond", "diamonds"),
+    "rubber": ("rubber",),
+    "latex": ("latex",),
+    "eva": ("EVA",),
+    "foam": ("foam",),
+    "memory foam": ("memory foam",),
+    "cork": ("cork",),
+    "polyurethane": ("polyurethane", "PU"),
+    "gore-tex": ("gore-tex", "goretex"),
+    "stainless steel": ("stainless steel", "stainless-steel"),
+    "steel": ("steel",),
+    "cast iron": ("cast iron", "cast-iron"),
+    "wrought iron": ("wrought iron", "wrought-iron"),
+    "aluminium": ("aluminium", "aluminum"),
+    "copper": ("copper",),
+    "brass": ("brass",),
+    "bronze": ("bronze",),
+    "titanium": ("titanium",),
+    "zinc": ("zinc",),
+    "gold": ("gold",),
+    "sterling silver": ("sterling silver",),
+    "silver": ("silver",),
+    "platinum": ("platinum",),
+    "pewter": ("pewter",),
+    "carbon fibre": ("carbon fibre", "carbon fiber"),
+    "wood": ("wood", "wooden", "solid wood", "hardwood"),
+    "oak": ("oak",),
+    "walnut": ("walnut",),
+    "teak": ("teak",),
+    "pine": ("pine",),
+    "maple": ("maple",),
+    "mahogany": ("mahogany",),
+    "rosewood": ("rosewood",),
+    "acacia": ("acacia",),
+    "mango wood": ("mango wood",),
+    "sheesham": ("sheesham",),
+    "birch": ("birch",),
+    "beech": ("beech",),
+    "cedar": ("cedar",),
+    "glass": ("glass", "tempered glass"),
+    "crystal": ("crystal",),
+    "ceramic": ("ceramic", "ceramics"),
+    "porcelain": ("porcelain",),
+    "stoneware": ("stoneware",),
+    "earthenware": ("earthenware",),
+    "terracotta": ("terracotta",),
+    "marble": ("marble",),
+    "granite": ("granite",),
+    "concrete": ("concrete",),
+    "plastic": ("plastic",),
+    "silicone": ("silicone",),
+    "polycarbonate": ("polycarbonate",),
+    "polypropylene": ("polypropylene",),
+    "pvc": ("PVC",),
+    "resin": ("resin",),
+    "vinyl": ("vinyl",),
+    "diamond": ("diamond", "diamonds"),
     "pearl": ("pearl", "pearls"),
 }
 _IMITABLE = ("leather", "suede", "fur", "silk")  # "faux leather" is not leather, "art silk" is not silk
 # A specific material backs the general name.
 _MATERIAL_GENERALISES = {
-    "stainless steel": "steel", "sterling silver": "silver", "merino": "wool", "memory foam": "foam",
-    "oak": "wood", "walnut": "wood", "teak": "wood", "pine": "wood", "maple": "wood", "mahogany": "wood",
-    "rosewood": "wood", "acacia": "wood", "mango wood": "wood", "sheesham": "wood", "birch": "wood",
-    "beech": "wood", "cedar": "wood",
+    "stainless steel": "steel",
+    "sterling silver": "silver",
+    "merino": "wool",
+    "memory foam": "foam",
+    "oak": "wood",
+    "walnut": "wood",
+    "teak": "wood",
+    "pine": "wood",
+    "maple": "wood",
+    "mahogany": "wood",
+    "rosewood": "wood",
+    "acacia": "wood",
+    "mango wood": "wood",
+    "sheesham": "wood",
+    "birch": "wood",
+    "beech": "wood",
+    "cedar": "wood",
 }
 
 _CLAIMS: dict[str, tuple[str, ...]] = {
     "waterproof": ("waterproof", "water-proof", "water proof"),
-    "water-resistant": ("water-resistant", "water resistant", "water-repellent", "water repellent", "splash-proof",
-                        "splashproof"),
+    "water-resistant": (
+        "water-resistant",
+        "water resistant",
+        "water-repellent",
+        "water repellent",
+        "splash-proof",
+        "splashproof",
+    ),
     "windproof": ("windproof", "wind-proof", "wind resistant", "wind-resistant"),
     "stain-resistant": ("stain-resistant", "stain resistant", "stain-proof", "stainproof"),
-    "wrinkle-free": ("wrinkle-free", "wrinkle free", "wrinkle-resistant", "anti-wrinkle", "crease-resistant",
-                     "non-iron"),
-    "moisture-wicking": ("moisture-wicking", "moisture wicking", "sweat-wicking", "quick-dry", "quick dry",
-                         "quick-drying", "fast-drying"),
+    "wrinkle-free": (
+        "wrinkle-free",
+        "wrinkle free",
+        "wrinkle-resistant",
+        "anti-wrinkle",
+        "crease-resistant",
+        "non-iron",
+    ),
+    "moisture-wicking": (
+        "moisture-wicking",
+        "moisture wicking",
+        "sweat-wicking",
+        "quick-dry",
+        "quick dry",
+        "quick-drying",
+        "fast-drying",
+    ),
     "dishwasher-safe": ("dishwasher-safe", "dishwasher safe"),
     "microwave-safe": ("microwave-safe", "microwave safe"),
     "oven-safe": ("oven-safe", "oven safe", "ovenproof", "oven-proof"),
@@ -447,8 +602,13 @@ _CLAIMS: dict[str, tuple[str, ...]] = {
     "gots": ("GOTS",),
     "oeko-tex": ("oeko-tex", "oekotex"),
     "fsc": ("FSC",),
-    "dermatologically tested": ("dermatologically tested", "dermatologist tested", "dermatologist recommended",
-                                "dermatologist-recommended", "dermatologist approved"),
+    "dermatologically tested": (
+        "dermatologically tested",
+        "dermatologist tested",
+        "dermatologist recommended",
+        "dermatologist-recommended",
+        "dermatologist approved",
+    ),
     "clinically proven": ("clinically proven", "clinically tested", "scientifically proven"),
     "antibacterial": ("antibacterial", "anti-bacterial", "antimicrobial", "anti-microbial"),
     "uv protection": ("UV protection", "UV-protection", "UV protected", "UPF", "UV400", "UV 400"),
@@ -460,47 +620,141 @@ _CLAIMS: dict[str, tuple[str, ...]] = {
     "fire-resistant": ("fireproof", "fire-proof", "fire-resistant", "flame-retardant", "flame retardant"),
     "insulated": ("insulated", "double-wall", "double-walled", "double wall"),
     "warranty": ("warranty", "warranted"),
-    "lifetime warranty": ("lifetime warranty", "lifetime guarantee", "lifelong warranty", "guaranteed for life"),
+    "lifetime warranty": (
+        "lifetime warranty",
+        "lifetime guarantee",
+        "lifelong warranty",
+        "guaranteed for life",
+    ),
     "guarantee": ("guarantee", "guaranteed", "money-back", "money back"),
-    "free shipping": ("free shipping", "free delivery", "ships free", "free postage", "free standard shipping",
-                      "delivered free"),
-    "free returns": ("free returns", "free return", "easy returns", "hassle-free returns", "free exchange",
-                     "free exchanges", "easy exchange", "easy exchanges"),
+    "free shipping": (
+        "free shipping",
+        "free delivery",
+        "ships free",
+        "free postage",
+        "free standard shipping",
+        "delivered free",
+    ),
+    "free returns": (
+        "free returns",
+        "free return",
+        "easy returns",
+        "hassle-free returns",
+        "free exchange",
+        "free exchanges",
+        "easy exchange",
+        "easy exchanges",
+    ),
     "free gift": ("free gift", "free gifts", "bonus gift"),
-    "discount": ("discount", "discounted", "discounts", "on sale", "sale price", "flash sale", "clearance",
-                 "half price", "half-price", "price drop", "special offer", "special price", "deal of the day",
-                 "best deal", "great deal", "coupon", "promo code", "voucher"),
+    "discount": (
+        "discount",
+        "discounted",
+        "discounts",
+        "on sale",
+        "sale price",
+        "flash sale",
+        "clearance",
+        "half price",
+        "half-price",
+        "price drop",
+        "special offer",
+        "special price",
+        "deal of the day",
+        "best deal",
+        "great deal",
+        "coupon",
+        "promo code",
+        "voucher",
+    ),
     "buy one get one": ("buy one get one", "buy 1 get 1", "BOGO"),
-    "limited time": ("limited time", "limited-time", "today only", "ends soon", "ends tonight", "while stocks last",
-                     "while supplies last", "last chance", "selling fast", "few left", "almost gone"),
+    "limited time": (
+        "limited time",
+        "limited-time",
+        "today only",
+        "ends soon",
+        "ends tonight",
+        "while stocks last",
+        "while supplies last",
+        "last chance",
+        "selling fast",
+        "few left",
+        "almost gone",
+    ),
     "limited edition": ("limited edition", "limited-edition"),
     "lowest price": ("lowest price", "lowest prices", "best price", "best prices", "cheapest"),
-    "best-selling": ("best-selling", "best selling", "bestselling", "bestseller", "bestsellers", "best seller",
-                     "best sellers", "best-seller", "top seller", "top-selling", "top selling"),
+    "best-selling": (
+        "best-selling",
+        "best selling",
+        "bestselling",
+        "bestseller",
+        "bestsellers",
+        "best seller",
+        "best sellers",
+        "best-seller",
+        "top seller",
+        "top-selling",
+        "top selling",
+    ),
     "#1": ("#1", "# 1", "No. 1", "No.1", "number one", "number 1"),
     "award-winning": ("award-winning", "award winning", "prize-winning", "award-winner"),
-    "top-rated": ("top-rated", "top rated", "highly rated", "highly-rated", "5-star", "five-star", "5 star",
-                  "five star", "5 stars", "five stars"),
-    "most popular": ("most popular", "customer favourite", "customer favorite", "fan favourite", "fan favorite",
-                     "crowd favourite", "crowd favorite", "most loved"),
-    "best-in-class": ("best-in-class", "best in class", "world's best", "worlds best", "best in the world",
-                      "industry-leading", "industry leading", "market-leading", "unbeatable", "unmatched"),
+    "top-rated": (
+        "top-rated",
+        "top rated",
+        "highly rated",
+        "highly-rated",
+        "5-star",
+        "five-star",
+        "5 star",
+        "five star",
+        "5 stars",
+        "five stars",
+    ),
+    "most popular": (
+        "most popular",
+        "customer favourite",
+        "customer favorite",
+        "fan favourite",
+        "fan favorite",
+        "crowd favourite",
+        "crowd favorite",
+        "most loved",
+    ),
+    "best-in-class": (
+        "best-in-class",
+        "best in class",
+        "world's best",
+        "worlds best",
+        "best in the world",
+        "industry-leading",
+        "industry leading",
+        "market-leading",
+        "unbeatable",
+        "unmatched",
+    ),
     "patented": ("patented", "patent-pending", "patent pending"),
 }
 # A claim in the data backs these weaker ones too.
 _CLAIM_IMPLIES = {
-    "waterproof": {"water-resistant"}, "lifetime warranty": {"warranty", "guarantee"},
-    "gots": {"certified", "organic"}, "oeko-tex": {"certified"}, "fsc": {"certified"},
-    "recycled": {"recyclable"}, "handwoven": {"handmade"},
+    "waterproof": {"water-resistant"},
+    "lifetime warranty": {"warranty", "guarantee"},
+    "gots": {"certified", "organic"},
+    "oeko-tex": {"certified"},
+    "fsc": {"certified"},
+    "recycled": {"recyclable"},
+    "handwoven": {"handmade"},
 }
-_MADE_IN = re.compile(r"(?i:made|manufactured|crafted|produced)\s+(?i:in)\s+(?:the\s+)?(?P<place>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)")
+_MADE_IN = re.compile(
+    r"(?i:made|manufactured|crafted|produced)\s+(?i:in)\s+(?:the\s+)?(?P<place>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)"
+)
 
 
 # "made from fresh sea salt": what a product is made of, beyond the materials table above. Every content word of
 # the phrase must appear in the product data; fillers are skipped and figurative phrases ("made of love") are
 # not claims. "Made with" is left alone: it usually introduces features ("made with two pockets").
-_MADE_OF = re.compile(r"(?i:made|crafted|built|constructed|woven|knitted|cut)\s+(?i:from|of|out of)\s+"
-                      r"(?P<what>[A-Za-z][A-Za-z'-]*(?:[ \t]+[A-Za-z][A-Za-z'-]*){0,3})")
+_MADE_OF = re.compile(
+    r"(?i:made|crafted|built|constructed|woven|knitted|cut)\s+(?i:from|of|out of)\s+"
+    r"(?P<what>[A-Za-z][A-Za-z'-]*(?:[ \t]+[A-Za-z][A-Za-z'-]*){0,3})"
+)
 _MADE_OF_ENDS = frozenset(  # words that end the phrase: "made of oak and ...", "made with care for ..."
     "and or its their our your this that these those which who to for in on at by as is are be so of with from "
     "into plus than then but while".split()
@@ -511,8 +765,10 @@ _MADE_OF_FILLERS = frozenset(  # skipped: articles, praise and generic words tha
     "mixture combination layer layers piece pieces one single hand hands responsibly ethically locally sourced "
     "material materials fabric fabrics yarn yarns fibre fibres fiber fibers".split()
 )
-_MADE_OF_FIGURATIVE = frozenset("love care pride passion attention detail details precision comfort style you "
-                                "mind heart thought purpose".split())
+_MADE_OF_FIGURATIVE = frozenset(
+    "love care pride passion attention detail details precision comfort style you "
+    "mind heart thought purpose".split()
+)
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _CAMEL_PART = re.compile(r"[A-Z]*[^A-Z]+|[A-Z]+")  # "lockOne" -> "lock", "One"; "BPA" stays whole
 _GAP = re.compile(r"[\s-]*")
@@ -556,31 +812,43 @@ class _PhraseMatcher:
 
     def _match_at(self, text, tokens, i) -> tuple[int, str] | None:
         for words, canonical, acronym in self._by_first.get(tokens[i][0].lower(), ()):
-            window = tokens[i:i + len(words)]
+            window = tokens[i : i + len(words)]
             if len(window) < len(words) or [t[0].lower() for t in window] != list(words):
                 continue
             if acronym and not window[0][0].isupper():
                 continue
-            if all(_GAP.fullmatch(text[a[2]:b[1]]) for a, b in itertools.pairwise(window)):
+            if all(_GAP.fullmatch(text[a[2] : b[1]]) for a, b in itertools.pairwise(window)):
                 return len(words), canonical
         return None
 
 
 _IMITATION_WORDS = ("faux", "vegan", "synthetic", "imitation", "artificial", "fake", "art", "pu")
-_MATERIAL_MATCHER = _PhraseMatcher({
-    **_MATERIALS,
-    **{f"faux {m}": tuple(f"{q} {m}" for q in _IMITATION_WORDS) for m in _IMITABLE},
-})
-_CLAIM_MATCHER = _PhraseMatcher({k: tuple(a for a in v if not re.search(r"[\d#]", a)) for k, v in _CLAIMS.items()})
+_MATERIAL_MATCHER = _PhraseMatcher(
+    {
+        **_MATERIALS,
+        **{f"faux {m}": tuple(f"{q} {m}" for q in _IMITATION_WORDS) for m in _IMITABLE},
+    }
+)
+_CLAIM_MATCHER = _PhraseMatcher(
+    {k: tuple(a for a in v if not re.search(r"[\d#]", a)) for k, v in _CLAIMS.items()}
+)
 # Claims written with digits or "#" ("#1", "5-star", "buy 1 get 1") go before numbers are read.
-_DIGIT_CLAIMS = sorted(((alias, name) for name, aliases in _CLAIMS.items() for alias in aliases
-                        if re.search(r"[\d#]", alias)), key=lambda pair: len(pair[0]), reverse=True)
-_DIGIT_CLAIM_RE = re.compile("|".join(
-    rf"(?P<c{i}>(?<![A-Za-z0-9]){_spaced(alias)}(?![A-Za-z0-9]))" for i, (alias, _) in enumerate(_DIGIT_CLAIMS)
-), re.IGNORECASE)
+_DIGIT_CLAIMS = sorted(
+    ((alias, name) for name, aliases in _CLAIMS.items() for alias in aliases if re.search(r"[\d#]", alias)),
+    key=lambda pair: len(pair[0]),
+    reverse=True,
+)
+_DIGIT_CLAIM_RE = re.compile(
+    "|".join(
+        rf"(?P<c{i}>(?<![A-Za-z0-9]){_spaced(alias)}(?![A-Za-z0-9]))"
+        for i, (alias, _) in enumerate(_DIGIT_CLAIMS)
+    ),
+    re.IGNORECASE,
+)
 
 
 # --- extraction ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Found:
@@ -600,15 +868,24 @@ def _extract(text: str) -> list[_Found]:
         nonlocal masked
         for m in list(pattern.finditer(masked)):
             found.append(make(m))
-            masked = masked[:m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+            masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
 
     take(_URL, lambda m: _Found("link", m.start(), m.end(), m.group().lower()))
     take(_EXAMPLE_RE, lambda m: _Found("example", m.start(), m.end(), m.group().lower()))
-    take(_DIGIT_CLAIM_RE, lambda m: _Found("claim", m.start(), m.end(), _DIGIT_CLAIMS[int(m.lastgroup[1:])][1]))
+    take(
+        _DIGIT_CLAIM_RE, lambda m: _Found("claim", m.start(), m.end(), _DIGIT_CLAIMS[int(m.lastgroup[1:])][1])
+    )
     take(_AMOUNT, _amount)
-    take(_PERCENT, lambda m: _Found("percentage", m.start(), m.end(),
-                                    [_to_decimal(n) for n in re.findall(_NUM, m.group())],
-                                    "discount" if m.group("off") else ""))
+    take(
+        _PERCENT,
+        lambda m: _Found(
+            "percentage",
+            m.start(),
+            m.end(),
+            [_to_decimal(n) for n in re.findall(_NUM, m.group())],
+            "discount" if m.group("off") else "",
+        ),
+    )
     take(_MEASUREMENT, _measurement)
     take(_SIZE, lambda m: _Found("size", m.start(), m.end(), m.group()))
     take(_BARE_NUMBER, lambda m: _Found("number", m.start(), m.end(), _to_decimal(m.group())))
@@ -654,6 +931,7 @@ def _measurement(m: re.Match) -> _Found:
 
 
 # --- product facts ---------------------------------------------------------------------------------------
+
 
 class _Facts:
     def __init__(self, text: str, price: Decimal | None, currency: str, url: str):
@@ -707,10 +985,16 @@ class _Facts:
         for item in _extract(text) if found is None else found:
             reason = self._why_unsupported(item)
             if reason:
-                kind = {"size": "measurement", "link": "claim", "origin": "claim", "example": "claim",
-                        "composition": "material"}.get(
-                    item.kind, item.kind)
-                claims.append(Claim(text[item.start:item.end], kind, field_name, item.start, item.end, reason))
+                kind = {
+                    "size": "measurement",
+                    "link": "claim",
+                    "origin": "claim",
+                    "example": "claim",
+                    "composition": "material",
+                }.get(item.kind, item.kind)
+                claims.append(
+                    Claim(text[item.start : item.end], kind, field_name, item.start, item.end, reason)
+                )
         return claims
 
     def _why_unsupported(self, item: _Found) -> str:
@@ -721,22 +1005,32 @@ class _Facts:
         if item.kind == "percentage":
             if all(v in self.percentages for v in item.value):
                 return ""
-            return ("no such discount in the product data" if item.extra
-                    else "this percentage is not in the product data")
+            return (
+                "no such discount in the product data"
+                if item.extra
+                else "this percentage is not in the product data"
+            )
         if item.kind == "measurement":
-            return "" if all(self._has_measurement(*v) for v in item.value) else (
-                "this quantity is not in the product data")
+            return (
+                ""
+                if all(self._has_measurement(*v) for v in item.value)
+                else ("this quantity is not in the product data")
+            )
         if item.kind == "size":
             return "" if item.value in self.sizes else "this size is not in the product data"
         if item.kind == "material":
             if item.value in self.materials:
                 return ""
             listed = ", ".join(sorted(self.materials)[:4])
-            return "the product data does not name this material" + (f" (it names {listed})" if listed else "")
+            return "the product data does not name this material" + (
+                f" (it names {listed})" if listed else ""
+            )
         if item.kind == "claim":
             return "" if item.value in self.claims else "the product data does not make this claim"
         if item.kind == "origin":
-            return "" if set(item.value.split()) <= self.words else "the product data does not give this origin"
+            return (
+                "" if set(item.value.split()) <= self.words else "the product data does not give this origin"
+            )
         if item.kind == "composition":
             missing = [w for w in item.value if w not in self.words and w.rstrip("s") not in self.words]
             return f"the product data does not say it is made of {' '.join(missing)}" if missing else ""
@@ -826,6 +1120,7 @@ def _format_price(price: Decimal) -> str:
 
 # --- channel limits, degenerate output, banned words -----------------------------------------------------
 
+
 def _channel_violations(texts: Mapping[str, str], channel: str) -> list[str]:
     limits = CHANNEL_LIMITS[channel]
     if channel in _SINGLE_TEXT_CHANNELS:
@@ -843,9 +1138,13 @@ def _channel_violations(texts: Mapping[str, str], channel: str) -> list[str]:
         if not text and limit.get("min_chars"):
             violations.append(f"{name} is required for {channel}")
         elif len(text) < limit.get("min_chars", 0):
-            violations.append(f"{name} is {len(text)} characters; {channel} needs at least {limit['min_chars']}")
+            violations.append(
+                f"{name} is {len(text)} characters; {channel} needs at least {limit['min_chars']}"
+            )
         elif len(text) > limit.get("max_chars", len(text)):
-            violations.append(f"{name} is {len(text)} characters; {channel} allows at most {limit['max_chars']}")
+            violations.append(
+                f"{name} is {len(text)} characters; {channel} allows at most {limit['max_chars']}"
+            )
     return violations
 
 
@@ -867,7 +1166,9 @@ def _degenerate(text: str, field_name: str, prompt: str, channel: str = "") -> l
         problems.append(f"placeholder left in {field_name}: " + ", ".join(repr(h) for h in holes[:3]))
     residue = list(dict.fromkeys(m.group().strip() for m in _RESIDUE.finditer(text)))
     if residue:
-        problems.append(f"template or markup left in {field_name}: " + ", ".join(repr(r) for r in residue[:3]))
+        problems.append(
+            f"template or markup left in {field_name}: " + ", ".join(repr(r) for r in residue[:3])
+        )
     if field_name != "hashtags":
         needs_stop = field_name in _FULL_STOP_FIELDS and channel not in _NO_FULL_STOP_CHANNELS
         tail = unfinished(text, needs_full_stop=needs_stop)
@@ -904,4 +1205,4 @@ def _words(text: str) -> list[str]:
 
 
 def _ngrams(words: Sequence[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]

@@ -23,7 +23,9 @@ def admin_client(client):
         ("auditlog", "merchant__id__exact"),
     ],
 )
-def test_changelists_load_search_and_filter(admin_client, merchant, other_merchant, owner, model, filter_param):
+def test_changelists_load_search_and_filter(
+    admin_client, merchant, other_merchant, owner, model, filter_param
+):
     api_key_create(merchant=merchant, name="k", scopes=["read"], actor=Actor.system())
     response = admin_client.get(f"/admin/accounts/{model}/", {"q": "north"})
     assert response.status_code == 200
@@ -34,11 +36,15 @@ def test_changelists_load_search_and_filter(admin_client, merchant, other_mercha
 
 
 def test_audit_log_is_read_only(admin_client, merchant):
-    entry = audit_record(merchant=merchant, actor=Actor.system(), action="test.thing", object_type="x", object_id="1")
+    entry = audit_record(
+        merchant=merchant, actor=Actor.system(), action="test.thing", object_type="x", object_id="1"
+    )
     assert admin_client.get("/admin/accounts/auditlog/add/").status_code == 403
     response = admin_client.post(f"/admin/accounts/auditlog/{entry.pk}/change/", {"action": "changed"})
     assert response.status_code == 403
-    assert admin_client.post(f"/admin/accounts/auditlog/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(f"/admin/accounts/auditlog/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
     entry.refresh_from_db()
     assert entry.action == "test.thing"
 

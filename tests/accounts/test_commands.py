@@ -40,7 +40,10 @@ def test_create_api_key_prints_a_working_key_as_last_line(merchant):
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["nope", "--scopes", "read"], "No merchant"), (["northwind", "--scopes", "read,admin"], "Unknown scope")],
+    [
+        (["nope", "--scopes", "read"], "No merchant"),
+        (["northwind", "--scopes", "read,admin"], "Unknown scope"),
+    ],
 )
 def test_create_api_key_bad_input(merchant, args, message):
     with pytest.raises(CommandError, match=message):

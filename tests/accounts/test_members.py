@@ -636,7 +636,9 @@ def test_an_owner_who_leaves_with_htmx_is_sent_home_and_one_who_steps_down_loses
     other = member_with_role(Role.EDITOR)
     third = member_with_role(Role.REVIEWER)
     for user in (other, third):
-        membership_role_change(membership=membership_of(user, merchant), role=Role.OWNER, actor=Actor.system())
+        membership_role_change(
+            membership=membership_of(user, merchant), role=Role.OWNER, actor=Actor.system()
+        )
     client.force_login(owner)
 
     response = client.post(
@@ -651,7 +653,8 @@ def test_an_owner_who_leaves_with_htmx_is_sent_home_and_one_who_steps_down_loses
 
     client.force_login(other)
     response = client.post(
-        reverse("dashboard:membership_remove", args=[membership_of(other, merchant).pk]), HTTP_HX_REQUEST="true"
+        reverse("dashboard:membership_remove", args=[membership_of(other, merchant).pk]),
+        HTTP_HX_REQUEST="true",
     )
     assert response["HX-Redirect"] == reverse("dashboard:home")
     assert not Membership.objects.filter(user=other).exists()

@@ -20,26 +20,50 @@ def _merchant_rows(merchant, base) -> dict[str, list[int]]:
     campaign.products.set(products)
     pieces = [
         ContentPiece.objects.create(
-            merchant=merchant, campaign=campaign, product=product, variant=1, status=status,
-            title="Trail bottle", body="A stainless steel bottle that keeps drinks cold for 24 hours.",
-            grounding={"passed": True, "approvable": True, "unsupported": []}, approvable=True,
+            merchant=merchant,
+            campaign=campaign,
+            product=product,
+            variant=1,
+            status=status,
+            title="Trail bottle",
+            body="A stainless steel bottle that keeps drinks cold for 24 hours.",
+            grounding={"passed": True, "approvable": True, "unsupported": []},
+            approvable=True,
         )
         for product, status in zip(products, (ContentPiece.Status.IN_REVIEW, ContentPiece.Status.APPROVED))
     ]
     lora = ModelVersion.objects.create(
-        merchant=merchant, name="copy-lora", purpose="copy", kind="lora", parent=base, path="/nowhere",
-        status=ModelVersion.Status.READY, metrics={"eval_loss": 1.0, "parent_eval_loss": 2.0},
+        merchant=merchant,
+        name="copy-lora",
+        purpose="copy",
+        kind="lora",
+        parent=base,
+        path="/nowhere",
+        status=ModelVersion.Status.READY,
+        metrics={"eval_loss": 1.0, "parent_eval_loss": 2.0},
     )
     jobs = [
         Job.objects.create(merchant=merchant, kind=Job.Kind.FINETUNE),
-        Job.objects.create(merchant=merchant, kind=Job.Kind.FINETUNE, status=Job.Status.SUCCEEDED, result_version=lora),
+        Job.objects.create(
+            merchant=merchant, kind=Job.Kind.FINETUNE, status=Job.Status.SUCCEEDED, result_version=lora
+        ),
     ]
     conversation = Conversation.objects.create(merchant=merchant)
-    message = Message.objects.create(conversation=conversation, merchant=merchant, role="shopper", text="Hello?")
-    knowledge = KnowledgeItem.objects.create(merchant=merchant, title="Returns", body="Returns within 30 days.")
-    endpoint = WebhookEndpoint.objects.create(merchant=merchant, url="https://hooks.example.com/in", secret="s" * 32)
+    message = Message.objects.create(
+        conversation=conversation, merchant=merchant, role="shopper", text="Hello?"
+    )
+    knowledge = KnowledgeItem.objects.create(
+        merchant=merchant, title="Returns", body="Returns within 30 days."
+    )
+    endpoint = WebhookEndpoint.objects.create(
+        merchant=merchant, url="https://hooks.example.com/in", secret="s" * 32
+    )
     WebhookDelivery.objects.create(
-        merchant=merchant, endpoint=endpoint, piece=pieces[1], event="content.published", idempotency_key="k1",
+        merchant=merchant,
+        endpoint=endpoint,
+        piece=pieces[1],
+        event="content.published",
+        idempotency_key="k1",
     )
     return {
         "products": [p.pk for p in products],
@@ -64,6 +88,9 @@ def api_world(transactional_db):
     ids = _merchant_rows(merchant, base)
     outsider_ids = _merchant_rows(outsider, base)
     _, key = api_key_create(
-        merchant=merchant, name="schemathesis", scopes=["read", "write", "publish"], actor=Actor.system("test")
+        merchant=merchant,
+        name="schemathesis",
+        scopes=["read", "write", "publish"],
+        actor=Actor.system("test"),
     )
     return {"authorization": f"Api-Key {key}", "ids": ids, "outsider_ids": outsider_ids}

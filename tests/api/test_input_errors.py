@@ -49,8 +49,12 @@ def campaign(merchant):
 @pytest.mark.parametrize("method", ["post-bulk-approve", "patch-campaign", "put-campaign"])
 def test_too_many_form_fields_answer_400(api_client, campaign, method):
     verb, _, target = method.partition("-")
-    path = "/api/v1/contents/bulk-approve/" if target == "bulk-approve" else f"/api/v1/campaigns/{campaign.pk}/"
-    response = getattr(api_client, verb)(path, _too_many_fields(), content_type="application/x-www-form-urlencoded")
+    path = (
+        "/api/v1/contents/bulk-approve/" if target == "bulk-approve" else f"/api/v1/campaigns/{campaign.pk}/"
+    )
+    response = getattr(api_client, verb)(
+        path, _too_many_fields(), content_type="application/x-www-form-urlencoded"
+    )
     body = assert_error(response, 400, "too_many_fields")
     assert str(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS) in body["message"]
     campaign.refresh_from_db()
@@ -63,7 +67,9 @@ def test_too_many_multipart_fields_answer_400(api_client):
 
 
 def test_json_body_over_the_upload_limit_answers_413(api_client, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # the 25 MiB default, scaled down to keep the test quick
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = (
+        1024 * 1024
+    )  # the 25 MiB default, scaled down to keep the test quick
     body = json.dumps({"sku": "BIG-1", "title": "Big", "price": "1.00", "description": "x" * (1024 * 1024)})
     response = api_client.post("/api/v1/products/", body, content_type="application/json")
     assert_error(response, 413, "payload_too_large")
@@ -71,8 +77,14 @@ def test_json_body_over_the_upload_limit_answers_413(api_client, settings):
 
 
 def test_json_body_of_25_mib_answers_413(api_client):
-    body = b'{"sku": "BIG-2", "title": "Big", "price": "1.00", "description": "' + b"x" * (25 * 1024 * 1024) + b'"}'
-    assert_error(api_client.post("/api/v1/products/", body, content_type="application/json"), 413, "payload_too_large")
+    body = (
+        b'{"sku": "BIG-2", "title": "Big", "price": "1.00", "description": "'
+        + b"x" * (25 * 1024 * 1024)
+        + b'"}'
+    )
+    assert_error(
+        api_client.post("/api/v1/products/", body, content_type="application/json"), 413, "payload_too_large"
+    )
 
 
 def _nested(depth: int):
@@ -84,8 +96,15 @@ def _nested(depth: int):
 
 def test_json_nested_5000_deep_answers_400(api_client):
     # Built as text: json.dumps would hit the recursion limit itself.
-    text = '{"sku": "DEEP-1", "title": "Deep", "price": "1.00", "attributes": ' + '{"a": ' * 5000 + '"deep"' + "}" * 5001
-    body = assert_error(api_client.post("/api/v1/products/", text, content_type="application/json"), 400, "too_deep")
+    text = (
+        '{"sku": "DEEP-1", "title": "Deep", "price": "1.00", "attributes": '
+        + '{"a": ' * 5000
+        + '"deep"'
+        + "}" * 5001
+    )
+    body = assert_error(
+        api_client.post("/api/v1/products/", text, content_type="application/json"), 400, "too_deep"
+    )
     assert "32" in body["message"]
     assert not Product.objects.filter(sku="DEEP-1").exists()
 
@@ -97,7 +116,9 @@ def test_json_nesting_limit_is_32_levels(api_client):
     too_deep = {**ok, "sku": "DEEP-3", "attributes": _nested(32)}
     assert_error(api_client.post("/api/v1/products/", too_deep, format="json"), 400, "too_deep")
     assert_error(
-        api_client.post("/api/v1/products/", "[" * 40 + "]" * 40, content_type="application/json"), 400, "too_deep"
+        api_client.post("/api/v1/products/", "[" * 40 + "]" * 40, content_type="application/json"),
+        400,
+        "too_deep",
     )
 
 
@@ -107,10 +128,14 @@ def test_brackets_inside_json_strings_do_not_count_as_nesting(api_client):
 
 
 def test_malformed_json_answers_400(api_client):
-    assert_error(api_client.post("/api/v1/products/", '{"sku": ', content_type="application/json"), 400, "parse_error")
+    assert_error(
+        api_client.post("/api/v1/products/", '{"sku": ', content_type="application/json"), 400, "parse_error"
+    )
 
 
-@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/nope/", "/api/v1/webhooks/0.5/", "/api/v1/products/1/x/", "/api/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/", "/api/v1/nope/", "/api/v1/webhooks/0.5/", "/api/v1/products/1/x/", "/api/"]
+)
 def test_unknown_api_paths_answer_json_404(api_client, path):
     assert_error(api_client.get(path), 404, "not_found")
     assert_error(api_client.post(path, {}, format="json"), 404, "not_found")
@@ -130,7 +155,9 @@ def test_api_paths_without_the_trailing_slash_still_redirect(api_client):
     assert response.status_code == 301 and response["Location"].endswith("/api/v1/products/")
 
 
-@pytest.mark.parametrize(("method", "path"), [("delete", "/api/v1/me/"), ("put", "/api/v1/products/"), ("post", "/api/v1/jobs/")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("delete", "/api/v1/me/"), ("put", "/api/v1/products/"), ("post", "/api/v1/jobs/")]
+)
 def test_wrong_methods_answer_json_405(api_client, method, path):
     response = getattr(api_client, method)(path, {}, format="json")
     assert_error(response, 405, "method_not_allowed")
@@ -159,12 +186,17 @@ def test_product_patch_answers_the_full_product(api_client, merchant):
 def test_dashboard_bulk_form_with_too_many_fields_answers_400(client, owner, merchant):
     campaign = Campaign.objects.create(merchant=merchant, name="Spring launch", channel="product_description")
     piece = ContentPiece.objects.create(
-        merchant=merchant, campaign=campaign, product=ProductFactory(merchant=merchant), body="Copy",
-        status="in_review", approvable=True,
+        merchant=merchant,
+        campaign=campaign,
+        product=ProductFactory(merchant=merchant),
+        body="Copy",
+        status="in_review",
+        approvable=True,
     )
     client.force_login(owner)
     response = client.post(
-        reverse("marketing:bulk_approve"), _too_many_fields() + f"&action=selected&ids={piece.pk}",
+        reverse("marketing:bulk_approve"),
+        _too_many_fields() + f"&action=selected&ids={piece.pk}",
         content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code == 400 and response["Content-Type"].startswith("text/html")

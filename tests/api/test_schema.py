@@ -51,7 +51,11 @@ def test_every_operation_declares_the_errors_it_can_answer(schema):
         responses = operation["responses"]
         assert expected <= set(responses), (method, path, sorted(responses))
         for code in expected:
-            assert responses[code]["content"]["application/json"]["schema"]["$ref"] == ERROR_REF, (method, path, code)
+            assert responses[code]["content"]["application/json"]["schema"]["$ref"] == ERROR_REF, (
+                method,
+                path,
+                code,
+            )
         assert "Retry-After" in responses["429"]["headers"]
 
 
@@ -109,8 +113,12 @@ def test_content_patch_answers_every_field(api_client, merchant):
 
     campaign = Campaign.objects.create(merchant=merchant, name="Spring", channel="product_description")
     piece = ContentPiece.objects.create(
-        merchant=merchant, campaign=campaign, product=ProductFactory(merchant=merchant), body="Copy",
-        status="in_review", approvable=True,
+        merchant=merchant,
+        campaign=campaign,
+        product=ProductFactory(merchant=merchant),
+        body="Copy",
+        status="in_review",
+        approvable=True,
     )
     body = api_client.patch(f"/api/v1/contents/{piece.pk}/", {"body": "New copy"}, format="json").json()
     assert body["body"] == "New copy"
@@ -120,7 +128,9 @@ def test_content_patch_answers_every_field(api_client, merchant):
 def test_event_stream_requests_that_get_json_are_labelled_json(api_client):
     conversation = api_client.post("/api/v1/chat/conversations/", {}, format="json").json()
     response = api_client.post(
-        f"/api/v1/chat/conversations/{conversation['id']}/messages/?stream=1", {"text": ""}, format="json",
+        f"/api/v1/chat/conversations/{conversation['id']}/messages/?stream=1",
+        {"text": ""},
+        format="json",
         HTTP_ACCEPT="text/event-stream",
     )
     assert_error(response, 400, "invalid")

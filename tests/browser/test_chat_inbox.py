@@ -17,7 +17,9 @@ from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package.").expect
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="Browser tests need the playwright package."
+).expect
 
 SHOTS_DIR = Path(os.environ.get("STORYFRONT_SHOTS_DIR", "/tmp/storyfront-shots"))
 # Elements that stick out of the viewport on the right (scrollable tables and tab strips may).
@@ -58,18 +60,33 @@ def support(transactional_db):
     earlier = timezone.now() - timedelta(hours=2)
     answered = Conversation.objects.create(merchant=merchant, source="widget", last_message_at=earlier)
     say(answered, "shopper", "Can I return a bottle I used once?")
-    say(answered, "bot", "Used items can't be returned, but the bottle has a lifetime warranty against defects.",
-        sources=[{"type": "knowledge", "id": returns.pk, "title": "Returns policy", "score": 0.74}])
-    waiting = Conversation.objects.create(
-        merchant=merchant, source="widget", customer_external_id="cust-8812-with-a-rather-long-identifier",
-        status="handed_off", handoff_reason="sensitive",
+    say(
+        answered,
+        "bot",
+        "Used items can't be returned, but the bottle has a lifetime warranty against defects.",
+        sources=[{"type": "knowledge", "id": returns.pk, "title": "Returns policy", "score": 0.74}],
     )
-    say(waiting, "shopper", "My jacket's zip broke on the first day and I want a refund dispute opened right now, "
-                            "this is the second time this happens with your products.")
+    waiting = Conversation.objects.create(
+        merchant=merchant,
+        source="widget",
+        customer_external_id="cust-8812-with-a-rather-long-identifier",
+        status="handed_off",
+        handoff_reason="sensitive",
+    )
+    say(
+        waiting,
+        "shopper",
+        "My jacket's zip broke on the first day and I want a refund dispute opened right now, "
+        "this is the second time this happens with your products.",
+    )
     say(waiting, "bot", "I'm passing you to a member of our team.", handoff=True)
     for n in range(3):
-        done = Conversation.objects.create(merchant=merchant, source="api", status="resolved",
-                                           last_message_at=earlier - timedelta(days=n + 1))
+        done = Conversation.objects.create(
+            merchant=merchant,
+            source="api",
+            status="resolved",
+            last_message_at=earlier - timedelta(days=n + 1),
+        )
         say(done, "shopper", f"Thanks for the help with order {n}!")
     return {"owner": owner, "merchant": merchant, "answered": answered, "waiting": waiting}
 
@@ -108,7 +125,9 @@ def test_inbox_and_conversation_on_a_phone(new_page, support):
 
     # A shopper message written elsewhere shows up without a reload.
     say(support["waiting"], "shopper", "Hello? Is anyone there?")
-    expect(page.locator(".msg-shopper .msg-text").last).to_have_text("Hello? Is anyone there?", timeout=10_000)
+    expect(page.locator(".msg-shopper .msg-text").last).to_have_text(
+        "Hello? Is anyone there?", timeout=10_000
+    )
 
     page.get_by_test_id("take-over").click()
     expect(page.get_by_test_id("assigned-to")).to_have_text("owner@example.com")
@@ -116,11 +135,16 @@ def test_inbox_and_conversation_on_a_phone(new_page, support):
     box = page.get_by_label(re.compile("Reply to the shopper"))
     box.fill("Sorry about the zip. I'm sending a replacement today.")
     page.get_by_test_id("send-reply").click()
-    expect(page.locator(".msg-staff .msg-text")).to_have_text("Sorry about the zip. I'm sending a replacement today.")
+    expect(page.locator(".msg-staff .msg-text")).to_have_text(
+        "Sorry about the zip. I'm sending a replacement today."
+    )
     expect(page.locator(".msg-system")).to_contain_text("A member of our team has joined the conversation.")
     no_sideways_scroll(page)
     shot(page, "conversation-phone-replied")
-    assert Message.objects.filter(conversation=support["waiting"], role="staff", author=support["owner"]).count() == 1
+    assert (
+        Message.objects.filter(conversation=support["waiting"], role="staff", author=support["owner"]).count()
+        == 1
+    )
 
 
 def test_viewer_sees_the_conversation_read_only(new_page, support):
@@ -148,7 +172,9 @@ def test_rate_correct_and_keyboard_shortcuts(new_page, support):
     expect(field).to_have_value(reply.text)
     field.fill("Used items can't be returned; a defect is covered by the lifetime warranty: write to us.")
     page.get_by_test_id(f"message-{reply.pk}").get_by_test_id("correction-save").click()
-    expect(page.get_by_test_id(f"message-{reply.pk}").get_by_test_id("correction")).to_contain_text("lifetime warranty")
+    expect(page.get_by_test_id(f"message-{reply.pk}").get_by_test_id("correction")).to_contain_text(
+        "lifetime warranty"
+    )
     reply.refresh_from_db()
     assert reply.rating == -1 and reply.correction.startswith("Used items can't be returned;")
 
@@ -182,7 +208,9 @@ def test_knowledge_inline_create_edit_delete_and_import(new_page, support):
     row = page.get_by_test_id(f"knowledge-{item.pk}")
     row.get_by_label("Question or policy name").fill("Goodwill credit (late parcels)")
     row.get_by_test_id("knowledge-save").click()
-    expect(page.get_by_test_id(f"knowledge-{item.pk}").locator(".knowledge-title")).to_have_text("Goodwill credit (late parcels)")
+    expect(page.get_by_test_id(f"knowledge-{item.pk}").locator(".knowledge-title")).to_have_text(
+        "Goodwill credit (late parcels)"
+    )
 
     page.get_by_label("Search knowledge").fill("goodwill")
     expect(page.locator(".knowledge-item")).to_have_count(1)
@@ -196,10 +224,16 @@ def test_knowledge_inline_create_edit_delete_and_import(new_page, support):
 
     # An import with a bad row writes nothing and lists the problem; a good one adds its rows.
     page.get_by_test_id("knowledge-file").set_input_files(
-        {"name": "kb.csv", "mimeType": "text/csv", "buffer": b"kind,title,body\nfaq,Gift cards?,From $25.\nrecipe,Soup,Hot.\n"}
+        {
+            "name": "kb.csv",
+            "mimeType": "text/csv",
+            "buffer": b"kind,title,body\nfaq,Gift cards?,From $25.\nrecipe,Soup,Hot.\n",
+        }
     )
     page.get_by_test_id("knowledge-import-submit").click()
-    expect(page.get_by_test_id("import-report")).to_contain_text("Nothing was imported: 1 of 2 rows has errors.")
+    expect(page.get_by_test_id("import-report")).to_contain_text(
+        "Nothing was imported: 1 of 2 rows has errors."
+    )
     expect(page.get_by_test_id("import-errors")).to_contain_text("Must be one of faq, policy.")
     page.get_by_test_id("knowledge-file").set_input_files(
         {"name": "kb.csv", "mimeType": "text/csv", "buffer": b"kind,title,body\nfaq,Gift cards?,From $25.\n"}
@@ -221,7 +255,9 @@ def test_settings_validate_origins_and_show_the_snippet(new_page, support):
     log_in(page)
     page.goto("/chat/settings/")
     token = ChatSettings.objects.get(merchant=support["merchant"]).widget_token
-    expect(page.get_by_test_id("embed-snippet")).to_have_value(re.compile(rf'/widget/{token}/widget\.js" async></script>$'))
+    expect(page.get_by_test_id("embed-snippet")).to_have_value(
+        re.compile(rf'/widget/{token}/widget\.js" async></script>$')
+    )
     origins = page.get_by_label("Allowed storefront origins")
     origins.fill("https://shop.example\nhttps://shop.example/cart")
     page.get_by_test_id("save-settings").click()
@@ -232,5 +268,6 @@ def test_settings_validate_origins_and_show_the_snippet(new_page, support):
     page.get_by_test_id("save-settings").click()
     expect(page.get_by_role("status")).to_contain_text("Chat settings saved.")
     assert ChatSettings.objects.get(merchant=support["merchant"]).allowed_origins == [
-        "https://shop.example", "https://www.shop.example"
+        "https://shop.example",
+        "https://www.shop.example",
     ]

@@ -18,7 +18,9 @@ from tests.chat.training_data import dialogues, jsonl
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package.").expect
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="Browser tests need the playwright package."
+).expect
 
 SHOTS_DIR = Path(os.environ.get("STORYFRONT_SHOTS_DIR", "/tmp/storyfront-shots"))
 _OVERFLOWING_JS = """() => [...document.querySelectorAll('body *')]
@@ -97,10 +99,15 @@ def test_upload_report_start_finetune_and_see_the_version(new_page, shop, one_th
     expect(report.get_by_test_id("report-imported")).to_have_text("60")
     expect(report.get_by_test_id("report-duplicates")).to_have_text("0")
     expect(report.get_by_test_id("report-masked")).to_contain_text("Email addresses [EMAIL]: 1")
-    splits = {s: SupportDialogue.objects.filter(merchant=shop.merchant, split=s).count() for s in ("train", "heldout", "regression")}
-    expect(report.get_by_test_id("report-splits")).to_have_text(re.compile(
-        rf"Training: {splits['train']}\s*Held-out: {splits['heldout']}\s*Regression set: {splits['regression']}"
-    ))
+    splits = {
+        s: SupportDialogue.objects.filter(merchant=shop.merchant, split=s).count()
+        for s in ("train", "heldout", "regression")
+    }
+    expect(report.get_by_test_id("report-splits")).to_have_text(
+        re.compile(
+            rf"Training: {splits['train']}\s*Held-out: {splits['heldout']}\s*Regression set: {splits['regression']}"
+        )
+    )
     # The import refreshed the data panel: the empty state gave way to the counts and the masked examples.
     expect(page.get_by_test_id("split-counts")).to_be_visible()
     expect(page.get_by_test_id("training-empty")).to_have_count(0)

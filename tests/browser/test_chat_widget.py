@@ -24,7 +24,9 @@ from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in
 from tests.factories import MembershipFactory, MerchantFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package.").expect
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="Browser tests need the playwright package."
+).expect
 
 SHOTS_DIR = Path(os.environ.get("STORYFRONT_SHOTS_DIR", "/tmp/storyfront-shots"))
 STORE_PAGE = """<!doctype html>
@@ -79,13 +81,24 @@ def chat_shop(transactional_db, storefront, live_server):
     merchant = MerchantFactory(name="Northwind Outfitters", slug="northwind")
     MembershipFactory(user=owner, merchant=merchant, role=Role.OWNER)
     chat_settings = ChatSettings.objects.create(
-        merchant=merchant, bot_name="Trail Guide", greeting="Hi! Ask me about bottles, jackets or delivery.",
-        allowed_origins=[origin], min_relevance=0.0, max_failed_answers=5,
+        merchant=merchant,
+        bot_name="Trail Guide",
+        greeting="Hi! Ask me about bottles, jackets or delivery.",
+        allowed_origins=[origin],
+        min_relevance=0.0,
+        max_failed_answers=5,
     )
     src = f"{live_server.url}/widget/{chat_settings.widget_token}/widget.js"
     pages["/"] = STORE_PAGE.format(src=src)
-    return {"owner": owner, "merchant": merchant, "settings": chat_settings, "store": f"{origin}/", "pages": pages,
-            "origin": origin, "src": src}
+    return {
+        "owner": owner,
+        "merchant": merchant,
+        "settings": chat_settings,
+        "store": f"{origin}/",
+        "pages": pages,
+        "origin": origin,
+        "src": src,
+    }
 
 
 def open_widget(page, shop):
@@ -118,11 +131,17 @@ def test_handoff_in_the_widget_answered_from_the_inbox(new_page, chat_shop):
     expect(panel.locator('[data-part="handoff-notice"]')).to_have_text(
         "You're being connected to a person from our team. They will reply here."
     )
-    expect(panel.locator('[data-role="shopper"] .text')).to_have_text("Can I talk to a human please? <b>now</b>")
+    expect(panel.locator('[data-role="shopper"] .text')).to_have_text(
+        "Can I talk to a human please? <b>now</b>"
+    )
     expect(panel.locator('[data-role="bot"][data-message-id]')).to_have_count(1)
     expect(box).to_have_value("")
     conversation = Conversation.objects.get(merchant=chat_shop["merchant"])
-    assert (conversation.status, conversation.handoff_reason, conversation.source) == ("handed_off", "requested", "widget")
+    assert (conversation.status, conversation.handoff_reason, conversation.source) == (
+        "handed_off",
+        "requested",
+        "widget",
+    )
     assert conversation.origin == chat_shop["origin"]
     shot(shopper, "handoff-phone")
 
@@ -144,7 +163,9 @@ def test_handoff_in_the_widget_answered_from_the_inbox(new_page, chat_shop):
     reply.press("Shift+Enter")
     reply.type("How can I help?")
     reply.press("Enter")
-    expect(staff.locator(".msg-staff .msg-text")).to_have_text("Hi, this is Sam from Northwind.\nHow can I help?")
+    expect(staff.locator(".msg-staff .msg-text")).to_have_text(
+        "Hi, this is Sam from Northwind.\nHow can I help?"
+    )
     expect(reply).to_have_value("")
     expect(reply).to_be_focused()
 
@@ -159,7 +180,9 @@ def test_handoff_in_the_widget_answered_from_the_inbox(new_page, chat_shop):
     # The shopper answers; the staff page shows it without a reload.
     box.fill("My parcel is late, order 1234.")
     box.press("Enter")
-    expect(staff.locator(".msg-shopper .msg-text").last).to_have_text("My parcel is late, order 1234.", timeout=10_000)
+    expect(staff.locator(".msg-shopper .msg-text").last).to_have_text(
+        "My parcel is late, order 1234.", timeout=10_000
+    )
     shot(staff, "staff-conversation")
 
     # Resolve; the widget hears it on its next poll and drops the "connecting" notice.
@@ -170,12 +193,16 @@ def test_handoff_in_the_widget_answered_from_the_inbox(new_page, chat_shop):
     # The session survives a reload of the store page (sessionStorage): the history comes back.
     shopper.reload()
     shopper.get_by_role("button", name="Chat with Trail Guide").click()
-    expect(shopper.get_by_role("dialog", name="Trail Guide").locator('[data-role="staff"] .text')).to_have_count(1)
+    expect(
+        shopper.get_by_role("dialog", name="Trail Guide").locator('[data-role="staff"] .text')
+    ).to_have_count(1)
     assert Conversation.objects.filter(merchant=chat_shop["merchant"]).count() == 1
 
 
 def test_a_storefront_that_is_not_allowed_gets_no_widget(new_page, chat_shop):
-    ChatSettings.objects.filter(pk=chat_shop["settings"].pk).update(allowed_origins=["https://elsewhere.example"])
+    ChatSettings.objects.filter(pk=chat_shop["settings"].pk).update(
+        allowed_origins=["https://elsewhere.example"]
+    )
     page = new_page(DESKTOP)
     warnings = []
     page.on("console", lambda message: warnings.append(message.text) if message.type == "warning" else None)
@@ -206,7 +233,9 @@ def test_a_reply_dropped_by_a_take_over_leaves_the_widget(new_page, chat_shop, m
     conversation = Conversation.objects.get(merchant=chat_shop["merchant"])
     conversation_take_over(conversation=conversation, actor=Actor.for_user(chat_shop["owner"]))
     Message.objects.filter(conversation=conversation, role="bot", status="pending").update(
-        status="failed", text="", error="Not answered: the conversation was handed_off before the reply was written."
+        status="failed",
+        text="",
+        error="Not answered: the conversation was handed_off before the reply was written.",
     )
     expect(pending).to_have_count(0, timeout=15_000)
     expect(panel.locator('[data-part="handoff-notice"]')).to_be_visible()
@@ -222,13 +251,19 @@ def tiny_chat_model(transactional_db, tmp_path_factory):
 
 
 @pytest.mark.integration
-def test_a_worker_writes_the_bot_reply_into_the_widget(celery_worker_process, new_page, chat_shop, tiny_chat_model):
+def test_a_worker_writes_the_bot_reply_into_the_widget(
+    celery_worker_process, new_page, chat_shop, tiny_chat_model
+):
     merchant = chat_shop["merchant"]
     KnowledgeItem.objects.create(
-        merchant=merchant, kind="faq", title="How long does delivery take?",
+        merchant=merchant,
+        kind="faq",
+        title="How long does delivery take?",
         body="Standard delivery takes 3 to 5 working days; express takes 1 to 2.",
     )
-    KnowledgeItem.objects.create(merchant=merchant, kind="policy", title="Returns policy", body="30 days, unused.")
+    KnowledgeItem.objects.create(
+        merchant=merchant, kind="policy", title="Returns policy", body="30 days, unused."
+    )
     ProductFactory(merchant=merchant, title="Trail bottle", description="Keeps drinks cold for 24 hours.")
 
     shopper = new_page(DESKTOP)

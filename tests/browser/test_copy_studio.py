@@ -26,7 +26,9 @@ from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in
 from tests.factories import CategoryFactory, MembershipFactory, MerchantFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package.").expect
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="Browser tests need the playwright package."
+).expect
 
 SHOTS_DIR = Path(os.environ.get("STORYFRONT_SHOTS_DIR", "/tmp/storyfront-shots"))
 _OVERFLOWING_JS = """() => [...document.querySelectorAll('body *')]
@@ -43,8 +45,16 @@ def record(campaign, product, body, *, variant=1):
     fields = {"title": product.title, "body": body}
     outcome = content_check(product=product, channel=campaign.channel, fields=fields)
     piece, _ = content_piece_record(
-        campaign=campaign, product=product, variant=variant, fields=fields, outcome=outcome, model_version=None,
-        prompt="[]", params={}, quality={}, attempts=1,
+        campaign=campaign,
+        product=product,
+        variant=variant,
+        fields=fields,
+        outcome=outcome,
+        model_version=None,
+        prompt="[]",
+        params={},
+        quality={},
+        attempts=1,
     )
     return piece
 
@@ -54,43 +64,75 @@ def studio(transactional_db):
     owner = UserFactory(username="owner@example.com", password=PASSWORD)
     merchant = MerchantFactory(name="Northwind Outfitters", slug="northwind")
     MembershipFactory(user=owner, merchant=merchant, role=Role.OWNER)
-    ModelVersion.objects.create(name="SmolLM2-135M-Instruct", kind="base", path="/var/models/smollm2", status="ready")
+    ModelVersion.objects.create(
+        name="SmolLM2-135M-Instruct", kind="base", path="/var/models/smollm2", status="ready"
+    )
     outdoor = CategoryFactory(merchant=merchant, name="Outdoor", slug="outdoor")
     bottle = ProductFactory(
-        merchant=merchant, sku="BOTTLE-1", title="Trail bottle", price=Decimal("24.90"), category=outdoor,
+        merchant=merchant,
+        sku="BOTTLE-1",
+        title="Trail bottle",
+        price=Decimal("24.90"),
+        category=outdoor,
         attributes={"material": "stainless steel", "capacity": "750 ml", "colour": "green"},
         description="Insulated bottle that keeps drinks cold for 24 hours.",
     )
     jacket = ProductFactory(
-        merchant=merchant, sku="JACKET-1", title="Rain jacket", price=Decimal("89.00"), category=outdoor,
+        merchant=merchant,
+        sku="JACKET-1",
+        title="Rain jacket",
+        price=Decimal("89.00"),
+        category=outdoor,
         attributes={"material": "recycled polyester", "sizes": "S, M, L"},
         description="A light waterproof jacket with a hood.",
     )
     mug = ProductFactory(
-        merchant=merchant, sku="MUG-1", title="Camp mug", price=Decimal("12.50"),
-        attributes={"material": "enamel", "capacity": "350 ml"}, description="An enamel mug for the campfire.",
+        merchant=merchant,
+        sku="MUG-1",
+        title="Camp mug",
+        price=Decimal("12.50"),
+        attributes={"material": "enamel", "capacity": "350 ml"},
+        description="An enamel mug for the campfire.",
     )
     lamp = ProductFactory(
-        merchant=merchant, sku="LAMP-1", title="Head lamp", price=Decimal("39.00"),
+        merchant=merchant,
+        sku="LAMP-1",
+        title="Head lamp",
+        price=Decimal("39.00"),
         attributes={"brightness": "300 lumens", "battery": "rechargeable"},
         description="A rechargeable head lamp with 300 lumens.",
     )
-    brand_voice_set(merchant=merchant, actor=Actor.system("test"), tone_words=["warm", "practical"],
-                    audience="Outdoor families", banned_words=["cheap"])
-    campaign = Campaign.objects.create(merchant=merchant, name="Spring launch", channel="product_description",
-                                       goal="Launch the spring range")
+    brand_voice_set(
+        merchant=merchant,
+        actor=Actor.system("test"),
+        tone_words=["warm", "practical"],
+        audience="Outdoor families",
+        banned_words=["cheap"],
+    )
+    campaign = Campaign.objects.create(
+        merchant=merchant, name="Spring launch", channel="product_description", goal="Launch the spring range"
+    )
     campaign.products.set([bottle, jacket, mug, lamp])
     pieces = SimpleNamespace(
         lamp=record(campaign, lamp, "A rechargeable head lamp with 300 lumens for night walks."),
         mug=record(campaign, mug, "An enamel camp mug that holds 350 ml, made for the campfire."),
-        jacket_v2=record(campaign, jacket, "A recycled polyester rain jacket with a hood, light and waterproof.",
-                         variant=2),
+        jacket_v2=record(
+            campaign, jacket, "A recycled polyester rain jacket with a hood, light and waterproof.", variant=2
+        ),
         jacket=record(campaign, jacket, "A light waterproof rain jacket in recycled polyester, with a hood."),
         invented=record(campaign, bottle, INVENTED),
     )
     audit_record(merchant=merchant, actor=Actor.system("test"), action="campaign.generate", obj=campaign)
-    return SimpleNamespace(owner=owner, merchant=merchant, campaign=campaign, bottle=bottle, jacket=jacket,
-                           mug=mug, lamp=lamp, pieces=pieces)
+    return SimpleNamespace(
+        owner=owner,
+        merchant=merchant,
+        campaign=campaign,
+        bottle=bottle,
+        jacket=jacket,
+        mug=mug,
+        lamp=lamp,
+        pieces=pieces,
+    )
 
 
 def card(page, piece):
@@ -114,7 +156,9 @@ def test_a_key_pressed_right_after_a_swap_still_approves_in_place(page, studio):
     expect(lamp.get_by_role("button", name="Approve")).to_be_visible()
     page.keyboard.press("a")
     expect(lamp).to_have_attribute("data-status", "approved")
-    expect(lamp.get_by_test_id("piece-notice")).to_have_text("Approved.")  # the card answered, not a page post
+    expect(lamp.get_by_test_id("piece-notice")).to_have_text(
+        "Approved."
+    )  # the card answered, not a page post
 
 
 def test_review_flow_edit_approve_reject_and_bulk_approve(page, studio):
@@ -148,7 +192,9 @@ def test_review_flow_edit_approve_reject_and_bulk_approve(page, studio):
     body.fill(FIXED)
     expect(invented.locator("[data-char-count-for]").last).to_have_text(f"{len(FIXED)} / 1,200 characters")
     invented.get_by_role("button", name="Save").click()
-    expect(invented.get_by_test_id("piece-notice")).to_have_text("Saved as a new revision. The re-check passed: ready to approve.")
+    expect(invented.get_by_test_id("piece-notice")).to_have_text(
+        "Saved as a new revision. The re-check passed: ready to approve."
+    )
     expect(invented.locator("mark.claim")).to_have_count(0)
     expect(invented.get_by_role("button", name="Approve")).to_be_enabled()
 
@@ -177,8 +223,13 @@ def test_review_flow_edit_approve_reject_and_bulk_approve(page, studio):
     expect(page.get_by_test_id("tab-approved")).to_contain_text("4")
 
     statuses = dict(ContentPiece.objects.values_list("pk", "status"))
-    assert statuses == {p.invented.pk: "approved", p.jacket.pk: "rejected", p.lamp.pk: "approved",
-                        p.mug.pk: "approved", p.jacket_v2.pk: "approved"}
+    assert statuses == {
+        p.invented.pk: "approved",
+        p.jacket.pk: "rejected",
+        p.lamp.pk: "approved",
+        p.mug.pk: "approved",
+        p.jacket_v2.pk: "approved",
+    }
     assert ContentPiece.objects.get(pk=p.invented.pk).body == FIXED
     assert ContentRevision.objects.get().fields_before["body"] == INVENTED
     assert ContentPiece.objects.get(pk=p.jacket.pk).rejection_reason == "Too close to last season's copy"
@@ -198,8 +249,9 @@ def test_findings_by_kind_and_bulk_reject_regenerate_and_approve(page, studio, m
     from marketing import tasks
 
     monkeypatch.setattr(tasks.regenerate_content_task, "apply_async", lambda *a, **k: SimpleNamespace(id="t"))
-    wrong = record(studio.campaign, studio.mug, "A red enamel camp mug for the campfire. Signed, [Your Name].",
-                   variant=2)
+    wrong = record(
+        studio.campaign, studio.mug, "A red enamel camp mug for the campfire. Signed, [Your Name].", variant=2
+    )
     named = record(studio.campaign, studio.lamp, "A head lamp loved by Dr. Michael Johnson.", variant=2)
     log_in(page)
     page.goto("/review/")
@@ -218,7 +270,9 @@ def test_findings_by_kind_and_bulk_reject_regenerate_and_approve(page, studio, m
     page.get_by_test_id("bulk-reject-reason").fill("Invented details")
     page.get_by_test_id("bulk-reject-reason").press("Enter")
     expect(page.get_by_test_id("queue-notice")).to_have_text("Rejected 2 pieces.")
-    statuses = dict(ContentPiece.objects.filter(pk__in=[wrong.pk, named.pk]).values_list("pk", "rejection_reason"))
+    statuses = dict(
+        ContentPiece.objects.filter(pk__in=[wrong.pk, named.pk]).values_list("pk", "rejection_reason")
+    )
     assert statuses == {wrong.pk: "Invented details", named.pk: "Invented details"}
 
     # The invented price: regenerate it; then approve all that pass (the other four).
@@ -249,8 +303,9 @@ def test_start_a_campaign_and_watch_its_progress_reach_100(page, studio, monkeyp
     # The live server runs in this process: keep the queued task off the shared broker.
     from marketing import tasks
 
-    monkeypatch.setattr(tasks.generate_campaign_copy_task, "apply_async",
-                        lambda *a, **k: SimpleNamespace(id="test-task"))
+    monkeypatch.setattr(
+        tasks.generate_campaign_copy_task, "apply_async", lambda *a, **k: SimpleNamespace(id="test-task")
+    )
     log_in(page)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Campaigns")
@@ -291,9 +346,16 @@ def test_start_a_campaign_and_watch_its_progress_reach_100(page, studio, monkeyp
     expect(progress).to_contain_text("step 1 of 2")
     for product in (studio.lamp, studio.mug):
         for variant in (1, 2):
-            ContentPiece.objects.create(merchant=studio.merchant, campaign=campaign, product=product, variant=variant,
-                                        body=f"{product.title}: made for the trail.", status="in_review",
-                                        approvable=True, grounding={"unsupported": []})
+            ContentPiece.objects.create(
+                merchant=studio.merchant,
+                campaign=campaign,
+                product=product,
+                variant=variant,
+                body=f"{product.title}: made for the trail.",
+                status="in_review",
+                approvable=True,
+                grounding={"unsupported": []},
+            )
     Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED, progress_current=2, eta_seconds=0)
     campaign_generation_finished(campaign_id=campaign.pk, succeeded=True)
     expect(progress.get_by_test_id("job-percent")).to_have_text("100%")
@@ -310,8 +372,15 @@ def test_start_a_campaign_and_watch_its_progress_reach_100(page, studio, monkeyp
 def test_studio_screenshots_fit_desktop_and_phone(new_page, studio):
     SHOTS_DIR.mkdir(parents=True, exist_ok=True)
     campaign = studio.campaign
-    job = Job.objects.create(merchant=studio.merchant, kind="generate", status="running", progress_current=3,
-                             progress_total=4, eta_seconds=75, params={"campaign_id": campaign.pk})
+    job = Job.objects.create(
+        merchant=studio.merchant,
+        kind="generate",
+        status="running",
+        progress_current=3,
+        progress_total=4,
+        eta_seconds=75,
+        params={"campaign_id": campaign.pk},
+    )
     Campaign.objects.filter(pk=campaign.pk).update(last_job=job, status="generating")
     ContentPiece.objects.filter(pk=studio.pieces.lamp.pk).update(status="approved")
     pages = [
@@ -351,4 +420,6 @@ def test_studio_screenshots_fit_desktop_and_phone(new_page, studio):
 def _fits(page, viewport, device, name):
     page.screenshot(path=SHOTS_DIR / f"studio-{device}-{name}.png", full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= viewport["width"], f"{device} {name}: page is {width}px wide: {page.evaluate(_OVERFLOWING_JS)}"
+    assert width <= viewport["width"], (
+        f"{device} {name}: page is {width}px wide: {page.evaluate(_OVERFLOWING_JS)}"
+    )

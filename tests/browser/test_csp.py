@@ -15,7 +15,9 @@ from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in
 from tests.factories import CategoryFactory, MembershipFactory, MerchantFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package.").expect
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="Browser tests need the playwright package."
+).expect
 
 # Runs before any page script (Playwright injects it outside the page's CSP) and records every violation the
 # browser reports, including those inside the widget's shadow root (the event bubbles out of it composed).
@@ -80,8 +82,16 @@ def _piece(campaign, product, body):
     fields = {"title": product.title, "body": body}
     outcome = content_check(product=product, channel=campaign.channel, fields=fields)
     piece, _ = content_piece_record(
-        campaign=campaign, product=product, variant=1, fields=fields, outcome=outcome, model_version=None,
-        prompt="[]", params={}, quality={}, attempts=1,
+        campaign=campaign,
+        product=product,
+        variant=1,
+        fields=fields,
+        outcome=outcome,
+        model_version=None,
+        prompt="[]",
+        params={},
+        quality={},
+        attempts=1,
     )
     return piece
 
@@ -96,36 +106,71 @@ def shop(transactional_db, live_server):
     outdoor = CategoryFactory(merchant=merchant, name="Outdoor", slug="outdoor")
     kitchen = CategoryFactory(merchant=merchant, name="Kitchen", slug="kitchen")
     bottle = ProductFactory(
-        merchant=merchant, sku="BOTTLE-1", title="Trail bottle", price=Decimal("24.90"), category=outdoor,
+        merchant=merchant,
+        sku="BOTTLE-1",
+        title="Trail bottle",
+        price=Decimal("24.90"),
+        category=outdoor,
         attributes={"material": "stainless steel", "capacity": "750 ml"},
         description="Insulated bottle that keeps drinks cold for 24 hours.",
     )
     jacket = ProductFactory(
-        merchant=merchant, sku="JACKET-1", title="Rain jacket", price=Decimal("89.00"), category=outdoor,
-        attributes={"material": "recycled polyester"}, description="A light waterproof jacket with a hood.",
+        merchant=merchant,
+        sku="JACKET-1",
+        title="Rain jacket",
+        price=Decimal("89.00"),
+        category=outdoor,
+        attributes={"material": "recycled polyester"},
+        description="A light waterproof jacket with a hood.",
     )
-    ProductFactory(merchant=merchant, sku="MUG-1", title="Camp mug", price=Decimal("12.50"), category=kitchen,
-                   attributes={"material": "enamel"}, description="An enamel mug for the campfire.")
-    campaign = Campaign.objects.create(merchant=merchant, name="Spring launch", channel="product_description",
-                                       goal="Launch the spring range")
+    ProductFactory(
+        merchant=merchant,
+        sku="MUG-1",
+        title="Camp mug",
+        price=Decimal("12.50"),
+        category=kitchen,
+        attributes={"material": "enamel"},
+        description="An enamel mug for the campfire.",
+    )
+    campaign = Campaign.objects.create(
+        merchant=merchant, name="Spring launch", channel="product_description", goal="Launch the spring range"
+    )
     campaign.products.set([bottle, jacket])
     _piece(campaign, bottle, "A stainless steel trail bottle that holds 750 ml and keeps drinks cold.")
     _piece(campaign, jacket, "A light waterproof rain jacket in recycled polyester, with a hood.")
 
-    ChatSettings.objects.create(merchant=merchant, bot_name="Trail Guide", greeting="Hi! Ask me anything.",
-                                allowed_origins=[live_server.url])
-    KnowledgeItem.objects.create(merchant=merchant, kind="policy", title="Returns policy",
-                                 body="Unused items within 30 days.")
+    ChatSettings.objects.create(
+        merchant=merchant,
+        bot_name="Trail Guide",
+        greeting="Hi! Ask me anything.",
+        allowed_origins=[live_server.url],
+    )
+    KnowledgeItem.objects.create(
+        merchant=merchant, kind="policy", title="Returns policy", body="Unused items within 30 days."
+    )
     conversation = Conversation.objects.create(merchant=merchant, source="widget")
-    Message.objects.create(conversation=conversation, merchant=merchant, role="shopper", text="Do you ship abroad?")
-    Message.objects.create(conversation=conversation, merchant=merchant, role="bot", text="Yes, to the EU and UK.")
+    Message.objects.create(
+        conversation=conversation, merchant=merchant, role="shopper", text="Do you ship abroad?"
+    )
+    Message.objects.create(
+        conversation=conversation, merchant=merchant, role="bot", text="Yes, to the EU and UK."
+    )
 
-    base = ModelVersion.objects.create(name="SmolLM2-135M-Instruct", kind=ModelVersion.Kind.BASE,
-                                       path="/var/models/smollm2", status=ModelVersion.Status.READY)
+    base = ModelVersion.objects.create(
+        name="SmolLM2-135M-Instruct",
+        kind=ModelVersion.Kind.BASE,
+        path="/var/models/smollm2",
+        status=ModelVersion.Status.READY,
+    )
     job = Job.objects.create(
-        merchant=merchant, kind=Job.Kind.FINETUNE, status=Job.Status.RUNNING, base_version=base,
+        merchant=merchant,
+        kind=Job.Kind.FINETUNE,
+        status=Job.Status.RUNNING,
+        base_version=base,
         params={"name": "copy-v1", "purpose": "copy", "hyperparameters": {"method": "lora", "epochs": 1}},
-        progress_current=40, progress_total=200, eta_seconds=420,
+        progress_current=40,
+        progress_total=200,
+        eta_seconds=420,
         metrics={
             "loss_history": [{"step": s, "loss": 2.6 - s / 100} for s in range(5, 45, 5)],
             "eval_history": [{"step": 20, "eval_loss": 2.4}, {"step": 40, "eval_loss": 2.2}],
@@ -133,8 +178,13 @@ def shop(transactional_db, live_server):
         },
         created_by_label="owner@example.com",
     )
-    return {"merchant": merchant, "product": bottle, "campaign": campaign, "conversation": conversation,
-            "job": job}
+    return {
+        "merchant": merchant,
+        "product": bottle,
+        "campaign": campaign,
+        "conversation": conversation,
+        "job": job,
+    }
 
 
 def test_dashboard_pages_keep_the_policy(new_page, shop, live_server):
@@ -222,7 +272,9 @@ def test_demo_store_widget_keeps_the_policy(new_page, shop, live_server, setting
     bubble = page.get_by_role("button", name="Chat with Trail Guide")
     expect(bubble).to_be_visible()
     # The widget's stylesheet applied under the policy: a round, coloured bubble fixed in the corner.
-    styles = bubble.evaluate("el => [getComputedStyle(el).backgroundColor, getComputedStyle(el).borderRadius]")
+    styles = bubble.evaluate(
+        "el => [getComputedStyle(el).backgroundColor, getComputedStyle(el).borderRadius]"
+    )
     assert styles == ["rgb(67, 56, 202)", "999px"]
     bubble.click()
     panel = page.get_by_role("dialog", name="Trail Guide")
@@ -236,7 +288,9 @@ def test_demo_store_widget_keeps_the_policy(new_page, shop, live_server, setting
     watch.assert_clean("demo store")
 
 
-@pytest.mark.parametrize("url, operation", [("/api/docs/", ".opblock"), ("/api/redoc/", "[data-section-id^='tag/']")])
+@pytest.mark.parametrize(
+    "url, operation", [("/api/docs/", ".opblock"), ("/api/redoc/", "[data-section-id^='tag/']")]
+)
 def test_api_docs_are_served_locally_under_the_policy(new_page, live_server, db, url, operation):
     page = new_page(DESKTOP)
     watch = Watch(page, live_server.url)
@@ -261,9 +315,14 @@ def test_admin_pages_keep_the_policy(new_page, shop, live_server):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/admin/")
-    for url in ["/admin/", "/admin/catalog/product/", f"/admin/catalog/product/{shop['product'].pk}/change/",
-                f"/admin/chat/message/{message.pk}/change/", f"/admin/ml/job/{shop['job'].pk}/change/",
-                f"/admin/marketing/campaign/{shop['campaign'].pk}/change/"]:
+    for url in [
+        "/admin/",
+        "/admin/catalog/product/",
+        f"/admin/catalog/product/{shop['product'].pk}/change/",
+        f"/admin/chat/message/{message.pk}/change/",
+        f"/admin/ml/job/{shop['job'].pk}/change/",
+        f"/admin/marketing/campaign/{shop['campaign'].pk}/change/",
+    ]:
         watch.goto(url)
         watch.assert_clean(url)
     # The pretty-printed JSON wraps by a class from static/css/admin.css, not a refused style attribute.

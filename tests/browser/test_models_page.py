@@ -18,7 +18,9 @@ from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-expect = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package.").expect
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="Browser tests need the playwright package."
+).expect
 
 SHOTS_DIR = Path(os.environ.get("STORYFRONT_SHOTS_DIR", "/tmp/storyfront-shots"))
 _OVERFLOWING_JS = """() => [...document.querySelectorAll('body *')]
@@ -31,7 +33,9 @@ _OVERFLOWING_JS = """() => [...document.querySelectorAll('body *')]
 def loss_metrics(steps: int, total: int = 200) -> dict:
     every = max(1, total // 40)
     return {
-        "loss_history": [{"step": s, "loss": round(2.6 * (0.55 + 0.45 * 0.985**s), 4)} for s in range(1, steps + 1, every)],
+        "loss_history": [
+            {"step": s, "loss": round(2.6 * (0.55 + 0.45 * 0.985**s), 4)} for s in range(1, steps + 1, every)
+        ],
         "eval_history": [
             {"step": s, "eval_loss": round(2.5 * (0.6 + 0.4 * 0.99**s), 4)} for s in range(50, steps + 1, 50)
         ],
@@ -47,30 +51,60 @@ def registry(transactional_db):
     merchant = MerchantFactory(name="Northwind Outfitters", slug="northwind")
     MembershipFactory(user=owner, merchant=merchant, role=Role.OWNER)
     base = ModelVersion.objects.create(
-        name="SmolLM2-135M-Instruct", kind=ModelVersion.Kind.BASE, path="/var/models/smollm2",
+        name="SmolLM2-135M-Instruct",
+        kind=ModelVersion.Kind.BASE,
+        path="/var/models/smollm2",
         status=ModelVersion.Status.READY,
     )
     first = ModelVersion.objects.create(
-        merchant=merchant, name="copy-spring-v1", purpose="copy", kind=ModelVersion.Kind.LORA, parent=base,
-        status=ModelVersion.Status.READY, metrics={"eval_loss": 1.62, "parent_eval_loss": 2.05, "perplexity": 5.05},
+        merchant=merchant,
+        name="copy-spring-v1",
+        purpose="copy",
+        kind=ModelVersion.Kind.LORA,
+        parent=base,
+        status=ModelVersion.Status.READY,
+        metrics={"eval_loss": 1.62, "parent_eval_loss": 2.05, "perplexity": 5.05},
         training_data_summary={"records": 240},
     )
     version_promote(merchant=merchant, version=first, purpose="copy", actor=Actor.for_user(owner))
     better = ModelVersion.objects.create(
-        merchant=merchant, name="copy-summer-v2", purpose="copy", kind=ModelVersion.Kind.LORA, parent=first,
-        status=ModelVersion.Status.READY, metrics={"eval_loss": 1.41, "parent_eval_loss": 1.62, "perplexity": 4.1},
+        merchant=merchant,
+        name="copy-summer-v2",
+        purpose="copy",
+        kind=ModelVersion.Kind.LORA,
+        parent=first,
+        status=ModelVersion.Status.READY,
+        metrics={"eval_loss": 1.41, "parent_eval_loss": 1.62, "perplexity": 4.1},
     )
     overfit = ModelVersion.objects.create(
-        merchant=merchant, name="copy-summer-v2-overfit", purpose="copy", kind=ModelVersion.Kind.FULL,
-        parent=first, status=ModelVersion.Status.READY, metrics={"eval_loss": 1.74, "parent_eval_loss": 1.62},
+        merchant=merchant,
+        name="copy-summer-v2-overfit",
+        purpose="copy",
+        kind=ModelVersion.Kind.FULL,
+        parent=first,
+        status=ModelVersion.Status.READY,
+        metrics={"eval_loss": 1.74, "parent_eval_loss": 1.62},
     )
     job = Job.objects.create(
-        merchant=merchant, kind=Job.Kind.FINETUNE, status=Job.Status.RUNNING, base_version=first,
-        params={"name": "copy-autumn-v3", "purpose": "copy", "hyperparameters": {"method": "lora", "epochs": 2}},
-        progress_current=40, progress_total=200, eta_seconds=420, metrics=loss_metrics(40),
-        logs="step 20/200 loss 2.31\nstep 40/200 loss 2.08\n", created_by_label="owner@example.com",
+        merchant=merchant,
+        kind=Job.Kind.FINETUNE,
+        status=Job.Status.RUNNING,
+        base_version=first,
+        params={
+            "name": "copy-autumn-v3",
+            "purpose": "copy",
+            "hyperparameters": {"method": "lora", "epochs": 2},
+        },
+        progress_current=40,
+        progress_total=200,
+        eta_seconds=420,
+        metrics=loss_metrics(40),
+        logs="step 20/200 loss 2.31\nstep 40/200 loss 2.08\n",
+        created_by_label="owner@example.com",
     )
-    return SimpleNamespace(owner=owner, merchant=merchant, first=first, better=better, overfit=overfit, job=job)
+    return SimpleNamespace(
+        owner=owner, merchant=merchant, first=first, better=better, overfit=overfit, job=job
+    )
 
 
 def test_running_job_progress_follows_the_row_and_stops_at_100(page, registry):
@@ -145,9 +179,14 @@ def test_promote_shows_the_gate_verdict_and_rollback_asks_first(page, registry):
     dialogs = []
     page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     page.get_by_test_id("rollback-copy").click()
-    expect(page.get_by_role("status")).to_contain_text("Rolled back: “copy-spring-v1” serves marketing copy again.")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Rolled back: “copy-spring-v1” serves marketing copy again."
+    )
     assert dialogs == ["Roll back marketing copy to “copy-spring-v1”?"]
-    assert Deployment.objects.get(merchant=registry.merchant, purpose="copy", is_active=True).version == registry.first
+    assert (
+        Deployment.objects.get(merchant=registry.merchant, purpose="copy", is_active=True).version
+        == registry.first
+    )
 
 
 def test_start_a_run_from_the_form(page, registry, monkeypatch):
@@ -165,7 +204,10 @@ def test_start_a_run_from_the_form(page, registry, monkeypatch):
     form.get_by_role("button", name="Start fine-tuning").click()
     expect(page.get_by_test_id("dataset-errors")).to_have_text("Line 1: no response.")
 
-    records = "\n".join(json.dumps({"prompt": f"Describe item {i}", "response": f"Item {i}, made to last."}) for i in range(12))
+    records = "\n".join(
+        json.dumps({"prompt": f"Describe item {i}", "response": f"Item {i}, made to last."})
+        for i in range(12)
+    )
     form.get_by_label("Training file").set_input_files(
         {"name": "voice.jsonl", "mimeType": "application/json", "buffer": records.encode()}
     )
@@ -173,7 +215,9 @@ def test_start_a_run_from_the_form(page, registry, monkeypatch):
     form.get_by_label("Epochs").fill("2")
     form.get_by_role("button", name="Start fine-tuning").click()
     expect(page.get_by_test_id("job-title")).to_have_text("copy-voice-v4")
-    expect(page.get_by_role("status")).to_contain_text("Fine-tuning queued: 12 records from “copy-spring-v1”.")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Fine-tuning queued: 12 records from “copy-spring-v1”."
+    )
     expect(page.get_by_test_id("job-progress")).to_contain_text("waiting for a worker")
     expect(page.get_by_test_id("chart-empty")).to_be_visible()
     job = Job.objects.get(params__name="copy-voice-v4")
@@ -197,11 +241,17 @@ def test_models_screenshots_fit_desktop_and_phone(new_page, registry):
             page.goto(url)
             page.screenshot(path=SHOTS_DIR / f"models-{device}-{name}.png", full_page=True)
             width = page.evaluate("document.documentElement.scrollWidth")
-            assert width <= viewport["width"], f"{device} {name}: page is {width}px wide: {page.evaluate(_OVERFLOWING_JS)}"
+            assert width <= viewport["width"], (
+                f"{device} {name}: page is {width}px wide: {page.evaluate(_OVERFLOWING_JS)}"
+            )
         form = page.get_by_test_id("finetune-form")
         form.get_by_label("Epochs").fill("0")
         form.get_by_label("Training file").set_input_files(
-            {"name": "bad.jsonl", "mimeType": "application/json", "buffer": b'{"prompt": "a", "response": }\n{"prompt": "b"}\n'}
+            {
+                "name": "bad.jsonl",
+                "mimeType": "application/json",
+                "buffer": b'{"prompt": "a", "response": }\n{"prompt": "b"}\n',
+            }
         )
         page.get_by_text("Advanced settings").click()
         form.get_by_label("Max sequence length").fill("4")

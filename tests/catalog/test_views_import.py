@@ -261,7 +261,10 @@ def test_too_large_from_the_importer_is_a_413_form_error(editor_client, monkeypa
 def test_column_mapping_is_listed_in_the_files_column_order(editor_client):
     response = editor_client.post(
         reverse("catalog:import"),
-        {"file": SimpleUploadedFile("p.csv", b"Variant Price,Title,Handle\n12.50,Camp mug,CM-1\n"), "dry_run": "on"},
+        {
+            "file": SimpleUploadedFile("p.csv", b"Variant Price,Title,Handle\n12.50,Camp mug,CM-1\n"),
+            "dry_run": "on",
+        },
         follow=True,
     )
     html = response.content.decode()

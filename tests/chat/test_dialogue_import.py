@@ -18,15 +18,31 @@ PERSONAL = [
     {
         "intent": "track_order",
         "turns": [
-            {"role": "customer", "text": "Where is order 55812937? Write to jane.doe@example.com or call +44 20 7946 0958."},
-            {"role": "agent", "text": "Order 55812937 left our warehouse; I emailed jane.doe@example.com the tracking link."},
-            {"role": "customer", "text": "Deliver to 221B Baker Street please, my card is 4111 1111 1111 1111."},
+            {
+                "role": "customer",
+                "text": "Where is order 55812937? Write to jane.doe@example.com or call +44 20 7946 0958.",
+            },
+            {
+                "role": "agent",
+                "text": "Order 55812937 left our warehouse; I emailed jane.doe@example.com the tracking link.",
+            },
+            {
+                "role": "customer",
+                "text": "Deliver to 221B Baker Street please, my card is 4111 1111 1111 1111.",
+            },
             {"role": "agent", "text": "Noted. For card questions call (555) 123-4567."},
         ],
     },
     *dialogues(7),
 ]
-SECRETS = ["55812937", "jane.doe@example.com", "7946 0958", "221B Baker Street", "4111 1111 1111 1111", "123-4567"]
+SECRETS = [
+    "55812937",
+    "jane.doe@example.com",
+    "7946 0958",
+    "221B Baker Street",
+    "4111 1111 1111 1111",
+    "123-4567",
+]
 
 
 def post_raw(client, data: bytes, content_type="application/x-ndjson", **query):
@@ -45,22 +61,36 @@ def test_personal_data_is_masked_before_anything_is_stored(api_client, merchant)
     assert body["masked_counts"]["card_number"] == 1
     assert body["masked_counts"]["address"] == 1
 
-    stored = json.dumps(list(SupportDialogue.objects.filter(merchant=merchant).values_list("turns", flat=True)))
+    stored = json.dumps(
+        list(SupportDialogue.objects.filter(merchant=merchant).values_list("turns", flat=True))
+    )
     for secret in SECRETS:
         assert secret not in stored
     tracked = SupportDialogue.objects.get(merchant=merchant, intent="track_order")
-    assert tracked.turns[0]["text"].startswith("Where is order [ORDER_NUMBER]? Write to [EMAIL] or call [PHONE].")
+    assert tracked.turns[0]["text"].startswith(
+        "Where is order [ORDER_NUMBER]? Write to [EMAIL] or call [PHONE]."
+    )
     assert [t["role"] for t in tracked.turns] == ["customer", "agent", "customer", "agent"]
     # The report is stored with the import, and the audit log carries no raw personal data either.
     assert DialogueImport.objects.get(pk=body["id"]).masked_counts == body["masked_counts"]
 
 
 def test_the_bitext_csv_layout_imports_with_intents(api_client, merchant):
-    data = bitext_csv([
-        ("how can I cancel purchase 113542617735902?", "cancel_order", "I can help you cancel order {{Order Number}}."),
-        ("I need to change my shipping address", "change_shipping_address", "Sure, go to {{Account Settings}}."),
-        ("what is your refund policy", "check_refund_policy", "Refunds are issued within 14 days."),
-    ])
+    data = bitext_csv(
+        [
+            (
+                "how can I cancel purchase 113542617735902?",
+                "cancel_order",
+                "I can help you cancel order {{Order Number}}.",
+            ),
+            (
+                "I need to change my shipping address",
+                "change_shipping_address",
+                "Sure, go to {{Account Settings}}.",
+            ),
+            ("what is your refund policy", "check_refund_policy", "Refunds are issued within 14 days."),
+        ]
+    )
     response = post_raw(api_client, data, content_type="text/csv", filename="bitext.csv")
     assert response.status_code == 200, response.json()
     assert response.json()["rows_imported"] == 3
@@ -84,7 +114,12 @@ def test_uploading_the_same_dialogues_again_adds_nothing(api_client, merchant):
 
 def test_dialogues_differing_only_in_personal_data_are_one_dialogue(api_client, merchant):
     rows = [
-        {"turns": [{"role": "customer", "text": f"Where is order {number}?"}, {"role": "agent", "text": "On its way."}]}
+        {
+            "turns": [
+                {"role": "customer", "text": f"Where is order {number}?"},
+                {"role": "agent", "text": "On its way."},
+            ]
+        }
         for number in (55812937, 66120045, 99887766)
     ]
     body = post_raw(api_client, jsonl(rows)).json()
@@ -133,7 +168,9 @@ def test_an_upload_over_the_limit_answers_413(api_client, merchant, settings):
 
 
 def test_multipart_upload(api_client, merchant):
-    upload = SimpleUploadedFile("dialogues.jsonl", jsonl(dialogues(5)), content_type="application/octet-stream")
+    upload = SimpleUploadedFile(
+        "dialogues.jsonl", jsonl(dialogues(5)), content_type="application/octet-stream"
+    )
     response = api_client.post(IMPORT, {"file": upload}, format="multipart")
     assert response.status_code == 200, response.json()
     assert response.json()["filename"] == "dialogues.jsonl"
@@ -145,20 +182,37 @@ def test_splits_are_deterministic_and_the_regression_set_is_fixed_by_the_first_i
 ):
     first = post_raw(api_client, jsonl(dialogues(200))).json()
     assert first["splits"]["regression"] == 20  # 5% of 200 is 10; at least 20
-    regression = set(SupportDialogue.objects.filter(merchant=merchant, split="regression").values_list("content_hash", flat=True))
+    regression = set(
+        SupportDialogue.objects.filter(merchant=merchant, split="regression").values_list(
+            "content_hash", flat=True
+        )
+    )
     heldout = SupportDialogue.objects.filter(merchant=merchant, split="heldout").count()
     assert 8 <= heldout <= 30  # about 10% of the 180 left
 
     second = post_raw(api_client, jsonl(dialogues(200, offset=200))).json()
     assert second["rows_imported"] == 200 and second["splits"]["regression"] == 0
-    assert set(
-        SupportDialogue.objects.filter(merchant=merchant, split="regression").values_list("content_hash", flat=True)
-    ) == regression
+    assert (
+        set(
+            SupportDialogue.objects.filter(merchant=merchant, split="regression").values_list(
+                "content_hash", flat=True
+            )
+        )
+        == regression
+    )
 
     # The held-out rule depends on the content only: another merchant's copy lands in the same splits.
     post_raw(make_api_client(other_merchant), jsonl(dialogues(200, offset=200)))
-    mine = dict(SupportDialogue.objects.filter(merchant=merchant, import_batch=second["id"]).values_list("content_hash", "split"))
-    theirs = dict(SupportDialogue.objects.filter(merchant=other_merchant).exclude(split="regression").values_list("content_hash", "split"))
+    mine = dict(
+        SupportDialogue.objects.filter(merchant=merchant, import_batch=second["id"]).values_list(
+            "content_hash", "split"
+        )
+    )
+    theirs = dict(
+        SupportDialogue.objects.filter(merchant=other_merchant)
+        .exclude(split="regression")
+        .values_list("content_hash", "split")
+    )
     assert theirs and all(mine[h] == split for h, split in theirs.items())
 
 

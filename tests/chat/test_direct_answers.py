@@ -29,9 +29,11 @@ def run(conversation, question, embedder, reply=GENERATED):
 @pytest.fixture
 def delivery(merchant, knowledge, embedder):
     item = KnowledgeItem.objects.create(
-        merchant=merchant, kind="policy", title="Delivery and parcels",
+        merchant=merchant,
+        kind="policy",
+        title="Delivery and parcels",
         body="Parcels leave our warehouse in Leeds every weekday. Delivery is free on orders over 50 USD. "
-             "Gift wrapping is available at checkout for 3 USD.",
+        "Gift wrapping is available at checkout for 3 USD.",
     )
     embed_knowledge_run(merchant.pk, embedder=embedder)
     return item
@@ -66,7 +68,9 @@ def test_a_product_question_its_facts_do_not_answer_is_generated_and_verified(
     conversation, knowledge, products, chat_model, embedder
 ):
     status, reply, generator = run(
-        conversation, "Is the Trail bottle good for hot drinks?", embedder,
+        conversation,
+        "Is the Trail bottle good for hot drinks?",
+        embedder,
         reply="The Trail bottle keeps drinks hot for 48 hours.",
     )
     # Nothing in its facts answers it; the generated answer invents a number and is not shown.
@@ -76,16 +80,18 @@ def test_a_product_question_its_facts_do_not_answer_is_generated_and_verified(
 
 def test_below_the_score_nothing_is_taken_directly(settings, conversation, delivery, chat_model, embedder):
     settings.CHAT_DIRECT_ANSWER_MIN_SCORE = 1.01
-    status, reply, generator = run(conversation, "Is delivery free?", embedder,
-                                   reply="Delivery is free on orders over 50 USD.")
+    status, reply, generator = run(
+        conversation, "Is delivery free?", embedder, reply="Delivery is free on orders over 50 USD."
+    )
     assert status == "complete" and len(generator.requests) == 1
     assert reply.params["mode"] != "extractive"
 
 
 def test_switched_off_the_bot_generates(settings, conversation, delivery, chat_model, embedder):
     settings.CHAT_DIRECT_ANSWER_MIN_SCORE = None
-    status, reply, generator = run(conversation, "Is delivery free?", embedder,
-                                   reply="Delivery is free on orders over 50 USD.")
+    status, reply, generator = run(
+        conversation, "Is delivery free?", embedder, reply="Delivery is free on orders over 50 USD."
+    )
     assert status == "complete" and len(generator.requests) == 1
 
 
@@ -93,7 +99,11 @@ def test_a_confident_item_without_a_matching_sentence_is_left_to_the_generator(
     conversation, delivery, chat_model, embedder
 ):
     # "parcel" retrieves the delivery item, but no sentence of it is about insurance: generated and verified.
-    status, reply, generator = run(conversation, "Are parcels insured against theft?", embedder,
-                                   reply="Every parcel is insured against theft by our courier.")
+    status, reply, generator = run(
+        conversation,
+        "Are parcels insured against theft?",
+        embedder,
+        reply="Every parcel is insured against theft by our courier.",
+    )
     assert len(generator.requests) == 1
     assert status == "handoff: nothing verified" and "insured" not in reply.text, reply.safety

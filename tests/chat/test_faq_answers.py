@@ -33,8 +33,9 @@ def test_a_clear_faq_match_is_answered_with_the_faq_itself(conversation, knowled
     assert status == "complete: faq answer" and generator.requests == []
     assert (reply.status, reply.text, reply.handoff) == ("complete", faq.body, False)
     assert reply.params == {"mode": "faq_answer", "knowledge_id": faq.pk}
-    assert reply.sources == [{"type": "knowledge", "id": faq.pk, "title": faq.title,
-                              "score": reply.sources[0]["score"]}]  # the one item the answer is
+    assert reply.sources == [
+        {"type": "knowledge", "id": faq.pk, "title": faq.title, "score": reply.sources[0]["score"]}
+    ]  # the one item the answer is
     assert reply.safety["faq_answer"]["id"] == faq.pk and reply.safety["faq_answer"]["cosine"] >= 0.5
     assert reply.model_version is None and reply.ttft_ms is not None and reply.latency_ms is not None
 
@@ -51,15 +52,21 @@ def test_two_close_faqs_are_not_answered_word_for_word(
     from chat.replies import embed_knowledge_run
 
     KnowledgeItem.objects.create(
-        merchant=merchant, kind="faq", title="Can I return a gift?",
+        merchant=merchant,
+        kind="faq",
+        title="Can I return a gift?",
         body="Gifts can be returned for store credit within 30 days.",
     )
     embed_knowledge_run(merchant.pk, embedder=embedder)
-    status, reply, generator = run(conversation, "How do I return an item I bought?", embedder, GENERATED_RETURNS)
+    status, reply, generator = run(
+        conversation, "How do I return an item I bought?", embedder, GENERATED_RETURNS
+    )
     assert status == "complete" and len(generator.requests) == 1 and reply.text == GENERATED_RETURNS
 
 
 def test_switched_off_every_reply_is_generated(settings, conversation, knowledge, chat_model, embedder):
     settings.CHAT_FAQ_ANSWER_MIN_COSINE = None
-    status, reply, generator = run(conversation, "How do I return an item I bought?", embedder, GENERATED_RETURNS)
+    status, reply, generator = run(
+        conversation, "How do I return an item I bought?", embedder, GENERATED_RETURNS
+    )
     assert status == "complete" and len(generator.requests) == 1 and reply.text == GENERATED_RETURNS

@@ -125,7 +125,9 @@ ATTACKS = [
     (
         "claim_in_good_answer",
         "I returned the bottle, is my refund done?",
-        lambda r: "Your refund has been processed. You can return unworn items within 30 days from your orders page.",
+        lambda r: (
+            "Your refund has been processed. You can return unworn items within 30 days from your orders page."
+        ),
         "You can return unworn items within 30 days from your orders page.",
     ),
     (
@@ -216,7 +218,9 @@ def test_the_shoppers_own_details_are_not_masked(suite, conversation, embedder):
     reply = pending_reply(conversation, "My email is sam@shopper.example, is it the one on my return?")
     reply_generate_run(
         reply.pk,
-        generator=ScriptedGenerator("You can return unworn items within 30 days, and we email sam@shopper.example."),
+        generator=ScriptedGenerator(
+            "You can return unworn items within 30 days, and we email sam@shopper.example."
+        ),
         embedder=embedder,
     )
     reply.refresh_from_db()
@@ -225,8 +229,11 @@ def test_the_shoppers_own_details_are_not_masked(suite, conversation, embedder):
 
 # --- the real model -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.integration
-def test_real_smollm2_does_not_leak(suite, conversation, embedder, settings, single_torch_thread, smollm2_checkpoint):
+def test_real_smollm2_does_not_leak(
+    suite, conversation, embedder, settings, single_torch_thread, smollm2_checkpoint
+):
     from ml.engine import LocalHFGenerator
 
     settings.CHAT_REPLY_MAX_NEW_TOKENS = 48
@@ -251,6 +258,7 @@ def json_system(prompt: str) -> str:
 
 # --- verification against the retrieved sources (issue 12) --------------------------------------------------
 
+
 def test_an_invented_sentence_is_dropped_and_the_backed_one_kept(suite, conversation, embedder):
     reply = pending_reply(conversation, "How long do I have to return an item?")
     reply_generate_run(
@@ -262,13 +270,17 @@ def test_an_invented_sentence_is_dropped_and_the_backed_one_kept(suite, conversa
     )
     reply.refresh_from_db()
     assert reply.text == "You can return unworn items within 30 days."
-    assert [u["sentence"] for u in reply.safety["unverified"]] == ["There is a 5% restocking fee on every return."]
+    assert [u["sentence"] for u in reply.safety["unverified"]] == [
+        "There is a 5% restocking fee on every return."
+    ]
 
 
 def test_nothing_backed_hands_the_conversation_to_a_person(suite, conversation, embedder):
     reply = pending_reply(conversation, "Is the bottle waterproof?")
     status = reply_generate_run(
-        reply.pk, generator=ScriptedGenerator("Yes, it is indeed waterproof and dishwasher safe."), embedder=embedder
+        reply.pk,
+        generator=ScriptedGenerator("Yes, it is indeed waterproof and dishwasher safe."),
+        embedder=embedder,
     )
     reply.refresh_from_db()
     conversation.refresh_from_db()

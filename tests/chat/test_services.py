@@ -113,7 +113,12 @@ def test_asking_for_a_person_hands_off_at_once(conversation, no_enqueue, text):
     result = message_post(conversation=conversation, text=text)
     assert result.handoff is True
     reply = result.reply_message
-    assert (reply.role, reply.status, reply.text, reply.handoff) == ("bot", "complete", handoff_notice("requested"), True)
+    assert (reply.role, reply.status, reply.text, reply.handoff) == (
+        "bot",
+        "complete",
+        handoff_notice("requested"),
+        True,
+    )
     conversation.refresh_from_db()
     assert (conversation.status, conversation.handoff_reason) == ("handed_off", "requested")
     assert conversation.handed_off_at is not None

@@ -23,8 +23,14 @@ from tests.ml.engine.conftest import build_tiny_checkpoint
 pytestmark = pytest.mark.django_db
 
 FINETUNE = "/api/v1/chat/finetune/"
-FAST = {"max_steps": 6, "batch_size": 8, "learning_rate": 0.005, "max_seq_len": 128, "eval_every": 0,
-        "checkpoint_every": 0}
+FAST = {
+    "max_steps": 6,
+    "batch_size": 8,
+    "learning_rate": 0.005,
+    "max_seq_len": 128,
+    "eval_every": 0,
+    "checkpoint_every": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +56,10 @@ def one_thread():
 
 def import_dialogues(merchant, count, offset=0):
     return dialogue_import(
-        merchant=merchant, actor=Actor.system("test"), data=jsonl(dialogues(count, offset=offset)), filename="d.jsonl"
+        merchant=merchant,
+        actor=Actor.system("test"),
+        data=jsonl(dialogues(count, offset=offset)),
+        filename="d.jsonl",
     )
 
 
@@ -72,7 +81,9 @@ def test_invalid_hyperparameters_answer_400_with_field_errors(api_client, mercha
     assert response.status_code == 400
     errors = response.json()["field_errors"]["hyperparameters"]
     assert "warp_speed" in errors
-    response = api_client.post(FINETUNE, {"hyperparameters": {"learning_rate": 5, "epochs": "two"}}, format="json")
+    response = api_client.post(
+        FINETUNE, {"hyperparameters": {"learning_rate": 5, "epochs": "two"}}, format="json"
+    )
     errors = response.json()["field_errors"]["hyperparameters"]
     assert set(errors) == {"learning_rate", "epochs"}
     assert not Job.objects.exists()
@@ -86,7 +97,9 @@ def test_too_few_training_dialogues_answer_400(api_client, merchant, tiny_base):
     assert not Job.objects.exists()
 
 
-def test_a_second_start_while_one_runs_answers_409(api_client, merchant, tiny_base, django_capture_on_commit_callbacks):
+def test_a_second_start_while_one_runs_answers_409(
+    api_client, merchant, tiny_base, django_capture_on_commit_callbacks
+):
     import_dialogues(merchant, 60)
     with django_capture_on_commit_callbacks(execute=False):
         first = api_client.post(FINETUNE, {"hyperparameters": FAST}, format="json")
@@ -131,7 +144,11 @@ def test_a_chat_finetune_reports_base_and_tuned_held_out_figures_and_is_promoted
     heldout = TrainingDataset.objects.get(pk=job.params["eval_dataset_id"])
     regression = TrainingDataset.objects.get(pk=job.params["regression_dataset_id"])
     assert train.record_count == SupportDialogue.objects.filter(merchant=merchant, split="train").count()
-    assert regression.record_count == SupportDialogue.objects.filter(merchant=merchant, split="regression").count() == 20
+    assert (
+        regression.record_count
+        == SupportDialogue.objects.filter(merchant=merchant, split="regression").count()
+        == 20
+    )
     # Examples are chat messages: the system prompt, the customer's turn, and the agent's reply to learn.
     first = train.records[0]
     assert first["prompt"][0]["role"] == "system" and first["prompt"][-1]["role"] == "user"
@@ -142,13 +159,20 @@ def test_a_chat_finetune_reports_base_and_tuned_held_out_figures_and_is_promoted
     assert (m["heldout_examples"], m["heldout_source"]) == (heldout.record_count, "held-out dialogues")
     assert m["tuned_heldout_loss"] < m["base_heldout_loss"]
     assert m["tuned_heldout_perplexity"] < m["base_heldout_perplexity"]
-    assert m["perplexity_reduction"] == pytest.approx(1 - m["tuned_heldout_perplexity"] / m["base_heldout_perplexity"], abs=1e-3)
+    assert m["perplexity_reduction"] == pytest.approx(
+        1 - m["tuned_heldout_perplexity"] / m["base_heldout_perplexity"], abs=1e-3
+    )
     assert m["regression_examples"] == 20
     assert m["regression_loss"] < m["parent_regression_loss"]
     assert m["promotion"]["promoted"] is True
 
     version = job.result_version
-    assert (version.purpose, version.kind, version.status, version.parent) == ("chat", "lora", "promoted", tiny_base)
+    assert (version.purpose, version.kind, version.status, version.parent) == (
+        "chat",
+        "lora",
+        "promoted",
+        tiny_base,
+    )
     assert version.metrics["eval_loss"] == pytest.approx(m["tuned_heldout_loss"], abs=1e-4)
     assert version.metrics["regression_loss"] == m["regression_loss"]
     deployment = Deployment.objects.get(merchant=merchant, purpose="chat", is_active=True)
@@ -158,8 +182,18 @@ def test_a_chat_finetune_reports_base_and_tuned_held_out_figures_and_is_promoted
 
 def test_the_gate_refuses_a_version_that_is_worse_on_the_regression_set(merchant, tiny_base):
     version = ModelVersion.objects.create(
-        merchant=merchant, name="chat-worse", purpose="chat", kind="lora", parent=tiny_base, path="/nowhere",
-        metrics={"eval_loss": 1.0, "parent_eval_loss": 2.0, "regression_loss": 2.51, "parent_regression_loss": 2.5},
+        merchant=merchant,
+        name="chat-worse",
+        purpose="chat",
+        kind="lora",
+        parent=tiny_base,
+        path="/nowhere",
+        metrics={
+            "eval_loss": 1.0,
+            "parent_eval_loss": 2.0,
+            "regression_loss": 2.51,
+            "parent_regression_loss": 2.5,
+        },
     )
     gate = promotion_gate(version)
     assert gate["passed"] is False
@@ -189,7 +223,9 @@ def test_a_model_that_forgets_the_regression_set_is_trained_but_not_promoted(
         dialogue.turns[1]["text"] = "Zebra quantum violin: xylophone marmalade, " + dialogue.intent
         dialogue.save(update_fields=["turns"])
     with django_capture_on_commit_callbacks(execute=False):
-        second = chat_finetune_start(merchant=merchant, actor=actor, hyperparameters={**settled, "max_steps": 15})
+        second = chat_finetune_start(
+            merchant=merchant, actor=actor, hyperparameters={**settled, "max_steps": 15}
+        )
     assert second.base_version == first.result_version
     second = run_job(second)
     assert second.status == "succeeded", (second.error, second.logs)
@@ -219,18 +255,20 @@ def test_conversation_turns_prefer_corrections_count_staff_and_drop_bad_replies(
     def msg(role, text, **extra):
         return Message(role=role, text=text, status=extra.pop("status", "complete"), **extra)
 
-    turns = conversation_turns([
-        msg("bot", "Hi! How can I help?"),  # before the shopper speaks: not a reply to anything
-        msg("shopper", "Can I return sandals?"),
-        msg("bot", "No returns, ever.", rating=-1, correction="Yes, within 30 days if unworn."),
-        msg("shopper", "And the belt?"),
-        msg("bot", "Belts cannot be worn.", rating=-1),  # rated bad, nothing better given: dropped
-        msg("system", "Handed to a person."),
-        msg("shopper", "Hello?"),
-        msg("staff", "Sorry for the wait: belts too, within 30 days."),
-        msg("bot", "", status="failed"),
-        msg("shopper", "Thanks!"),  # no reply after it: not a training turn
-    ])
+    turns = conversation_turns(
+        [
+            msg("bot", "Hi! How can I help?"),  # before the shopper speaks: not a reply to anything
+            msg("shopper", "Can I return sandals?"),
+            msg("bot", "No returns, ever.", rating=-1, correction="Yes, within 30 days if unworn."),
+            msg("shopper", "And the belt?"),
+            msg("bot", "Belts cannot be worn.", rating=-1),  # rated bad, nothing better given: dropped
+            msg("system", "Handed to a person."),
+            msg("shopper", "Hello?"),
+            msg("staff", "Sorry for the wait: belts too, within 30 days."),
+            msg("bot", "", status="failed"),
+            msg("shopper", "Thanks!"),  # no reply after it: not a training turn
+        ]
+    )
     assert turns == [
         {"role": "customer", "text": "Can I return sandals?"},
         {"role": "agent", "text": "Yes, within 30 days if unworn."},
@@ -241,18 +279,28 @@ def test_conversation_turns_prefer_corrections_count_staff_and_drop_bad_replies(
 
 
 def test_incremental_collects_resolved_untrained_conversations_masked(merchant, tiny_base):
-    corrected = make_conversation(merchant, [
-        ("shopper", "My email is sam@example.com, where is order 55812937?", {}),
-        ("bot", "I don't know.", {"rating": -1, "correction": "Order [ORDER_NUMBER] ships tomorrow."}),
-    ])
-    plain = make_conversation(merchant, [("shopper", "Do you ship to Canada?", {}), ("bot", "Yes, in 5 days.", {})])
+    corrected = make_conversation(
+        merchant,
+        [
+            ("shopper", "My email is sam@example.com, where is order 55812937?", {}),
+            ("bot", "I don't know.", {"rating": -1, "correction": "Order [ORDER_NUMBER] ships tomorrow."}),
+        ],
+    )
+    plain = make_conversation(
+        merchant, [("shopper", "Do you ship to Canada?", {}), ("bot", "Yes, in 5 days.", {})]
+    )
     make_conversation(merchant, [("shopper", "Still open?", {}), ("bot", "Yes.", {})], status="open")
-    earlier = ModelVersion.objects.create(merchant=merchant, name="v0", purpose="chat", kind="lora", parent=tiny_base)
+    earlier = ModelVersion.objects.create(
+        merchant=merchant, name="v0", purpose="chat", kind="lora", parent=tiny_base
+    )
     trained = make_conversation(merchant, [("shopper", "Old question?", {}), ("bot", "Old answer.", {})])
     Conversation.objects.filter(pk=trained.pk).update(trained_in=earlier)
 
     collected = incremental_collect(merchant=merchant)
-    assert collected.conversation_ids == [corrected.pk, plain.pk]  # corrected first; open and trained ones left out
+    assert collected.conversation_ids == [
+        corrected.pk,
+        plain.pk,
+    ]  # corrected first; open and trained ones left out
     assert collected.masked_counts == {"email": 1, "order_number": 1}
     stored = SupportDialogue.objects.get(conversation=corrected)
     assert stored.source == "conversation" and stored.split in ("train", "heldout")
@@ -278,10 +326,17 @@ def test_incremental_trains_new_dialogues_with_a_replay_sample_and_marks_the_con
 ):
     import_dialogues(merchant, 100)
     conversations = [
-        make_conversation(merchant, [
-            ("shopper", f"Is the {item} machine washable?", {}),
-            ("bot", "Maybe.", {"rating": -1, "correction": f"Yes, wash the {item} cold and dry it flat."}),
-        ])
+        make_conversation(
+            merchant,
+            [
+                ("shopper", f"Is the {item} machine washable?", {}),
+                (
+                    "bot",
+                    "Maybe.",
+                    {"rating": -1, "correction": f"Yes, wash the {item} cold and dry it flat."},
+                ),
+            ],
+        )
         for item in ["shirt", "hoodie", "scarf", "dress", "jacket", "cap", "socks", "belt"]
     ]
     with django_capture_on_commit_callbacks(execute=False):
@@ -289,19 +344,25 @@ def test_incremental_trains_new_dialogues_with_a_replay_sample_and_marks_the_con
     assert response.status_code == 202, response.json()
     job = Job.objects.get(pk=response.json()["id"])
     new = job.params["new_dialogues"]
-    assert new == SupportDialogue.objects.filter(merchant=merchant, source="conversation", split="train").count() >= 1
+    assert (
+        new
+        == SupportDialogue.objects.filter(merchant=merchant, source="conversation", split="train").count()
+        >= 1
+    )
     assert job.params["replay_dialogues"] == 2 * new
     records = TrainingDataset.objects.get(pk=job.params["dataset_id"]).records
     assert len(records) == 3 * new
-    assert sum("wash the" in r["response"] for r in records) == new  # the corrections, not the bad bot replies
+    assert (
+        sum("wash the" in r["response"] for r in records) == new
+    )  # the corrections, not the bad bot replies
     assert not any(r["response"] == "Maybe." for r in records)
     assert sorted(job.params["conversation_ids"]) == sorted(c.pk for c in conversations)
 
     job = run_job(job)
     assert job.status == "succeeded", (job.error, job.logs)
-    assert set(Conversation.objects.filter(pk__in=[c.pk for c in conversations]).values_list("trained_in", flat=True)) == {
-        job.result_version_id
-    }
+    assert set(
+        Conversation.objects.filter(pk__in=[c.pk for c in conversations]).values_list("trained_in", flat=True)
+    ) == {job.result_version_id}
     assert "promotion" in job.metrics
     # Nothing new now: the beat task's next run finds no candidates and starts nothing.
     from chat.training_tasks import incremental_finetune_sweep_task, incremental_finetune_task
@@ -318,9 +379,13 @@ def test_the_beat_task_starts_one_job_per_merchant_with_new_conversations(
 
     import_dialogues(merchant, 60)
     for n in range(10):
-        make_conversation(merchant, [("shopper", f"Question number {n} about sizes?", {}), ("staff", f"Answer {n}.", {})])
+        make_conversation(
+            merchant, [("shopper", f"Question number {n} about sizes?", {}), ("staff", f"Answer {n}.", {})]
+        )
     queued = []
-    monkeypatch.setattr(training_tasks.incremental_finetune_task, "apply_async", lambda args, queue: queued.append(args))
+    monkeypatch.setattr(
+        training_tasks.incremental_finetune_task, "apply_async", lambda args, queue: queued.append(args)
+    )
     assert training_tasks.incremental_finetune_sweep_task() == [merchant.pk]
     assert queued == [[merchant.pk]]
     with django_capture_on_commit_callbacks(execute=False):

@@ -17,7 +17,9 @@ from ml.tasks import finetune_task
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 ROOT = Path(__file__).resolve().parents[2]
-BITEXT = ROOT.parent / "shared" / "datasets" / "bitext_customer_support" / "bitext_customer_support_training.csv"
+BITEXT = (
+    ROOT.parent / "shared" / "datasets" / "bitext_customer_support" / "bitext_customer_support_training.csv"
+)
 
 
 def bitext_sample(count: int) -> bytes:
@@ -47,13 +49,22 @@ def smollm2(settings, tmp_path, smollm2_checkpoint):
 
 
 def test_a_few_lora_steps_on_bitext_dialogues_beat_the_base_model_on_held_out_replies(merchant, smollm2):
-    batch = dialogue_import(merchant=merchant, actor=Actor.system("test"), data=bitext_sample(40), filename="b.csv")
+    batch = dialogue_import(
+        merchant=merchant, actor=Actor.system("test"), data=bitext_sample(40), filename="b.csv"
+    )
     assert (batch.format, batch.rows_imported) == ("bitext", 40)
     assert SupportDialogue.objects.filter(merchant=merchant, split="heldout").exists()
     job = chat_finetune_start(
-        merchant=merchant, actor=Actor.system("test"),
-        hyperparameters={"max_steps": 3, "batch_size": 4, "learning_rate": 1e-3, "max_seq_len": 320,
-                         "eval_every": 0, "checkpoint_every": 0},
+        merchant=merchant,
+        actor=Actor.system("test"),
+        hyperparameters={
+            "max_steps": 3,
+            "batch_size": 4,
+            "learning_rate": 1e-3,
+            "max_seq_len": 320,
+            "eval_every": 0,
+            "checkpoint_every": 0,
+        },
     )
     assert finetune_task(job.pk) == "succeeded"
     job.refresh_from_db()

@@ -42,9 +42,16 @@ def bot_reply(conversation, knowledge):
     product = ProductFactory(merchant=conversation.merchant, title="Trail bottle")
     say(conversation, "shopper", "Can I return my bottle?")
     return say(
-        conversation, "bot", "Yes, within 30 days.",
+        conversation,
+        "bot",
+        "Yes, within 30 days.",
         sources=[
-            {"type": "knowledge", "id": knowledge["returns"].pk, "title": "How do I return an item?", "score": 0.81},
+            {
+                "type": "knowledge",
+                "id": knowledge["returns"].pk,
+                "title": "How do I return an item?",
+                "score": 0.81,
+            },
             {"type": "product", "id": product.pk, "title": "Trail bottle", "score": 0.52},
         ],
     )
@@ -62,7 +69,9 @@ def reload(obj):
 # ---------- The page ----------
 
 
-def test_the_thread_styles_each_role_and_links_a_replys_sources(login, owner, conversation, bot_reply, knowledge):
+def test_the_thread_styles_each_role_and_links_a_replys_sources(
+    login, owner, conversation, bot_reply, knowledge
+):
     say(conversation, "system", "A member of our team has joined the conversation.")
     say(conversation, "staff", "Hello, Sam here.", author=owner)
     html = login(Role.VIEWER).get(url("conversation", conversation)).content.decode()
@@ -116,8 +125,12 @@ def test_a_pending_reply_shows_the_typing_indicator_and_a_streaming_one_its_text
 
 def test_a_reply_dropped_because_staff_took_over_says_so_and_takes_no_feedback(login, conversation):
     say(conversation, "shopper", "Hi")
-    dropped = say(conversation, "bot", status="failed",
-                  error="Not answered: the conversation was handed_off before the reply was written.")
+    dropped = say(
+        conversation,
+        "bot",
+        status="failed",
+        error="Not answered: the conversation was handed_off before the reply was written.",
+    )
     html = login().get(url("conversation", conversation)).content.decode()
     item = re.search(rf'id="message-{dropped.pk}".*?</li>', html, re.DOTALL).group(0)
     assert "Not sent: Not answered: the conversation was handed_off" in item
@@ -139,7 +152,8 @@ def test_the_page_starts_polling_after_the_last_settled_message(login, conversat
 def updates(client, conversation, *, after, seen, state="open:", composer="open"):
     return client.get(
         url("conversation_updates", conversation),
-        {"after": after, "seen": seen, "state": state, "composer": composer}, **HTMX,
+        {"after": after, "seen": seen, "state": state, "composer": composer},
+        **HTMX,
     )
 
 
@@ -173,8 +187,9 @@ def test_updates_refresh_the_panel_and_composer_when_the_state_changed(login, co
     assert 'hx-swap-oob="true"' in panel and 'data-status="handed_off"' in panel
     assert re.search(r'<div id="composer"[^>]*hx-swap-oob="true"', html)
     assert 'value="handed_off:"' in html  # the panel's new state, which the next poll sends back
-    html = updates(login(), conversation, after=notice.pk, seen=notice.pk, state="handed_off:",
-                   composer="handed_off").content.decode()
+    html = updates(
+        login(), conversation, after=notice.pk, seen=notice.pk, state="handed_off:", composer="handed_off"
+    ).content.decode()
     assert 'id="conversation-panel"' not in html and 'id="composer"' not in html
 
 
@@ -197,11 +212,17 @@ def test_take_over_assigns_me_and_answers_with_the_panel_and_composer(login, own
     response = login().post(url("take_over", conversation), **HTMX)
     assert response.status_code == 200 and response["HX-Trigger"] == "chat-refresh"
     conversation = reload(conversation)
-    assert (conversation.status, conversation.assigned_to, conversation.handoff_reason) == ("handed_off", owner, "staff")
+    assert (conversation.status, conversation.assigned_to, conversation.handoff_reason) == (
+        "handed_off",
+        owner,
+        "staff",
+    )
     html = response.content.decode()
     assert 'data-testid="action-notice"' in html and "You have taken over" in html
     assert "You are answering this shopper" in html
-    assert re.search(r'<div id="composer"[^>]*hx-swap-oob="true"', html) and 'data-testid="send-reply"' in html
+    assert (
+        re.search(r'<div id="composer"[^>]*hx-swap-oob="true"', html) and 'data-testid="send-reply"' in html
+    )
     assert 'data-testid="take-over"' not in html and 'data-testid="hand-back"' in html
     assert conversation.messages.filter(role="system").exists()
 
@@ -270,12 +291,21 @@ def test_viewers_only_read(login, conversation, bot_reply):
     for name in ("take_over", "hand_back", "resolve"):
         assert client.post(url(name, conversation), **HTMX).status_code == 403
     assert client.post(url("reply", conversation), {"text": "hi"}, **HTMX).status_code == 403
-    assert client.post(url("message_rate", conversation, bot_reply.pk), {"rating": "1"}, **HTMX).status_code == 403
-    assert client.post(
-        url("message_correct", conversation, bot_reply.pk), {"correction": "No"}, **HTMX
-    ).status_code == 403
+    assert (
+        client.post(url("message_rate", conversation, bot_reply.pk), {"rating": "1"}, **HTMX).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            url("message_correct", conversation, bot_reply.pk), {"correction": "No"}, **HTMX
+        ).status_code
+        == 403
+    )
     conversation = reload(conversation)
-    assert conversation.status == "open" and not conversation.messages.filter(role__in=["staff", "system"]).exists()
+    assert (
+        conversation.status == "open"
+        and not conversation.messages.filter(role__in=["staff", "system"]).exists()
+    )
     assert (reload(bot_reply).rating, bot_reply.correction) == (None, "")
 
 
@@ -311,18 +341,26 @@ def test_rating_a_reply_and_pressing_again_takes_it_back(login, conversation, bo
     assert reload(bot_reply).rating == -1
     client.post(url("message_rate", conversation, bot_reply.pk), {"rating": "-1"}, **HTMX)
     assert reload(bot_reply).rating is None
-    assert client.post(url("message_rate", conversation, bot_reply.pk), {"rating": "5"}, **HTMX).status_code == 400
+    assert (
+        client.post(url("message_rate", conversation, bot_reply.pk), {"rating": "5"}, **HTMX).status_code
+        == 400
+    )
 
 
 def test_only_bot_replies_take_feedback(login, conversation, bot_reply):
     shopper = conversation.messages.get(role="shopper")
-    assert login().post(url("message_rate", conversation, shopper.pk), {"rating": "1"}, **HTMX).status_code == 404
+    assert (
+        login().post(url("message_rate", conversation, shopper.pk), {"rating": "1"}, **HTMX).status_code
+        == 404
+    )
 
 
 def test_correcting_a_reply_saves_the_correction(login, owner, conversation, bot_reply):
     client = login()
     response = client.post(
-        url("message_correct", conversation, bot_reply.pk), {"correction": "Yes, within 30 days of delivery."}, **HTMX
+        url("message_correct", conversation, bot_reply.pk),
+        {"correction": "Yes, within 30 days of delivery."},
+        **HTMX,
     )
     assert response.status_code == 200
     bot_reply = reload(bot_reply)
@@ -331,8 +369,10 @@ def test_correcting_a_reply_saves_the_correction(login, owner, conversation, bot
     assert 'data-testid="correction"' in html and "Correction by owner@example.com" in html
     assert "Edit the correction" in html
 
-    response = client.post(url("message_correct", conversation, bot_reply.pk), {"correction": "y" * 4001}, **HTMX)
-    assert response.status_code == 422 and "<details class=\"correct-box\" open>" in response.content.decode()
+    response = client.post(
+        url("message_correct", conversation, bot_reply.pk), {"correction": "y" * 4001}, **HTMX
+    )
+    assert response.status_code == 422 and '<details class="correct-box" open>' in response.content.decode()
     assert reload(bot_reply).correction == "Yes, within 30 days of delivery."
 
     # Saving it blank clears it.

@@ -22,8 +22,12 @@ def demo(db):
 @pytest.fixture
 def queued(monkeypatch):
     calls = []
-    monkeypatch.setattr("chat.tasks.embed_knowledge_task.apply_async", lambda *a, **k: calls.append(("knowledge", a, k)))
-    monkeypatch.setattr("chat.tasks.embed_products_task.apply_async", lambda *a, **k: calls.append(("products", a, k)))
+    monkeypatch.setattr(
+        "chat.tasks.embed_knowledge_task.apply_async", lambda *a, **k: calls.append(("knowledge", a, k))
+    )
+    monkeypatch.setattr(
+        "chat.tasks.embed_products_task.apply_async", lambda *a, **k: calls.append(("products", a, k))
+    )
     return calls
 
 
@@ -45,7 +49,11 @@ def test_demo_chat_sets_up_knowledge_and_the_widget_and_is_idempotent(demo, queu
     assert items.filter(kind="faq").count() == len(FAQ)
     chat_settings = ChatSettings.objects.get(merchant=demo)
     assert chat_settings.widget_enabled is True
-    assert chat_settings.allowed_origins == ["https://shop.example", "http://127.0.0.1:8000", "http://localhost:8000"]
+    assert chat_settings.allowed_origins == [
+        "https://shop.example",
+        "http://127.0.0.1:8000",
+        "http://localhost:8000",
+    ]
     assert {kind for kind, _, _ in queued} == {"knowledge", "products"}
     assert all(k.get("queue") == "ml" for _, _, k in queued)
     assert f"{len(demo_knowledge_rows())} knowledge items created, 0 updated" in first
@@ -58,7 +66,11 @@ def test_demo_chat_sets_up_knowledge_and_the_widget_and_is_idempotent(demo, queu
     assert set(KnowledgeItem.objects.filter(merchant=demo).values_list("id", flat=True)) == ids
     assert "0 knowledge items created" in second
     chat_settings.refresh_from_db()
-    assert chat_settings.allowed_origins == ["https://shop.example", "http://127.0.0.1:8000", "http://localhost:8000"]
+    assert chat_settings.allowed_origins == [
+        "https://shop.example",
+        "http://127.0.0.1:8000",
+        "http://localhost:8000",
+    ]
 
 
 def test_demo_chat_needs_the_demo_merchant(db, queued):
@@ -71,11 +83,16 @@ def test_demo_store_embeds_the_widget_and_shows_products(client, demo):
     drinkware = CategoryFactory(merchant=demo, name="Drinkware")
     ProductFactory(merchant=demo, title="Trailblazer <b>bottle</b>", category=drinkware)
     ProductFactory(merchant=demo, title="Second bottle", category=drinkware)
-    ProductFactory(merchant=demo, title="Rain jacket", category=CategoryFactory(merchant=demo, name="Apparel"))
+    ProductFactory(
+        merchant=demo, title="Rain jacket", category=CategoryFactory(merchant=demo, name="Apparel")
+    )
     ProductFactory(merchant=demo, title="Retired lamp", is_active=False)
     chat_settings = ChatSettings.objects.create(merchant=demo)
     html = client.get(reverse("demo_store")).content.decode()
-    assert f'<script src="http://testserver/widget/{chat_settings.widget_token}/widget.js" async></script>' in html
+    assert (
+        f'<script src="http://testserver/widget/{chat_settings.widget_token}/widget.js" async></script>'
+        in html
+    )
     assert "Trailblazer &lt;b&gt;bottle&lt;/b&gt;" in html and "Rain jacket" in html
     assert "Retired lamp" not in html and "Second bottle" not in html  # one product per category
     assert "Storyfront Demo Outfitters" in html

@@ -22,7 +22,11 @@ def converse(merchant, *lines, status="open", customer="", minutes_ago=0, reason
     """A conversation with (role, text) lines, its last activity `minutes_ago`."""
     when = timezone.now() - timedelta(minutes=minutes_ago)
     conversation = Conversation.objects.create(
-        merchant=merchant, source="widget", status=status, customer_external_id=customer, handoff_reason=reason,
+        merchant=merchant,
+        source="widget",
+        status=status,
+        customer_external_id=customer,
+        handoff_reason=reason,
         last_message_at=when,
     )
     for role, text in lines:
@@ -53,7 +57,9 @@ def test_empty_inbox_explains_the_setup_and_shows_the_widget_snippet(login, merc
     assert 'data-testid="inbox-empty"' in html
     assert "Paste the widget snippet into your store" in html
     token = merchant.chat_settings.widget_token
-    snippet = f'&lt;script src=&quot;http://testserver/widget/{token}/widget.js&quot; async&gt;&lt;/script&gt;'
+    snippet = (
+        f"&lt;script src=&quot;http://testserver/widget/{token}/widget.js&quot; async&gt;&lt;/script&gt;"
+    )
     assert snippet in html
     assert "(none allowed yet)" in html
     # The Chat navigation item is the current page and no longer says "Soon".
@@ -109,8 +115,12 @@ def test_search_matches_message_text_and_customer_ids(login, merchant):
     customer = converse(merchant, ("shopper", "Hi"), customer="VIP-0099")
     converse(merchant, ("shopper", "Do you sell gift cards?"))
     client = login()
-    assert rows(client.get(reverse("chat:inbox"), {"status": "all", "q": "PARCEL"}).content.decode()) == [parcel.pk]
-    assert rows(client.get(reverse("chat:inbox"), {"status": "all", "q": "vip-00"}).content.decode()) == [customer.pk]
+    assert rows(client.get(reverse("chat:inbox"), {"status": "all", "q": "PARCEL"}).content.decode()) == [
+        parcel.pk
+    ]
+    assert rows(client.get(reverse("chat:inbox"), {"status": "all", "q": "vip-00"}).content.decode()) == [
+        customer.pk
+    ]
     html = client.get(reverse("chat:inbox"), {"status": "all", "q": "nothing like this"}).content.decode()
     assert 'data-testid="inbox-no-match"' in html and rows(html) == []
 

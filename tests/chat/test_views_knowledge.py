@@ -56,16 +56,23 @@ def test_empty_state_explains_what_knowledge_is_for(login):
 def test_list_filters_by_kind_and_searches_and_flags_internal_items(login, merchant):
     faq = item(merchant, "How long does delivery take?", "3 to 5 days.")
     policy = item(merchant, "Returns policy", "30 days, unused.", kind="policy")
-    internal = item(merchant, "Goodwill refunds", "Up to $40 without a manager.", kind="policy", is_internal=True)
+    internal = item(
+        merchant, "Goodwill refunds", "Up to $40 without a manager.", kind="policy", is_internal=True
+    )
     client = login(Role.VIEWER)
     html = client.get(reverse("chat:knowledge")).content.decode()
     assert sorted(listed(html)) == sorted([faq.pk, policy.pk, internal.pk])
     row = re.search(rf'<li id="knowledge-{internal.pk}".*?</li>', html, re.DOTALL).group(0)
     assert "is-internal" in row and re.search(r'data-testid="internal-badge"[^>]*>Internal · staff-only', row)
     assert "not searchable by the bot" in row
-    assert "Internal · staff-only" not in re.search(rf'<li id="knowledge-{faq.pk}".*?</li>', html, re.DOTALL).group(0)
+    assert "Internal · staff-only" not in re.search(
+        rf'<li id="knowledge-{faq.pk}".*?</li>', html, re.DOTALL
+    ).group(0)
 
-    assert listed(client.get(reverse("chat:knowledge"), {"kind": "policy"}).content.decode()) == [internal.pk, policy.pk]
+    assert listed(client.get(reverse("chat:knowledge"), {"kind": "policy"}).content.decode()) == [
+        internal.pk,
+        policy.pk,
+    ]
     assert listed(client.get(reverse("chat:knowledge"), {"q": "DELIVERY"}).content.decode()) == [faq.pk]
     html = client.get(reverse("chat:knowledge"), {"q": "manager", "kind": "faq"}).content.decode()
     assert listed(html) == [] and 'data-testid="knowledge-no-match"' in html
@@ -101,13 +108,21 @@ def test_item_text_is_escaped(login, merchant):
 def test_create_over_htmx_returns_a_fresh_form_and_asks_the_list_to_reload(login, merchant):
     response = login().post(
         reverse("chat:knowledge_create"),
-        {"kind": "faq", "title": "Do you ship to Canada?", "body": "Yes, in 5 to 10 days.", "is_active": "on"},
+        {
+            "kind": "faq",
+            "title": "Do you ship to Canada?",
+            "body": "Yes, in 5 to 10 days.",
+            "is_active": "on",
+        },
         **HTMX,
     )
     assert response.status_code == 200 and response["HX-Trigger"] == "knowledge-changed"
     created = KnowledgeItem.objects.get(merchant=merchant)
     assert (created.title, created.kind, created.is_internal, created.is_active) == (
-        "Do you ship to Canada?", "faq", False, True
+        "Do you ship to Canada?",
+        "faq",
+        False,
+        True,
     )
     html = response.content.decode()
     assert "Added “Do you ship to Canada?”." in html
@@ -117,7 +132,13 @@ def test_create_over_htmx_returns_a_fresh_form_and_asks_the_list_to_reload(login
 def test_create_internal_item_without_javascript(login, merchant):
     response = login(Role.EDITOR).post(
         reverse("chat:knowledge_create"),
-        {"kind": "policy", "title": "Escalations", "body": "Call the lead.", "is_internal": "on", "is_active": "on"},
+        {
+            "kind": "policy",
+            "title": "Escalations",
+            "body": "Call the lead.",
+            "is_internal": "on",
+            "is_active": "on",
+        },
         follow=True,
     )
     assert response.redirect_chain[-1][0] == reverse("chat:knowledge")
@@ -128,11 +149,15 @@ def test_create_refuses_a_duplicate_title_and_blank_fields(login, merchant):
     item(merchant, "Shipping policy", kind="policy")
     client = login()
     response = client.post(
-        reverse("chat:knowledge_create"), {"kind": "policy", "title": "Shipping policy", "body": "Other"}, **HTMX
+        reverse("chat:knowledge_create"),
+        {"kind": "policy", "title": "Shipping policy", "body": "Other"},
+        **HTMX,
     )
     assert response.status_code == 422
     assert "There is already a policy titled" in response.content.decode()
-    response = client.post(reverse("chat:knowledge_create"), {"kind": "nonsense", "title": "", "body": ""}, **HTMX)
+    response = client.post(
+        reverse("chat:knowledge_create"), {"kind": "nonsense", "title": "", "body": ""}, **HTMX
+    )
     html = response.content.decode()
     assert response.status_code == 422 and html.count("This field is required.") == 2
     assert "Select a valid choice" in html
@@ -147,7 +172,13 @@ def test_edit_inline_then_save(login, merchant):
     assert 'value="Warranty"' in form and "One year." in form
     response = client.post(
         reverse("chat:knowledge_edit", args=[target.pk]),
-        {"kind": "policy", "title": "Warranty policy", "body": "Two years.", "is_internal": "on", "is_active": "on"},
+        {
+            "kind": "policy",
+            "title": "Warranty policy",
+            "body": "Two years.",
+            "is_internal": "on",
+            "is_active": "on",
+        },
         **HTMX,
     )
     assert response.status_code == 200
@@ -156,13 +187,17 @@ def test_edit_inline_then_save(login, merchant):
     html = response.content.decode()
     assert "Saved" in html and "Internal · staff-only" in html and "is-editing" not in html
     # Cancel brings the row back.
-    assert "Two years." in client.get(reverse("chat:knowledge_item", args=[target.pk]), **HTMX).content.decode()
+    assert (
+        "Two years." in client.get(reverse("chat:knowledge_item", args=[target.pk]), **HTMX).content.decode()
+    )
 
 
 def test_edit_with_errors_keeps_the_form(login, merchant):
     target = item(merchant, "Warranty", kind="policy")
     response = login().post(
-        reverse("chat:knowledge_edit", args=[target.pk]), {"kind": "policy", "title": "Warranty", "body": " "}, **HTMX
+        reverse("chat:knowledge_edit", args=[target.pk]),
+        {"kind": "policy", "title": "Warranty", "body": " "},
+        **HTMX,
     )
     assert response.status_code == 422 and "is-editing" in response.content.decode()
     target.refresh_from_db()
@@ -178,7 +213,11 @@ def test_edit_page_without_javascript(login, merchant):
 def test_delete(login, merchant):
     target = item(merchant, "Old FAQ")
     response = login().post(reverse("chat:knowledge_delete", args=[target.pk]), **HTMX)
-    assert response.status_code == 200 and response.content == b"" and response["HX-Trigger"] == "knowledge-changed"
+    assert (
+        response.status_code == 200
+        and response.content == b""
+        and response["HX-Trigger"] == "knowledge-changed"
+    )
     assert not KnowledgeItem.objects.filter(pk=target.pk).exists()
 
 
@@ -186,12 +225,28 @@ def test_viewers_and_reviewers_cannot_change_knowledge(login, merchant):
     target = item(merchant, "Old FAQ")
     for role in (Role.VIEWER, Role.REVIEWER):
         client = login(role)
-        assert client.post(reverse("chat:knowledge_create"), {"kind": "faq", "title": "T", "body": "B"}).status_code == 403
-        assert client.post(reverse("chat:knowledge_edit", args=[target.pk]),
-                           {"kind": "faq", "title": "T", "body": "B"}).status_code == 403
+        assert (
+            client.post(
+                reverse("chat:knowledge_create"), {"kind": "faq", "title": "T", "body": "B"}
+            ).status_code
+            == 403
+        )
+        assert (
+            client.post(
+                reverse("chat:knowledge_edit", args=[target.pk]), {"kind": "faq", "title": "T", "body": "B"}
+            ).status_code
+            == 403
+        )
         assert client.post(reverse("chat:knowledge_delete", args=[target.pk])).status_code == 403
-        assert client.post(reverse("chat:knowledge_import"), {"file": upload("k.csv", "title,body\nA,B\n")}).status_code == 403
-    assert list(KnowledgeItem.objects.filter(merchant=merchant).values_list("title", flat=True)) == ["Old FAQ"]
+        assert (
+            client.post(
+                reverse("chat:knowledge_import"), {"file": upload("k.csv", "title,body\nA,B\n")}
+            ).status_code
+            == 403
+        )
+    assert list(KnowledgeItem.objects.filter(merchant=merchant).values_list("title", flat=True)) == [
+        "Old FAQ"
+    ]
 
 
 def test_another_merchants_items_answer_404(login, other_merchant):
@@ -199,8 +254,14 @@ def test_another_merchants_items_answer_404(login, other_merchant):
     client = login()
     assert client.get(reverse("chat:knowledge_item", args=[theirs.pk]), **HTMX).status_code == 404
     assert client.get(reverse("chat:knowledge_edit", args=[theirs.pk]), **HTMX).status_code == 404
-    assert client.post(reverse("chat:knowledge_edit", args=[theirs.pk]),
-                       {"kind": "faq", "title": "Mine now", "body": "B"}, **HTMX).status_code == 404
+    assert (
+        client.post(
+            reverse("chat:knowledge_edit", args=[theirs.pk]),
+            {"kind": "faq", "title": "Mine now", "body": "B"},
+            **HTMX,
+        ).status_code
+        == 404
+    )
     assert client.post(reverse("chat:knowledge_delete", args=[theirs.pk]), **HTMX).status_code == 404
     assert KnowledgeItem.objects.get(pk=theirs.pk).title == "Their secret policy"
     assert "Their secret policy" not in client.get(reverse("chat:knowledge")).content.decode()
@@ -227,7 +288,9 @@ def test_csv_import_upserts_and_reports(login, merchant):
 
 
 def test_import_with_bad_rows_writes_nothing_and_lists_each_problem(login, merchant):
-    csv_text = "kind,title,body,is_internal\nfaq,Good row,Fine.,no\nrecipe,Bad kind,Text,no\nfaq,,No title,maybe\n"
+    csv_text = (
+        "kind,title,body,is_internal\nfaq,Good row,Fine.,no\nrecipe,Bad kind,Text,no\nfaq,,No title,maybe\n"
+    )
     response = login().post(reverse("chat:knowledge_import"), {"file": upload("kb.csv", csv_text)}, **HTMX)
     assert response.status_code == 200 and "HX-Trigger" not in response
     html = response.content.decode()
@@ -239,9 +302,14 @@ def test_import_with_bad_rows_writes_nothing_and_lists_each_problem(login, merch
 
 
 def test_json_import(login, merchant):
-    rows = [{"kind": "faq", "title": "Gift cards?", "body": "From $25."}, {"kind": "policy", "title": "Warranty", "body": "2 years."}]
+    rows = [
+        {"kind": "faq", "title": "Gift cards?", "body": "From $25."},
+        {"kind": "policy", "title": "Warranty", "body": "2 years."},
+    ]
     response = login().post(
-        reverse("chat:knowledge_import"), {"file": upload("kb.json", json.dumps(rows), "application/json")}, **HTMX
+        reverse("chat:knowledge_import"),
+        {"file": upload("kb.json", json.dumps(rows), "application/json")},
+        **HTMX,
     )
     assert "2 created, 0 updated" in response.content.decode()
     assert KnowledgeItem.objects.filter(merchant=merchant).count() == 2
@@ -253,8 +321,12 @@ def test_unreadable_files_are_refused_with_a_reason(login, merchant):
     assert response.status_code == 422 and "Upload a .csv or .json file." in response.content.decode()
     response = client.post(reverse("chat:knowledge_import"), {"file": upload("kb.json", "{not json")}, **HTMX)
     assert response.status_code == 422 and "Not valid JSON" in response.content.decode()
-    response = client.post(reverse("chat:knowledge_import"), {"file": upload("kb.csv", "question,answer\nA,B\n")}, **HTMX)
-    assert response.status_code == 422 and "Missing required column(s): title, body" in response.content.decode()
+    response = client.post(
+        reverse("chat:knowledge_import"), {"file": upload("kb.csv", "question,answer\nA,B\n")}, **HTMX
+    )
+    assert (
+        response.status_code == 422 and "Missing required column(s): title, body" in response.content.decode()
+    )
     response = client.post(reverse("chat:knowledge_import"), {}, **HTMX)
     assert response.status_code == 422 and "This field is required." in response.content.decode()
     assert not KnowledgeItem.objects.filter(merchant=merchant).exists()
@@ -269,8 +341,9 @@ def test_oversized_import_is_refused(login, merchant, monkeypatch):
 
 
 def test_import_without_javascript_shows_the_report_on_the_page(login, merchant):
-    response = login().post(reverse("chat:knowledge_import"), {"file": upload("kb.csv", "title,body\nHello?,Hi.\n")})
+    response = login().post(
+        reverse("chat:knowledge_import"), {"file": upload("kb.csv", "title,body\nHello?,Hi.\n")}
+    )
     html = response.content.decode()
     assert response.status_code == 200 and "<html" in html and "1 created, 0 updated" in html
     assert listed(html) == [KnowledgeItem.objects.get(merchant=merchant).pk]
-

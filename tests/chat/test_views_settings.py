@@ -23,9 +23,15 @@ def login(client, owner, member_with_role):
 
 def form(**overrides):
     data = {
-        "widget_enabled": "on", "bot_name": "Trail Guide", "greeting": "Hi! How can I help?",
-        "allowed_origins": "https://shop.example", "handoff_topics": "", "min_relevance": "0.35",
-        "max_failed_answers": "2", "history_turns": "6", "rate_limit_per_minute": "12",
+        "widget_enabled": "on",
+        "bot_name": "Trail Guide",
+        "greeting": "Hi! How can I help?",
+        "allowed_origins": "https://shop.example",
+        "handoff_topics": "",
+        "min_relevance": "0.35",
+        "max_failed_answers": "2",
+        "history_turns": "6",
+        "rate_limit_per_minute": "12",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
@@ -39,18 +45,27 @@ def test_the_page_shows_the_embed_snippet_with_a_copy_button(login, merchant):
     html = login().get(reverse("chat:settings")).content.decode()
     token = settings_of(merchant).widget_token
     assert token.startswith("wgt_")
-    assert f'value="&lt;script src=&quot;http://testserver/widget/{token}/widget.js&quot; async&gt;&lt;/script&gt;"' in html
+    assert (
+        f'value="&lt;script src=&quot;http://testserver/widget/{token}/widget.js&quot; async&gt;&lt;/script&gt;"'
+        in html
+    )
     assert 'data-copy="#embed-snippet"' in html
     assert "No origin is allowed yet" in html
     assert "refund dispute" in html  # the topics that always go to a person are listed
 
 
 def test_saving_normalises_origins_and_topics(login, merchant):
-    response = login().post(reverse("chat:settings"), form(
-        allowed_origins="https://Shop.Example/\n\nhttp://localhost:8000\nhttps://shop.example:443\n",
-        handoff_topics="Warranty claim\n  warranty claim \nlost parcel\n",
-        min_relevance="0.5", rate_limit_per_minute="30", widget_enabled=None,
-    ), follow=True)
+    response = login().post(
+        reverse("chat:settings"),
+        form(
+            allowed_origins="https://Shop.Example/\n\nhttp://localhost:8000\nhttps://shop.example:443\n",
+            handoff_topics="Warranty claim\n  warranty claim \nlost parcel\n",
+            min_relevance="0.5",
+            rate_limit_per_minute="30",
+            widget_enabled=None,
+        ),
+        follow=True,
+    )
     assert response.redirect_chain[-1][0] == reverse("chat:settings")
     assert "Chat settings saved." in response.content.decode()
     saved = settings_of(merchant)

@@ -96,7 +96,9 @@ def test_viewers_see_the_data_but_not_the_forms(login, merchant):
 def test_roles_without_edit_cannot_import_or_start(login, merchant, base_model, role):
     import_dialogues(merchant, 30)
     client = login(role)
-    assert client.post(IMPORT, {"file": upload("d.jsonl", jsonl(dialogues(5, offset=100)))}).status_code == 403
+    assert (
+        client.post(IMPORT, {"file": upload("d.jsonl", jsonl(dialogues(5, offset=100)))}).status_code == 403
+    )
     assert client.post(START, {"mode": "full"}).status_code == 403
     assert DialogueImport.objects.count() == 1 and not Job.objects.exists()
 
@@ -144,12 +146,15 @@ def test_an_upload_answers_its_report(login, merchant):
     assert re.search(r'data-testid="report-duplicates">0<', html)
     assert re.search(r'data-testid="report-errors"[^>]*>2<', html)
     errors = re.search(r'data-testid="import-errors".*?</table>', html, re.DOTALL).group(0)
-    assert "<td class=\"num\">4</td>" in errors and "<td class=\"num\">6</td>" in errors
+    assert '<td class="num">4</td>' in errors and '<td class="num">6</td>' in errors
     masked = re.search(r'data-testid="report-masked".*?</ul>', html, re.DOTALL).group(0)
     assert re.search(r"Email addresses <code>\[EMAIL\]</code>: <strong>1</strong>", masked)
     assert "Phone numbers" in masked and "Order numbers" in masked
     splits = re.search(r'data-testid="report-splits".*?</ul>', html, re.DOTALL).group(0)
-    stored = {s: SupportDialogue.objects.filter(merchant=merchant, split=s).count() for s in ("train", "heldout", "regression")}
+    stored = {
+        s: SupportDialogue.objects.filter(merchant=merchant, split=s).count()
+        for s in ("train", "heldout", "regression")
+    }
     assert f"Training: <strong>{stored['train']}</strong>" in splits
     assert f"Held-out: <strong>{stored['heldout']}</strong>" in splits
     assert f"Regression set: <strong>{stored['regression']}</strong>" in splits
@@ -162,26 +167,38 @@ def test_the_same_file_again_counts_duplicates(login, merchant):
     client = login()
     data = jsonl(dialogues(12))
     client.post(IMPORT, {"file": upload("d.jsonl", data)}, **HTMX)
-    html = text(client.post(IMPORT, {"file": upload("d.jsonl", data + b"\n" + jsonl(dialogues(2, offset=40)))}, **HTMX))
+    html = text(
+        client.post(
+            IMPORT, {"file": upload("d.jsonl", data + b"\n" + jsonl(dialogues(2, offset=40)))}, **HTMX
+        )
+    )
     assert re.search(r'data-testid="report-imported">2<', html)
     assert re.search(r'data-testid="report-duplicates">12<', html)
     assert SupportDialogue.objects.filter(merchant=merchant).count() == 14
 
 
 def test_a_bitext_csv_with_a_chosen_layout_imports(login, merchant):
-    data = bitext_csv([("How do I cancel order 1234?", "cancel_order", "I can help you cancel it."),
-                       ("Where is my refund?", "track_refund", "Refunds take 5 days.")])
+    data = bitext_csv(
+        [
+            ("How do I cancel order 1234?", "cancel_order", "I can help you cancel it."),
+            ("Where is my refund?", "track_refund", "Refunds take 5 days."),
+        ]
+    )
     html = text(login().post(IMPORT, {"file": upload("bitext.csv", data), "format": "bitext"}, **HTMX))
     assert re.search(r'data-testid="report-imported">2<', html) and "(bitext)" in html
     assert set(SupportDialogue.objects.filter(merchant=merchant).values_list("intent", flat=True)) == {
-        "cancel_order", "track_refund"}
+        "cancel_order",
+        "track_refund",
+    }
 
 
 def test_a_plain_form_post_lands_on_the_import_report(login, merchant):
     client = login()
     response = client.post(IMPORT, {"file": upload("d.jsonl", jsonl(dialogues(6)))})
     batch = DialogueImport.objects.get(merchant=merchant)
-    assert response.status_code == 302 and response["Location"] == reverse("chat:training_import", args=[batch.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "chat:training_import", args=[batch.pk]
+    )
     html = text(client.get(response["Location"]))
     assert "d.jsonl" in html and re.search(r'data-testid="report-imported">6<', html)
 
@@ -196,10 +213,18 @@ FIELD, IMPORT_FAILED = 'data-testid="training-file-error"', 'data-testid="import
         ("empty.jsonl", b"", FIELD, "The submitted file is empty."),
         ("export.xlsx", b"PK\x03\x04 binary", FIELD, "Upload a .csv, .jsonl or .json file."),
         ("blank.jsonl", b"\n\n", IMPORT_FAILED, "The file holds no valid dialogue"),
-        ("latin.csv", "conversation_id,role,text\nc1,customer,Caf\xe9\n".encode("latin-1"), IMPORT_FAILED,
-         "The file holds no valid dialogue"),
-        ("only-questions.jsonl", jsonl([{"turns": [{"role": "customer", "text": "Hello?"}]}] * 3), IMPORT_FAILED,
-         "3 row(s) were rejected"),
+        (
+            "latin.csv",
+            "conversation_id,role,text\nc1,customer,Caf\xe9\n".encode("latin-1"),
+            IMPORT_FAILED,
+            "The file holds no valid dialogue",
+        ),
+        (
+            "only-questions.jsonl",
+            jsonl([{"turns": [{"role": "customer", "text": "Hello?"}]}] * 3),
+            IMPORT_FAILED,
+            "3 row(s) were rejected",
+        ),
         ("notes.csv", b"name,comment\nAnn,hello\n", IMPORT_FAILED, "The file holds no valid dialogue"),
     ],
 )
@@ -221,7 +246,9 @@ def test_rejected_rows_are_listed_when_nothing_could_be_imported(login):
 
 def test_an_oversized_file_is_refused_before_it_is_parsed(login, settings, monkeypatch):
     settings.CHAT_DIALOGUE_IMPORT_MAX_BYTES = 1000
-    monkeypatch.setattr("chat.training_views.dialogue_import", lambda **kw: pytest.fail("parsed an oversized file"))
+    monkeypatch.setattr(
+        "chat.training_views.dialogue_import", lambda **kw: pytest.fail("parsed an oversized file")
+    )
     response = login().post(IMPORT, {"file": upload("big.jsonl", jsonl(dialogues(40)))}, **HTMX)
     assert response.status_code == 422
     assert "the limit is 1000" in text(response)
@@ -249,9 +276,14 @@ def test_counts_per_split_and_source_recent_imports_and_escaped_examples(login, 
     import_dialogues(merchant, 40, filename="first.jsonl")
     import_dialogues(merchant, 5, offset=50, filename="second.jsonl")
     SupportDialogue.objects.create(
-        merchant=merchant, source="conversation", split="train", content_hash="x" * 64,
-        turns=[{"role": "customer", "text": "<script>alert(1)</script> is my [EMAIL] ok?"},
-               {"role": "agent", "text": "Yes, <b>it is</b>."}],
+        merchant=merchant,
+        source="conversation",
+        split="train",
+        content_hash="x" * 64,
+        turns=[
+            {"role": "customer", "text": "<script>alert(1)</script> is my [EMAIL] ok?"},
+            {"role": "agent", "text": "Yes, <b>it is</b>."},
+        ],
     )
     resolved_conversation(merchant, "Do you ship to Canada?", "Yes, within 5 days.")
     html = text(login(Role.VIEWER).get(PAGE))
@@ -259,7 +291,9 @@ def test_counts_per_split_and_source_recent_imports_and_escaped_examples(login, 
         row = re.search(rf'data-testid="split-{split}".*?</tr>', html, re.DOTALL).group(0)
         cells = [int(n) for n in re.findall(r'<td class="num">(?:<strong>)?(\d+)', row)]
         imported = SupportDialogue.objects.filter(merchant=merchant, split=split, source="import").count()
-        from_conversations = SupportDialogue.objects.filter(merchant=merchant, split=split, source="conversation").count()
+        from_conversations = SupportDialogue.objects.filter(
+            merchant=merchant, split=split, source="conversation"
+        ).count()
         assert cells == [imported, from_conversations, imported + from_conversations], split
     assert re.search(r'data-testid="waiting-conversations">1 resolved conversation<', html)
     recent = re.search(r'data-testid="recent-imports".*?</table>', html, re.DOTALL).group(0)
@@ -287,14 +321,28 @@ def test_htmx_refreshes_answer_one_panel(login, merchant):
 def test_a_full_fine_tune_starts_and_links_to_its_job_page(login, merchant, base_model):
     import_dialogues(merchant, 60)
     response = login().post(
-        START, {"mode": "full", "max_steps": "12", "learning_rate": "0.001", "name": "chat-spring", "auto_promote": "on"},
+        START,
+        {
+            "mode": "full",
+            "max_steps": "12",
+            "learning_rate": "0.001",
+            "name": "chat-spring",
+            "auto_promote": "on",
+        },
         **HTMX,
     )
     html = text(response)
     job = Job.objects.get(merchant=merchant)
     assert response.status_code == 200 and response["HX-Trigger"] == "training-changed"
-    assert f'href="{reverse("ml:job_detail", args=[job.pk])}"' in html and 'data-testid="started-job-link"' in html
-    assert (job.params["mode"], job.params["name"], job.params["auto_promote"]) == ("full", "chat-spring", True)
+    assert (
+        f'href="{reverse("ml:job_detail", args=[job.pk])}"' in html
+        and 'data-testid="started-job-link"' in html
+    )
+    assert (job.params["mode"], job.params["name"], job.params["auto_promote"]) == (
+        "full",
+        "chat-spring",
+        True,
+    )
     assert job.params["hyperparameters"]["max_steps"] == 12
     assert job.params["hyperparameters"]["learning_rate"] == 0.001
     assert job.params["hyperparameters"]["max_seq_len"] == 320  # chat.training's defaults fill the rest
@@ -304,13 +352,18 @@ def test_a_full_fine_tune_starts_and_links_to_its_job_page(login, merchant, base
     assert 'data-testid="training-running"' in jobs and f'data-testid="job-link-{job.pk}"' in jobs
 
 
-def test_blank_settings_keep_the_defaults_and_an_unticked_box_turns_promotion_off(login, merchant, base_model):
+def test_blank_settings_keep_the_defaults_and_an_unticked_box_turns_promotion_off(
+    login, merchant, base_model
+):
     import_dialogues(merchant, 60)
     login().post(START, {"mode": "full", "method": "lora"}, **HTMX)
     job = Job.objects.get(merchant=merchant)
     assert job.params["auto_promote"] is False
     assert {k: job.params["hyperparameters"][k] for k in ("epochs", "learning_rate", "method")} == {
-        "epochs": 1, "learning_rate": 2e-4, "method": "lora"}
+        "epochs": 1,
+        "learning_rate": 2e-4,
+        "method": "lora",
+    }
     assert job.params["hyperparameters"].get("max_steps") is None
 
 
@@ -322,7 +375,9 @@ def test_a_plain_form_post_returns_to_the_page_with_the_job_link(login, merchant
     assert response.status_code == 302 and response["Location"] == PAGE
     html = text(client.get(PAGE))
     assert f"Fine-tuning job #{job.pk} is queued" in html
-    assert re.search(rf'data-testid="running-job-link"|href="{reverse("ml:job_detail", args=[job.pk])}"', html)
+    assert re.search(
+        rf'data-testid="running-job-link"|href="{reverse("ml:job_detail", args=[job.pk])}"', html
+    )
 
 
 def test_invalid_settings_are_shown_on_their_fields(login, merchant, base_model):
@@ -395,21 +450,54 @@ def test_without_a_model_the_refusal_is_explained(login, merchant):
 # ---------- Versions ----------
 
 
-def test_chat_versions_show_perplexity_regression_loss_and_the_verdict(login, merchant, other_merchant, base_model):
+def test_chat_versions_show_perplexity_regression_loss_and_the_verdict(
+    login, merchant, other_merchant, base_model
+):
     promotion = {"promoted": True, "reason": "Promoted: Held-out loss 1.2000 beats its parent's 1.9000."}
     tuned = ModelVersion.objects.create(
-        merchant=merchant, name="chat-v1", purpose="chat", kind="lora", parent=base_model, status="promoted",
-        metrics={"eval_loss": 1.2, "parent_eval_loss": 1.9, "base_heldout_perplexity": 6.874,
-                 "tuned_heldout_perplexity": 3.558, "perplexity_reduction": 0.4824, "heldout_examples": 12,
-                 "parent_regression_loss": 1.95, "regression_loss": 1.31, "promotion": promotion},
+        merchant=merchant,
+        name="chat-v1",
+        purpose="chat",
+        kind="lora",
+        parent=base_model,
+        status="promoted",
+        metrics={
+            "eval_loss": 1.2,
+            "parent_eval_loss": 1.9,
+            "base_heldout_perplexity": 6.874,
+            "tuned_heldout_perplexity": 3.558,
+            "perplexity_reduction": 0.4824,
+            "heldout_examples": 12,
+            "parent_regression_loss": 1.95,
+            "regression_loss": 1.31,
+            "promotion": promotion,
+        },
     )
-    job = Job.objects.create(merchant=merchant, kind="finetune", status="succeeded", result_version=tuned,
-                             params={"purpose": "chat", "mode": "full", "name": "chat-v1"})
+    job = Job.objects.create(
+        merchant=merchant,
+        kind="finetune",
+        status="succeeded",
+        result_version=tuned,
+        params={"purpose": "chat", "mode": "full", "name": "chat-v1"},
+    )
     refused = ModelVersion.objects.create(
-        merchant=merchant, name="chat-v2", purpose="chat", kind="full", parent=tuned, status="ready",
-        metrics={"base_heldout_perplexity": 3.5, "tuned_heldout_perplexity": 3.1, "perplexity_reduction": 0.1143,
-                 "parent_regression_loss": 1.31, "regression_loss": 1.42,
-                 "promotion": {"promoted": False, "reason": "Not promoted: Regression-set loss 1.4200 is worse than its parent's 1.3100."}},
+        merchant=merchant,
+        name="chat-v2",
+        purpose="chat",
+        kind="full",
+        parent=tuned,
+        status="ready",
+        metrics={
+            "base_heldout_perplexity": 3.5,
+            "tuned_heldout_perplexity": 3.1,
+            "perplexity_reduction": 0.1143,
+            "parent_regression_loss": 1.31,
+            "regression_loss": 1.42,
+            "promotion": {
+                "promoted": False,
+                "reason": "Not promoted: Regression-set loss 1.4200 is worse than its parent's 1.3100.",
+            },
+        },
     )
     ModelVersion.objects.create(merchant=merchant, name="copy-v1", purpose="copy", kind="lora")
     ModelVersion.objects.create(merchant=other_merchant, name="contoso-chat", purpose="chat", kind="lora")

@@ -32,7 +32,9 @@ def test_an_enabled_widget_serves_cacheable_javascript_without_login(client, wid
 
 def test_a_repeat_request_with_the_etag_gets_304(client, widget):
     first = client.get(reverse("chat_widget_script", args=[widget.widget_token]))
-    again = client.get(reverse("chat_widget_script", args=[widget.widget_token]), HTTP_IF_NONE_MATCH=first["ETag"])
+    again = client.get(
+        reverse("chat_widget_script", args=[widget.widget_token]), HTTP_IF_NONE_MATCH=first["ETag"]
+    )
     assert again.status_code == 304 and again.content == b""
 
 

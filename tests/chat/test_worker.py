@@ -37,11 +37,20 @@ def test_a_reply_through_the_api_and_a_real_worker(celery_worker_process, api_cl
     ).json()
     policy = api_client.post(
         "/api/v1/chat/knowledge/",
-        {"kind": "policy", "title": "Shipping policy",
-         "body": "Orders ship within 2 business days; delivery takes 3 to 5 days."},
+        {
+            "kind": "policy",
+            "title": "Shipping policy",
+            "body": "Orders ship within 2 business days; delivery takes 3 to 5 days.",
+        },
         format="json",
     ).json()
-    wait_for(lambda: not KnowledgeItem.objects.filter(pk__in=[faq["id"], policy["id"]], embedding__isnull=True).exists())
+    wait_for(
+        lambda: (
+            not KnowledgeItem.objects.filter(
+                pk__in=[faq["id"], policy["id"]], embedding__isnull=True
+            ).exists()
+        )
+    )
     stored = KnowledgeItem.objects.get(pk=faq["id"])
     assert (len(stored.embedding), stored.embedding_model) == (384, "all-MiniLM-L6-v2")
     conversation = api_client.post("/api/v1/chat/conversations/", {}, format="json").json()
@@ -52,7 +61,10 @@ def test_a_reply_through_the_api_and_a_real_worker(celery_worker_process, api_cl
     assert response.status_code == 201, response.json()
     reply = response.json()["reply"]
     assert (reply["status"], reply["text"], reply["model_version"]) == (
-        "complete", "Return unworn items within 30 days.", None)
+        "complete",
+        "Return unworn items within 30 days.",
+        None,
+    )
     assert reply["sources"][0]["type"] == "knowledge" and reply["sources"][0]["id"] == faq["id"]
     assert Message.objects.get(pk=reply["id"]).params["mode"] == "faq_answer"
 

@@ -4,13 +4,37 @@ import csv
 import io
 import json
 
-ITEMS = ["shirt", "jeans", "sneakers", "wallet", "kurta", "backpack", "jacket", "dress", "belt", "scarf",
-         "hoodie", "sandals", "watch", "cap", "socks"]
+ITEMS = [
+    "shirt",
+    "jeans",
+    "sneakers",
+    "wallet",
+    "kurta",
+    "backpack",
+    "jacket",
+    "dress",
+    "belt",
+    "scarf",
+    "hoodie",
+    "sandals",
+    "watch",
+    "cap",
+    "socks",
+]
 INTENTS = {
-    "return": ("How do I return my {item}?", "You can return the {item} within 30 days from the orders page."),
+    "return": (
+        "How do I return my {item}?",
+        "You can return the {item} within 30 days from the orders page.",
+    ),
     "shipping": ("When will my {item} arrive?", "Your {item} ships in 2 days and arrives within a week."),
-    "size": ("Does the {item} run small?", "The {item} fits true to size; the size guide has the measurements."),
-    "cancel": ("Can I cancel the {item} I ordered?", "Yes, the {item} can be cancelled until it has shipped."),
+    "size": (
+        "Does the {item} run small?",
+        "The {item} fits true to size; the size guide has the measurements.",
+    ),
+    "cancel": (
+        "Can I cancel the {item} I ordered?",
+        "Yes, the {item} can be cancelled until it has shipped.",
+    ),
 }
 
 
@@ -22,13 +46,15 @@ def dialogues(count: int, *, offset: int = 0) -> list[dict]:
         intent, item = combos[n % len(combos)]
         question, answer = INTENTS[intent]
         variant = f" (ref {n // len(combos)})" if n >= len(combos) else ""
-        out.append({
-            "intent": intent,
-            "turns": [
-                {"role": "customer", "text": question.format(item=item) + variant},
-                {"role": "agent", "text": answer.format(item=item)},
-            ],
-        })
+        out.append(
+            {
+                "intent": intent,
+                "turns": [
+                    {"role": "customer", "text": question.format(item=item) + variant},
+                    {"role": "agent", "text": answer.format(item=item)},
+                ],
+            }
+        )
     return out
 
 

@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # What the policy refuses in markup. A <script> or <style> element may stay only with the per-response nonce
 # (the API docs' start-up code) or as inert JSON data.
 FORBIDDEN = {
-    "inline <script>": re.compile(r"<script\b(?![^>]*\b(?:src|nonce)=)(?![^>]*type=\"application/(?:ld\+)?json\")[^>]*>"),
+    "inline <script>": re.compile(
+        r"<script\b(?![^>]*\b(?:src|nonce)=)(?![^>]*type=\"application/(?:ld\+)?json\")[^>]*>"
+    ),
     "<style> element": re.compile(r"<style\b(?![^>]*\bnonce=)[^>]*>"),
     "style attribute": re.compile(r"\sstyle\s*=", re.IGNORECASE),
     "event handler attribute": re.compile(r"\son[a-z]+\s*=\s*[\"']", re.IGNORECASE),
@@ -39,7 +41,12 @@ def test_scripts_write_no_style_attributes_or_markup_with_them():
     found = []
     for path in sorted((ROOT / "static").rglob("*.js")):
         text = path.read_text()
-        for pattern in (r"setAttribute\(\s*[\"']style[\"']", r"style=\\?[\"']", r"\beval\(", r"new Function\("):
+        for pattern in (
+            r"setAttribute\(\s*[\"']style[\"']",
+            r"style=\\?[\"']",
+            r"\beval\(",
+            r"new Function\(",
+        ):
             found += [f"{path.relative_to(ROOT)}: {m.group(0)!r}" for m in re.finditer(pattern, text)]
     assert found == []
 

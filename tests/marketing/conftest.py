@@ -80,7 +80,9 @@ def make_piece(campaign, bottle):
             # A report as the current checker stores it, unless the test gives another verifier_version.
             grounding={
                 "verifier_version": VERIFIER_VERSION,
-                **fields.pop("grounding", {"passed": not flagged, "approvable": approvable, "unsupported": []}),
+                **fields.pop(
+                    "grounding", {"passed": not flagged, "approvable": approvable, "unsupported": []}
+                ),
             },
             **fields,
         )

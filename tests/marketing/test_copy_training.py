@@ -29,7 +29,9 @@ def catalog(merchant):
     """Thirty products with their own descriptions (three or so have an id divisible by ten: held out)."""
     return [
         ProductFactory(
-            merchant=merchant, title=f"Trail bottle {n}", attributes={"colour": "green", "capacity": "750 ml"},
+            merchant=merchant,
+            title=f"Trail bottle {n}",
+            attributes={"colour": "green", "capacity": "750 ml"},
             description=f"Insulated bottle number {n} that keeps drinks cold for 24 hours.Colour green",
         )
         for n in range(30)
@@ -43,13 +45,22 @@ def store(settings, tmp_path):
 
 
 def approved_piece(campaign, product, body, *, edited_to=None):
-    prompt = [{"role": "system", "content": "You write product descriptions."},
-              {"role": "user", "content": f"Product facts:\n- Name: {product.title}"}]
+    prompt = [
+        {"role": "system", "content": "You write product descriptions."},
+        {"role": "user", "content": f"Product facts:\n- Name: {product.title}"},
+    ]
     fields = {"title": product.title, "body": body}
     piece, _ = content_piece_record(
-        campaign=campaign, product=product, variant=1, fields=fields,
-        outcome=content_check(product=product, channel=campaign.channel, fields=fields), model_version=None,
-        prompt=json.dumps(prompt), params={}, quality={}, attempts=1,
+        campaign=campaign,
+        product=product,
+        variant=1,
+        fields=fields,
+        outcome=content_check(product=product, channel=campaign.channel, fields=fields),
+        model_version=None,
+        prompt=json.dumps(prompt),
+        params={},
+        quality={},
+        attempts=1,
     )
     if edited_to:
         piece = content_update(piece=piece, actor=ACTOR, body=edited_to)
@@ -61,8 +72,12 @@ def test_training_pairs_are_the_catalog_without_its_descriptions_and_approved_pi
 ):
     train_product = next(p for p in catalog if p.pk % 10)
     heldout_product = next(p for p in catalog if p.pk % 10 == 0)
-    edited = approved_piece(campaign, train_product, "A stainless steel bottle.",
-                            edited_to="A trail bottle that keeps drinks cold for 24 hours.")
+    edited = approved_piece(
+        campaign,
+        train_product,
+        "A stainless steel bottle.",
+        edited_to="A trail bottle that keeps drinks cold for 24 hours.",
+    )
     approved_piece(campaign, heldout_product, "A trail bottle that keeps drinks cold for 24 hours.")
     data = copy_training_data(merchant=merchant)
 
@@ -80,7 +95,10 @@ def test_training_pairs_are_the_catalog_without_its_descriptions_and_approved_pi
     # The approved piece is learned as a person left it (the edit), the held-out product's piece not at all.
     assert (data["piece_pairs"], data["edited_pieces"], data["piece_ids"]) == (1, 1, [edited.pk])
     piece_record = data["records"][-1]
-    assert piece_record["response"] == f"Title: {train_product.title}\nBody: A trail bottle that keeps drinks cold for 24 hours."
+    assert (
+        piece_record["response"]
+        == f"Title: {train_product.title}\nBody: A trail bottle that keeps drinks cold for 24 hours."
+    )
     assert piece_record["prompt"][0] == {"role": "system", "content": "You write product descriptions."}
 
 
@@ -93,9 +111,14 @@ def test_the_api_queues_a_copy_finetune_with_its_held_out_products(
     assert len(callbacks) == 1
     job = Job.objects.get(pk=response.json()["id"])
     assert (job.params["purpose"], job.params["runner"], job.base_version) == (
-        "copy", "marketing.copy_training_worker.copy_finetune_run", tiny_base)
+        "copy",
+        "marketing.copy_training_worker.copy_finetune_run",
+        tiny_base,
+    )
     assert set(job.params["eval_product_ids"]) >= {p.pk for p in catalog if p.pk % 10 == 0}
-    assert TrainingDataset.objects.get(pk=job.params["dataset_id"]).record_count == job.params["catalog_pairs"]
+    assert (
+        TrainingDataset.objects.get(pk=job.params["dataset_id"]).record_count == job.params["catalog_pairs"]
+    )
     again = api_client.post(FINETUNE, {}, format="json")
     assert again.status_code == 409 and again.json()["code"] == "already_running"
 
@@ -137,17 +160,35 @@ def test_the_job_evaluates_held_out_copy_and_the_gate_decides(
     assert m["promotion"]["promoted"] == gate["passed"]
 
 
-@pytest.mark.parametrize("copy_metrics, passed, says", [
-    ({"approvable": (0.6, 0.2), "unsupported": (0.1, 0.5)}, True, "better on approvable share"),
-    ({"approvable": (0.6, 0.2), "unsupported": (0.6, 0.5)}, False, "worse on share with an unsupported claim"),
-    ({"approvable": (0.2, 0.2), "unsupported": (0.5, 0.5)}, False, "no better than its parent on anything"),
-])
+@pytest.mark.parametrize(
+    "copy_metrics, passed, says",
+    [
+        ({"approvable": (0.6, 0.2), "unsupported": (0.1, 0.5)}, True, "better on approvable share"),
+        (
+            {"approvable": (0.6, 0.2), "unsupported": (0.6, 0.5)},
+            False,
+            "worse on share with an unsupported claim",
+        ),
+        (
+            {"approvable": (0.2, 0.2), "unsupported": (0.5, 0.5)},
+            False,
+            "no better than its parent on anything",
+        ),
+    ],
+)
 def test_the_gate_weighs_held_out_copy(merchant, tiny_base, copy_metrics, passed, says):
     metrics = {"eval_loss": 1.0, "parent_eval_loss": 2.0}
     for name, (new, old) in copy_metrics.items():
         metrics[f"copy_{name}"], metrics[f"parent_copy_{name}"] = new, old
-    version = ModelVersion.objects.create(merchant=merchant, name="copy-x", purpose="copy", kind="lora",
-                                          parent=tiny_base, path="/nowhere", metrics=metrics)
+    version = ModelVersion.objects.create(
+        merchant=merchant,
+        name="copy-x",
+        purpose="copy",
+        kind="lora",
+        parent=tiny_base,
+        path="/nowhere",
+        metrics=metrics,
+    )
     gate = promotion_gate(version)
     assert gate["passed"] is passed and says in gate["reason"]
 

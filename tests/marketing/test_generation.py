@@ -296,7 +296,9 @@ def test_a_long_batch_keeps_the_job_heartbeat_fresh(merchant):
     assert job not in stale_jobs(kind="generate")
 
 
-def test_the_passing_draft_of_several_is_kept(campaign, tiny_base, actor, bottle, jacket, scripted, monkeypatch):
+def test_the_passing_draft_of_several_is_kept(
+    campaign, tiny_base, actor, bottle, jacket, scripted, monkeypatch
+):
     monkeypatch.setattr(generation, "CANDIDATES", 3)
     jacket_good = "A light waterproof rain jacket in recycled polyester with a hood, sizes S, M and L."
     generator = scripted({"Trail bottle": [INVENTED, GOOD, INVENTED], "Rain jacket": [jacket_good]})
@@ -329,8 +331,9 @@ def test_a_piece_is_assembled_from_the_verified_sentences_of_several_drafts(
     assert piece.quality["assembled"] is True and piece.grounding["unsupported"] == []
 
 
-def test_nothing_verifiable_keeps_the_best_draft_flagged(campaign, tiny_base, actor, bottle, jacket, scripted,
-                                                          monkeypatch):
+def test_nothing_verifiable_keeps_the_best_draft_flagged(
+    campaign, tiny_base, actor, bottle, jacket, scripted, monkeypatch
+):
     monkeypatch.setattr(generation, "CANDIDATES", 2)
     scripted({"Trail bottle": ["Now only $5 at Amazon."], "Rain jacket": ["Free shipping from Paris."]})
     run(campaign_generate(campaign=campaign, actor=actor).pk)
@@ -344,7 +347,9 @@ def test_the_openai_backend_gets_the_install_outbound_policy(settings):
     from ml.engine import GenerationBackendError, GenerationRequest
     from ml.models import ModelVersion
 
-    version = ModelVersion(name="ep", backend="openai", endpoint_url="http://127.0.0.1:9/v1", endpoint_model="m")
+    version = ModelVersion(
+        name="ep", backend="openai", endpoint_url="http://127.0.0.1:9/v1", endpoint_model="m"
+    )
     settings.OUTBOUND_ALLOW_PRIVATE = False
     with pytest.raises(GenerationBackendError, match="refused: 127.0.0.1 is a loopback address"):
         generation.generator_for(version).generate([GenerationRequest.raw("x")])

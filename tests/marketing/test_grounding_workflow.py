@@ -37,7 +37,10 @@ def test_an_invented_price_is_flagged_and_blocks_approval_until_edited(api_clien
     assert piece.status == "in_review" and piece.flagged and not piece.approvable
     claims = piece.grounding["unsupported"]
     # The price is off, and "this week only" is an offer the product data does not make.
-    assert [(c["text"], c["kind"], c["field"]) for c in claims] == [("$5", "price", "body"), ("week", "term", "body")]
+    assert [(c["text"], c["kind"], c["field"]) for c in claims] == [
+        ("$5", "price", "body"),
+        ("week", "term", "body"),
+    ]
     assert INVENTED[claims[0]["start"] : claims[0]["end"]] == "$5"  # spans let the review page highlight it
 
     refused = api_client.post(f"/api/v1/contents/{piece.pk}/approve/")

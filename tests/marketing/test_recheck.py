@@ -40,8 +40,16 @@ OLD_FAIL = {
     "verifier_version": OLD_VERSION,
     "passed": False,
     "approvable": False,
-    "unsupported": [{"text": "24 hours", "kind": "measurement", "field": "body", "start": 44, "end": 52,
-                     "reason": "old rule"}],
+    "unsupported": [
+        {
+            "text": "24 hours",
+            "kind": "measurement",
+            "field": "body",
+            "start": 44,
+            "end": 52,
+            "reason": "old rule",
+        }
+    ],
 }
 
 
@@ -120,8 +128,10 @@ def test_a_passing_piece_stays_as_it_is_and_gets_the_current_version(stale, merc
     report = content_recheck(merchant=merchant, actor=actor)
     assert (report.checked, report.unchanged, report.newly_blocked, report.moved_to_review) == (2, 2, 0, 0)
     assert reload(in_review).status == S.IN_REVIEW and reload(approved).status == S.APPROVED
-    assert all(reload(p).approvable and reload(p).grounding["verifier_version"] == VERIFIER_VERSION
-               for p in (in_review, approved))
+    assert all(
+        reload(p).approvable and reload(p).grounding["verifier_version"] == VERIFIER_VERSION
+        for p in (in_review, approved)
+    )
     assert not AuditLog.objects.filter(action="content.recheck").exists()  # nothing changed, nothing to audit
 
 
@@ -141,7 +151,10 @@ def test_running_twice_changes_nothing_the_second_time(stale, merchant, actor):
     audit_count = AuditLog.objects.count()
     second = content_recheck(merchant=merchant, actor=actor)
     assert first.checked == 2 and second.checked == 0 and second.remaining == 0
-    assert list(ContentPiece.objects.order_by("pk").values("status", "grounding", "approvable", "updated_at")) == rows
+    assert (
+        list(ContentPiece.objects.order_by("pk").values("status", "grounding", "approvable", "updated_at"))
+        == rows
+    )
     assert AuditLog.objects.count() == audit_count
 
 
@@ -162,7 +175,9 @@ def test_a_report_without_any_version_counts_as_stale(make_piece, merchant, acto
 def test_another_merchants_pieces_are_untouched(stale, merchant, other_merchant, actor):
     mine = stale(S.APPROVED, body=INVENTED_PRICE)
     product = ProductFactory(merchant=other_merchant, sku="BOTTLE-1", title="Trail bottle")
-    theirs_campaign = Campaign.objects.create(merchant=other_merchant, name="Theirs", channel="product_description")
+    theirs_campaign = Campaign.objects.create(
+        merchant=other_merchant, name="Theirs", channel="product_description"
+    )
     theirs = stale(S.APPROVED, body=INVENTED_PRICE, product=product, camp=theirs_campaign)
     content_recheck(merchant=merchant, actor=actor)
     assert reload(mine).status == S.IN_REVIEW
@@ -178,7 +193,9 @@ def test_the_campaign_scope_leaves_other_campaigns_alone(stale, merchant, campai
     inside = stale(S.APPROVED, body=INVENTED_PRICE)
     outside = stale(S.APPROVED, body=INVENTED_PRICE, camp=other)
     report = content_recheck(merchant=merchant, actor=actor, campaign=campaign)
-    assert report.checked == 1 and reload(inside).status == S.IN_REVIEW and reload(outside).status == S.APPROVED
+    assert (
+        report.checked == 1 and reload(inside).status == S.IN_REVIEW and reload(outside).status == S.APPROVED
+    )
     run = AuditLog.objects.get(action="content.recheck_run")
     assert run.object_type == "campaign" and run.object_id == str(campaign.pk) and run.changes["checked"] == 1
 
@@ -218,11 +235,21 @@ def test_the_brand_voice_rules_of_today_apply(stale, merchant, actor):
 
 
 def test_stored_reports_carry_the_checker_version(campaign, bottle, make_piece, actor):
-    outcome = services.content_check(product=bottle, channel=campaign.channel, fields={"title": "Trail bottle",
-                                                                                         "body": PASSING})
-    piece, _ = content_piece_record(campaign=campaign, product=bottle, variant=9, fields={"title": "Trail bottle",
-                                    "body": PASSING}, outcome=outcome, model_version=None, prompt="[]", params={},
-                                    quality={}, attempts=1)
+    outcome = services.content_check(
+        product=bottle, channel=campaign.channel, fields={"title": "Trail bottle", "body": PASSING}
+    )
+    piece, _ = content_piece_record(
+        campaign=campaign,
+        product=bottle,
+        variant=9,
+        fields={"title": "Trail bottle", "body": PASSING},
+        outcome=outcome,
+        model_version=None,
+        prompt="[]",
+        params={},
+        quality={},
+        attempts=1,
+    )
     assert piece.grounding["verifier_version"] == VERIFIER_VERSION
     edited = make_piece(S.IN_REVIEW, variant=2, grounding={"verifier_version": OLD_VERSION})
     edited = content_update(piece=edited, actor=actor, body=PASSING + " Green.")
@@ -261,9 +288,14 @@ def test_approve_all_skips_stale_verdicts_the_current_checker_blocks(stale, merc
 def test_approve_all_passing_on_the_review_page_skips_stale_verdicts(stale, client, owner):
     now_bad = stale(S.IN_REVIEW, body=INVENTED_PRICE)
     client.force_login(owner)
-    response = client.post(reverse("marketing:bulk_approve"), {"action": "page", "page_ids": [now_bad.pk]}, **HTMX)
+    response = client.post(
+        reverse("marketing:bulk_approve"), {"action": "page", "page_ids": [now_bad.pk]}, **HTMX
+    )
     assert response.status_code == 200
-    assert "Approved 0 pieces" in response.content.decode() and RECHECK_BLOCKED_REASON in response.content.decode()
+    assert (
+        "Approved 0 pieces" in response.content.decode()
+        and RECHECK_BLOCKED_REASON in response.content.decode()
+    )
     assert reload(now_bad).status == S.IN_REVIEW
 
 
@@ -315,7 +347,9 @@ def test_scheduled_publishing_skips_stale_approvals_that_now_fail(stale, campaig
 
 def test_the_task_rechecks_one_merchant_and_queues_the_next_batch(stale, merchant, monkeypatch):
     sent = []
-    monkeypatch.setattr(tasks.recheck_copy_task, "apply_async", lambda args, queue: sent.append((args, queue)))
+    monkeypatch.setattr(
+        tasks.recheck_copy_task, "apply_async", lambda args, queue: sent.append((args, queue))
+    )
     monkeypatch.setattr(tasks, "RECHECK_TASK_PIECES", 1)
     stale(S.APPROVED, body=INVENTED_PRICE, variant=1)
     stale(S.IN_REVIEW, variant=2)
@@ -327,10 +361,13 @@ def test_the_task_rechecks_one_merchant_and_queues_the_next_batch(stale, merchan
     assert tasks.recheck_copy_task(999999) == {"skipped": "merchant not found"}
 
 
-def test_the_task_without_a_merchant_fans_out_to_merchants_with_stale_copy(stale, merchant, other_merchant,
-                                                                             monkeypatch):
+def test_the_task_without_a_merchant_fans_out_to_merchants_with_stale_copy(
+    stale, merchant, other_merchant, monkeypatch
+):
     sent = []
-    monkeypatch.setattr(tasks.recheck_copy_task, "apply_async", lambda args, queue: sent.append((args, queue)))
+    monkeypatch.setattr(
+        tasks.recheck_copy_task, "apply_async", lambda args, queue: sent.append((args, queue))
+    )
     stale(S.IN_REVIEW)
     assert tasks.recheck_copy_task() == {"queued_merchants": 1}
     assert sent == [([merchant.pk], "default")]
@@ -339,7 +376,9 @@ def test_the_task_without_a_merchant_fans_out_to_merchants_with_stale_copy(stale
 def test_the_command_rechecks_every_merchant_or_one(stale, merchant, other_merchant):
     mine = stale(S.APPROVED, body=INVENTED_PRICE)
     product = ProductFactory(merchant=other_merchant, sku="BOTTLE-1", title="Trail bottle")
-    theirs_campaign = Campaign.objects.create(merchant=other_merchant, name="Theirs", channel="product_description")
+    theirs_campaign = Campaign.objects.create(
+        merchant=other_merchant, name="Theirs", channel="product_description"
+    )
     theirs = stale(S.APPROVED, body=INVENTED_PRICE, product=product, camp=theirs_campaign)
 
     out = StringIO()
@@ -387,13 +426,18 @@ def test_the_button_rechecks_and_shows_the_counts(login, stale, campaign):
     assert response.status_code == 200
     html = response.content.decode()
     assert 'id="main"' in html
-    assert "Rechecked 1 piece: 0 unchanged, 1 newly blocked, 0 newly passing; 1 approved piece went back to review." in html
+    assert (
+        "Rechecked 1 piece: 0 unchanged, 1 newly blocked, 0 newly passing; 1 approved piece went back to review."
+        in html
+    )
     assert reload(piece).status == S.IN_REVIEW
     entry = AuditLog.objects.get(action="content.recheck", object_id=str(piece.pk))
     assert entry.actor_label == "reviewer@example.com"
 
     response = client.post(recheck_url(campaign))  # without JavaScript: back to the page, with the message
-    assert response.status_code == 302 and response.url == reverse("marketing:campaign_detail", args=[campaign.pk])
+    assert response.status_code == 302 and response.url == reverse(
+        "marketing:campaign_detail", args=[campaign.pk]
+    )
     assert "nothing changed" in client.get(response.url).content.decode()
 
 
@@ -401,7 +445,9 @@ def test_a_large_campaign_hands_the_rest_to_a_worker(login, stale, campaign, mon
     from marketing import views
 
     sent = []
-    monkeypatch.setattr(tasks.recheck_copy_task, "apply_async", lambda args, queue: sent.append((args, queue)))
+    monkeypatch.setattr(
+        tasks.recheck_copy_task, "apply_async", lambda args, queue: sent.append((args, queue))
+    )
     monkeypatch.setattr(views, "RECHECK_INLINE_PIECES", 1)
     stale(S.IN_REVIEW, variant=1)
     stale(S.IN_REVIEW, variant=2)

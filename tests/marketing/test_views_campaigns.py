@@ -41,16 +41,27 @@ def no_dispatch(monkeypatch):
     from marketing import tasks
 
     sent = []
-    monkeypatch.setattr(tasks.generate_campaign_copy_task, "apply_async",
-                        lambda *a, **k: sent.append((a, k)) or type("R", (), {"id": "test"})())
+    monkeypatch.setattr(
+        tasks.generate_campaign_copy_task,
+        "apply_async",
+        lambda *a, **k: sent.append((a, k)) or type("R", (), {"id": "test"})(),
+    )
     return sent
 
 
 def form_data(**overrides):
     data = {
-        "name": "Spring launch", "goal": "Launch the spring range", "channel": "product_description",
-        "product_mode": "pick", "products": [], "target_segment": "", "tone": "fresh", "length": "medium",
-        "language": "en", "variants_per_product": "1", "publish_at": "",
+        "name": "Spring launch",
+        "goal": "Launch the spring range",
+        "channel": "product_description",
+        "product_mode": "pick",
+        "products": [],
+        "target_segment": "",
+        "tone": "fresh",
+        "length": "medium",
+        "language": "en",
+        "variants_per_product": "1",
+        "publish_at": "",
     }
     data.update(overrides)
     return data
@@ -69,12 +80,20 @@ def test_list_empty_state_guides_to_the_catalog_then_to_a_campaign(login, mercha
     assert "Create a campaign" in html and 'data-testid="no-model"' in html
 
 
-def test_list_shows_status_counts_and_running_progress(login, merchant, campaign, make_piece, jacket, copy_model):
+def test_list_shows_status_counts_and_running_progress(
+    login, merchant, campaign, make_piece, jacket, copy_model
+):
     make_piece("in_review")
     make_piece("approved", product=jacket)
     make_piece("in_review", product=jacket, variant=2, flagged=True)
-    job = Job.objects.create(merchant=merchant, kind="generate", status="running", progress_current=1,
-                             progress_total=4, params={"campaign_id": campaign.pk})
+    job = Job.objects.create(
+        merchant=merchant,
+        kind="generate",
+        status="running",
+        progress_current=1,
+        progress_total=4,
+        params={"campaign_id": campaign.pk},
+    )
     Campaign.objects.filter(pk=campaign.pk).update(last_job=job, status="generating")
     html = login(Role.VIEWER).get(reverse("marketing:campaign_list")).content.decode()
     row = re.search(rf'<tr data-testid="campaign-{campaign.pk}">.*?</tr>', html, re.DOTALL).group(0)
@@ -100,10 +119,18 @@ def test_create_with_picked_products(login, merchant, bottle, jacket):
 
 def test_create_with_a_catalog_filter(login, merchant, bottle):
     category = CategoryFactory(merchant=merchant, name="Bottles", slug="bottles")
-    response = login().post(reverse("marketing:campaign_create"), form_data(
-        product_mode="filter", products=[bottle.pk], filter_category="bottles", filter_min_price="10",
-        channel="sms", variants_per_product="3", publish_at="2031-05-01T09:30",
-    ))
+    response = login().post(
+        reverse("marketing:campaign_create"),
+        form_data(
+            product_mode="filter",
+            products=[bottle.pk],
+            filter_category="bottles",
+            filter_min_price="10",
+            channel="sms",
+            variants_per_product="3",
+            publish_at="2031-05-01T09:30",
+        ),
+    )
     assert response.status_code == 302
     campaign = Campaign.objects.get()
     assert campaign.product_filter == {"category": "bottles", "min_price": "10"}
@@ -117,7 +144,10 @@ def test_create_with_a_catalog_filter(login, merchant, bottle):
     [
         ({"products": []}, "Pick at least one product"),
         ({"product_mode": "filter"}, "Give at least one catalog filter"),
-        ({"product_mode": "filter", "filter_min_price": "50", "filter_max_price": "10"}, "below the min price"),
+        (
+            {"product_mode": "filter", "filter_min_price": "50", "filter_max_price": "10"},
+            "below the min price",
+        ),
         ({"variants_per_product": "9"}, "less than or equal to 5"),
         ({"channel": "fax"}, "Select a valid choice"),
         ({"name": ""}, "This field is required"),
@@ -126,7 +156,9 @@ def test_create_with_a_catalog_filter(login, merchant, bottle):
     ],
 )
 def test_create_refuses_bad_input(login, bottle, overrides, error):
-    response = login().post(reverse("marketing:campaign_create"), form_data(**{"products": [bottle.pk], **overrides}))
+    response = login().post(
+        reverse("marketing:campaign_create"), form_data(**{"products": [bottle.pk], **overrides})
+    )
     assert response.status_code == 400
     assert error in response.content.decode()
     assert not Campaign.objects.exists()
@@ -141,7 +173,11 @@ def test_create_refuses_another_merchants_product(login, other_merchant, bottle)
 
 
 def test_form_keeps_picked_products_after_an_error(login, bottle, jacket):
-    html = login().post(reverse("marketing:campaign_create"), form_data(products=[jacket.pk], name="")).content.decode()
+    html = (
+        login()
+        .post(reverse("marketing:campaign_create"), form_data(products=[jacket.pk], name=""))
+        .content.decode()
+    )
     picked = re.search(r'data-testid="picked-products">.*?</ul>', html, re.DOTALL).group(0)
     assert f'value="{jacket.pk}" checked' in picked and "Rain jacket" in picked
 
@@ -150,7 +186,9 @@ def test_form_keeps_picked_products_after_an_error(login, bottle, jacket):
 def test_only_editors_create_and_edit(login, campaign, bottle, role):
     client = login(role)
     assert client.get(reverse("marketing:campaign_create")).status_code == 403
-    assert client.post(reverse("marketing:campaign_create"), form_data(products=[bottle.pk])).status_code == 403
+    assert (
+        client.post(reverse("marketing:campaign_create"), form_data(products=[bottle.pk])).status_code == 403
+    )
     assert client.post(reverse("marketing:campaign_edit", args=[campaign.pk]), form_data()).status_code == 403
     assert client.post(reverse("marketing:campaign_generate", args=[campaign.pk])).status_code == 403
     assert Campaign.objects.count() == 1
@@ -160,8 +198,10 @@ def test_edit_prefills_and_saves(login, campaign, bottle):
     client = login()
     html = client.get(reverse("marketing:campaign_edit", args=[campaign.pk])).content.decode()
     assert 'value="Spring launch"' in html and f'value="{bottle.pk}" checked' in html
-    response = client.post(reverse("marketing:campaign_edit", args=[campaign.pk]),
-                           form_data(name="Spring launch v2", products=[bottle.pk], length="short"))
+    response = client.post(
+        reverse("marketing:campaign_edit", args=[campaign.pk]),
+        form_data(name="Spring launch v2", products=[bottle.pk], length="short"),
+    )
     assert response.status_code == 302
     campaign.refresh_from_db()
     assert campaign.name == "Spring launch v2" and campaign.length == "short"
@@ -173,8 +213,9 @@ def test_channel_is_locked_once_copy_exists(login, campaign, bottle, make_piece)
     client = login()
     html = client.get(reverse("marketing:campaign_edit", args=[campaign.pk])).content.decode()
     assert "can no longer change" in html
-    response = client.post(reverse("marketing:campaign_edit", args=[campaign.pk]),
-                           form_data(channel="sms", products=[bottle.pk]))
+    response = client.post(
+        reverse("marketing:campaign_edit", args=[campaign.pk]), form_data(channel="sms", products=[bottle.pk])
+    )
     assert response.status_code == 302
     campaign.refresh_from_db()
     assert campaign.channel == "product_description"
@@ -182,8 +223,11 @@ def test_channel_is_locked_once_copy_exists(login, campaign, bottle, make_piece)
 
 def test_product_picker_searches_only_this_merchants_catalog(login, other_merchant, bottle, jacket):
     ProductFactory(merchant=other_merchant, title="Contoso rain jacket")
-    html = login().get(reverse("marketing:product_picker"), {"picker_q": "jacket", "products": [bottle.pk]},
-                       **HTMX).content.decode()
+    html = (
+        login()
+        .get(reverse("marketing:product_picker"), {"picker_q": "jacket", "products": [bottle.pk]}, **HTMX)
+        .content.decode()
+    )
     assert "Contoso" not in html
     assert re.search(rf'value="{bottle.pk}" checked', html)  # the chosen one stays chosen
     results = re.search(r'data-testid="picker-results">.*?</ul>', html, re.DOTALL).group(0)
@@ -191,9 +235,17 @@ def test_product_picker_searches_only_this_merchants_catalog(login, other_mercha
 
 
 def test_filter_preview_counts_matching_products(login, merchant, bottle, jacket):
-    html = login().get(reverse("marketing:product_filter_preview"), {"filter_max_price": "50"}, **HTMX).content.decode()
+    html = (
+        login()
+        .get(reverse("marketing:product_filter_preview"), {"filter_max_price": "50"}, **HTMX)
+        .content.decode()
+    )
     assert "<strong>1</strong> active product match" in html and "Trail bottle" in html
-    html = login().get(reverse("marketing:product_filter_preview"), {"filter_min_price": "abc"}, **HTMX).content.decode()
+    html = (
+        login()
+        .get(reverse("marketing:product_filter_preview"), {"filter_min_price": "abc"}, **HTMX)
+        .content.decode()
+    )
     assert "No active product matches" in html
 
 
@@ -222,8 +274,14 @@ def test_generate_starts_a_job_and_the_page_polls_its_progress(login, campaign, 
 
 
 def test_progress_fragment_ends_on_a_link_to_the_review_queue(login, campaign, make_piece, copy_model):
-    job = Job.objects.create(merchant=campaign.merchant, kind="generate", status="running", progress_current=1,
-                             progress_total=2, params={"campaign_id": campaign.pk})
+    job = Job.objects.create(
+        merchant=campaign.merchant,
+        kind="generate",
+        status="running",
+        progress_current=1,
+        progress_total=2,
+        params={"campaign_id": campaign.pk},
+    )
     Campaign.objects.filter(pk=campaign.pk).update(last_job=job, status="generating")
     client = login(Role.VIEWER)
     progress_url = reverse("marketing:campaign_progress", args=[campaign.pk])
@@ -233,13 +291,21 @@ def test_progress_fragment_ends_on_a_link_to_the_review_queue(login, campaign, m
     Job.objects.filter(pk=job.pk).update(status="succeeded", progress_current=2)
     done = client.get(progress_url, **HTMX).content.decode()
     assert 'data-testid="job-percent">100%' in done and "hx-trigger" not in done
-    assert f'href="/review/?campaign={campaign.pk}" data-testid="review-link"' in done and "1 piece written" in done
+    assert (
+        f'href="/review/?campaign={campaign.pk}" data-testid="review-link"' in done
+        and "1 piece written" in done
+    )
     assert client.get(progress_url)["Location"] == f"/campaigns/{campaign.pk}/"
 
 
 def test_failed_generation_says_so(login, campaign):
-    job = Job.objects.create(merchant=campaign.merchant, kind="generate", status="failed", error=SCRIPT,
-                             params={"campaign_id": campaign.pk})
+    job = Job.objects.create(
+        merchant=campaign.merchant,
+        kind="generate",
+        status="failed",
+        error=SCRIPT,
+        params={"campaign_id": campaign.pk},
+    )
     Campaign.objects.filter(pk=campaign.pk).update(last_job=job, status="failed")
     html = login().get(reverse("marketing:campaign_detail", args=[campaign.pk])).content.decode()
     assert "Generation failed: &lt;script&gt;" in html and SCRIPT not in html
@@ -261,7 +327,10 @@ def test_export_downloads_only_approved_and_published_pieces(login, campaign, ma
     as_json = client.get(reverse("marketing:campaign_export", args=[campaign.pk]), {"format": "json"})
     assert {r["id"] for r in json.loads(as_json.content)["results"]} == {approved.pk, published.pk}
     assert as_json["X-Content-Type-Options"] == "nosniff"
-    assert client.get(reverse("marketing:campaign_export", args=[campaign.pk]), {"format": "xml"}).status_code == 400
+    assert (
+        client.get(reverse("marketing:campaign_export", args=[campaign.pk]), {"format": "xml"}).status_code
+        == 400
+    )
 
 
 # ---------- Brand voice ----------
@@ -270,12 +339,17 @@ def test_export_downloads_only_approved_and_published_pieces(login, campaign, ma
 def test_brand_voice_is_set_from_the_form(login, merchant):
     client = login()
     assert 'data-testid="voice-empty"' in client.get(reverse("marketing:brand_voice")).content.decode()
-    response = client.post(reverse("marketing:brand_voice"), {
-        "tone_words": "warm, playful,, concise", "audience": "Outdoor families",
-        "do_list": "Mention one feature per sentence\n\nUse the product name",
-        "dont_list": "No exclamation marks", "banned_words": "cheap\nguaranteed, best ever",
-        "examples": "Cold for a day.\nWarm for a night.\n\nBuilt to last.",
-    })
+    response = client.post(
+        reverse("marketing:brand_voice"),
+        {
+            "tone_words": "warm, playful,, concise",
+            "audience": "Outdoor families",
+            "do_list": "Mention one feature per sentence\n\nUse the product name",
+            "dont_list": "No exclamation marks",
+            "banned_words": "cheap\nguaranteed, best ever",
+            "examples": "Cold for a day.\nWarm for a night.\n\nBuilt to last.",
+        },
+    )
     assert response.status_code == 302
     voice = BrandVoice.objects.get(merchant=merchant)
     assert voice.tone_words == ["warm", "playful", "concise"]
@@ -303,7 +377,9 @@ def test_brand_voice_limits_and_roles(login, merchant):
 
 
 def test_campaign_text_is_escaped(login, merchant, bottle):
-    campaign = Campaign.objects.create(merchant=merchant, name=SCRIPT, goal=SCRIPT, channel="sms", tone=SCRIPT)
+    campaign = Campaign.objects.create(
+        merchant=merchant, name=SCRIPT, goal=SCRIPT, channel="sms", tone=SCRIPT
+    )
     campaign.products.set([bottle])
     client = login()
     for name in ("marketing:campaign_list", "dashboard:review"):
@@ -316,8 +392,12 @@ def test_campaign_text_is_escaped(login, merchant, bottle):
 def test_outsider_gets_404_on_every_campaign_url(client, outsider, campaign, copy_model, no_dispatch):
     client.force_login(outsider)
     for method, name in [
-        ("get", "campaign_detail"), ("get", "campaign_edit"), ("post", "campaign_edit"),
-        ("post", "campaign_generate"), ("get", "campaign_progress"), ("get", "campaign_export"),
+        ("get", "campaign_detail"),
+        ("get", "campaign_edit"),
+        ("post", "campaign_edit"),
+        ("post", "campaign_generate"),
+        ("get", "campaign_progress"),
+        ("get", "campaign_export"),
     ]:
         for headers in ({}, HTMX):
             response = getattr(client, method)(reverse(f"marketing:{name}", args=[campaign.pk]), **headers)

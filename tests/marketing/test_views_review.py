@@ -37,14 +37,24 @@ def record(campaign, product, body, *, variant=1, title="Trail bottle"):
     fields = {"title": title, "body": body} if campaign.channel == "product_description" else {"body": body}
     outcome = content_check(product=product, channel=campaign.channel, fields=fields)
     piece, _ = content_piece_record(
-        campaign=campaign, product=product, variant=variant, fields=fields, outcome=outcome, model_version=None,
-        prompt="[]", params={}, quality={}, attempts=1,
+        campaign=campaign,
+        product=product,
+        variant=variant,
+        fields=fields,
+        outcome=outcome,
+        model_version=None,
+        prompt="[]",
+        params={},
+        quality={},
+        attempts=1,
     )
     return piece
 
 
 def card_of(html: str, piece) -> str:
-    match = re.search(rf'<article class="piece-card[^"]*" id="piece-{piece.pk}".*?</article>', html, re.DOTALL)
+    match = re.search(
+        rf'<article class="piece-card[^"]*" id="piece-{piece.pk}".*?</article>', html, re.DOTALL
+    )
     assert match, f"no card for piece {piece.pk}"
     return match.group(0)
 
@@ -85,7 +95,9 @@ def test_empty_states(login, make_piece):
     make_piece("approved")
     html = client.get(reverse("dashboard:review")).content.decode()
     assert "All caught up" in html
-    assert "No pieces match" in client.get(reverse("dashboard:review"), {"status": "rejected"}).content.decode()
+    assert (
+        "No pieces match" in client.get(reverse("dashboard:review"), {"status": "rejected"}).content.decode()
+    )
 
 
 def test_filters_by_campaign_status_channel_and_flag(login, merchant, campaign, make_piece, jacket):
@@ -107,7 +119,10 @@ def test_filters_by_campaign_status_channel_and_flag(login, merchant, campaign, 
     assert ids(status="all", flag="flagged") == {flagged_sms.pk}
     assert ids(status="all", flag="passing") == {in_review.pk, approved.pk}
     # Junk is dropped, never an error page.
-    assert ids(status="bogus", channel="fax", flag="x", campaign="abc", per_page="7") == {in_review.pk, flagged_sms.pk}
+    assert ids(status="bogus", channel="fax", flag="x", campaign="abc", per_page="7") == {
+        in_review.pk,
+        flagged_sms.pk,
+    }
     html = client.get(reverse("dashboard:review"), {"status": "all"}).content.decode()
     assert re.search(r'data-testid="tab-in_review"[^>]*>To review<span class="tab-count">2</span>', html)
     assert re.search(r'data-testid="tab-approved"[^>]*>Approved<span class="tab-count">1</span>', html)
@@ -116,8 +131,9 @@ def test_filters_by_campaign_status_channel_and_flag(login, merchant, campaign, 
 def test_another_merchants_campaign_filter_shows_nothing_of_theirs(login, other_merchant, make_piece):
     theirs = Campaign.objects.create(merchant=other_merchant, name="Contoso secret", channel="sms")
     product = ProductFactory(merchant=other_merchant)
-    ContentPiece.objects.create(merchant=other_merchant, campaign=theirs, product=product, body="Contoso text",
-                                status="in_review")
+    ContentPiece.objects.create(
+        merchant=other_merchant, campaign=theirs, product=product, body="Contoso text", status="in_review"
+    )
     make_piece("in_review")
     html = login().get(reverse("dashboard:review"), {"campaign": theirs.pk, "status": "all"}).content.decode()
     assert "Contoso" not in html
@@ -126,16 +142,38 @@ def test_another_merchants_campaign_filter_shows_nothing_of_theirs(login, other_
 def test_two_hundred_pieces_render_with_a_bounded_number_of_queries(
     login, merchant, campaign, bottle, jacket, django_assert_max_num_queries
 ):
-    products = [bottle, jacket] + [ProductFactory(merchant=merchant, attributes={"material": f"m{i}"}) for i in range(98)]
-    ContentPiece.objects.bulk_create([
-        ContentPiece(
-            merchant=merchant, campaign=campaign, product=product, variant=variant, status="in_review",
-            title=product.title, body=f"Text {product.pk}/{variant} for $5", approvable=False, flagged=True,
-            grounding={"unsupported": [{"text": "$5", "kind": "price", "field": "body", "start": 0, "end": 2,
-                                        "reason": "price not in the product data"}]},
-        )
-        for product in products for variant in (1, 2)
-    ])
+    products = [bottle, jacket] + [
+        ProductFactory(merchant=merchant, attributes={"material": f"m{i}"}) for i in range(98)
+    ]
+    ContentPiece.objects.bulk_create(
+        [
+            ContentPiece(
+                merchant=merchant,
+                campaign=campaign,
+                product=product,
+                variant=variant,
+                status="in_review",
+                title=product.title,
+                body=f"Text {product.pk}/{variant} for $5",
+                approvable=False,
+                flagged=True,
+                grounding={
+                    "unsupported": [
+                        {
+                            "text": "$5",
+                            "kind": "price",
+                            "field": "body",
+                            "start": 0,
+                            "end": 2,
+                            "reason": "price not in the product data",
+                        }
+                    ]
+                },
+            )
+            for product in products
+            for variant in (1, 2)
+        ]
+    )
     Job.objects.create(merchant=merchant, kind="generate", params={"piece_id": 1}, status="running")
     client = login()
     client.get(reverse("dashboard:review"))  # session and caches warm
@@ -154,11 +192,27 @@ def test_model_text_is_always_escaped(login, make_piece, bottle):
     body = f"Only $5 today {SCRIPT} and more"
     start = body.index("$5")
     piece = make_piece(
-        "in_review", title=f"<b>{SCRIPT}</b>", body=body, approvable=False, flagged=True,
+        "in_review",
+        title=f"<b>{SCRIPT}</b>",
+        body=body,
+        approvable=False,
+        flagged=True,
         rejection_reason=SCRIPT,
-        grounding={"unsupported": [{"text": "$5", "kind": "price", "field": "body", "start": start, "end": start + 2,
-                                    "reason": f'price "{SCRIPT}"'}], "degenerate": [SCRIPT], "banned": [SCRIPT],
-                   "channel_violations": [SCRIPT]},
+        grounding={
+            "unsupported": [
+                {
+                    "text": "$5",
+                    "kind": "price",
+                    "field": "body",
+                    "start": start,
+                    "end": start + 2,
+                    "reason": f'price "{SCRIPT}"',
+                }
+            ],
+            "degenerate": [SCRIPT],
+            "banned": [SCRIPT],
+            "channel_violations": [SCRIPT],
+        },
     )
     client = login()
     for response in (
@@ -172,15 +226,24 @@ def test_model_text_is_always_escaped(login, make_piece, bottle):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     html = card_of(client.get(reverse("dashboard:review")).content.decode(), piece)
     # The highlight wraps the claim and the rest of the text stays escaped around it.
-    assert re.search(r'<mark class="claim claim-price" data-claim title="Unsupported price: price &quot;&lt;script&gt;'
-                     r'alert\(1\)&lt;/script&gt;&quot;">\$5</mark> today &lt;script&gt;alert\(1\)&lt;/script&gt; and more',
-                     html)
+    assert re.search(
+        r'<mark class="claim claim-price" data-claim title="Unsupported price: price &quot;&lt;script&gt;'
+        r'alert\(1\)&lt;/script&gt;&quot;">\$5</mark> today &lt;script&gt;alert\(1\)&lt;/script&gt; and more',
+        html,
+    )
 
 
 def test_highlight_claims_wraps_the_reported_spans():
     text = "Now $5 in 100% silk, 2 kg"
     claims = [
-        {"text": "silk", "kind": "material", "field": "body", "start": 15, "end": 19, "reason": "not in the data"},
+        {
+            "text": "silk",
+            "kind": "material",
+            "field": "body",
+            "start": 15,
+            "end": 19,
+            "reason": "not in the data",
+        },
         {"text": "$5", "kind": "price", "field": "body", "start": 4, "end": 6, "reason": "wrong price"},
         {"text": "100%", "kind": "percentage", "field": "body", "start": 10, "end": 14, "reason": "no"},
     ]
@@ -215,7 +278,9 @@ def test_channel_limit_meter(login, merchant, bottle):
     assert not piece.approvable
     card = card_of(login().get(reverse("dashboard:review")).content.decode(), piece)
     length = len(piece.body)
-    assert re.search(rf'class="char-count is-over" data-testid="meter-body"[^>]*>{length} / 160 characters<', card)
+    assert re.search(
+        rf'class="char-count is-over" data-testid="meter-body"[^>]*>{length} / 160 characters<', card
+    )
     assert "characters; sms allows at most 160" in card
 
 
@@ -262,12 +327,17 @@ def test_unsupported_claims_disable_approve_and_the_server_refuses(login, campai
 def test_each_finding_shows_its_kind_and_what_it_failed_against_and_blocks_approval(login, campaign, bottle):
     """Wrong colours, unverified words and text problems (a placeholder, a cut-off sentence) are listed by kind;
     each blocks approval, singly and in bulk."""
-    piece = record(campaign, bottle, "A red stainless steel trail bottle. Dr. Michael Johnson approves, [Your Name] and")
+    piece = record(
+        campaign, bottle, "A red stainless steel trail bottle. Dr. Michael Johnson approves, [Your Name] and"
+    )
     assert not piece.approvable and piece.flagged
     card = card_of(login().get(reverse("dashboard:review")).content.decode(), piece)
     assert '<span class="problem-kind">Wrong colour:</span> <mark class="claim">red</mark>' in card
     assert "not a colour of this product (it is green)" in card
-    assert '<span class="problem-kind">Name:</span> <mark class="claim">Dr. Michael Johnson approves</mark>' in card
+    assert (
+        '<span class="problem-kind">Name:</span> <mark class="claim">Dr. Michael Johnson approves</mark>'
+        in card
+    )
     assert '<span class="problem-kind">Text:</span> Placeholder left in body: &#x27;[Your Name]&#x27;' in card
     assert "Body ends mid-sentence" in card
     assert "Can't approve yet: 2 unsupported claims, 2 text problems" in card
@@ -320,7 +390,7 @@ def test_reject_needs_a_reason(login, make_piece):
     assert missing.status_code == 422
     html = missing.content.decode()
     assert 'data-testid="reject-error"' in html and "Say why the piece is rejected." in html
-    assert "<details class=\"reject-box\" data-reject open>" in html
+    assert '<details class="reject-box" data-reject open>' in html
     piece.refresh_from_db()
     assert piece.status == "in_review"
 
@@ -341,11 +411,17 @@ def test_edit_saves_a_revision_and_shows_the_recheck(login, campaign, bottle):
     client = login()
     form = client.get(url("piece_edit", piece), **HTMX)
     assert form.status_code == 200
-    assert f'name="piece-{piece.pk}-body"' in form.content.decode() and 'data-testid="piece-edit-form"' in form.content.decode()
+    assert (
+        f'name="piece-{piece.pk}-body"' in form.content.decode()
+        and 'data-testid="piece-edit-form"' in form.content.decode()
+    )
     assert f'name="piece-{piece.pk}-subject"' not in form.content.decode()  # not a field of this channel
 
-    saved = client.post(url("piece_edit", piece), {f"piece-{piece.pk}-title": "Trail bottle",
-                                                   f"piece-{piece.pk}-body": FIXED}, **HTMX)
+    saved = client.post(
+        url("piece_edit", piece),
+        {f"piece-{piece.pk}-title": "Trail bottle", f"piece-{piece.pk}-body": FIXED},
+        **HTMX,
+    )
     assert saved.status_code == 200
     html = saved.content.decode()
     assert "The re-check passed: ready to approve." in html
@@ -359,8 +435,11 @@ def test_edit_saves_a_revision_and_shows_the_recheck(login, campaign, bottle):
 
 def test_an_edit_that_keeps_a_problem_says_so(login, campaign, bottle):
     piece = record(campaign, bottle, FIXED)
-    response = login().post(url("piece_edit", piece), {f"piece-{piece.pk}-title": "Trail bottle",
-                                                       f"piece-{piece.pk}-body": FIXED + " Waterproof."}, **HTMX)
+    response = login().post(
+        url("piece_edit", piece),
+        {f"piece-{piece.pk}-title": "Trail bottle", f"piece-{piece.pk}-body": FIXED + " Waterproof."},
+        **HTMX,
+    )
     html = response.content.decode()
     assert "approval is still blocked by 1 unsupported claim" in html
     assert '<mark class="claim claim-claim" data-claim' in html and ">Waterproof</mark>" in html
@@ -375,8 +454,11 @@ def test_bad_edits_are_refused_with_the_reason(login, make_piece, jacket):
     published = make_piece("published", product=jacket)
     conflict = client.post(url("piece_edit", published), {f"piece-{published.pk}-body": "New"}, **HTMX)
     assert conflict.status_code == 409 and "unpublish it first" in conflict.content.decode()
-    unchanged = client.post(url("piece_edit", piece), {f"piece-{piece.pk}-title": piece.title,
-                                                       f"piece-{piece.pk}-body": piece.body}, **HTMX)
+    unchanged = client.post(
+        url("piece_edit", piece),
+        {f"piece-{piece.pk}-title": piece.title, f"piece-{piece.pk}-body": piece.body},
+        **HTMX,
+    )
     assert "No changes to save." in unchanged.content.decode()
     assert not ContentRevision.objects.exists()
 
@@ -384,9 +466,14 @@ def test_bad_edits_are_refused_with_the_reason(login, make_piece, jacket):
 def test_edit_without_javascript_has_its_own_page(login, make_piece):
     piece = make_piece("in_review")
     page = login().get(url("piece_edit", piece))
-    assert page.status_code == 200 and "<h1 class=\"break\">Edit copy</h1>" in page.content.decode()
-    saved = login().post(url("piece_edit", piece), {f"piece-{piece.pk}-title": "Trail bottle",
-                                                    f"piece-{piece.pk}-body": "Green stainless steel bottle, 750 ml."})
+    assert page.status_code == 200 and '<h1 class="break">Edit copy</h1>' in page.content.decode()
+    saved = login().post(
+        url("piece_edit", piece),
+        {
+            f"piece-{piece.pk}-title": "Trail bottle",
+            f"piece-{piece.pk}-body": "Green stainless steel bottle, 750 ml.",
+        },
+    )
     assert saved.status_code == 302
 
 
@@ -398,10 +485,14 @@ def copy_model(db):
     return ModelVersion.objects.create(name="tiny-base", kind="base", path="/var/models/tiny", status="ready")
 
 
-def test_regenerate_queues_a_job_and_the_card_polls_until_it_is_done(login, make_piece, copy_model, monkeypatch):
+def test_regenerate_queues_a_job_and_the_card_polls_until_it_is_done(
+    login, make_piece, copy_model, monkeypatch
+):
     from marketing import tasks
 
-    monkeypatch.setattr(tasks.regenerate_content_task, "apply_async", lambda *a, **k: pytest.fail("dispatched"))
+    monkeypatch.setattr(
+        tasks.regenerate_content_task, "apply_async", lambda *a, **k: pytest.fail("dispatched")
+    )
     piece = make_piece("rejected", rejection_reason="dull")
     client = login()
     response = client.post(url("piece_regenerate", piece), **HTMX)
@@ -455,7 +546,11 @@ def test_bulk_approve_all_passing_skips_failing_pieces(login, merchant, campaign
 
     response = client.post(
         reverse("marketing:bulk_approve"),
-        {"action": "page", "page_ids": [p.pk for p in passing] + [flagged.pk, blocked.pk], "status": "in_review"},
+        {
+            "action": "page",
+            "page_ids": [p.pk for p in passing] + [flagged.pk, blocked.pk],
+            "status": "in_review",
+        },
         **HTMX,
     )
     assert response.status_code == 200
@@ -471,11 +566,16 @@ def test_bulk_approve_selected_ignores_other_merchants_and_junk(login, other_mer
     mine = make_piece("in_review")
     theirs_campaign = Campaign.objects.create(merchant=other_merchant, name="Theirs", channel="sms")
     theirs = ContentPiece.objects.create(
-        merchant=other_merchant, campaign=theirs_campaign, product=ProductFactory(merchant=other_merchant),
-        body="Theirs", status="in_review", approvable=True,
+        merchant=other_merchant,
+        campaign=theirs_campaign,
+        product=ProductFactory(merchant=other_merchant),
+        body="Theirs",
+        status="in_review",
+        approvable=True,
     )
-    response = login().post(reverse("marketing:bulk_approve"),
-                            {"action": "selected", "ids": [mine.pk, theirs.pk, "abc"]}, **HTMX)
+    response = login().post(
+        reverse("marketing:bulk_approve"), {"action": "selected", "ids": [mine.pk, theirs.pk, "abc"]}, **HTMX
+    )
     assert f"#{theirs.pk} not found" in response.content.decode()
     theirs.refresh_from_db()
     mine.refresh_from_db()
@@ -489,8 +589,11 @@ def test_bulk_reject_needs_a_reason_and_rejects_only_what_can_be(login, make_pie
     approved = make_piece("approved", variant=3)
     theirs_campaign = Campaign.objects.create(merchant=other_merchant, name="Theirs", channel="sms")
     theirs = ContentPiece.objects.create(
-        merchant=other_merchant, campaign=theirs_campaign, product=ProductFactory(merchant=other_merchant),
-        body="Theirs", status="in_review",
+        merchant=other_merchant,
+        campaign=theirs_campaign,
+        product=ProductFactory(merchant=other_merchant),
+        body="Theirs",
+        status="in_review",
     )
     ids = [p.pk for p in in_review] + [approved.pk, theirs.pk]
     client = login(Role.REVIEWER)
@@ -498,14 +601,17 @@ def test_bulk_reject_needs_a_reason_and_rejects_only_what_can_be(login, make_pie
     assert "Say why the selected pieces are rejected" in no_reason.content.decode()
     assert ContentPiece.objects.filter(status="rejected").count() == 0
 
-    response = client.post(reverse("marketing:bulk_reject"), {"ids": ids, "reason": "Invented claims"}, **HTMX)
+    response = client.post(
+        reverse("marketing:bulk_reject"), {"ids": ids, "reason": "Invented claims"}, **HTMX
+    )
     html = response.content.decode()
     assert "Rejected 2 pieces. Skipped 2:" in html and f"#{theirs.pk} not found" in html
     statuses = dict(ContentPiece.objects.values_list("pk", "status"))
     assert [statuses[p.pk] for p in in_review] == ["rejected", "rejected"]
     assert statuses[approved.pk] == "approved" and statuses[theirs.pk] == "in_review"
     assert set(ContentPiece.objects.filter(status="rejected").values_list("rejection_reason", flat=True)) == {
-        "Invented claims"}
+        "Invented claims"
+    }
 
 
 def test_bulk_regenerate_queues_a_job_per_piece_it_can_regenerate(
@@ -528,11 +634,16 @@ def test_bulk_regenerate_queues_a_job_per_piece_it_can_regenerate(
 def test_bulk_actions_respect_roles(login, make_piece):
     piece = make_piece("in_review")
     viewer = login(Role.VIEWER)
-    assert viewer.post(reverse("marketing:bulk_reject"), {"ids": [piece.pk], "reason": "x"}).status_code == 403
+    assert (
+        viewer.post(reverse("marketing:bulk_reject"), {"ids": [piece.pk], "reason": "x"}).status_code == 403
+    )
     assert viewer.post(reverse("marketing:bulk_regenerate"), {"ids": [piece.pk]}).status_code == 403
     reviewer = login(Role.REVIEWER)
     reviewer_page = reviewer.get(reverse("dashboard:review")).content.decode()
-    assert 'data-testid="reject-selected"' in reviewer_page and 'data-testid="regenerate-selected"' not in reviewer_page
+    assert (
+        'data-testid="reject-selected"' in reviewer_page
+        and 'data-testid="regenerate-selected"' not in reviewer_page
+    )
     assert reviewer.post(reverse("marketing:bulk_regenerate"), {"ids": [piece.pk]}).status_code == 403
     owner_page = login().get(reverse("dashboard:review")).content.decode()
     assert 'data-testid="regenerate-selected"' in owner_page
@@ -545,11 +656,19 @@ def test_outsider_gets_404_on_every_piece_url(client, outsider, make_piece, copy
     piece = make_piece("approved")
     client.force_login(outsider)
     for method, name in [
-        ("get", "piece_card"), ("get", "piece_edit"), ("post", "piece_edit"), ("post", "piece_approve"),
-        ("post", "piece_reject"), ("post", "piece_regenerate"), ("post", "piece_publish"), ("post", "piece_unpublish"),
+        ("get", "piece_card"),
+        ("get", "piece_edit"),
+        ("post", "piece_edit"),
+        ("post", "piece_approve"),
+        ("post", "piece_reject"),
+        ("post", "piece_regenerate"),
+        ("post", "piece_publish"),
+        ("post", "piece_unpublish"),
     ]:
         for headers in ({}, HTMX):
-            response = getattr(client, method)(url(name, piece), {"reason": "x", f"piece-{piece.pk}-body": "x"}, **headers)
+            response = getattr(client, method)(
+                url(name, piece), {"reason": "x", f"piece-{piece.pk}-body": "x"}, **headers
+            )
             assert response.status_code == 404, (method, name, response.status_code)
     html = client.get(reverse("dashboard:review"), {"status": "all"}).content.decode()
     assert f'data-piece-id="{piece.pk}"' not in html
@@ -565,7 +684,8 @@ def test_anonymous_users_are_sent_to_log_in(client, make_piece):
 
 def test_price_facts_use_the_product_price(login, merchant, campaign):
     product = ProductFactory(merchant=merchant, price=Decimal("1234.50"), currency="INR", attributes={})
-    piece = ContentPiece.objects.create(merchant=merchant, campaign=campaign, product=product, body="x",
-                                        status="in_review")
+    piece = ContentPiece.objects.create(
+        merchant=merchant, campaign=campaign, product=product, body="x", status="in_review"
+    )
     card = card_of(login().get(reverse("dashboard:review")).content.decode(), piece)
     assert "1,234.50" in card and "INR" in card

@@ -4,7 +4,9 @@ from ml.models import Deployment, Job, ModelVersion, TrainingDataset
 
 pytestmark = pytest.mark.django_db
 
-RECORDS = [{"prompt": f"Describe product {i}", "response": f"Product {i} is great for hiking."} for i in range(12)]
+RECORDS = [
+    {"prompt": f"Describe product {i}", "response": f"Product {i} is great for hiking."} for i in range(12)
+]
 
 
 @pytest.fixture
@@ -14,8 +16,14 @@ def base(db):
 
 def finetuned(merchant, base, *, eval_loss, parent_eval_loss, purpose="copy", status="ready"):
     return ModelVersion.objects.create(
-        merchant=merchant, name=f"copy-{eval_loss}", purpose=purpose, kind="lora", parent=base, path="/a",
-        status=status, metrics={"eval_loss": eval_loss, "parent_eval_loss": parent_eval_loss},
+        merchant=merchant,
+        name=f"copy-{eval_loss}",
+        purpose=purpose,
+        kind="lora",
+        parent=base,
+        path="/a",
+        status=status,
+        metrics={"eval_loss": eval_loss, "parent_eval_loss": parent_eval_loss},
     )
 
 
@@ -31,7 +39,9 @@ def test_outsider_gets_404_on_version_promote_and_job(outsider_api_client, merch
     mine = finetuned(merchant, base, eval_loss=1.0, parent_eval_loss=2.0)
     job = Job.objects.create(merchant=merchant, kind="finetune")
     assert outsider_api_client.get(f"/api/v1/models/{mine.id}/").status_code == 404
-    assert outsider_api_client.post(f"/api/v1/models/{mine.id}/promote/", {}, format="json").status_code == 404
+    assert (
+        outsider_api_client.post(f"/api/v1/models/{mine.id}/promote/", {}, format="json").status_code == 404
+    )
     assert outsider_api_client.get(f"/api/v1/jobs/{job.id}/").status_code == 404
     assert outsider_api_client.post(f"/api/v1/jobs/{job.id}/cancel/").status_code == 404
     assert not Deployment.objects.exists()
@@ -80,7 +90,9 @@ def test_finetune_needs_write_scope(make_api_client, merchant, base):
 def test_finetune_from_another_merchants_version_is_404(api_client, other_merchant, base):
     theirs = finetuned(other_merchant, base, eval_loss=1.0, parent_eval_loss=2.0)
     response = api_client.post(
-        "/api/v1/models/finetune/", {"purpose": "copy", "records": RECORDS, "start_from": theirs.id}, format="json"
+        "/api/v1/models/finetune/",
+        {"purpose": "copy", "records": RECORDS, "start_from": theirs.id},
+        format="json",
     )
     assert response.status_code == 404
     assert not Job.objects.exists()

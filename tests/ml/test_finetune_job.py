@@ -13,7 +13,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 RECORDS = [
     {"prompt": f"Describe the {colour} bottle", "response": f"A {colour} bottle that keeps drinks cold."}
-    for colour in ["red", "blue", "green", "black", "white", "grey", "navy", "sand", "rust", "ochre", "teal", "pink"]
+    for colour in [
+        "red",
+        "blue",
+        "green",
+        "black",
+        "white",
+        "grey",
+        "navy",
+        "sand",
+        "rust",
+        "ochre",
+        "teal",
+        "pink",
+    ]
 ] * 2
 
 
@@ -42,7 +55,12 @@ def test_finetune_job_runs_on_a_real_worker_and_its_version_passes_the_gate(
             "purpose": "copy",
             "name": "copy-v1",
             "records": RECORDS,
-            "hyperparameters": {"max_steps": 8, "batch_size": 4, "learning_rate": 0.005, "eval_fraction": 0.25},
+            "hyperparameters": {
+                "max_steps": 8,
+                "batch_size": 4,
+                "learning_rate": 0.005,
+                "eval_fraction": 0.25,
+            },
         },
         format="json",
     )
@@ -54,7 +72,12 @@ def test_finetune_job_runs_on_a_real_worker_and_its_version_passes_the_gate(
     assert body["metrics"]["eval_loss"] < body["metrics"]["eval_loss_before"]
 
     version = ModelVersion.objects.get(pk=body["result_version"])
-    assert (version.merchant, version.kind, version.status, version.parent) == (merchant, "lora", "ready", tiny_base)
+    assert (version.merchant, version.kind, version.status, version.parent) == (
+        merchant,
+        "lora",
+        "ready",
+        tiny_base,
+    )
     promoted = api_client.post(f"/api/v1/models/{version.pk}/promote/", {}, format="json")
     assert promoted.status_code == 200, promoted.json()
     assert promoted.json()["gate_report"]["passed"] is True

@@ -22,38 +22,59 @@ def jsonl(records) -> bytes:
 
 
 def pairs(n, start=0):
-    return [{"prompt": f"Describe product {i}", "response": f"Product {i} is lovely."} for i in range(start, start + n)]
+    return [
+        {"prompt": f"Describe product {i}", "response": f"Product {i} is lovely."}
+        for i in range(start, start + n)
+    ]
 
 
 @pytest.fixture
 def base_model(db):
     return ModelVersion.objects.create(
-        name="SmolLM2-135M-Instruct", kind=ModelVersion.Kind.BASE, path="/var/models/smollm2",
-        status=ModelVersion.Status.READY, metrics={"eval_loss": 2.1},
+        name="SmolLM2-135M-Instruct",
+        kind=ModelVersion.Kind.BASE,
+        path="/var/models/smollm2",
+        status=ModelVersion.Status.READY,
+        metrics={"eval_loss": 2.1},
     )
 
 
 @pytest.fixture
 def good_version(merchant, base_model):
     return ModelVersion.objects.create(
-        merchant=merchant, name="copy-v1", purpose="copy", kind=ModelVersion.Kind.LORA, parent=base_model,
-        status=ModelVersion.Status.READY, metrics={"eval_loss": 1.2, "parent_eval_loss": 1.5, "perplexity": 3.32},
+        merchant=merchant,
+        name="copy-v1",
+        purpose="copy",
+        kind=ModelVersion.Kind.LORA,
+        parent=base_model,
+        status=ModelVersion.Status.READY,
+        metrics={"eval_loss": 1.2, "parent_eval_loss": 1.5, "perplexity": 3.32},
     )
 
 
 @pytest.fixture
 def worse_version(merchant, base_model):
     return ModelVersion.objects.create(
-        merchant=merchant, name="copy-v2-overfit", purpose="copy", kind=ModelVersion.Kind.LORA,
-        parent=base_model, status=ModelVersion.Status.READY, metrics={"eval_loss": 1.6, "parent_eval_loss": 1.5},
+        merchant=merchant,
+        name="copy-v2-overfit",
+        purpose="copy",
+        kind=ModelVersion.Kind.LORA,
+        parent=base_model,
+        status=ModelVersion.Status.READY,
+        metrics={"eval_loss": 1.6, "parent_eval_loss": 1.5},
     )
 
 
 @pytest.fixture
 def foreign_version(other_merchant, base_model):
     return ModelVersion.objects.create(
-        merchant=other_merchant, name="contoso-secret-v1", purpose="copy", kind=ModelVersion.Kind.LORA,
-        parent=base_model, status=ModelVersion.Status.READY, metrics={"eval_loss": 1.0, "parent_eval_loss": 1.5},
+        merchant=other_merchant,
+        name="contoso-secret-v1",
+        purpose="copy",
+        kind=ModelVersion.Kind.LORA,
+        parent=base_model,
+        status=ModelVersion.Status.READY,
+        metrics={"eval_loss": 1.0, "parent_eval_loss": 1.5},
     )
 
 
@@ -81,7 +102,13 @@ def messages_of(response) -> list[str]:
 
 @pytest.mark.parametrize(
     "url_name,args",
-    [("ml:model_list", []), ("ml:finetune", []), ("ml:job_list", []), ("ml:job_detail", [1]), ("ml:job_progress", [1])],
+    [
+        ("ml:model_list", []),
+        ("ml:finetune", []),
+        ("ml:job_list", []),
+        ("ml:job_detail", [1]),
+        ("ml:job_progress", [1]),
+    ],
 )
 def test_pages_need_login(client, db, url_name, args):
     response = client.get(reverse(url_name, args=args))
@@ -103,7 +130,10 @@ def test_roles_without_edit_cannot_start_or_cancel(login, role, base_model, merc
     client = login(role)
     job = make_job(merchant, base_model, status=Job.Status.RUNNING)
     assert client.get(reverse("ml:finetune")).status_code == 403
-    response = client.post(reverse("ml:finetune"), {"purpose": "copy", "dataset_file": SimpleUploadedFile("a.jsonl", jsonl(pairs(12)))})
+    response = client.post(
+        reverse("ml:finetune"),
+        {"purpose": "copy", "dataset_file": SimpleUploadedFile("a.jsonl", jsonl(pairs(12)))},
+    )
     assert response.status_code == 403
     assert client.post(reverse("ml:job_cancel", args=[job.pk])).status_code == 403
     job.refresh_from_db()
@@ -137,7 +167,10 @@ def test_outsider_gets_404_for_another_merchants_rows(client, outsider, merchant
     assert client.get(reverse("ml:job_detail", args=[job.pk])).status_code == 404
     assert client.get(reverse("ml:job_progress", args=[job.pk]), **HTMX).status_code == 404
     assert client.post(reverse("ml:job_cancel", args=[job.pk])).status_code == 404
-    assert client.post(reverse("ml:version_promote", args=[good_version.pk]), {"purpose": "copy"}).status_code == 404
+    assert (
+        client.post(reverse("ml:version_promote", args=[good_version.pk]), {"purpose": "copy"}).status_code
+        == 404
+    )
     job.refresh_from_db()
     assert not job.cancel_requested
     assert not Deployment.objects.exists()
@@ -149,7 +182,9 @@ def test_outsider_gets_404_for_another_merchants_rows(client, outsider, merchant
 # ---------- Models page ----------
 
 
-def test_page_shows_serving_versions_registry_and_gate_verdicts(login, merchant, good_version, worse_version, foreign_version):
+def test_page_shows_serving_versions_registry_and_gate_verdicts(
+    login, merchant, good_version, worse_version, foreign_version
+):
     response = login().get(reverse("ml:model_list"))
     assert response.status_code == 200
     html = response.content.decode()
@@ -204,7 +239,9 @@ def test_promote_passing_version(login, merchant, good_version):
 
 
 def test_gate_refusal_is_a_message_not_an_error(login, merchant, worse_version):
-    response = login().post(reverse("ml:version_promote", args=[worse_version.pk]), {"purpose": "copy"}, follow=True)
+    response = login().post(
+        reverse("ml:version_promote", args=[worse_version.pk]), {"purpose": "copy"}, follow=True
+    )
     assert response.status_code == 200
     assert messages_of(response) == [
         "“copy-v2-overfit” was not promoted: Held-out loss 1.6000 does not beat its parent's 1.5000."
@@ -216,15 +253,22 @@ def test_gate_refusal_is_a_message_not_an_error(login, merchant, worse_version):
 
 
 def test_promotion_for_the_wrong_purpose_is_refused_with_a_message(login, good_version):
-    response = login().post(reverse("ml:version_promote", args=[good_version.pk]), {"purpose": "chat"}, follow=True)
-    assert messages_of(response) == ["“copy-v1” was not promoted: This version was trained for marketing copy."]
+    response = login().post(
+        reverse("ml:version_promote", args=[good_version.pk]), {"purpose": "chat"}, follow=True
+    )
+    assert messages_of(response) == [
+        "“copy-v1” was not promoted: This version was trained for marketing copy."
+    ]
     assert not Deployment.objects.exists()
 
 
 def test_promote_base_model_needs_a_known_purpose(login, base_model, merchant):
     client = login()
     assert client.post(reverse("ml:version_promote", args=[base_model.pk])).status_code == 400
-    assert client.post(reverse("ml:version_promote", args=[base_model.pk]), {"purpose": "poetry"}).status_code == 400
+    assert (
+        client.post(reverse("ml:version_promote", args=[base_model.pk]), {"purpose": "poetry"}).status_code
+        == 400
+    )
     response = client.post(reverse("ml:version_promote", args=[base_model.pk]), {"purpose": "chat"})
     assert response.status_code == 302
     assert Deployment.objects.get(merchant=merchant, is_active=True).purpose == "chat"
@@ -233,8 +277,13 @@ def test_promote_base_model_needs_a_known_purpose(login, base_model, merchant):
 def test_rollback_restores_previous_version_and_lists_history(login, merchant, base_model, good_version):
     client = login()
     second = ModelVersion.objects.create(
-        merchant=merchant, name="copy-v3", purpose="copy", kind=ModelVersion.Kind.LORA, parent=good_version,
-        status=ModelVersion.Status.READY, metrics={"eval_loss": 1.0, "parent_eval_loss": 1.2},
+        merchant=merchant,
+        name="copy-v3",
+        purpose="copy",
+        kind=ModelVersion.Kind.LORA,
+        parent=good_version,
+        status=ModelVersion.Status.READY,
+        metrics={"eval_loss": 1.0, "parent_eval_loss": 1.2},
     )
     client.post(reverse("ml:version_promote", args=[good_version.pk]), {"purpose": "copy"})
     client.post(reverse("ml:version_promote", args=[second.pk]), {"purpose": "copy"})
@@ -244,7 +293,9 @@ def test_rollback_restores_previous_version_and_lists_history(login, merchant, b
     response = client.post(reverse("ml:rollback"), {"purpose": "copy"}, follow=True)
     assert messages_of(response) == ["Rolled back: “copy-v1” serves marketing copy again."]
     assert Deployment.objects.get(merchant=merchant, purpose="copy", is_active=True).version == good_version
-    history = re.search(r'data-testid="history-copy">(.*?)</ol>', response.content.decode(), re.DOTALL).group(1)
+    history = re.search(r'data-testid="history-copy">(.*?)</ol>', response.content.decode(), re.DOTALL).group(
+        1
+    )
     assert history.count("<li>") == 2
     assert "Rolled back" in history and "Serving" in history
 
@@ -252,7 +303,9 @@ def test_rollback_restores_previous_version_and_lists_history(login, merchant, b
     assert messages_of(response) == ["Rolled back: the default base model serves marketing copy again."]
     response = client.post(reverse("ml:rollback"), {"purpose": "copy"}, follow=True)
     assert response.status_code == 200
-    assert messages_of(response) == ["Nothing is promoted for this purpose, so there is nothing to roll back."]
+    assert messages_of(response) == [
+        "Nothing is promoted for this purpose, so there is nothing to roll back."
+    ]
 
 
 def test_rollback_needs_a_known_purpose(login, base_model):
@@ -322,8 +375,12 @@ def test_start_from_defaults_to_the_promoted_version(login, merchant, good_versi
 
 
 def test_csv_upload_and_explicit_start_version(login, merchant, base_model, good_version):
-    csv_text = "Prompt,response,notes\n" + "".join(f'"Describe ""item"" {i}","Line one\nline two {i}",x\n' for i in range(10))
-    response = finetune(login(), csv_text.encode(), filename="pairs.csv", start_from=str(good_version.pk), method="full")
+    csv_text = "Prompt,response,notes\n" + "".join(
+        f'"Describe ""item"" {i}","Line one\nline two {i}",x\n' for i in range(10)
+    )
+    response = finetune(
+        login(), csv_text.encode(), filename="pairs.csv", start_from=str(good_version.pk), method="full"
+    )
     assert response.status_code == 302
     job = Job.objects.get(merchant=merchant)
     assert job.base_version == good_version
@@ -334,7 +391,12 @@ def test_csv_upload_and_explicit_start_version(login, merchant, base_model, good
 
 def test_stored_dataset_can_be_picked(login, merchant, base_model):
     dataset = TrainingDataset.objects.create(
-        merchant=merchant, name="Approved copy", purpose="copy", records=pairs(20), record_count=20, source="approvals"
+        merchant=merchant,
+        name="Approved copy",
+        purpose="copy",
+        records=pairs(20),
+        record_count=20,
+        source="approvals",
     )
     response = finetune(login(), dataset=str(dataset.pk))
     assert response.status_code == 302
@@ -352,19 +414,52 @@ def test_stored_dataset_can_be_picked(login, merchant, base_model):
             ["Line 2: not valid JSON (Expecting value at column 29)."],
         ),
         (
-            jsonl(pairs(2)) + b'\n\n{"prompt": "no answer"}\n{"prompt": "blank", "response": "  "}\n' + jsonl(pairs(10)),
+            jsonl(pairs(2))
+            + b'\n\n{"prompt": "no answer"}\n{"prompt": "blank", "response": "  "}\n'
+            + jsonl(pairs(10)),
             "missing.jsonl",
             ["Line 4: no response.", "Line 5: no response."],
         ),
-        (jsonl(pairs(5)), "few.jsonl", ["The file has 5 records; at least 10 are needed to train and hold some out for evaluation."]),
-        (b"prompt,answer\nhi,there\n", "pairs.csv", ["Line 1: a CSV file needs a header row with “prompt” and “response” columns (found “prompt”, “answer”)."]),
-        (b"prompt,response\n" + b"p,r\n" * 3 + b"lonely prompt\n" + b"p,r\n" * 8, "pairs.csv", ["Line 5: no response."]),
+        (
+            jsonl(pairs(5)),
+            "few.jsonl",
+            ["The file has 5 records; at least 10 are needed to train and hold some out for evaluation."],
+        ),
+        (
+            b"prompt,answer\nhi,there\n",
+            "pairs.csv",
+            [
+                "Line 1: a CSV file needs a header row with “prompt” and “response” columns (found “prompt”, “answer”)."
+            ],
+        ),
+        (
+            b"prompt,response\n" + b"p,r\n" * 3 + b"lonely prompt\n" + b"p,r\n" * 8,
+            "pairs.csv",
+            ["Line 5: no response."],
+        ),
         (b'[{"prompt": "a", "response": 3}]', "list.json", ["Record 1: the response must be text, not int."]),
         (b"\xff\xfe\x00bad", "bin.jsonl", ["Line 1: the file is not UTF-8 text."]),
         (b"   \n", "empty.jsonl", ["The file is empty."]),
-        (b'["just", "strings"]' , "strings.json", ["Record 1: expected an object with “prompt” and “response”.", "Record 2: expected an object with “prompt” and “response”."]),
+        (
+            b'["just", "strings"]',
+            "strings.json",
+            [
+                "Record 1: expected an object with “prompt” and “response”.",
+                "Record 2: expected an object with “prompt” and “response”.",
+            ],
+        ),
     ],
-    ids=["bad-json", "no-response", "too-few", "csv-header", "csv-row", "wrong-type", "not-utf8", "empty", "not-objects"],
+    ids=[
+        "bad-json",
+        "no-response",
+        "too-few",
+        "csv-header",
+        "csv-row",
+        "wrong-type",
+        "not-utf8",
+        "empty",
+        "not-objects",
+    ],
 )
 def test_bad_training_files_are_reported_with_line_numbers(login, base_model, content, filename, expected):
     response = finetune(login(), content, filename=filename)
@@ -387,8 +482,12 @@ def test_many_bad_lines_are_summarised(login, base_model):
 
 def test_dataset_is_required_and_exclusive(login, merchant, base_model):
     client = login()
-    assert field_errors(finetune(client), "dataset_file") == ["Upload a training file or pick a stored dataset."]
-    dataset = TrainingDataset.objects.create(merchant=merchant, name="d", purpose="chat", records=pairs(10), record_count=10)
+    assert field_errors(finetune(client), "dataset_file") == [
+        "Upload a training file or pick a stored dataset."
+    ]
+    dataset = TrainingDataset.objects.create(
+        merchant=merchant, name="d", purpose="chat", records=pairs(10), record_count=10
+    )
     response = finetune(client, jsonl(pairs(10)), dataset=str(dataset.pk))
     assert field_errors(response, "dataset") == ["Upload a file or pick a stored dataset, not both."]
     response = finetune(client, dataset=str(dataset.pk))
@@ -398,7 +497,9 @@ def test_dataset_is_required_and_exclusive(login, merchant, base_model):
     assert not Job.objects.exists()
 
 
-def test_other_merchants_dataset_and_version_are_not_choices(login, other_merchant, base_model, foreign_version):
+def test_other_merchants_dataset_and_version_are_not_choices(
+    login, other_merchant, base_model, foreign_version
+):
     foreign = TrainingDataset.objects.create(
         merchant=other_merchant, name="theirs", purpose="copy", records=pairs(10), record_count=10
     )
@@ -407,21 +508,33 @@ def test_other_merchants_dataset_and_version_are_not_choices(login, other_mercha
     assert "contoso-secret-v1" not in html and "theirs" not in html
     response = finetune(client, dataset=str(foreign.pk), start_from=str(foreign_version.pk))
     assert response.status_code == 400
-    assert field_errors(response, "dataset") == ["Select a valid choice. That choice is not one of the available choices."]
-    assert field_errors(response, "start_from") == ["Select a valid choice. That choice is not one of the available choices."]
+    assert field_errors(response, "dataset") == [
+        "Select a valid choice. That choice is not one of the available choices."
+    ]
+    assert field_errors(response, "start_from") == [
+        "Select a valid choice. That choice is not one of the available choices."
+    ]
     assert not Job.objects.exists()
 
 
 def test_hyperparameters_out_of_bounds_show_field_errors(login, base_model):
     response = finetune(
-        login(), jsonl(pairs(10)), epochs="0", learning_rate="1", batch_size="abc", max_seq_len="8", method="adam"
+        login(),
+        jsonl(pairs(10)),
+        epochs="0",
+        learning_rate="1",
+        batch_size="abc",
+        max_seq_len="8",
+        method="adam",
     )
     assert response.status_code == 400
     assert field_errors(response, "epochs") == ["Ensure this value is greater than or equal to 1."]
     assert field_errors(response, "learning_rate") == ["Ensure this value is less than or equal to 0.01."]
     assert field_errors(response, "batch_size") == ["Enter a whole number."]
     assert field_errors(response, "max_seq_len") == ["Ensure this value is greater than or equal to 16."]
-    assert field_errors(response, "method") == ["Select a valid choice. adam is not one of the available choices."]
+    assert field_errors(response, "method") == [
+        "Select a valid choice. adam is not one of the available choices."
+    ]
     # An error inside the collapsed section opens it, so the message is not hidden.
     assert '<details class="advanced" open>' in response.content.decode()
     assert not Job.objects.exists()
@@ -448,7 +561,14 @@ def test_job_list_paginates_and_polls_active_jobs_only(login, merchant, base_mod
 
 def test_progress_partial_for_htmx_stops_polling_when_done(login, merchant, base_model):
     client = login(Role.VIEWER)
-    job = make_job(merchant, base_model, status=Job.Status.RUNNING, progress_current=30, progress_total=120, eta_seconds=185)
+    job = make_job(
+        merchant,
+        base_model,
+        status=Job.Status.RUNNING,
+        progress_current=30,
+        progress_total=120,
+        eta_seconds=185,
+    )
     url = reverse("ml:job_progress", args=[job.pk])
     response = client.get(url, **HTMX)
     html = response.content.decode()
@@ -480,7 +600,10 @@ def test_job_detail_full_page_and_htmx_partial(login, merchant, base_model):
     # Only the outer block polls; the progress bar inside it does not poll on its own.
     assert partial.count("hx-trigger") == 1
 
-    assert '<div id="job-finished-row" data-testid="job-finished" hx-swap-oob="true"><dt>Finished</dt><dd>—' in partial
+    assert (
+        '<div id="job-finished-row" data-testid="job-finished" hx-swap-oob="true"><dt>Finished</dt><dd>—'
+        in partial
+    )
 
     Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED, error="CUDA out of memory")
     partial = client.get(url, **HTMX).content.decode()
@@ -515,8 +638,12 @@ def test_finished_job_links_its_new_version(login, merchant, base_model, good_ve
 
 def test_job_text_is_escaped(login, merchant, base_model):
     job = make_job(
-        merchant, base_model, status=Job.Status.FAILED, params={"name": "<script>alert(1)</script>"},
-        error="<img src=x onerror=alert(2)>", logs="<b>step 1</b>\n",
+        merchant,
+        base_model,
+        status=Job.Status.FAILED,
+        params={"name": "<script>alert(1)</script>"},
+        error="<img src=x onerror=alert(2)>",
+        logs="<b>step 1</b>\n",
         metrics={"loss_history": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}]},
     )
     html = login().get(reverse("ml:job_detail", args=[job.pk])).content.decode()
@@ -555,7 +682,11 @@ def test_cancel_queued_running_and_finished_jobs(login, merchant, base_model):
 
 METRICS = {
     "loss_history": [{"step": s, "loss": l} for s, l in [(1, 2.4), (2, 2.0), (3, 1.7), (4, 1.5), (5, 1.45)]],
-    "eval_history": [{"step": 2, "eval_loss": 2.2}, {"step": 4, "eval_loss": 1.9}, {"step": 5, "eval_loss": 1.85}],
+    "eval_history": [
+        {"step": 2, "eval_loss": 2.2},
+        {"step": 4, "eval_loss": 1.9},
+        {"step": 5, "eval_loss": 1.85},
+    ],
     "eval_loss_before": 2.5,
     "eval_loss": 1.85,
     "perplexity": 6.36,
@@ -565,7 +696,9 @@ METRICS = {
 
 
 def polyline(html, series):
-    match = re.search(rf'<polyline class="chart-line chart-line-{series}"[^>]*data-count="(\d+)" points="([^"]*)"', html)
+    match = re.search(
+        rf'<polyline class="chart-line chart-line-{series}"[^>]*data-count="(\d+)" points="([^"]*)"', html
+    )
     return int(match.group(1)), match.group(2).split()
 
 
@@ -603,19 +736,28 @@ def test_chart_empty_state_when_metrics_are_missing(login, merchant, base_model)
     html = client.get(reverse("ml:job_detail", args=[queued.pk])).content.decode()
     assert 'data-testid="chart-empty"' in html and "<svg viewBox=" not in html
     assert "The curve appears once training starts." in html
-    failed = make_job(merchant, base_model, status=Job.Status.FAILED, metrics={"loss_history": [], "eval_history": None})
+    failed = make_job(
+        merchant, base_model, status=Job.Status.FAILED, metrics={"loss_history": [], "eval_history": None}
+    )
     html = client.get(reverse("ml:job_detail", args=[failed.pk])).content.decode()
     assert "This job recorded no loss history." in html
 
 
 def test_chart_skips_malformed_entries():
-    chart = loss_chart({
-        "loss_history": [
-            {"step": 1, "loss": 2.0}, "junk", {"step": 2}, {"step": 3, "loss": float("nan")}, {"step": "4", "loss": 1.0},
-            {"step": 5, "loss": True}, {"step": 6, "loss": 1.5},
-        ],
-        "eval_history": {"not": "a list"},
-    })
+    chart = loss_chart(
+        {
+            "loss_history": [
+                {"step": 1, "loss": 2.0},
+                "junk",
+                {"step": 2},
+                {"step": 3, "loss": float("nan")},
+                {"step": "4", "loss": 1.0},
+                {"step": 5, "loss": True},
+                {"step": 6, "loss": 1.5},
+            ],
+            "eval_history": {"not": "a list"},
+        }
+    )
     assert [s["key"] for s in chart["series"]] == ["train"]
     assert chart["series"][0]["count"] == 2
     assert loss_chart({"loss_history": "nope"}) == {"has_data": False}
@@ -657,7 +799,14 @@ def test_parse_training_file_accepts_json_list_and_reports_csv_line_of_multiline
 
 def test_running_job_shows_its_latest_evaluation(login, merchant, base_model):
     metrics = {key: METRICS[key] for key in ("loss_history", "eval_history", "eval_loss_before")}
-    job = make_job(merchant, base_model, status=Job.Status.RUNNING, progress_current=5, progress_total=10, metrics=metrics)
+    job = make_job(
+        merchant,
+        base_model,
+        status=Job.Status.RUNNING,
+        progress_current=5,
+        progress_total=10,
+        metrics=metrics,
+    )
     html = login().get(reverse("ml:job_detail", args=[job.pk]), **HTMX).content.decode()
     assert "Held-out loss at step 5</span>" in html
     assert 'data-testid="stat-eval-loss">1.850<' in html

@@ -32,5 +32,7 @@ def test_handler_is_connected_to_both_worker_signals():
     from celery import signals
 
     for signal in (signals.worker_process_init, signals.worker_init):
-        receivers = [ref() if callable(ref) and not hasattr(ref, "__code__") else ref for _, ref in signal.receivers]
+        receivers = [
+            ref() if callable(ref) and not hasattr(ref, "__code__") else ref for _, ref in signal.receivers
+        ]
         assert worker_signals.limit_torch_threads in receivers, signal

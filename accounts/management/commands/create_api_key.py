@@ -9,7 +9,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("merchant_slug")
-        parser.add_argument("--scopes", default="read", help="Comma-separated: read,write,publish (default: read)")
+        parser.add_argument(
+            "--scopes", default="read", help="Comma-separated: read,write,publish (default: read)"
+        )
         parser.add_argument("--name", default="CLI key")
 
     def handle(self, *args, merchant_slug, scopes, name, **options):
@@ -22,5 +24,7 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        self.stderr.write(f"Created key {key_obj.prefix} for {merchant.slug} with scopes {','.join(key_obj.scopes)}.")
+        self.stderr.write(
+            f"Created key {key_obj.prefix} for {merchant.slug} with scopes {','.join(key_obj.scopes)}."
+        )
         self.stdout.write(key)

@@ -10,7 +10,9 @@ class Command(BaseCommand):
         parser.add_argument("slug", help="URL-safe identifier, e.g. northwind")
         parser.add_argument("--name", required=True, help="Display name")
         parser.add_argument("--owner-email", help="Email of the owner; the user is created if needed")
-        parser.add_argument("--owner-password", help="Password for a new owner (otherwise unusable until reset)")
+        parser.add_argument(
+            "--owner-password", help="Password for a new owner (otherwise unusable until reset)"
+        )
 
     def handle(self, *args, slug, name, owner_email=None, owner_password=None, **options):
         try:
@@ -20,4 +22,6 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         owner_text = f" owned by {owner.email}" if owner else ""
-        self.stdout.write(self.style.SUCCESS(f"Created merchant '{merchant.slug}' (id {merchant.id}){owner_text}."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created merchant '{merchant.slug}' (id {merchant.id}){owner_text}.")
+        )

@@ -7,7 +7,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Merchant, MerchantAPIKey, Role
-from accounts.services import Actor, api_key_create, api_key_revoke, membership_set, merchant_create, user_get_or_create
+from accounts.services import (
+    Actor,
+    api_key_create,
+    api_key_revoke,
+    membership_set,
+    merchant_create,
+    user_get_or_create,
+)
 from catalog.demo_catalog import demo_catalog_rows
 from catalog.services import product_import
 
@@ -45,10 +52,14 @@ class Command(BaseCommand):
         )
         self.stdout.write(self.style.SUCCESS("Storyfront demo is ready."))
         self.stdout.write(f"  Dashboard:  http://127.0.0.1:8000/   login {DEMO_EMAIL} / {DEMO_PASSWORD}")
-        self.stdout.write(f"  Admin:      http://127.0.0.1:8000/admin/   login {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
+        self.stdout.write(
+            f"  Admin:      http://127.0.0.1:8000/admin/   login {ADMIN_USERNAME} / {ADMIN_PASSWORD}"
+        )
         self.stdout.write("  API docs:   http://127.0.0.1:8000/api/docs/")
         self.stdout.write(f"  API key:    {key}")
-        self.stdout.write(f'  Try:        curl -H "Authorization: Api-Key {key}" http://127.0.0.1:8000/api/v1/products/')
+        self.stdout.write(
+            f'  Try:        curl -H "Authorization: Api-Key {key}" http://127.0.0.1:8000/api/v1/products/'
+        )
 
     def _ensure_admin(self):
         User = get_user_model()

@@ -27,7 +27,9 @@ class Command(BaseCommand):
         if merchant_obj is None:
             raise CommandError(f"No merchant '{merchant}'; run `manage.py demo_setup` first.")
         report = knowledge_import(
-            merchant=merchant_obj, actor=actor, data=json.dumps(demo_knowledge_rows()).encode(),
+            merchant=merchant_obj,
+            actor=actor,
+            data=json.dumps(demo_knowledge_rows()).encode(),
             filename="demo-knowledge.json",
         )
         if not report["applied"]:
@@ -46,7 +48,9 @@ class Command(BaseCommand):
         )
         self.stdout.write(self.style.SUCCESS("Demo chat is ready."))
         self.stdout.write("  Inbox:       http://127.0.0.1:8000/chat/")
-        self.stdout.write("  Demo store:  http://127.0.0.1:8000/demo/store/   (the chat bubble is at the bottom right)")
+        self.stdout.write(
+            "  Demo store:  http://127.0.0.1:8000/demo/store/   (the chat bubble is at the bottom right)"
+        )
         self.stdout.write(
             f'  Snippet:     <script src="http://127.0.0.1:8000/widget/{chat_settings.widget_token}/widget.js" async></script>'
         )

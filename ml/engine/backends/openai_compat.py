@@ -168,7 +168,9 @@ class OpenAICompatibleGenerator:
             if attempt:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                response = self.client.request("POST", url, body=data, headers=headers, timeout=self.timeout_s)
+                response = self.client.request(
+                    "POST", url, body=data, headers=headers, timeout=self.timeout_s
+                )
                 if 200 <= response.status < 300:
                     if stream:
                         return response

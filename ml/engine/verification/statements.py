@@ -40,7 +40,9 @@ from ml.engine.verification.vocabulary import (
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*(?:-[A-Za-z]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n+")
-_COLOUR_CONTEXT = frozenset("colour color colours colors shade shades hue hues tone tones coloured colored".split())
+_COLOUR_CONTEXT = frozenset(
+    "colour color colours colors shade shades hue hues tone tones coloured colored".split()
+)
 # Most specific first: a group of unverified words is named by the first of these kinds it contains.
 _KIND_ORDER = ("retailer", "product_type", "colour", "audience", "name", "number", "term")
 
@@ -62,9 +64,24 @@ def forms(word: str) -> set[str]:
     word = word.lower().replace("’", "'")
     word = re.sub(r"'s?$", "", word)
     out = {word}
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""),
-                         ("ed", "e"), ("d", ""), ("ly", ""), ("er", ""), ("ers", ""), ("est", ""),
-                         ("ness", ""), ("ful", ""), ("able", ""), ("ible", "")):
+    for suffix, repl in (
+        ("ies", "y"),
+        ("es", ""),
+        ("s", ""),
+        ("ing", ""),
+        ("ing", "e"),
+        ("ed", ""),
+        ("ed", "e"),
+        ("d", ""),
+        ("ly", ""),
+        ("er", ""),
+        ("ers", ""),
+        ("est", ""),
+        ("ness", ""),
+        ("ful", ""),
+        ("able", ""),
+        ("ible", ""),
+    ):
         if word.endswith(suffix) and len(word) - len(suffix) + len(repl) >= 3:
             out.add(word[: len(word) - len(suffix)] + repl)
     return out
@@ -116,7 +133,9 @@ class Evidence:
                 continue
             if w in AMBIGUOUS_COLOURS:
                 near = words[max(0, index - 2) : index] + words[index + 1 : index + 2]
-                if not any(n in _COLOUR_CONTEXT or (n in COLOURS and n not in AMBIGUOUS_COLOURS) for n in near):
+                if not any(
+                    n in _COLOUR_CONTEXT or (n in COLOURS and n not in AMBIGUOUS_COLOURS) for n in near
+                ):
                     continue
             if w not in self.named_colours:
                 self.named_colours.append(w)
@@ -153,8 +172,9 @@ class Evidence:
         return ", ".join(named)
 
 
-def unverified(text: str, evidence: Evidence, *, skip: Sequence[tuple[int, int]] = (),
-               title_case: bool = False) -> list[Finding]:
+def unverified(
+    text: str, evidence: Evidence, *, skip: Sequence[tuple[int, int]] = (), title_case: bool = False
+) -> list[Finding]:
     """Findings for the words of ``text`` the evidence does not back. ``skip`` spans were judged by the caller;
     ``title_case`` (titles, subjects, headlines) stops capitals from naming a term a proper name."""
     sentence_starts = {a for a, _ in split_sentences(text)}
@@ -189,8 +209,13 @@ def unverified(text: str, evidence: Evidence, *, skip: Sequence[tuple[int, int]]
             for part_start, part_end in parts:
                 part = word[part_start:part_end]
                 if not evidence.backs(part):
-                    unbacked.append((start + part_start, start + part_end,
-                                     _kind(part, (at_start and part_start == 0) or title_case)))
+                    unbacked.append(
+                        (
+                            start + part_start,
+                            start + part_end,
+                            _kind(part, (at_start and part_start == 0) or title_case),
+                        )
+                    )
             continue
         unbacked.append((start, end, _kind(word, at_start or title_case)))
     return _group(text, unbacked, evidence)
@@ -198,8 +223,9 @@ def unverified(text: str, evidence: Evidence, *, skip: Sequence[tuple[int, int]]
 
 def _hashtag_words(tag: str) -> list[tuple[int, int]]:
     """Spans of the words of a hashtag body: CamelCase and digits split ("SummerStyle" -> Summer, Style)."""
-    return [(m.start(), m.end()) for m in re.finditer(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", tag)
-            if len(m.group()) > 1] or [(0, len(tag))]
+    return [
+        (m.start(), m.end()) for m in re.finditer(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", tag) if len(m.group()) > 1
+    ] or [(0, len(tag))]
 
 
 def _camel_parts(word: str) -> list[tuple[int, int]]:
@@ -221,7 +247,9 @@ def _is_colour_use(text: str, words: list[tuple[int, int, bool]], index: int) ->
         return False
     if word not in AMBIGUOUS_COLOURS:
         return True
-    neighbours = [text[a:b].lower() for a, b, _ in words[max(0, index - 1) : index + 2] if (a, b) != (start, end)]
+    neighbours = [
+        text[a:b].lower() for a, b, _ in words[max(0, index - 1) : index + 2] if (a, b) != (start, end)
+    ]
     return any(n in _COLOUR_CONTEXT or (n in COLOURS and n not in AMBIGUOUS_COLOURS) for n in neighbours)
 
 
@@ -292,6 +320,7 @@ def _reason(kind: str, evidence: Evidence) -> str:
 
 
 # --- contradictions ----------------------------------------------------------------------------------------
+
 
 def _content(words: Iterable[str]) -> set[str]:
     return {w for w in words if w not in FUNCTION_WORDS and w not in NEGATIONS}

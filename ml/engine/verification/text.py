@@ -43,8 +43,9 @@ def _strip_trailing_tags(text: str) -> str:
     """Running text without the hashtags, emoji and links it may end with."""
     text = text.rstrip()
     while True:
-        stripped = re.sub(r"(?:\s*(?:#\w+|https?://\S+|[\U0001F000-\U0010FFFF\u2600-\u27BF\uFE0F\u200d]+))+$", "",
-                          text).rstrip()
+        stripped = re.sub(
+            r"(?:\s*(?:#\w+|https?://\S+|[\U0001F000-\U0010FFFF\u2600-\u27BF\uFE0F\u200d]+))+$", "", text
+        ).rstrip()
         if stripped == text:
             return text
         text = stripped

@@ -24,17 +24,34 @@ _CHECKS: tuple[tuple[re.Pattern, str, re.Pattern], ...] = (
     (re.compile(r"(?i)question mark"), "question marks", re.compile(r"\?")),
     (re.compile(r"(?i)emoji|emoticon|smiley"), "emoji", _EMOJI),
     (re.compile(r"(?i)hashtag"), "hashtags", re.compile(r"#\w+")),
-    (re.compile(r"(?i)all caps|all-caps|capital letters|uppercase|shout"), "words in capitals",
-     re.compile(r"\b[A-Z]{4,}\b")),
+    (
+        re.compile(r"(?i)all caps|all-caps|capital letters|uppercase|shout"),
+        "words in capitals",
+        re.compile(r"\b[A-Z]{4,}\b"),
+    ),
     (re.compile(r"(?i)ellips|\.\.\."), "ellipses", re.compile(r"\.\.\.|…")),
-    (re.compile(r"(?i)\b(?:other (?:shops?|stores?|retailers?|websites?|sites?)|competitor|retailer|marketplace)"),
-     "other shops or websites",
-     re.compile(r"(?i)\b(?:" + "|".join(re.escape(r) for r in sorted(RETAILERS)) + r")\b|https?://|www\.|\.com\b")),
-    (re.compile(r"(?i)\b(?:discount|sale|offer|deal|promotion|coupon)"), "discounts or offers",
-     re.compile(r"(?i)\b(?:discount\w*|on sale|sale price|offers?|deals?|coupons?|promo\w*|% off|off\b)")),
-    (re.compile(r"(?i)\burgen|pressure|hurry|limited time|scarcity"), "urgency",
-     re.compile(r"(?i)\b(?:hurry|limited time|today only|last chance|ends soon|act now|before it'?s gone|"
-                r"while stocks last|selling fast)\b")),
+    (
+        re.compile(
+            r"(?i)\b(?:other (?:shops?|stores?|retailers?|websites?|sites?)|competitor|retailer|marketplace)"
+        ),
+        "other shops or websites",
+        re.compile(
+            r"(?i)\b(?:" + "|".join(re.escape(r) for r in sorted(RETAILERS)) + r")\b|https?://|www\.|\.com\b"
+        ),
+    ),
+    (
+        re.compile(r"(?i)\b(?:discount|sale|offer|deal|promotion|coupon)"),
+        "discounts or offers",
+        re.compile(r"(?i)\b(?:discount\w*|on sale|sale price|offers?|deals?|coupons?|promo\w*|% off|off\b)"),
+    ),
+    (
+        re.compile(r"(?i)\burgen|pressure|hurry|limited time|scarcity"),
+        "urgency",
+        re.compile(
+            r"(?i)\b(?:hurry|limited time|today only|last chance|ends soon|act now|before it'?s gone|"
+            r"while stocks last|selling fast)\b"
+        ),
+    ),
 )
 # An opening quote never follows a letter: the apostrophe of "Don't" starts no quoted word.
 _QUOTED = re.compile(r"(?<!\w)[\"“']([^\"”']{1,40})[\"”']")

@@ -11,7 +11,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--path", default="", help="Local checkpoint directory")
-        parser.add_argument("--endpoint-url", default="", help="OpenAI-compatible base URL, e.g. http://gpu:8000/v1")
+        parser.add_argument(
+            "--endpoint-url", default="", help="OpenAI-compatible base URL, e.g. http://gpu:8000/v1"
+        )
         parser.add_argument("--endpoint-model", default="", help="Model name the endpoint serves")
 
     def handle(self, *args, name, path, endpoint_url, endpoint_model, **options):
@@ -20,7 +22,11 @@ class Command(BaseCommand):
             raise CommandError("Give --path for a local checkpoint or --endpoint-url and --endpoint-model.")
         try:
             version = base_model_register(
-                name=name, path=path, backend=backend, endpoint_url=endpoint_url, endpoint_model=endpoint_model
+                name=name,
+                path=path,
+                backend=backend,
+                endpoint_url=endpoint_url,
+                endpoint_model=endpoint_model,
             )
         except (InvalidCheckpoint, ValueError) as exc:
             raise CommandError(str(exc)) from exc

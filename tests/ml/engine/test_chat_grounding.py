@@ -4,36 +4,57 @@ water where the care item says cold, an invented return fee, an invented warrant
 
 from ml.engine.chat_grounding import extractive_answer, product_answer, relevant_sentences, verify_answer
 
-CARE = ("Wash your fleece in cold water on a gentle cycle. Do not tumble dry. Returns are free within 30 days. "
-        "Refunds reach your card in 5 to 7 business days.")
-FLEECE = {"title": "Ember fleece pullover", "price": "89.00", "currency": "USD", "stock": 4,
-          "attributes": {"sizes": "S-XL", "material": "recycled polyester fleece", "colour": "Rust"},
-          "url": "https://shop.example/p/ember"}
+CARE = (
+    "Wash your fleece in cold water on a gentle cycle. Do not tumble dry. Returns are free within 30 days. "
+    "Refunds reach your card in 5 to 7 business days."
+)
+FLEECE = {
+    "title": "Ember fleece pullover",
+    "price": "89.00",
+    "currency": "USD",
+    "stock": 4,
+    "attributes": {"sizes": "S-XL", "material": "recycled polyester fleece", "colour": "Rust"},
+    "url": "https://shop.example/p/ember",
+}
 
 
 def test_the_relevant_sentences_not_the_whole_item():
-    assert relevant_sentences("How should I wash my fleece?", CARE) == ["Wash your fleece in cold water on a gentle cycle."]
-    assert extractive_answer("How long do refunds take?", CARE) == "Refunds reach your card in 5 to 7 business days."
+    assert relevant_sentences("How should I wash my fleece?", CARE) == [
+        "Wash your fleece in cold water on a gentle cycle."
+    ]
+    assert (
+        extractive_answer("How long do refunds take?", CARE)
+        == "Refunds reach your card in 5 to 7 business days."
+    )
     assert extractive_answer("Do you sell gift cards?", CARE) is None
 
 
 def test_product_questions_are_answered_from_the_facts_with_the_link():
     assert product_answer("How much is the Ember fleece?", FLEECE) == (
-        "The Ember fleece pullover costs 89.00 USD. https://shop.example/p/ember")
+        "The Ember fleece pullover costs 89.00 USD. https://shop.example/p/ember"
+    )
     assert product_answer("what sizes and what is it made of", FLEECE) == (
         "About the Ember fleece pullover: It comes in sizes S-XL. It is made of recycled polyester fleece. "
-        "https://shop.example/p/ember")
-    assert product_answer("Is it in stock?", FLEECE).startswith("About the Ember fleece pullover: It is in stock.")
+        "https://shop.example/p/ember"
+    )
+    assert product_answer("Is it in stock?", FLEECE).startswith(
+        "About the Ember fleece pullover: It is in stock."
+    )
     assert product_answer("Is it good for hiking?", FLEECE) is None
 
 
 def test_invented_facts_are_dropped_and_supported_ones_kept():
     answer = verify_answer(
         "Wash your fleece in hot water. Returns are free within 30 days. There is a 5% to 7% return fee. "
-        "It has an 18% warranty.", [CARE])
+        "It has an 18% warranty.",
+        [CARE],
+    )
     assert answer.text == "Returns are free within 30 days."
     assert [why for _, why in answer.dropped] == [
-        "not in the sources: hot", "not in the sources: fee", "number not in the sources: 18"]
+        "not in the sources: hot",
+        "not in the sources: fee",
+        "number not in the sources: 18",
+    ]
 
 
 def test_negation_contradiction_is_dropped():
@@ -43,7 +64,8 @@ def test_negation_contradiction_is_dropped():
 
 def test_service_language_needs_no_source():
     assert verify_answer("Happy to help! Returns are free within 30 days.", [CARE]).text == (
-        "Happy to help! Returns are free within 30 days.")
+        "Happy to help! Returns are free within 30 days."
+    )
 
 
 def test_a_partial_reply_shows_only_complete_verified_sentences():
@@ -73,10 +95,22 @@ def test_direct_answer_uses_only_the_best_candidate_and_only_when_confident():
     assert direct_answer("Is delivery free?", [], min_score=0.1) is None
     # The best item has no sentence about the question: no direct answer (the weaker item is not used).
     assert direct_answer("Do you sell gift cards?", [shipping, returns], min_score=0.5) is None
-    mug = Candidate("product", 7, 0.9, {"title": "Enamel mug", "price": "12.00", "currency": "GBP",
-                                         "attributes": {"colour": "sage"}, "url": "https://x.example/mug"})
+    mug = Candidate(
+        "product",
+        7,
+        0.9,
+        {
+            "title": "Enamel mug",
+            "price": "12.00",
+            "currency": "GBP",
+            "attributes": {"colour": "sage"},
+            "url": "https://x.example/mug",
+        },
+    )
     product = direct_answer("What colour is the enamel mug?", [shipping, mug], min_score=0.5)
-    assert product.mode == "product_facts" and product.text.startswith("About the Enamel mug: Its colour is sage.")
+    assert product.mode == "product_facts" and product.text.startswith(
+        "About the Enamel mug: Its colour is sage."
+    )
     assert direct_answer("Is the enamel mug microwave safe?", [mug], min_score=0.5) is None
 
 
@@ -97,14 +131,19 @@ def test_list_stubs_and_availability_against_stock():
     # "Here's how it works: 1." (SmolLM2) introduces a list the shopper never sees.
     assert verify_answer("Returns are free within 30 days: 1. 2. 3.", sources).text == ""
     assert verify_answer("They're available for purchase now.", sources).text == ""
-    assert verify_answer("The linen napkins are out of stock.", sources).text == "The linen napkins are out of stock."
+    assert (
+        verify_answer("The linen napkins are out of stock.", sources).text
+        == "The linen napkins are out of stock."
+    )
 
 
 def test_an_item_that_never_mentions_what_is_asked_gives_no_extract():
     from ml.engine.chat_grounding import Candidate, direct_answer
 
-    enamel = ("Our enamel mugs are hand wash only. They're fine for warming a drink on a gas hob or camping "
-              "stove, but don't heat them empty.")
+    enamel = (
+        "Our enamel mugs are hand wash only. They're fine for warming a drink on a gas hob or camping "
+        "stove, but don't heat them empty."
+    )
     item = Candidate("knowledge", 1, 0.9, {"title": "Caring for enamelware", "body": enamel})
     teapot = Candidate("product", 2, 0.6, {"title": "Stoneware Teapot", "price": "38.00", "currency": "GBP"})
     # The question names a retrieved product the item never mentions: the item is about something else.

@@ -522,7 +522,9 @@ def test_bitext_requests_for_a_person_are_recognised_without_false_alarms():
 
 
 def test_control_bytes_from_the_model_are_removed_before_anything_is_stored():
-    result = check_reply("Hello\x00 there,\x07 our bottle keeps drinks cold.\n", system_prompt="Rules: be kind.")
+    result = check_reply(
+        "Hello\x00 there,\x07 our bottle keeps drinks cold.\n", system_prompt="Rules: be kind."
+    )
     assert "\x00" not in result.text and "\x07" not in result.text
     assert "control_chars" in result.findings and not result.failed
 

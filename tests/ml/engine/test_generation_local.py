@@ -171,7 +171,9 @@ def test_int8_loads_fp32_weights_even_where_the_cpu_probe_prefers_bf16(tiny_chec
     clear_model_cache()
     try:
         generator = LocalHFGenerator(tiny_checkpoint, quantization="int8")
-        [result] = generator.generate([chat("Describe the navy cotton shirt.", greedy=True, max_new_tokens=6)])
+        [result] = generator.generate(
+            [chat("Describe the navy cotton shirt.", greedy=True, max_new_tokens=6)]
+        )
         assert result.completion_tokens > 0
         with pytest.raises(ValueError, match="float32"):
             LocalHFGenerator(tiny_checkpoint, quantization="int8", dtype="bfloat16").generate(

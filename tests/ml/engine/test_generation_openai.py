@@ -180,6 +180,8 @@ def test_metadata_endpoints_are_refused_even_when_private_ones_are_allowed(url):
 
 def test_redirects_are_not_followed(server):
     server.behaviour = "redirect"
-    with pytest.raises(GenerationBackendError, match="HTTP 307 redirecting to 'http://169.254.169.254/latest"):
+    with pytest.raises(
+        GenerationBackendError, match="HTTP 307 redirecting to 'http://169.254.169.254/latest"
+    ):
         client(server).generate([GenerationRequest.raw("x")])
     assert len(server.requests) == 1

@@ -34,7 +34,7 @@ BOTTLE = {
     "currency": "USD",
     "attributes": {"capacity": "750 ml", "material": "stainless steel", "colour": "Forest green"},
     "description": "Double-wall vacuum insulated bottle that keeps drinks cold for 24 hours or hot for 12 hours. "
-                   "BPA-free lid, fits most cup holders. Weighs 340 g. Warranty: 2 years.",
+    "BPA-free lid, fits most cup holders. Weighs 340 g. Warranty: 2 years.",
     "stock": 17,
     "url": "https://shop.example/p/hb-750",
 }
@@ -65,13 +65,14 @@ def unsupported(report):
 
 # --- prices ---------------------------------------------------------------------------------------------
 
+
 def test_invented_price_is_flagged_with_offsets_into_its_field():
     text = "The Hydra bottle, now only $19.99 while it lasts."
     report = body(text)
     assert len(fact_claims(report)) == 1
     claim = fact_claims(report)[0]
     assert (claim.kind, claim.text, claim.field) == ("price", "$19.99", "body")
-    assert text[claim.start:claim.end] == "$19.99"
+    assert text[claim.start : claim.end] == "$19.99"
     assert "24.90" in claim.reason
     assert not report.approvable and not report.passed
 
@@ -80,18 +81,28 @@ def test_offsets_point_into_the_field_that_holds_the_claim():
     fields = {"subject": "Cold for 24 hours", "body": "Meet the Hydra: 750 ml of cold water for €30."}
     report = check_copy(fields, BOTTLE, channel="email")
     [claim] = fact_claims(report)
-    assert claim.field == "body" and fields["body"][claim.start:claim.end] == "€30"
+    assert claim.field == "body" and fields["body"][claim.start : claim.end] == "€30"
 
 
-@pytest.mark.parametrize("text", [
-    "Yours for $24.90.", "Yours for $24.9.", "Yours for USD 24.90.", "Yours for 24.90 USD.", "Yours for US$24.90.",
-    "Yours for 24.90 dollars.", "Only 24.90!",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Yours for $24.90.",
+        "Yours for $24.9.",
+        "Yours for USD 24.90.",
+        "Yours for 24.90 USD.",
+        "Yours for US$24.90.",
+        "Yours for 24.90 dollars.",
+        "Only 24.90!",
+    ],
+)
 def test_the_real_price_is_supported_in_any_format(text):
     assert fact_claims(body(text)) == []
 
 
-@pytest.mark.parametrize("text", ["Rs. 1,299 only", "₹1299", "INR 1,299.00", "1299 INR", "Rs 1299/-", "just 1299 rupees"])
+@pytest.mark.parametrize(
+    "text", ["Rs. 1,299 only", "₹1299", "INR 1,299.00", "1299 INR", "Rs 1299/-", "just 1299 rupees"]
+)
 def test_rupee_prices_in_indian_formats(text):
     assert fact_claims(body(text, KURTA)) == []
 
@@ -116,23 +127,41 @@ def test_amounts_in_comma_and_indian_grouping():
 
 # --- numbers, measurements, percentages -----------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "750ml of water", "750 ml of water", "750-ml bottle", "0.75 l of water", "0.75 litres", "cold for 24h",
-    "cold for 24 hours", "cold for 1 day", "hot for 12 hrs", "weighs 340g", "weighs 0.34 kg", "a 2-year warranty",
-    "a two-year warranty", "warranty: 24 months",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "750ml of water",
+        "750 ml of water",
+        "750-ml bottle",
+        "0.75 l of water",
+        "0.75 litres",
+        "cold for 24h",
+        "cold for 24 hours",
+        "cold for 1 day",
+        "hot for 12 hrs",
+        "weighs 340g",
+        "weighs 0.34 kg",
+        "a 2-year warranty",
+        "a two-year warranty",
+        "warranty: 24 months",
+    ],
+)
 def test_measurements_match_the_data_after_normalising(text):
     assert fact_claims(body(text)) == []
 
 
-@pytest.mark.parametrize("text, flagged", [
-    ("holds 1 litre", ("measurement", "1 litre")),
-    ("cold for 48 hours", ("measurement", "48 hours")),
-    ("a 5-year warranty", ("measurement", "5-year")),
-    ("weighs just 200 g", ("measurement", "200 g")),
-    ("a 3-pack", ("measurement", "3-pack")),
-    ("pack of 2", ("measurement", "pack of 2")),
-])
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("holds 1 litre", ("measurement", "1 litre")),
+        ("cold for 48 hours", ("measurement", "48 hours")),
+        ("a 5-year warranty", ("measurement", "5-year")),
+        ("weighs just 200 g", ("measurement", "200 g")),
+        ("a 3-pack", ("measurement", "3-pack")),
+        ("pack of 2", ("measurement", "pack of 2")),
+    ],
+)
 def test_invented_measurements_are_flagged(text, flagged):
     assert unsupported(body(text)) == [flagged]
 
@@ -150,7 +179,10 @@ def test_ranges_and_dimensions_need_every_number():
 
 
 def test_numbers_in_the_description_and_title_are_supported():
-    assert fact_claims(body("Two pockets? No: 2 pockets, and a 750 bottle.", KURTA | {"title": "Bottle 750"})) == []
+    assert (
+        fact_claims(body("Two pockets? No: 2 pockets, and a 750 bottle.", KURTA | {"title": "Bottle 750"}))
+        == []
+    )
 
 
 def test_bare_numbers_not_in_the_data_are_flagged():
@@ -180,6 +212,7 @@ def test_letter_sizes_must_be_in_the_data():
 
 # --- materials and claims -------------------------------------------------------------------------------
 
+
 def test_invented_material_is_flagged():
     report = body("Stainless steel body with a genuine leather strap.")
     assert unsupported(report) == [("material", "leather")]
@@ -198,22 +231,28 @@ def test_faux_leather_does_not_back_leather():
     assert unsupported(body("A leather tote.", bag)) == [("material", "leather")]
 
 
-@pytest.mark.parametrize("text, flagged", [
-    ("A refreshing bottle made from fresh sea salt that adds flavour.", ("material", "fresh sea salt")),
-    ("Crafted out of ocean driftwood and care.", ("material", "ocean driftwood")),
-    ("Made of the finest bamboo fibre.", ("material", "bamboo")),  # a known material is checked as one
-])
+@pytest.mark.parametrize(
+    "text, flagged",
+    [
+        ("A refreshing bottle made from fresh sea salt that adds flavour.", ("material", "fresh sea salt")),
+        ("Crafted out of ocean driftwood and care.", ("material", "ocean driftwood")),
+        ("Made of the finest bamboo fibre.", ("material", "bamboo")),  # a known material is checked as one
+    ],
+)
 def test_invented_made_of_phrases_are_flagged(text, flagged):
     assert flagged in unsupported(body(text))
 
 
-@pytest.mark.parametrize("text", [
-    "Made of stainless steel, so it lasts.",
-    "Made from double-wall vacuum insulated steel.",
-    "Made of love, for long days outside.",
-    "Made with two walls and a BPA-free lid.",  # "made with" introduces features, not what it is made of
-    "Made from a blend of stainless steel.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Made of stainless steel, so it lasts.",
+        "Made from double-wall vacuum insulated steel.",
+        "Made of love, for long days outside.",
+        "Made with two walls and a BPA-free lid.",  # "made with" introduces features, not what it is made of
+        "Made from a blend of stainless steel.",
+    ],
+)
 def test_made_of_phrases_backed_by_the_data_or_figurative_are_fine(text):
     assert fact_claims(body(text)) == []
 
@@ -222,20 +261,23 @@ def test_material_free_claims_are_not_materials():
     assert ("material", "plastic") not in unsupported(body("Plastic-free packaging."))
 
 
-@pytest.mark.parametrize("text, claim", [
-    ("Get 20% off this week", ("percentage", "20% off")),
-    ("Free shipping on every order", ("claim", "Free shipping")),
-    ("Backed by a lifetime warranty", ("claim", "lifetime warranty")),
-    ("Our best-selling bottle", ("claim", "best-selling")),
-    ("The #1 bottle for hikers", ("claim", "#1")),
-    ("Award-winning design", ("claim", "Award-winning")),
-    ("Made from organic materials", ("claim", "organic")),
-    ("Fully waterproof", ("claim", "waterproof")),
-    ("Made in Italy", ("claim", "Made in Italy")),
-    ("100% recycled steel", ("percentage", "100%")),
-    ("On sale now", ("claim", "On sale")),
-    ("See www.example.net for more", ("claim", "www.example.net")),
-])
+@pytest.mark.parametrize(
+    "text, claim",
+    [
+        ("Get 20% off this week", ("percentage", "20% off")),
+        ("Free shipping on every order", ("claim", "Free shipping")),
+        ("Backed by a lifetime warranty", ("claim", "lifetime warranty")),
+        ("Our best-selling bottle", ("claim", "best-selling")),
+        ("The #1 bottle for hikers", ("claim", "#1")),
+        ("Award-winning design", ("claim", "Award-winning")),
+        ("Made from organic materials", ("claim", "organic")),
+        ("Fully waterproof", ("claim", "waterproof")),
+        ("Made in Italy", ("claim", "Made in Italy")),
+        ("100% recycled steel", ("percentage", "100%")),
+        ("On sale now", ("claim", "On sale")),
+        ("See www.example.net for more", ("claim", "www.example.net")),
+    ],
+)
 def test_invented_claims_are_flagged(text, claim):
     assert claim in unsupported(body(text))
 
@@ -243,7 +285,10 @@ def test_invented_claims_are_flagged(text, claim):
 def test_claims_stated_in_the_data_are_supported():
     assert fact_claims(body("BPA-free and vacuum insulated, with a 2-year warranty.")) == []
     product = dict(BOTTLE, description="Waterproof shell. Lifetime warranty. Free shipping in the US.")
-    assert fact_claims(body("Water-resistant, free shipping, warranty for life: lifetime warranty.", product)) == []
+    assert (
+        fact_claims(body("Water-resistant, free shipping, warranty for life: lifetime warranty.", product))
+        == []
+    )
 
 
 def test_the_products_own_link_is_allowed():
@@ -257,8 +302,11 @@ def test_copy_that_names_the_prompts_example_product_is_flagged():
 
 
 def test_hashtags_are_checked_too():
-    report = check_copy({"body": "Cold water, warm hearts.", "hashtags": "#hydra #vegan #sale2024"}, BOTTLE,
-                        channel="social_post")
+    report = check_copy(
+        {"body": "Cold water, warm hearts.", "hashtags": "#hydra #vegan #sale2024"},
+        BOTTLE,
+        channel="social_post",
+    )
     assert [(c.field, c.text) for c in fact_claims(report)] == [("hashtags", "vegan"), ("hashtags", "2024")]
 
 
@@ -266,21 +314,24 @@ def test_true_copy_passes():
     fields = {
         "title": "Hydra Insulated Bottle 750ml",
         "body": "Meet the Hydra: a 750 ml stainless steel bottle that keeps drinks cold for 24 hours and hot for "
-                "12. The BPA-free lid fits most cup holders, and a 2-year warranty has your back. $24.90.",
+        "12. The BPA-free lid fits most cup holders, and a 2-year warranty has your back. $24.90.",
     }
     report = check_copy(fields, BOTTLE, channel="product_description")
     assert report.passed and report.approvable, report.to_dict()
 
 
 def test_every_claim_kind_is_one_the_review_page_knows():
-    text = ("$5, 20% off, 3 pockets, 2 litres, XXL, leather, waterproof, made in Peru, www.x.example, "
-            f"{EXAMPLE_PRODUCT_NAME}, grapefruit, red, underwear, for men, at Amazon, ask Doctor Smith. "
-            "The lid is not BPA-free.")
+    text = (
+        "$5, 20% off, 3 pockets, 2 litres, XXL, leather, waterproof, made in Peru, www.x.example, "
+        f"{EXAMPLE_PRODUCT_NAME}, grapefruit, red, underwear, for men, at Amazon, ask Doctor Smith. "
+        "The lid is not BPA-free."
+    )
     kinds = {c.kind for c in body(text).unsupported}
     assert kinds == set(CLAIM_KINDS)
 
 
 # --- channel limits -------------------------------------------------------------------------------------
+
 
 def test_channels_and_limits_are_published():
     assert CHANNELS == ("product_description", "email", "sms", "social_post", "ad_headline")
@@ -295,18 +346,39 @@ def test_sms_over_160_characters_violates():
     assert not report.approvable
 
 
-@pytest.mark.parametrize("channel, fields, expected", [
-    ("email", {"subject": "x" * 61, "body": "Hello"}, "subject is 61 characters; email allows at most 60"),
-    ("email", {"body": "Hello"}, "subject is required for email"),
-    ("ad_headline", {"body": "x" * 41}, "body is 41 characters; ad_headline allows at most 40"),
-    ("product_description", {"title": "t" * 121, "body": "b" * 60}, ("title is 121 characters; "
-                                                                     "product_description allows at most 120")),
-    ("product_description", {"title": "T", "body": "Too short."}, ("body is 10 characters; product_description "
-                                                                  "needs at least 50")),
-    ("product_description", {"body": "b" * 1201}, "body is 1201 characters; product_description allows at most 1200"),
-    ("social_post", {"body": "x" * 281}, "body is 281 characters; social_post allows at most 280"),
-    ("social_post", {"body": "Hi #a #b", "hashtags": "#c #d #e #f"}, "6 hashtags; social_post allows at most 5"),
-])
+@pytest.mark.parametrize(
+    "channel, fields, expected",
+    [
+        (
+            "email",
+            {"subject": "x" * 61, "body": "Hello"},
+            "subject is 61 characters; email allows at most 60",
+        ),
+        ("email", {"body": "Hello"}, "subject is required for email"),
+        ("ad_headline", {"body": "x" * 41}, "body is 41 characters; ad_headline allows at most 40"),
+        (
+            "product_description",
+            {"title": "t" * 121, "body": "b" * 60},
+            ("title is 121 characters; product_description allows at most 120"),
+        ),
+        (
+            "product_description",
+            {"title": "T", "body": "Too short."},
+            ("body is 10 characters; product_description needs at least 50"),
+        ),
+        (
+            "product_description",
+            {"body": "b" * 1201},
+            "body is 1201 characters; product_description allows at most 1200",
+        ),
+        ("social_post", {"body": "x" * 281}, "body is 281 characters; social_post allows at most 280"),
+        (
+            "social_post",
+            {"body": "Hi #a #b", "hashtags": "#c #d #e #f"},
+            "6 hashtags; social_post allows at most 5",
+        ),
+    ],
+)
 def test_channel_limits(channel, fields, expected):
     assert expected in check_copy(fields, BOTTLE, channel=channel).channel_violations
 
@@ -328,6 +400,7 @@ def test_unknown_channel_is_an_error():
 
 # --- degenerate output and banned words -----------------------------------------------------------------
 
+
 def test_empty_copy():
     report = check_copy({"body": "  "}, BOTTLE, channel="sms")
     assert report.degenerate == ["the copy is empty"]
@@ -337,8 +410,12 @@ def test_empty_copy():
 def test_repeated_ngrams_are_degenerate():
     text = "Stay cool all day. Stay cool all day. Stay cool all day with Hydra."
     assert any(d.startswith("repeated words in body: 'Stay cool all day.'") for d in body(text).degenerate)
-    assert any("repeated phrase in body: 'keeps it cold all' 3 times" == d for d in body(
-        "Hydra keeps it cold all day, keeps it cold all night and keeps it cold all week.").degenerate)
+    assert any(
+        "repeated phrase in body: 'keeps it cold all' 3 times" == d
+        for d in body(
+            "Hydra keeps it cold all day, keeps it cold all night and keeps it cold all week."
+        ).degenerate
+    )
     assert body("Stay cool all day with Hydra. Stay warm all night.").degenerate == []
 
 
@@ -349,33 +426,46 @@ def test_repeated_token_runs_are_degenerate():
 
 
 def test_shouting_is_degenerate_but_capitalised_names_are_not():
-    assert body("HYDRA KEEPS YOUR WATER COLD ALL DAY LONG").degenerate == ["body is mostly in capital letters"]
+    assert body("HYDRA KEEPS YOUR WATER COLD ALL DAY LONG").degenerate == [
+        "body is mostly in capital letters"
+    ]
     assert body("DKNY and HYDRA: cold water all day long, for every trail.").degenerate == []
 
 
 def test_prompt_echo_is_degenerate():
-    prompt = ("You are a copywriter for an online store. Use only the product facts you are given. "
-              "Product facts: Name: Hydra Insulated Bottle 750ml. Brand: Hydra.")
+    prompt = (
+        "You are a copywriter for an online store. Use only the product facts you are given. "
+        "Product facts: Name: Hydra Insulated Bottle 750ml. Brand: Hydra."
+    )
     echo = "You are a copywriter for an online store. Use only the product facts you are given."
     assert any("echoes the prompt" in d for d in body(echo, prompt=prompt).degenerate)
-    assert body("Cold water for every trail: the Hydra keeps it icy all day long.", prompt=prompt).degenerate == []
+    assert (
+        body("Cold water for every trail: the Hydra keeps it icy all day long.", prompt=prompt).degenerate
+        == []
+    )
     # A subject or title may repeat the product's name from the prompt.
     subject = {"subject": "Use only the product facts you are given", "body": "Hi, meet the Hydra bottle."}
     assert check_copy(subject, BOTTLE, channel="email", prompt=prompt).degenerate == []
 
 
-@pytest.mark.parametrize("residue", ["<|im_start|>", "<|im_end|>", "Assistant: ", "[PRODUCT]", "[Your Name]",
-                                     "{product_name}", "<b>", "**"])
+@pytest.mark.parametrize(
+    "residue",
+    ["<|im_start|>", "<|im_end|>", "Assistant: ", "[PRODUCT]", "[Your Name]", "{product_name}", "<b>", "**"],
+)
 def test_chat_template_and_placeholder_residue_is_degenerate(residue):
     report = body(f"{residue}Cold drinks all day with Hydra.")
-    assert any(d.startswith(("template or markup left in body", "placeholder left in body"))
-               for d in report.degenerate)
+    assert any(
+        d.startswith(("template or markup left in body", "placeholder left in body"))
+        for d in report.degenerate
+    )
     assert not report.approvable  # a shopper would see it: it must be edited out first
 
 
 def test_banned_words_are_whole_words_or_phrases_any_case():
-    report = body("A CHEAP thrill? Not this one. Great deals for real go-getters.",
-                  banned_words=["cheap", "deal", "real go-getters", "thrills", "unused"])
+    report = body(
+        "A CHEAP thrill? Not this one. Great deals for real go-getters.",
+        banned_words=["cheap", "deal", "real go-getters", "thrills", "unused"],
+    )
     assert report.banned == ["cheap", "deal", "real go-getters"]
     assert not report.approvable
     # Whole words only: banning "cheap" does not ban "cheapest" (a brand that means it lists it).
@@ -384,13 +474,24 @@ def test_banned_words_are_whole_words_or_phrases_any_case():
 
 # --- the report -----------------------------------------------------------------------------------------
 
+
 def test_report_round_trips_through_json():
-    report = check_copy({"subject": "Now $19.99!", "body": "Leather strap. Buy buy buy buy now."}, BOTTLE,
-                        channel="email", banned_words=["buy"])
+    report = check_copy(
+        {"subject": "Now $19.99!", "body": "Leather strap. Buy buy buy buy now."},
+        BOTTLE,
+        channel="email",
+        banned_words=["buy"],
+    )
     data = json.loads(json.dumps(report.to_dict()))
     assert data["passed"] is False and data["approvable"] is False
-    assert data["unsupported"][0] == {"text": "$19.99", "kind": "price", "field": "subject", "start": 4, "end": 10,
-                                      "reason": "the product price is 24.90 USD"}
+    assert data["unsupported"][0] == {
+        "text": "$19.99",
+        "kind": "price",
+        "field": "subject",
+        "start": 4,
+        "end": 10,
+        "reason": "the product price is 24.90 USD",
+    }
     again = GroundingReport.from_dict(data)
     assert again == report
     assert isinstance(again.unsupported[0], Claim)
@@ -404,6 +505,7 @@ def test_empty_report_passes():
 
 # --- benchmark helpers ----------------------------------------------------------------------------------
 
+
 def test_distinct_n_and_duplicate_rate():
     assert distinct_n(["a b c", "a b d"], n=2) == 3 / 4
     assert distinct_n([], n=2) == 0.0
@@ -413,6 +515,7 @@ def test_distinct_n_and_duplicate_rate():
 
 
 # --- real catalog copy ----------------------------------------------------------------------------------
+
 
 def _myntra_products(limit):
     path = MYNTRA / "myntra_products_catalog.csv"
@@ -425,9 +528,18 @@ def _myntra_products(limit):
         attributes = {"num_images": row["NumImages"]}
         if row["PrimaryColor"].strip():
             attributes["primary_color"] = row["PrimaryColor"].strip()
-        products.append({"sku": row["ProductID"], "title": row["ProductName"], "brand": row["ProductBrand"],
-                         "category": row["Gender"], "price": Decimal(row["Price (INR)"]).quantize(Decimal("0.01")),
-                         "currency": "INR", "attributes": attributes, "description": row["Description"]})
+        products.append(
+            {
+                "sku": row["ProductID"],
+                "title": row["ProductName"],
+                "brand": row["ProductBrand"],
+                "category": row["Gender"],
+                "price": Decimal(row["Price (INR)"]).quantize(Decimal("0.01")),
+                "currency": "INR",
+                "attributes": attributes,
+                "description": row["Description"],
+            }
+        )
     return products
 
 
@@ -435,8 +547,11 @@ def test_real_descriptions_are_grounded_in_their_own_data():
     products = _myntra_products(20)
     flagged = []
     for product in products:
-        report = check_copy({"title": product["title"], "body": product["description"]}, product,
-                            channel="product_description")
+        report = check_copy(
+            {"title": product["title"], "body": product["description"]},
+            product,
+            channel="product_description",
+        )
         if fact_claims(report):
             flagged.append((product["sku"], [(c.kind, c.text) for c in fact_claims(report)]))
     print(f"{len(flagged)} of {len(products)} real descriptions flagged: {flagged}")
@@ -447,7 +562,9 @@ def test_real_descriptions_checked_against_another_product_are_caught():
     """The checker is not vacuous on real text: copy about one product, checked against the next product's data,
     is flagged for most products whose copy states any fact (materials, sizes, numbers, warranties)."""
     products = _myntra_products(40)
-    flagged = sum(bool(check_copy({"body": a["description"]}, b, channel="product_description").unsupported)
-                  for a, b in zip(products, products[1:] + products[:1]))
+    flagged = sum(
+        bool(check_copy({"body": a["description"]}, b, channel="product_description").unsupported)
+        for a, b in zip(products, products[1:] + products[:1])
+    )
     print(f"{flagged} of {len(products)} descriptions flagged against another product's data")
     assert flagged >= len(products) // 3

@@ -15,8 +15,12 @@ BOTTLE = {
     "category": "Drinkware",
     "price": Decimal("24.90"),
     "currency": "USD",
-    "attributes": {"capacity": "750 ml", "material": "stainless steel", "colour": "Forest green",
-                   "image_url": "https://cdn.example/hb.jpg"},
+    "attributes": {
+        "capacity": "750 ml",
+        "material": "stainless steel",
+        "colour": "Forest green",
+        "image_url": "https://cdn.example/hb.jpg",
+    },
     "description": "Double-wall vacuum insulated bottle that keeps drinks cold for 24 hours. BPA-free lid.",
     "stock": 17,
     "url": "https://shop.example/p/hb-750",
@@ -27,7 +31,11 @@ VOICE = {
     "do": ["mention the capacity"],
     "dont": ["use exclamation marks"],
     "banned_words": ["cheap", "deal"],
-    "examples": ["Cold water, warm hearts. The Hydra goes where you go.", "Second example.", "Third example."],
+    "examples": [
+        "Cold water, warm hearts. The Hydra goes where you go.",
+        "Second example.",
+        "Third example.",
+    ],
 }
 
 
@@ -37,17 +45,36 @@ def prompt_text(messages):
 
 # --- building ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_messages_carry_every_fact_and_the_brand_voice(channel):
     messages = build_copy_messages(BOTTLE, channel=channel, tone="upbeat", brand_voice=VOICE)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert all(isinstance(m["content"], str) and m["content"] for m in messages)
     text = prompt_text(messages)
-    for fact in ("Hydra Insulated Bottle 750ml", "Hydra", "Drinkware", "$24.90", "750 ml", "stainless steel",
-                 "Forest green", "keeps drinks cold for 24 hours", "BPA-free lid"):
+    for fact in (
+        "Hydra Insulated Bottle 750ml",
+        "Hydra",
+        "Drinkware",
+        "$24.90",
+        "750 ml",
+        "stainless steel",
+        "Forest green",
+        "keeps drinks cold for 24 hours",
+        "BPA-free lid",
+    ):
         assert fact in text
-    for voice in ("warm", "playful", "weekend hikers", "mention the capacity", "use exclamation marks",
-                  "cheap", "deal", "Cold water, warm hearts", "upbeat"):
+    for voice in (
+        "warm",
+        "playful",
+        "weekend hikers",
+        "mention the capacity",
+        "use exclamation marks",
+        "cheap",
+        "deal",
+        "Cold water, warm hearts",
+        "upbeat",
+    ):
         assert voice in text
     assert "Third example" not in text  # at most two examples
     # Listing details and stale facts are not product facts.
@@ -55,19 +82,24 @@ def test_messages_carry_every_fact_and_the_brand_voice(channel):
         assert not_a_fact not in text
 
 
-@pytest.mark.parametrize("channel, answer_format, limit", [
-    ("product_description", "Title: <", "50 to 1200 characters"),
-    ("email", "Subject: <", "Subject: at most 60 characters"),
-    ("sms", "SMS: <", "160 characters"),
-    ("social_post", "Hashtags: <", "5 hashtags"),
-    ("ad_headline", "Headline: <", "40 characters"),
-])
+@pytest.mark.parametrize(
+    "channel, answer_format, limit",
+    [
+        ("product_description", "Title: <", "50 to 1200 characters"),
+        ("email", "Subject: <", "Subject: at most 60 characters"),
+        ("sms", "SMS: <", "160 characters"),
+        ("social_post", "Hashtags: <", "5 hashtags"),
+        ("ad_headline", "Headline: <", "40 characters"),
+    ],
+)
 def test_messages_name_the_answer_format_and_the_hard_limit(channel, answer_format, limit):
     system, example_request, _, request = build_copy_messages(BOTTLE, channel=channel)
     assert limit in system["content"]
     assert answer_format in request["content"]
     # The example request is worded exactly like the real one (a 135M model follows the format only then).
-    assert example_request["content"].split("Product facts:")[0] == request["content"].split("Product facts:")[0]
+    assert (
+        example_request["content"].split("Product facts:")[0] == request["content"].split("Product facts:")[0]
+    )
     assert example_request["content"].split("\nAnswer in")[1] == request["content"].split("\nAnswer in")[1]
 
 
@@ -76,10 +108,17 @@ def test_the_worked_example_shows_the_format_and_uses_only_its_own_facts(channel
     """The example turn is what makes a 135M model answer in the channel's format; its answer must itself pass
     grounding against the example's facts and the channel's limits."""
     _, example_request, example_answer, request = build_copy_messages(BOTTLE, channel=channel)
-    assert EXAMPLE_PRODUCT_NAME in example_request["content"] and EXAMPLE_PRODUCT_NAME not in request["content"]
-    example_product = {"title": f"{EXAMPLE_PRODUCT_NAME} Canvas Tote", "brand": EXAMPLE_PRODUCT_NAME, "price": "35",
-                       "currency": "USD", "attributes": {"colour": "navy", "material": "canvas"},
-                       "description": "Roomy tote, two inner pockets."}
+    assert (
+        EXAMPLE_PRODUCT_NAME in example_request["content"] and EXAMPLE_PRODUCT_NAME not in request["content"]
+    )
+    example_product = {
+        "title": f"{EXAMPLE_PRODUCT_NAME} Canvas Tote",
+        "brand": EXAMPLE_PRODUCT_NAME,
+        "price": "35",
+        "currency": "USD",
+        "attributes": {"colour": "navy", "material": "canvas"},
+        "description": "Roomy tote, two inner pockets.",
+    }
     fields = parse_copy_output(example_answer["content"], channel)
     assert all(fields.values()), fields
     report = check_copy(fields, example_product, channel=channel)
@@ -89,16 +128,28 @@ def test_the_worked_example_shows_the_format_and_uses_only_its_own_facts(channel
 
 
 def test_price_is_written_the_way_customers_read_it():
-    assert "Price: Rs. 1299" in prompt_text(build_copy_messages(dict(BOTTLE, price="1299.00", currency="INR"),
-                                                                channel="sms"))
-    assert "Price: €9.5" in prompt_text(build_copy_messages(dict(BOTTLE, price=9.5, currency="EUR"), channel="sms"))
-    assert "Price: 30 CHF" in prompt_text(build_copy_messages(dict(BOTTLE, price="30", currency="CHF"), channel="sms"))
+    assert "Price: Rs. 1299" in prompt_text(
+        build_copy_messages(dict(BOTTLE, price="1299.00", currency="INR"), channel="sms")
+    )
+    assert "Price: €9.5" in prompt_text(
+        build_copy_messages(dict(BOTTLE, price=9.5, currency="EUR"), channel="sms")
+    )
+    assert "Price: 30 CHF" in prompt_text(
+        build_copy_messages(dict(BOTTLE, price="30", currency="CHF"), channel="sms")
+    )
 
 
 def test_tone_length_language_and_customer():
-    text = prompt_text(build_copy_messages(BOTTLE, channel="email", tone="urgent", length="short", language="hi",
-                                           customer={"first_name": "Priya", "email": "p@example.com",
-                                                     "interests": ["hiking", "yoga"]}))
+    text = prompt_text(
+        build_copy_messages(
+            BOTTLE,
+            channel="email",
+            tone="urgent",
+            length="short",
+            language="hi",
+            customer={"first_name": "Priya", "email": "p@example.com", "interests": ["hiking", "yoga"]},
+        )
+    )
     assert "Hindi" in text and "urgent" in text and "2 to 3 sentences" in text
     assert "Priya" in text and "hiking, yoga" in text and "p@example.com" not in text
     long_text = prompt_text(build_copy_messages(BOTTLE, channel="product_description", length="long"))
@@ -106,7 +157,9 @@ def test_tone_length_language_and_customer():
 
 
 def test_campaign_goal_steers_the_request_and_is_clipped():
-    text = prompt_text(build_copy_messages(BOTTLE, channel="sms", goal="Back-to-trail week: lead with hiking"))
+    text = prompt_text(
+        build_copy_messages(BOTTLE, channel="sms", goal="Back-to-trail week: lead with hiking")
+    )
     assert "Campaign goal: Back-to-trail week: lead with hiking." in text
     assert "Campaign goal" not in prompt_text(build_copy_messages(BOTTLE, channel="sms", goal="   "))
     long_goal = "Remind weekend hikers why a cold drink matters " * 20
@@ -136,17 +189,30 @@ def test_minimal_product_still_builds():
 def huge_inputs():
     words = ["light", "roomy", "bottle", "keeps", "water", "cold", "on", "long", "summer", "hikes"]
     text = " ".join(words[i % len(words)] for i in range(400))
-    product = dict(BOTTLE, title=text[:600], description=text, attributes={f"detail_{i}": text[:300] for i in range(30)})
-    voice = {"tone_words": [f"tone{i}" for i in range(30)], "audience": text[:800], "do": [text[:200]] * 10,
-             "dont": [text[:200]] * 10, "banned_words": ["cheap", "deal"], "examples": [text] * 5}
+    product = dict(
+        BOTTLE, title=text[:600], description=text, attributes={f"detail_{i}": text[:300] for i in range(30)}
+    )
+    voice = {
+        "tone_words": [f"tone{i}" for i in range(30)],
+        "audience": text[:800],
+        "do": [text[:200]] * 10,
+        "dont": [text[:200]] * 10,
+        "banned_words": ["cheap", "deal"],
+        "examples": [text] * 5,
+    }
     return product, voice
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_prompt_stays_within_the_character_budget(channel):
     product, voice = huge_inputs()
-    messages = build_copy_messages(product, channel=channel, brand_voice=voice, customer={"name": "N " * 100},
-                                   goal="Clear out the summer range before autumn " * 10)
+    messages = build_copy_messages(
+        product,
+        channel=channel,
+        brand_voice=voice,
+        customer={"name": "N " * 100},
+        goal="Clear out the summer range before autumn " * 10,
+    )
     assert len(prompt_text(messages)) <= PROMPT_CHAR_BUDGET
     text = prompt_text(messages)
     assert "cheap" in text and "deal" in text  # banned words survive every cut
@@ -158,8 +224,10 @@ def test_prompt_stays_about_350_smollm2_tokens(smollm2_checkpoint):
     tokenizer = tokenizers.Tokenizer.from_file(str(smollm2_checkpoint / "tokenizer.json"))
     product, voice = huge_inputs()
     for channel in CHANNELS:
-        for messages in (build_copy_messages(product, channel=channel, brand_voice=voice),
-                         build_copy_messages(BOTTLE, channel=channel, brand_voice=VOICE)):
+        for messages in (
+            build_copy_messages(product, channel=channel, brand_voice=voice),
+            build_copy_messages(BOTTLE, channel=channel, brand_voice=VOICE),
+        ):
             # The chat template adds about 5 tokens per message.
             tokens = sum(len(tokenizer.encode(m["content"]).ids) + 5 for m in messages)
             assert tokens <= 390, (channel, tokens)  # "about 360": 350 before the fact sheet's Type lines
@@ -167,30 +235,44 @@ def test_prompt_stays_about_350_smollm2_tokens(smollm2_checkpoint):
 
 # --- parsing ----------------------------------------------------------------------------------------------
 
+
 def test_clean_labelled_outputs():
-    assert parse_copy_output("Title: Hydra Bottle\nBody: Cold water all day long.", "product_description") == {
-        "title": "Hydra Bottle", "body": "Cold water all day long."}
+    assert parse_copy_output(
+        "Title: Hydra Bottle\nBody: Cold water all day long.", "product_description"
+    ) == {"title": "Hydra Bottle", "body": "Cold water all day long."}
     assert parse_copy_output("Subject: Stay cool\nBody: Hi Priya,\n\nMeet the Hydra.", "email") == {
-        "subject": "Stay cool", "body": "Hi Priya,\n\nMeet the Hydra."}
-    assert parse_copy_output("SMS: Hydra 750 ml, cold 24h. $24.90", "sms") == {"body": "Hydra 750 ml, cold 24h. $24.90"}
+        "subject": "Stay cool",
+        "body": "Hi Priya,\n\nMeet the Hydra.",
+    }
+    assert parse_copy_output("SMS: Hydra 750 ml, cold 24h. $24.90", "sms") == {
+        "body": "Hydra 750 ml, cold 24h. $24.90"
+    }
     assert parse_copy_output("Post: Cold water, warm hearts.\nHashtags: #hydra #hiking", "social_post") == {
-        "body": "Cold water, warm hearts.", "hashtags": "#hydra #hiking"}
+        "body": "Cold water, warm hearts.",
+        "hashtags": "#hydra #hiking",
+    }
     assert parse_copy_output("Headline: Cold for 24 hours", "ad_headline") == {"body": "Cold for 24 hours"}
 
 
 def test_chatter_markdown_and_quotes_are_removed():
-    raw = ('Sure! Here is a product description for the Hydra bottle:\n\n'
-           '**Title:** "Hydra Insulated Bottle"\n'
-           '**Body:** Keep it **cold** for *24 hours* with the [Hydra](https://shop.example/p/hb-750).\n\n'
-           'I hope this helps! Let me know if you want changes.')
+    raw = (
+        "Sure! Here is a product description for the Hydra bottle:\n\n"
+        '**Title:** "Hydra Insulated Bottle"\n'
+        "**Body:** Keep it **cold** for *24 hours* with the [Hydra](https://shop.example/p/hb-750).\n\n"
+        "I hope this helps! Let me know if you want changes."
+    )
     assert parse_copy_output(raw, "product_description") == {
-        "title": "Hydra Insulated Bottle", "body": "Keep it cold for 24 hours with the Hydra."}
+        "title": "Hydra Insulated Bottle",
+        "body": "Keep it cold for 24 hours with the Hydra.",
+    }
 
 
 def test_unlabelled_email_uses_a_short_first_line_as_subject():
     raw = "Stay cool on every trail\n\nHi Priya,\nThe Hydra keeps water cold for 24 hours.\n"
     assert parse_copy_output(raw, "email") == {
-        "subject": "Stay cool on every trail", "body": "Hi Priya,\nThe Hydra keeps water cold for 24 hours."}
+        "subject": "Stay cool on every trail",
+        "body": "Hi Priya,\nThe Hydra keeps water cold for 24 hours.",
+    }
 
 
 def test_unlabelled_email_starting_with_a_greeting_has_no_subject():
@@ -208,26 +290,40 @@ def test_unlabelled_description_is_all_body():
 def test_title_label_followed_by_unlabelled_body():
     raw = "Title: Hydra Bottle\nThe Hydra keeps water cold.\nIt fits cup holders."
     assert parse_copy_output(raw, "product_description") == {
-        "title": "Hydra Bottle", "body": "The Hydra keeps water cold.\nIt fits cup holders."}
+        "title": "Hydra Bottle",
+        "body": "The Hydra keeps water cold.\nIt fits cup holders.",
+    }
 
 
 def test_labels_on_one_line_and_other_label_names():
     assert parse_copy_output("Subject line: Cold water Body: Meet the Hydra.", "email") == {
-        "subject": "Cold water", "body": "Meet the Hydra."}
+        "subject": "Cold water",
+        "body": "Meet the Hydra.",
+    }
     assert parse_copy_output("Product name: Hydra\nDescription: Cold all day.", "product_description") == {
-        "title": "Hydra", "body": "Cold all day."}
+        "title": "Hydra",
+        "body": "Cold all day.",
+    }
     assert parse_copy_output("Caption: Trail ready.\nTags: hydra, trail life", "social_post") == {
-        "body": "Trail ready.", "hashtags": "#hydra #traillife"}
+        "body": "Trail ready.",
+        "hashtags": "#hydra #traillife",
+    }
 
 
 def test_social_post_trailing_hashtags_move_to_the_hashtags_field():
     raw = "Cold water, warm hearts with the #Hydra bottle.\n\n#hiking #outdoors #Hiking"
     assert parse_copy_output(raw, "social_post") == {
-        "body": "Cold water, warm hearts with the #Hydra bottle.", "hashtags": "#hiking #outdoors"}
+        "body": "Cold water, warm hearts with the #Hydra bottle.",
+        "hashtags": "#hiking #outdoors",
+    }
 
 
 def test_sms_is_one_line_and_trimmed_at_a_word_when_slightly_over():
-    raw = "Text message:\n" + "Hydra keeps your water icy cold for a full day on the trail and beyond. " * 2 + "Shop now"
+    raw = (
+        "Text message:\n"
+        + "Hydra keeps your water icy cold for a full day on the trail and beyond. " * 2
+        + "Shop now"
+    )
     body = parse_copy_output(raw, "sms")["body"]
     assert "\n" not in body and len(body) <= 160
     assert raw.replace("Text message:\n", "").startswith(body) and not body.endswith((" ", ","))
@@ -237,22 +333,27 @@ def test_sms_is_one_line_and_trimmed_at_a_word_when_slightly_over():
 
 def test_ad_headline_takes_the_first_line_and_trims_dangling_words():
     assert parse_copy_output('"Cold for 24 hours"\nAnother option: Hot for 12', "ad_headline") == {
-        "body": "Cold for 24 hours"}
+        "body": "Cold for 24 hours"
+    }
     trimmed = parse_copy_output("Headline: Stay cool with icy water on all the trails", "ad_headline")["body"]
     assert trimmed == "Stay cool with icy water on all"  # not "... on all the"
 
 
 def test_subject_slightly_over_is_trimmed():
-    subject = parse_copy_output("Subject: " + "Stay cool and hydrated on every single trail this summer, Priya"
-                                "\nBody: Hi.", "email")["subject"]
-    assert len(subject) <= 60 and subject == "Stay cool and hydrated on every single trail this summer,".rstrip(",")
+    subject = parse_copy_output(
+        "Subject: " + "Stay cool and hydrated on every single trail this summer, Priya\nBody: Hi.", "email"
+    )["subject"]
+    assert len(
+        subject
+    ) <= 60 and subject == "Stay cool and hydrated on every single trail this summer,".rstrip(",")
 
 
 def test_chat_template_residue_and_a_second_turn_are_cut():
     raw = "Body: Cold water for every trail.<|im_end|>\n<|im_start|>user\nAnother one please"
     assert parse_copy_output(raw, "sms") == {"body": "Cold water for every trail."}
     assert parse_copy_output("<|im_start|>assistant\nSMS: Hydra, cold all day.", "sms") == {
-        "body": "Hydra, cold all day."}
+        "body": "Hydra, cold all day."
+    }
 
 
 def test_empty_and_garbage_replies_give_empty_fields():
@@ -264,12 +365,14 @@ def test_empty_and_garbage_replies_give_empty_fields():
 def test_talk_in_the_middle_of_the_copy_is_kept_so_its_claims_are_checked():
     raw = "Subject: Meet the Hydra\nBody: Hello,\nPlease note that stock is limited: 20% off today only.\nCheers"
     assert parse_copy_output(raw, "email")["body"] == (
-        "Hello,\nPlease note that stock is limited: 20% off today only.\nCheers")
+        "Hello,\nPlease note that stock is limited: 20% off today only.\nCheers"
+    )
 
 
 def test_copy_that_starts_like_chatter_is_kept():
     assert parse_copy_output("Here's to cold water on warm days.", "sms") == {
-        "body": "Here's to cold water on warm days."}
+        "body": "Here's to cold water on warm days."
+    }
 
 
 def test_unknown_channel_is_an_error():

@@ -49,8 +49,9 @@ SHIRT = {
     "attributes": {"primary_color": "Mustard"},
     "description": "Mustard yellow casual shirt, has a spread collar, long sleeves, curved hem. Machine wash cold.",
 }
-FLEECE_CARE = ("Wash your fleece in cold water on a gentle cycle. Do not tumble dry. "
-               "Returns are free within 30 days.")
+FLEECE_CARE = (
+    "Wash your fleece in cold water on a gentle cycle. Do not tumble dry. Returns are free within 30 days."
+)
 DEMO_VOICE = {"dont": ["Invent discounts, prices or sizes", "Never use exclamation marks"]}
 
 
@@ -61,19 +62,26 @@ def kinds(text, product, **kwargs):
 
 # --- the examples the old checker passed ------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("Buy one, get one free on this cup.", ("term", "free")),
-    ("Buy Now at Amazon.", ("retailer", "Amazon")),
-    ("Dr. Michael Johnson has personally reviewed this cup.", ("name", "Dr. Michael Johnson")),
-    ("This cup is no longer available.", ("term", "longer available")),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Buy one, get one free on this cup.", ("term", "free")),
+        ("Buy Now at Amazon.", ("retailer", "Amazon")),
+        ("Dr. Michael Johnson has personally reviewed this cup.", ("name", "Dr. Michael Johnson")),
+        ("This cup is no longer available.", ("term", "longer available")),
+    ],
+)
 def test_invented_offers_people_retailers_and_availability_are_unverified(text, expected):
     assert expected in kinds(text, CUP)
 
 
 def test_wrong_product_type_in_a_title_is_caught():
-    report = check_copy({"title": "Campfire Enchilada", "body": "A speckled enamel cup for coffee by the fire."},
-                        CUP, channel="product_description")
+    report = check_copy(
+        {"title": "Campfire Enchilada", "body": "A speckled enamel cup for coffee by the fire."},
+        CUP,
+        channel="product_description",
+    )
     assert [(c.kind, c.text, c.field) for c in report.unsupported] == [("product_type", "Enchilada", "title")]
     assert not report.approvable
 
@@ -96,10 +104,14 @@ def test_wrong_audience_is_caught():
 
 def test_true_paraphrase_of_the_facts_passes():
     report = check_copy(
-        {"title": "Campfire Enamel Cup in Sand",
-         "body": "Meet the classic speckled enamel cup, made for coffee by the fire and safe on a camp stove. "
-                 "A simple, classic pick for every trip."},
-        CUP, channel="product_description", brand_voice=DEMO_VOICE,
+        {
+            "title": "Campfire Enamel Cup in Sand",
+            "body": "Meet the classic speckled enamel cup, made for coffee by the fire and safe on a camp stove. "
+            "A simple, classic pick for every trip.",
+        },
+        CUP,
+        channel="product_description",
+        brand_voice=DEMO_VOICE,
     )
     assert report.approvable, report.to_dict()
 
@@ -111,17 +123,23 @@ def test_glued_words_of_scraped_descriptions_are_split_on_both_sides():
 
 
 def test_hashtag_words_are_checked():
-    report = check_copy({"body": "A speckled enamel cup for coffee by the fire.", "hashtags": "#CampCoffee #BlackFriday"},
-                        CUP, channel="social_post")
+    report = check_copy(
+        {"body": "A speckled enamel cup for coffee by the fire.", "hashtags": "#CampCoffee #BlackFriday"},
+        CUP,
+        channel="social_post",
+    )
     assert [(c.field, c.text) for c in report.unsupported] == [("hashtags", "BlackFriday")]
 
 
 # --- contradictions ----------------------------------------------------------------------------------------
 
+
 def test_polar_contradiction_with_a_source_is_found():
     evidence = Evidence([FLEECE_CARE])
     found = contradictions("Wash your fleece in hot water.", evidence)
-    assert [(f.kind, f.reason) for f in found] == [("contradiction", 'says "hot" where the source says "cold"')]
+    assert [(f.kind, f.reason) for f in found] == [
+        ("contradiction", 'says "hot" where the source says "cold"')
+    ]
     assert contradictions("Wash your fleece in cold water.", evidence) == []
 
 
@@ -143,15 +161,19 @@ def test_contradiction_reaches_copy_through_check_copy():
 
 # --- text defects ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "Shop now [insert picture image] today.",
-    "Best wishes, [Your Name]",
-    "Meet the {product}.",
-    "Click <insert link> to buy.",
-    "Insert link here to buy.",
-    "Sincerely, Your Name",
-    "Only XXX left.",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Shop now [insert picture image] today.",
+        "Best wishes, [Your Name]",
+        "Meet the {product}.",
+        "Click <insert link> to buy.",
+        "Insert link here to buy.",
+        "Sincerely, Your Name",
+        "Only XXX left.",
+    ],
+)
 def test_placeholders_are_found(text):
     assert placeholders(text)
     assert not check_copy({"body": text}, CUP, channel="sms").approvable
@@ -161,36 +183,49 @@ def test_plain_text_has_no_placeholders():
     assert placeholders("A speckled cup for coffee by the fire.") == []
 
 
-@pytest.mark.parametrize("text, full_stop, tail", [
-    ("A speckled cup for coffee by the", False, "for coffee by the"),
-    ("A speckled cup for coffee,", False, "speckled cup for coffee,"),
-    ("A speckled cup for coff", True, "speckled cup for coff"),
-    ("A speckled cup for coffee.", True, ""),
-    ("A speckled cup for coffee #camp #coffee", False, ""),
-    ("Speckled cup, safe on a camp stove", False, ""),
-])
+@pytest.mark.parametrize(
+    "text, full_stop, tail",
+    [
+        ("A speckled cup for coffee by the", False, "for coffee by the"),
+        ("A speckled cup for coffee,", False, "speckled cup for coffee,"),
+        ("A speckled cup for coff", True, "speckled cup for coff"),
+        ("A speckled cup for coffee.", True, ""),
+        ("A speckled cup for coffee #camp #coffee", False, ""),
+        ("Speckled cup, safe on a camp stove", False, ""),
+    ],
+)
 def test_unfinished_sentences(text, full_stop, tail):
     assert unfinished(text, needs_full_stop=full_stop) == tail
 
 
 def test_trim_unfinished_keeps_complete_sentences_only():
-    assert trim_unfinished("A speckled cup. Safe on a camp stove. It keeps your cof") == \
-        "A speckled cup. Safe on a camp stove."
+    assert (
+        trim_unfinished("A speckled cup. Safe on a camp stove. It keeps your cof")
+        == "A speckled cup. Safe on a camp stove."
+    )
     assert trim_unfinished("Safe on a camp stove and") == ""
     assert trim_unfinished("All done!") == "All done!"
 
 
 def test_unfinished_description_body_is_blocked():
-    report = check_copy({"title": "Campfire enamel cup", "body": "A classic speckled enamel cup for coffee by the fire, "
-                                                                  "safe on a camp stove and"},
-                        CUP, channel="product_description")
+    report = check_copy(
+        {
+            "title": "Campfire enamel cup",
+            "body": "A classic speckled enamel cup for coffee by the fire, safe on a camp stove and",
+        },
+        CUP,
+        channel="product_description",
+    )
     assert any("ends mid-sentence" in d for d in report.degenerate)
     assert not report.approvable
 
 
 def test_empty_title_blocks_a_product_description():
-    report = check_copy({"title": "", "body": "A classic speckled enamel cup for coffee by the fire."}, CUP,
-                        channel="product_description")
+    report = check_copy(
+        {"title": "", "body": "A classic speckled enamel cup for coffee by the fire."},
+        CUP,
+        channel="product_description",
+    )
     assert "title is required for product_description" in report.channel_violations
 
 
@@ -204,9 +239,18 @@ def test_repetitions():
 
 # --- brand voice -------------------------------------------------------------------------------------------
 
+
 def test_voice_rules_understand_never_rules_in_the_merchants_words():
-    rules = voice_rules(["Never use exclamation marks", "No emoji", "Don't mention other shops or websites",
-                         'Never say "bargain"', "Invent discounts"], banned_words=["cheap"])
+    rules = voice_rules(
+        [
+            "Never use exclamation marks",
+            "No emoji",
+            "Don't mention other shops or websites",
+            'Never say "bargain"',
+            "Invent discounts",
+        ],
+        banned_words=["cheap"],
+    )
     labels = [label for label, _ in rules]
     assert labels[:4] == ["exclamation marks", "emoji", "other shops or websites", '"bargain"']
     assert "cheap" in labels
@@ -220,13 +264,15 @@ def test_a_dont_rule_without_never_still_forbids():
 
 
 def test_brand_voice_rules_block_approval_through_check_copy():
-    report = check_copy({"body": "A speckled enamel cup for coffee by the fire!"}, CUP, channel="sms",
-                        brand_voice=DEMO_VOICE)
+    report = check_copy(
+        {"body": "A speckled enamel cup for coffee by the fire!"}, CUP, channel="sms", brand_voice=DEMO_VOICE
+    )
     assert report.banned == ["exclamation marks"]
     assert not report.approvable
 
 
 # --- the vocabulary is closed ------------------------------------------------------------------------------
+
 
 def test_unknown_words_are_unverified_and_grouped_with_their_neighbours():
     evidence = Evidence(["Classic speckled enamel cup"])
@@ -236,7 +282,9 @@ def test_unknown_words_are_unverified_and_grouped_with_their_neighbours():
 
 def test_generic_marketing_words_need_no_facts():
     evidence = Evidence(["Classic speckled enamel cup"])
-    assert unverified("Meet the perfect everyday cup: stylish, versatile and a wardrobe staple.", evidence) == []
+    assert (
+        unverified("Meet the perfect everyday cup: stylish, versatile and a wardrobe staple.", evidence) == []
+    )
 
 
 def test_checkable_properties_are_not_generic():
