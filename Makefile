@@ -36,6 +36,7 @@ demo: install
 
 test: install
 	$(PY) scripts/check_services.py
+	scripts/lint.sh
 	$(VENV)/bin/pytest
 
 bench: install

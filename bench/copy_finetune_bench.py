@@ -37,6 +37,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.benchmarks_md import write_section
 from bench.grounding_data import (
     BRAND_VOICES,
     COPY_PIECES,
@@ -44,7 +45,6 @@ from bench.grounding_data import (
     _myntra_rows,
     _parse,
 )
-from bench.benchmarks_md import write_section
 
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 RESULTS_JSON = ROOT / "bench" / "results" / "copy_finetune.json"

@@ -121,7 +121,7 @@ def main() -> int:
                 for j in range(k)
             ]
             outputs = generator.generate(requests)
-            for i, (ref, voice_name, channel, messages, seed, params) in enumerate(chunk):
+            for i, (ref, voice_name, channel, messages, seed, _params) in enumerate(chunk):
                 results = outputs[i * k : (i + 1) * k]
                 result = results[0]
                 fields = parse_copy_output(_printable(result.text), channel)

@@ -46,8 +46,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.grounding_data import BRAND_VOICES, COPY_PIECES, GROUNDING_DIR, products_by_ref
 from bench.benchmarks_md import write_section
+from bench.grounding_data import BRAND_VOICES, COPY_PIECES, GROUNDING_DIR, products_by_ref
 
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 RESULTS_JSON = ROOT / "bench" / "results" / "grounding_eval.json"

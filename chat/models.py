@@ -122,6 +122,9 @@ class ProductEmbedding(models.Model):
     text_hash = models.CharField(max_length=64)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"{self.model_name} vector of product {self.product_id}"
+
 
 class Conversation(models.Model):
     class Status(models.TextChoices):
@@ -242,6 +245,9 @@ class DialogueImport(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.filename or 'upload'}: {self.rows_imported} of {self.rows_total} dialogues imported"
+
 
 class SupportDialogue(models.Model):
     """A support dialogue to train on, with personal data already masked. `split` fixes a per-merchant
@@ -277,3 +283,6 @@ class SupportDialogue(models.Model):
             models.UniqueConstraint(fields=["merchant", "content_hash"], name="uniq_dialogue_per_merchant"),
         ]
         indexes = [models.Index(fields=["merchant", "split", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} dialogue {self.pk} ({self.split}, {len(self.turns or [])} turns)"

@@ -24,7 +24,7 @@ urlpatterns = [
     path("widget/<str:token>/widget.js", chat_views.widget_script_view, name="chat_widget_script"),
     path("demo/store/", chat_views.demo_store_view, name="demo_store"),
     path("widget/", include("chat.api.widget_urls")),
-    path("", include("accounts.dashboard_urls")),
+    path("", include("config.dashboard_urls")),
 ]
 
 # Under /api/ these answer the documented JSON error; elsewhere Django's HTML pages (config/api_errors.py).

@@ -1,9 +1,8 @@
 from django import forms
 from django.contrib import admin
 
+from ml.engine.checkpoints import validate_adapter_dir, validate_checkpoint_dir
 from ml.engine.errors import InvalidCheckpoint
-from ml.engine.provision import validate_adapter_dir, validate_checkpoint_dir
-
 from ml.models import Deployment, Job, ModelVersion, TrainingDataset
 from storyfront.validators import validate_outbound_url
 

@@ -95,6 +95,10 @@ class Deployment(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        state = "active" if self.is_active else "inactive"
+        return f"{self.purpose} deployment of version {self.version_id} ({state})"
+
 
 class Job(models.Model):
     """A long-running unit of work on a Celery queue, with live progress the dashboard and API poll."""

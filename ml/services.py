@@ -37,7 +37,7 @@ def base_model_register(
     endpoint_model: str = "",
 ) -> ModelVersion:
     """Register (or refresh) a global base model: a local checkpoint directory or an OpenAI-compatible endpoint."""
-    from ml.engine.provision import validate_checkpoint_dir  # raises InvalidCheckpoint with a clear message
+    from ml.engine.checkpoints import validate_checkpoint_dir  # raises InvalidCheckpoint with a clear message
 
     if backend == ModelVersion.Backend.LOCAL_HF:
         path = str(validate_checkpoint_dir(path).resolve())

@@ -107,7 +107,7 @@ def address_refusal(ip: IPAddress, *, allow_private: bool = False) -> str | None
         inner = address_refusal(embedded, allow_private=allow_private)
         if inner:
             return f"an IPv6 form of {embedded}, {inner}"
-        if ip.ipv4_mapped is not None or ip in _IPV4_COMPATIBLE:
+        if ip.version == 6 and (ip.ipv4_mapped is not None or ip in _IPV4_COMPATIBLE):
             return None  # the connection goes to the IPv4 address itself, which passed
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
@@ -139,7 +139,10 @@ def ip_literal(host: str) -> IPAddress | None:
 
 
 def system_resolver(host: str, port: int) -> list[str]:
-    return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    # IPv4 and IPv6 answers start with the address string; an answer of a family this Python was built
+    # without comes back as (int, bytes), an address the guard cannot judge, so it is left out.
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos if isinstance(info[4][0], str)]
 
 
 @dataclass(frozen=True)

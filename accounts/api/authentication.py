@@ -56,7 +56,7 @@ class MerchantAPIKeyAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
             MerchantAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.merchant  # loaded once here, used by every view
+        _ = api_key.merchant  # loaded once here, used by every view
         return APIKeyPrincipal(merchant=api_key.merchant, api_key=api_key), api_key
 
     def authenticate_header(self, request):

@@ -47,8 +47,10 @@ def chrf(candidate: str, reference: str, n: int = 6, beta: float = 2.0) -> float
         recalls.append(overlap / sum(r.values()))
     if not precisions:
         return 0.0
-    p, r = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
-    return 0.0 if p + r == 0 else (1 + beta**2) * p * r / (beta**2 * p + r)
+    precision, recall = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
+    if precision + recall == 0:
+        return 0.0
+    return (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
 
 
 def fact_coverage(text: str, product: Mapping) -> float:

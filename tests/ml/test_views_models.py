@@ -681,7 +681,7 @@ def test_cancel_queued_running_and_finished_jobs(login, merchant, base_model):
 # ---------- Loss chart ----------
 
 METRICS = {
-    "loss_history": [{"step": s, "loss": l} for s, l in [(1, 2.4), (2, 2.0), (3, 1.7), (4, 1.5), (5, 1.45)]],
+    "loss_history": [{"step": s, "loss": loss} for s, loss in [(1, 2.4), (2, 2.0), (3, 1.7), (4, 1.5), (5, 1.45)]],
     "eval_history": [
         {"step": 2, "eval_loss": 2.2},
         {"step": 4, "eval_loss": 1.9},

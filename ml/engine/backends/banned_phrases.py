@@ -29,6 +29,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from transformers import LogitsProcessor
@@ -68,7 +69,7 @@ def is_character_ban(phrase: str) -> bool:
 
 
 class _TokenizerBans:
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer: Any) -> None:  # a transformers tokenizer (untyped to mypy)
         self.tokenizer = tokenizer
         self.lock = threading.Lock()
         specials = set(getattr(tokenizer, "all_special_ids", ()) or ())
@@ -108,10 +109,12 @@ class _TokenizerBans:
             self.phrases.move_to_end(phrase)
             return self.phrases[phrase]
         text = phrase.strip()
+        compiled: tuple[frozenset[int], frozenset[tuple[int, ...]]]
         if is_character_ban(text):
             compiled = (frozenset(self._containing(text)), frozenset())
         else:
-            single, sequences = set(), set()
+            single: set[int] = set()
+            sequences: set[tuple[int, ...]] = set()
             for form in surface_forms(text):
                 ids = tuple(self.tokenizer(form, add_special_tokens=False)["input_ids"])
                 if len(ids) == 1:
@@ -130,11 +133,11 @@ class _TokenizerBans:
         return [i for i, text in enumerate(self.vocabulary) if character in text and i not in self.special]
 
 
-_by_tokenizer: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_by_tokenizer: weakref.WeakKeyDictionary[Any, _TokenizerBans] = weakref.WeakKeyDictionary()
 _by_tokenizer_lock = threading.Lock()
 
 
-def token_bans(tokenizer, phrases: Sequence[str]) -> TokenBans:
+def token_bans(tokenizer: Any, phrases: Sequence[str]) -> TokenBans:
     """``phrases`` compiled for ``tokenizer`` (cached per tokenizer; blank phrases are ignored)."""
     if isinstance(phrases, str):
         raise TypeError("banned phrases must be a list of strings, not one string")

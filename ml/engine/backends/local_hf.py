@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from threading import Thread
+from typing import Any
 
 import torch
 from transformers import (
@@ -40,7 +41,7 @@ MODEL_CACHE_SIZE = int(os.environ.get("STORYFRONT_MODEL_CACHE_SIZE", "2"))
 @dataclass
 class LoadedModel:
     model: torch.nn.Module
-    tokenizer: object
+    tokenizer: Any  # a transformers tokenizer (transformers is untyped to mypy)
     device: torch.device
     dtype: torch.dtype
     context_length: int
@@ -167,22 +168,22 @@ class LocalHFGenerator:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         loaded = self.loaded
         encoded = [(i, self._encode(loaded, r)) for i, r in enumerate(requests)]
-        results: list[GenerationResult | None] = [None] * len(requests)
+        results: dict[int, GenerationResult] = {}
         # Same decoding settings decode together (seeds and banned phrases are per row); within them, similar
         # lengths share a batch (less padding).
         by_params = sorted(
             encoded, key=lambda item: (repr(requests[item[0]].params.sampling_key()), len(item[1]))
         )
         for _, group in groupby(by_params, key=lambda item: repr(requests[item[0]].params.sampling_key())):
-            group = list(group)
-            for start in range(0, len(group), self.max_batch_size):
-                chunk = group[start : start + self.max_batch_size]
+            members = list(group)
+            for start in range(0, len(members), self.max_batch_size):
+                chunk = members[start : start + self.max_batch_size]
                 batch = [requests[i] for i, _ in chunk]
                 for (i, _), result in zip(
                     chunk, self._generate_batch(loaded, batch, [ids for _, ids in chunk])
                 ):
                     results[i] = result
-        return results
+        return [results[i] for i in range(len(requests))]
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         loaded = self.loaded

@@ -20,20 +20,22 @@ def prefill(
     shared: int,
     reserve: int = 0,
     cache_dtype: torch.dtype | None = None,
-) -> DynamicCache:
+) -> DynamicCache | None:
     """KV cache for every column but the last, computed without most of the batch's padding, with room for
     ``reserve`` more columns (the tokens to generate), stored in ``cache_dtype`` (default: the model's).
 
     The shared prefix runs once; the suffixes run in buckets of similar length, each padded only to its own
     longest row, and their keys/values are placed at the row's columns of the full layout. ``generate`` then
     decodes from the last column on. Positions come from the full attention mask, so every key is encoded
-    exactly as a plain padded prefill would encode it.
+    exactly as a plain padded prefill would encode it. None when there is nothing to cache: no shared prefix
+    and every row one token long.
     """
     batch, width = input_ids.shape
     capacity = width - 1 + reserve
     positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     own_lengths = attention_mask[:, shared:].sum(-1)
-    keys = values = None
+    keys: list[torch.Tensor] | None = None  # None until the first layer tensors are seen
+    values: list[torch.Tensor] = []
     with torch.inference_mode():
         prefix = None
         if shared:

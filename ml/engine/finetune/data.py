@@ -32,7 +32,11 @@ class TokenizedExample:
 
 def coerce_examples(records: Iterable, min_examples: int = MIN_EXAMPLES) -> list[Example]:
     """Accept Examples, ``{"prompt", "response"}`` mappings or ``(prompt, response)`` pairs; fail clearly."""
-    examples, missing, malformed = [], [], []
+    examples: list[Example] = []
+    missing: list[int] = []
+    malformed: list[int] = []
+    prompt: object
+    response: object
     for number, record in enumerate(records, start=1):
         if isinstance(record, Example):
             prompt, response = record.prompt, record.response

@@ -127,7 +127,7 @@ class Evidence:
         self.numbers |= {int(n) for n in re.findall(r"(?<![\d.])\d{1,6}(?![\d.])", joined)}
         # Shades that are also ordinary words ("steel", "bottle", "sand") count only beside a colour word or
         # "colour:" ("sand" in "Colour: sand", "bottle green"), so a steel bottle does not back "blue".
-        self.named_colours = []
+        self.named_colours: list[str] = []
         for index, w in enumerate(words):
             if w not in COLOURS:
                 continue
@@ -143,7 +143,7 @@ class Evidence:
         for family, shades in COLOUR_FAMILIES.items():
             if self.colours & set(shades):
                 self.colours.add(family)
-        self.audience = set()
+        self.audience: set[str] = set()
         for key, backed in AUDIENCE_BACKS.items():
             if key in self.forms or key.rstrip("s") in self.forms:
                 self.audience.update(backed)
@@ -303,11 +303,11 @@ def _group(text: str, unbacked: list[tuple[int, int, str]], evidence: Evidence) 
 
 def _reason(kind: str, evidence: Evidence) -> str:
     if kind == "colour":
-        named = evidence.named_colours
-        return "not a colour of this product" + (f" (it is {', '.join(named[:4])})" if named else "")
+        colours = evidence.named_colours
+        return "not a colour of this product" + (f" (it is {', '.join(colours[:4])})" if colours else "")
     if kind == "audience":
-        named = evidence.audience_text()
-        return "not who the product is for" + (f" (it is for {named})" if named else "")
+        audience = evidence.audience_text()
+        return "not who the product is for" + (f" (it is for {audience})" if audience else "")
     if kind == "product_type":
         return "the product data does not call it this"
     if kind == "retailer":

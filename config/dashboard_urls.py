@@ -1,3 +1,5 @@
+"""The dashboard's routes, assembled here from the apps that serve them (so accounts imports no feature app)."""
+
 from django.urls import path
 
 from accounts import member_views, views
