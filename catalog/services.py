@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +36,8 @@ PRODUCT_FIELDS = frozenset(
 # Rows per upsert statement: big enough to amortise round trips, small enough to bound memory (the ORM path
 # further splits batches to fit SQLite's parameter limit).
 IMPORT_CHUNK_SIZE = 2000
+# What importing a row does (the report's `action`).
+CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -211,24 +214,26 @@ def product_import(
 
     File-level problems raise `catalog.importing.ImportFileError` (or `ImportTooLarge`) and write nothing.
     Bad rows never raise: they are listed in the report and the valid rows are applied, all in one
-    transaction. A dry run validates and reports what would be created or updated, and writes only the
-    ProductImport record.
+    transaction. Each valid row is a create, an update, or unchanged (every value the file gives equals the
+    stored product's); unchanged rows are not rewritten. A dry run validates and reports what would happen,
+    and writes only the ProductImport record.
     """
     parsed = parse_import(
         data, filename=filename, file_format=file_format, max_bytes=settings.CATALOG_IMPORT_MAX_BYTES
     )
     with transaction.atomic():
-        existing = _existing_skus(merchant, [row.sku for row in parsed.rows])
-        if parsed.rows and not dry_run:
-            categories = _categories_ensure(merchant, parsed.rows)
-            _products_upsert(merchant, parsed, categories)
+        actions = _row_actions(merchant, parsed)
+        changed = [row for row in parsed.rows if actions[row.sku] != UNCHANGED]
+        if changed and not dry_run:
+            categories = _categories_ensure(merchant, changed)
+            _products_upsert(merchant, parsed, changed, categories)
         if not parsed.rows:
             status = ProductImport.Status.REJECTED
         elif dry_run:
             status = ProductImport.Status.PREVIEWED
         else:
             status = ProductImport.Status.APPLIED
-        updated = sum(1 for row in parsed.rows if row.sku in existing)
+        counts = Counter(actions.values())
         product_import_obj = ProductImport.objects.create(
             merchant=merchant,
             filename=(filename or "")[:255],
@@ -236,10 +241,11 @@ def product_import(
             status=status,
             dry_run=dry_run,
             total_rows=parsed.total_rows,
-            created_count=len(parsed.rows) - updated,
-            updated_count=updated,
+            created_count=counts[CREATE],
+            updated_count=counts[UPDATE],
+            unchanged_count=counts[UNCHANGED],
             error_count=parsed.error_count,
-            report=_report(parsed, existing),
+            report=_report(parsed, actions),
             created_by_label=actor.label[:200],
         )
         if not dry_run:
@@ -253,20 +259,48 @@ def product_import(
                     "filename": product_import_obj.filename,
                     "created": product_import_obj.created_count,
                     "updated": product_import_obj.updated_count,
+                    "unchanged": product_import_obj.unchanged_count,
                     "errors": product_import_obj.error_count,
                 },
             )
     return product_import_obj
 
 
-def _existing_skus(merchant: Merchant, skus: list[str]) -> set[str]:
-    existing: set[str] = set()
+def _row_actions(merchant: Merchant, parsed: ParsedFile) -> dict[str, str]:
+    """What importing each valid row does, by SKU: compared with the stored product on exactly the fields the
+    upsert would overwrite (a file without a stock column cannot change the stock)."""
+    compared = sorted(parsed.fields - {"sku"})
+    stored = _stored_values(merchant, [row.sku for row in parsed.rows], compared)
+    defaults = {name: Product._meta.get_field(name).get_default() for name in _PRODUCT_DEFAULTED}
+    actions = {}
+    for row in parsed.rows:
+        current = stored.get(row.sku)
+        if current is None:
+            actions[row.sku] = CREATE
+        elif all(_row_value(row, name, defaults) == current[name] for name in compared):
+            actions[row.sku] = UNCHANGED
+        else:
+            actions[row.sku] = UPDATE
+    return actions
+
+
+def _row_value(row: ParsedRow, name: str, defaults: dict[str, Any]) -> Any:
+    """The value the upsert writes for `name`; the category as its slug (categories match by slug)."""
+    if name == "category":
+        return row.category_slug
+    return row.values[name] if name in row.values else defaults.get(name)
+
+
+def _stored_values(merchant: Merchant, skus: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
+    columns = ["sku", *(("category__slug" if name == "category" else name) for name in fields)]
+    stored: dict[str, dict[str, Any]] = {}
     for start in range(0, len(skus), 5000):  # stays under every backend's parameter limit
         chunk = skus[start : start + 5000]
-        existing.update(
-            Product.objects.filter(merchant=merchant, sku__in=chunk).values_list("sku", flat=True)
-        )
-    return existing
+        for values in Product.objects.filter(merchant=merchant, sku__in=chunk).values(*columns):
+            if "category__slug" in values:
+                values["category"] = values.pop("category__slug") or ""
+            stored[values["sku"]] = values
+    return stored
 
 
 def _categories_ensure(merchant: Merchant, rows: list[ParsedRow]) -> dict[str, int]:
@@ -291,14 +325,16 @@ def _categories_ensure(merchant: Merchant, rows: list[ParsedRow]) -> dict[str, i
     return found
 
 
-def _products_upsert(merchant: Merchant, parsed: ParsedFile, categories: dict[str, int]) -> None:
+def _products_upsert(
+    merchant: Merchant, parsed: ParsedFile, rows_to_write: list[ParsedRow], categories: dict[str, int]
+) -> None:
     # Only the fields the file provides are overwritten on existing products: re-importing a file without
     # a stock column keeps the stock that was set elsewhere.
     update_fields = sorted(parsed.fields - {"sku"}) + ["updated_at"]
     now = timezone.now()
     defaults = {name: Product._meta.get_field(name).get_default() for name in _PRODUCT_DEFAULTED}
     rows = []
-    for row in parsed.rows:
+    for row in rows_to_write:
         values = {**defaults, **row.values, "merchant_id": merchant.pk, "created_at": now, "updated_at": now}
         values["category_id"] = categories.get(row.category_slug)
         values.pop("category", None)
@@ -374,7 +410,7 @@ def _products_copy_upsert(rows: list[dict[str, Any]], update_fields: list[str]) 
         cursor.execute(f"TRUNCATE {staging}")
 
 
-def _report(parsed: ParsedFile, existing: set[str]) -> dict:
+def _report(parsed: ParsedFile, actions: dict[str, str]) -> dict:
     preview = [
         {
             "line": row.line,
@@ -384,7 +420,7 @@ def _report(parsed: ParsedFile, existing: set[str]) -> dict:
             "category": row.values.get("category", ""),
             "price": str(row.values["price"]),
             "currency": row.values.get("currency") or DEFAULT_CURRENCY,
-            "action": "update" if row.sku in existing else "create",
+            "action": actions[row.sku],
         }
         for row in parsed.rows[:PREVIEW_ROWS]
     ]

@@ -1,6 +1,6 @@
-"""Dashboard pages for the catalog: products list (HTMX search, filters, pagination), product detail, and
-the import flow (upload -> report -> apply). Reads through selectors scoped to `request.merchant`; imports
-through `catalog.services.product_import`."""
+"""Dashboard pages for the catalog: products list (HTMX search, filters, pagination), product detail (with the
+product's copy from the review queue), creating and editing a product, and the import flow (upload -> report
+-> apply). Reads through selectors scoped to `request.merchant`; writes through `catalog.services`."""
 
 import re
 import secrets
@@ -9,18 +9,28 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import merchant_required
 from accounts.services import Actor
-from catalog.forms import ProductFilterForm, ProductImportForm
+from catalog.attributes import attribute_rows
+from catalog.forms import (
+    MAX_ATTRIBUTE_ROWS,
+    AttributeRowForm,
+    ProductFilterForm,
+    ProductForm,
+    ProductImportForm,
+    add_service_errors,
+)
 from catalog.importing import ImportFileError, ImportTooLarge
 from catalog.models import ProductImport
 from catalog.selectors import product_get, product_import_get, product_import_list, product_list
-from catalog.services import product_import
+from catalog.services import product_create, product_import, product_update
 
 PRODUCTS_PER_PAGE = 25
 IMPORTS_PER_PAGE = 25
@@ -64,25 +74,82 @@ def product_list_view(request):
 @merchant_required()
 def product_detail_view(request, product_id: int):
     product = product_get(merchant=request.merchant, product_id=product_id)
-    attributes = product.attributes if isinstance(product.attributes, dict) else {"value": product.attributes}
+    facts, bookkeeping = attribute_rows(product.attributes)
     context = {
         "section": "catalog",
         "product": product,
-        "attributes": [(name, _attribute_text(value)) for name, value in attributes.items()],
+        "attributes": facts,
+        "bookkeeping": bookkeeping,
         # Only http(s) links are rendered as links; anything else (e.g. "javascript:") is shown as text.
         "url_is_safe": product.url.lower().startswith(("http://", "https://")),
+        "can_edit": request.membership.can("edit"),
     }
     return render(request, "catalog/product_detail.html", context)
 
 
-def _attribute_text(value) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_attribute_text(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_attribute_text(v)}" for k, v in value.items())
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return "" if value is None else str(value)
+@merchant_required("edit")
+def product_create_view(request):
+    data = request.POST if request.method == "POST" else None
+    form = ProductForm(data, merchant=request.merchant)
+    if data is not None and form.is_valid():
+        try:
+            product = product_create(
+                merchant=request.merchant, actor=Actor.for_user(request.user), **form.service_kwargs()
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Product “{product.title}” created.")
+            return redirect("catalog:product_detail", product_id=product.pk)
+    return _product_form_page(request, form, status=200 if data is None else 400)
+
+
+@merchant_required("edit")
+def product_edit_view(request, product_id: int):
+    product = product_get(merchant=request.merchant, product_id=product_id)
+    data = request.POST if request.method == "POST" else None
+    form = ProductForm(data, merchant=request.merchant, product=product)
+    if data is not None and form.is_valid():
+        updated_at = product.updated_at
+        try:
+            product_update(product=product, actor=Actor.for_user(request.user), **form.service_kwargs())
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            # The service set the rejected values on the instance; the page's header shows the stored ones.
+            form.product = product_get(merchant=request.merchant, product_id=product_id)
+        else:
+            if product.updated_at == updated_at:
+                messages.info(request, "No changes to save.")
+            else:
+                messages.success(request, f"Product “{product.title}” saved.")
+            return redirect("catalog:product_detail", product_id=product.pk)
+    return _product_form_page(request, form, status=200 if data is None else 400)
+
+
+def _product_form_page(request, form, status=200):
+    form.focus_first_error()
+    return render(
+        request,
+        "catalog/product_form.html",
+        {"section": "catalog", "form": form, "product": form.product},
+        status=status,
+    )
+
+
+@merchant_required("edit")
+def attribute_row_view(request):
+    """One more empty attribute row for the product form (HTMX), and the form's row count raised to match."""
+    prefix = ProductForm.ATTRIBUTES_PREFIX
+    try:
+        index = int(request.GET.get(f"{prefix}-TOTAL_FORMS", ""))
+    except ValueError:
+        return HttpResponseBadRequest("Missing or invalid row count.")
+    if not 0 <= index < MAX_ATTRIBUTE_ROWS:
+        return HttpResponseBadRequest(f"A product can have at most {MAX_ATTRIBUTE_ROWS} attribute rows.")
+    row = AttributeRowForm(prefix=f"{prefix}-{index}", use_required_attribute=False)
+    row.fields["key"].widget.attrs["autofocus"] = True
+    context = {"row": row, "number": index + 1, "total_forms": index + 1, "prefix": prefix}
+    return render(request, "catalog/partials/_attribute_row_added.html", context)
 
 
 @merchant_required()
@@ -151,7 +218,9 @@ def import_detail_view(request, import_id: int):
         "error_rows_total": len(error_rows),
         "errors_omitted": report.get("errors_omitted") or 0,
         "preview": preview[:REPORT_ROWS_SHOWN],
-        "valid_rows": product_import_obj.created_count + product_import_obj.updated_count,
+        "valid_rows": product_import_obj.created_count
+        + product_import_obj.updated_count
+        + product_import_obj.unchanged_count,
         "can_edit": can_edit,
         "can_apply": can_edit and _staged_path(request, product_import_obj) is not None,
     }
@@ -185,8 +254,10 @@ def import_apply_view(request, import_id: int):
         return redirect("catalog:import_detail", import_id=previewed.id)
     _unstage(request, previewed.id)
     if result.status == ProductImport.Status.APPLIED:
+        unchanged = f", {result.unchanged_count} unchanged" if result.unchanged_count else ""
         messages.success(
-            request, f"Import applied: {result.created_count} created, {result.updated_count} updated."
+            request,
+            f"Import applied: {result.created_count} created, {result.updated_count} updated{unchanged}.",
         )
     else:
         messages.error(request, "The import was rejected; nothing was changed. See the report below.")

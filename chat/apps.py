@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class ChatConfig(AppConfig):
     name = "chat"
+
+    def ready(self):
+        from ml.job_runners import register
+
+        register(
+            "chat.finetune",
+            "chat.training_worker.chat_finetune_run",
+            required_params=("mode", "auto_promote", "conversation_ids"),
+        )

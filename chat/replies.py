@@ -85,7 +85,6 @@ SAMPLING = {
 FLUSH_EVERY_S = 0.1
 EMBED_BATCH = 64
 PRODUCTS_PER_RUN = 512
-MINILM_NAME = "all-MiniLM-L6-v2"
 
 
 def _setting(name: str, default):
@@ -198,26 +197,17 @@ def engine_for(version: ModelVersion) -> ReplyEngine:
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            from marketing.generation import generator_for
+            from ml.serving import generator_for
 
             engine = _engines[key] = ReplyEngine(generator_for(version))
         return engine
 
 
-_embedder = None
-_embedder_lock = threading.Lock()
-
-
 def default_embedder():
-    """MiniLM, loaded once per worker process."""
-    global _embedder
-    with _embedder_lock:
-        if _embedder is None:
-            from ml.engine import SentenceTransformerEmbedder, minilm_path
+    """MiniLM, loaded once per worker process (ml.serving.embedder)."""
+    from ml.serving import embedder
 
-            _embedder = SentenceTransformerEmbedder(minilm_path())
-            _embedder.name = MINILM_NAME  # its packaged folder is just ".../model"
-        return _embedder
+    return embedder()
 
 
 def embedder_name(embedder) -> str:
@@ -381,22 +371,9 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
     conversation = message.conversation
     merchant = conversation.merchant
     if conversation.status != Conversation.Status.OPEN:
-        # Staff took over (or resolved) while the reply waited: the bot stays quiet.
-        Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
-            status=Message.Status.FAILED,
-            text="",
-            completed_at=timezone.now(),
-            error=f"Not answered: the conversation was {conversation.status} before the reply was written.",
-        )
-        return "skipped: conversation not with the bot"
+        return _skip_not_with_bot(message_id, conversation)
     chat_settings: ChatSettings = chat_settings_get(merchant=merchant)
-    question_message = (
-        Message.objects.filter(conversation=conversation, role=Message.Role.SHOPPER, pk__lt=message_id)
-        .order_by("-id")
-        .first()
-    )
-    if question_message is None:
-        raise RuntimeError("No shopper message precedes this reply.")
+    question_message = _question_before(conversation, message_id)
     question = question_message.text
 
     embedder = embedder or default_embedder()
@@ -409,22 +386,70 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
     )
     sources = result.sources()
     if result.top_score < chat_settings.min_relevance:
-        handed_off = _hand_off(conversation.pk, Conversation.HandoffReason.LOW_RELEVANCE)
-        _finish(
-            message_id,
-            started,
-            text=handoff_notice(Conversation.HandoffReason.LOW_RELEVANCE),
-            handoff=handed_off,
-            sources=sources,
-            safety={
-                "handoff": "low_relevance",
-                "top_score": round(result.top_score, 4),
-                "min_relevance": chat_settings.min_relevance,
-            },
-            ttft_ms=int((time.perf_counter() - started) * 1000),
-        )
-        return "handoff: low relevance"
+        return _reply_low_relevance(message_id, started, conversation, result, sources, chat_settings)
+    answered = _reply_from_sources(message_id, started, question, result, sources, query_vector)
+    if answered is not None:
+        return answered
+    return _reply_from_model(
+        message_id,
+        started,
+        message=message,
+        question_message=question_message,
+        chat_settings=chat_settings,
+        result=result,
+        sources=sources,
+        generator=generator,
+    )
 
+
+def _skip_not_with_bot(message_id: int, conversation: Conversation) -> str:
+    # Staff took over (or resolved) while the reply waited: the bot stays quiet.
+    Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
+        status=Message.Status.FAILED,
+        text="",
+        completed_at=timezone.now(),
+        error=f"Not answered: the conversation was {conversation.status} before the reply was written.",
+    )
+    return "skipped: conversation not with the bot"
+
+
+def _question_before(conversation: Conversation, message_id: int) -> Message:
+    """The shopper message this reply answers: the last one before it."""
+    question_message = (
+        Message.objects.filter(conversation=conversation, role=Message.Role.SHOPPER, pk__lt=message_id)
+        .order_by("-id")
+        .first()
+    )
+    if question_message is None:
+        raise RuntimeError("No shopper message precedes this reply.")
+    return question_message
+
+
+def _reply_low_relevance(
+    message_id: int, started: float, conversation: Conversation, result, sources: list, chat_settings
+) -> str:
+    handed_off = _hand_off(conversation.pk, Conversation.HandoffReason.LOW_RELEVANCE)
+    _finish(
+        message_id,
+        started,
+        text=handoff_notice(Conversation.HandoffReason.LOW_RELEVANCE),
+        handoff=handed_off,
+        sources=sources,
+        safety={
+            "handoff": "low_relevance",
+            "top_score": round(result.top_score, 4),
+            "min_relevance": chat_settings.min_relevance,
+        },
+        ttft_ms=int((time.perf_counter() - started) * 1000),
+    )
+    return "handoff: low relevance"
+
+
+def _reply_from_sources(
+    message_id: int, started: float, question: str, result, sources: list, query_vector
+) -> str | None:
+    """Answer without the model when a source answers the question on its own (the FAQ it clearly is, else a
+    direct answer from the best source); None when the reply has to be generated."""
     faq = _confident_faq(result, query_vector)
     if faq is not None:
         item, similarity = faq
@@ -465,57 +490,51 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
             ttft_ms=int((time.perf_counter() - started) * 1000),
         )
         return f"complete: {direct.mode}" if finished else "stale: the sweeper ended this reply first"
+    return None
 
-    voice = brand_voice_get(merchant=merchant)
-    history = conversation_history(
-        conversation=conversation, before_id=question_message.pk, turns=chat_settings.history_turns
-    )
-    messages = build_chat_messages(
-        question=question,
-        history=history,
-        knowledge=_knowledge_prompt_rows(result),
-        products=_product_prompt_rows(result),
-        merchant_name=merchant.name,
-        bot_name=chat_settings.bot_name,
-        brand_voice=voice.as_prompt_dict() if voice else None,
-        history_turns=chat_settings.history_turns,
-        char_budget=_setting("CHAT_PROMPT_CHAR_BUDGET", 3000),
-    )
-    system_prompt = system_prompt_fingerprint(messages)
-    max_chars = _setting("CHAT_REPLY_MAX_CHARS", 1200)
-    protected = internal_knowledge_texts(merchant=merchant)
-    shopper_texts = conversation_shopper_texts(conversation=conversation)
 
-    def check(text: str, finished: bool = True):
-        return check_reply(
-            text,
-            system_prompt=system_prompt,
-            protected_texts=protected,
-            shopper_texts=shopper_texts,
-            max_chars=max_chars,
-            finished=finished,
-        )
+def _reply_from_model(
+    message_id: int,
+    started: float,
+    *,
+    message: Message,
+    question_message: Message,
+    chat_settings: ChatSettings,
+    result,
+    sources: list,
+    generator,
+) -> str:
+    """Steps 3-5: prompt and generate, check and verify the reply, store it."""
+    conversation = message.conversation
+    merchant = conversation.merchant
+    messages = _prompt_messages(conversation, question_message, chat_settings, result)
+    check = _reply_checker(conversation, messages)
 
     version = serving_version(merchant=merchant, purpose=Purpose.CHAT)
     if version is None and generator is None:
         raise RuntimeError("No chat model is registered (run `manage.py ml_provision`).")
     params = sampling_params()
     request = GenerationRequest.chat(messages, request_id=str(message_id), seed=message_id, **params)
-    engine = ReplyEngine(generator) if generator is not None else engine_for(version)
     source_texts = _source_texts(result)
     publisher = PartialPublisher(
         message_id, check, verify=lambda text: verify_answer(text, source_texts, finished=False).text
     )
-    try:
-        generated = engine.complete(request, stream=bool(message.params.get("stream")), on_text=publisher)
-    finally:
-        if generator is not None:
-            engine.close()
-
-    def shown_ttft_ms() -> int:
-        """From the worker's start (retrieval included) to the first text the shopper could read: the first
-        verified flush of a streamed reply, else the final reply."""
-        return int(((publisher.first_shown_at or time.perf_counter()) - started) * 1000)
+    stream = bool(message.params.get("stream"))
+    generated = _generate(generator, version, request, stream=stream, on_text=publisher)
+    record = {
+        "sources": sources,
+        "model_version": version,
+        "params": {
+            **params,
+            "seed": message_id,
+            "model": version.name if version else type(generator).__name__,
+            "mode": generated.mode,
+            "batch_size": generated.batch_size,
+            "stream_requested": stream,
+        },
+        "prompt": json.dumps(messages, ensure_ascii=False),
+        "tokens": generated.tokens,
+    }
 
     checked = check(generated.text, generated.finished)
     text = checked.text
@@ -529,32 +548,105 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
             text = verified.text
         if not text.strip():
             handed_off = _hand_off(conversation.pk, Conversation.HandoffReason.LOW_RELEVANCE)
-            text = handoff_notice(Conversation.HandoffReason.LOW_RELEVANCE)
             _finish(
                 message_id,
                 started,
-                text=text,
+                text=handoff_notice(Conversation.HandoffReason.LOW_RELEVANCE),
                 handoff=handed_off,
-                sources=sources,
-                model_version=version,
-                params={
-                    **params,
-                    "seed": message_id,
-                    "model": version.name if version else type(generator).__name__,
-                    "mode": generated.mode,
-                    "batch_size": generated.batch_size,
-                    "stream_requested": bool(message.params.get("stream")),
-                },
-                prompt=json.dumps(messages, ensure_ascii=False),
+                **record,
                 safety={
                     **checked.to_dict(),
                     "handoff": "unverified",
                     "unverified": [{"sentence": s, "why": w} for s, w in verified.dropped],
                 },
-                ttft_ms=shown_ttft_ms(),
-                tokens=generated.tokens,
+                ttft_ms=_shown_ttft_ms(started, publisher),
             )
             return "handoff: nothing verified"
+    handoff, text = _after_answer_check(conversation, chat_settings, failed=failed, text=text)
+    finished = _finish(
+        message_id,
+        started,
+        text=text,
+        handoff=handoff,
+        **record,
+        safety={
+            **checked.to_dict(),
+            "unverified": [{"sentence": s, "why": w} for s, w in (verified.dropped if verified else [])],
+            "injection": detect_injection(question_message.text),
+            "failed_answer": failed,
+            "streamed_prefix_chars": len(publisher.published),
+        },
+        ttft_ms=_shown_ttft_ms(started, publisher),
+    )
+    if not finished:
+        return "stale: the sweeper ended this reply first"
+    if handoff:
+        return "handoff: failed answers"
+    return "failed answer" if failed else "complete"
+
+
+def _prompt_messages(
+    conversation: Conversation, question_message: Message, chat_settings: ChatSettings, result
+) -> list[dict]:
+    merchant = conversation.merchant
+    voice = brand_voice_get(merchant=merchant)
+    history = conversation_history(
+        conversation=conversation, before_id=question_message.pk, turns=chat_settings.history_turns
+    )
+    return build_chat_messages(
+        question=question_message.text,
+        history=history,
+        knowledge=_knowledge_prompt_rows(result),
+        products=_product_prompt_rows(result),
+        merchant_name=merchant.name,
+        bot_name=chat_settings.bot_name,
+        brand_voice=voice.as_prompt_dict() if voice else None,
+        history_turns=chat_settings.history_turns,
+        char_budget=_setting("CHAT_PROMPT_CHAR_BUDGET", 3000),
+    )
+
+
+def _reply_checker(conversation: Conversation, messages: list[dict]) -> Callable[..., object]:
+    """`check_reply` bound to this conversation's prompt, internal knowledge and shopper texts."""
+    system_prompt = system_prompt_fingerprint(messages)
+    max_chars = _setting("CHAT_REPLY_MAX_CHARS", 1200)
+    protected = internal_knowledge_texts(merchant=conversation.merchant)
+    shopper_texts = conversation_shopper_texts(conversation=conversation)
+
+    def check(text: str, finished: bool = True):
+        return check_reply(
+            text,
+            system_prompt=system_prompt,
+            protected_texts=protected,
+            shopper_texts=shopper_texts,
+            max_chars=max_chars,
+            finished=finished,
+        )
+
+    return check
+
+
+def _generate(generator, version, request: GenerationRequest, *, stream: bool, on_text) -> Generated:
+    """Complete on the serving version's shared engine, or on a throwaway engine around `generator` (tests)."""
+    engine = ReplyEngine(generator) if generator is not None else engine_for(version)
+    try:
+        return engine.complete(request, stream=stream, on_text=on_text)
+    finally:
+        if generator is not None:
+            engine.close()
+
+
+def _shown_ttft_ms(started: float, publisher: PartialPublisher) -> int:
+    """From the worker's start (retrieval included) to the first text the shopper could read: the first
+    verified flush of a streamed reply, else the final reply."""
+    return int(((publisher.first_shown_at or time.perf_counter()) - started) * 1000)
+
+
+def _after_answer_check(
+    conversation: Conversation, chat_settings: ChatSettings, *, failed: bool, text: str
+) -> tuple[bool, str]:
+    """A failed answer counts against the conversation, and enough of them hand it to a person. Returns
+    (handed off, the text to store)."""
     handoff = False
     if failed:
         count = conversation_count_failed_answer(conversation_id=conversation.pk)
@@ -564,37 +656,7 @@ def _reply_generate(message_id: int, generator, embedder) -> str:
                 text = handoff_notice(Conversation.HandoffReason.FAILED_ANSWERS)
     if not text.strip():
         text = FALLBACK_REPLY
-    finished = _finish(
-        message_id,
-        started,
-        text=text,
-        handoff=handoff,
-        sources=sources,
-        model_version=version,
-        params={
-            **params,
-            "seed": message_id,
-            "model": version.name if version else type(generator).__name__,
-            "mode": generated.mode,
-            "batch_size": generated.batch_size,
-            "stream_requested": bool(message.params.get("stream")),
-        },
-        prompt=json.dumps(messages, ensure_ascii=False),
-        safety={
-            **checked.to_dict(),
-            "unverified": [{"sentence": s, "why": w} for s, w in (verified.dropped if verified else [])],
-            "injection": detect_injection(question),
-            "failed_answer": failed,
-            "streamed_prefix_chars": len(publisher.published),
-        },
-        ttft_ms=shown_ttft_ms(),
-        tokens=generated.tokens,
-    )
-    if not finished:
-        return "stale: the sweeper ended this reply first"
-    if handoff:
-        return "handoff: failed answers"
-    return "failed answer" if failed else "complete"
+    return handoff, text
 
 
 # --- embeddings --------------------------------------------------------------------------------------------

@@ -3,8 +3,12 @@ never returns another merchant's rows; lookups by id answer 404 for anything els
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from accounts.models import Merchant
 from accounts.selectors import object_get_or_404 as _get
@@ -109,6 +113,34 @@ def inbox_counts(*, merchant: Merchant) -> dict[str, int]:
     for row in Conversation.objects.filter(merchant=merchant).values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+@dataclass(frozen=True)
+class ConversationFigures:
+    """Chat at a glance, for the Overview."""
+
+    today: int  # started since local midnight
+    last_7_days: int
+    handed_off: int
+    unassigned: int  # handed off and not yet taken over by anyone
+
+    @property
+    def any(self) -> bool:
+        return bool(self.last_7_days or self.handed_off)
+
+
+def conversation_figures(*, merchant: Merchant, now: datetime | None = None) -> ConversationFigures:
+    """One aggregate query over the merchant's conversations."""
+    now = now or timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    handed_off = Q(status=Conversation.Status.HANDED_OFF)
+    row = Conversation.objects.filter(merchant=merchant).aggregate(
+        today=Count("id", filter=Q(created_at__gte=midnight)),
+        last_7_days=Count("id", filter=Q(created_at__gte=now - timedelta(days=7))),
+        handed_off=Count("id", filter=handed_off),
+        unassigned=Count("id", filter=handed_off & Q(assigned_to__isnull=True)),
+    )
+    return ConversationFigures(**row)
 
 
 # --- knowledge ---------------------------------------------------------------------------------------------

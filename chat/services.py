@@ -31,6 +31,7 @@ from accounts.services import Actor, audit_record
 from chat.models import DEFAULT_HANDOFF_TOPICS, ChatSettings, Conversation, KnowledgeItem, Message
 from chat.selectors import chat_settings_get
 from ml.engine.chat import detect_handoff_request, handoff_notice, match_sensitive_topic
+from storyfront.parsing import parse_bool
 
 logger = logging.getLogger(__name__)
 
@@ -525,18 +526,9 @@ class KnowledgeImportReport:
         }
 
 
-_TRUE = {"1", "true", "yes", "y", "on", "internal"}
-_FALSE = {"0", "false", "no", "n", "off", "", "public"}
-
-
 def _import_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError("must be true or false")
+    """An ``is_internal`` cell: yes/no words (storyfront.parsing), "internal"/"public", blank for no."""
+    return parse_bool(value, blank=False, true_words=("internal",), false_words=("public",))
 
 
 def _import_rows(data: bytes, filename: str) -> tuple[str, list[tuple[int, dict]]]:
@@ -582,6 +574,58 @@ def _import_rows(data: bytes, filename: str) -> tuple[str, list[tuple[int, dict]
     return "csv", rows
 
 
+def _import_item(
+    *, merchant: Merchant, existing: dict[tuple[str, str], KnowledgeItem], raw: dict
+) -> tuple[KnowledgeItem, dict[str, list[str]]]:
+    """One import row as the item it creates or updates (matched by kind and title), and its errors."""
+    errors: dict[str, list[str]] = {}
+    kind = raw.get("kind")
+    kind = (kind.strip().lower() if isinstance(kind, str) else kind) or KnowledgeItem.Kind.FAQ
+    try:
+        is_internal = _import_bool(raw.get("is_internal"))
+    except ValueError as exc:
+        errors["is_internal"] = [str(exc).capitalize() + "."]
+        is_internal = False
+    key_title = raw.get("title").strip() if isinstance(raw.get("title"), str) else raw.get("title")
+    item = existing.get((kind, key_title)) or KnowledgeItem(merchant=merchant)
+    item.kind, item.title, item.body, item.is_internal = (
+        kind,
+        raw.get("title"),
+        raw.get("body"),
+        is_internal,
+    )
+    for name, limit in KNOWLEDGE_LIMITS.items():
+        try:
+            setattr(
+                item,
+                name,
+                _clean_text(
+                    getattr(item, name) if getattr(item, name) is not None else "", name=name, limit=limit
+                ),
+            )
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if kind not in KnowledgeItem.Kind.values:
+        errors["kind"] = [f"Must be one of {', '.join(KnowledgeItem.Kind.values)}."]
+    return item, errors
+
+
+def _import_save(planned: list[KnowledgeItem], report: KnowledgeImportReport) -> None:
+    """Write the planned items, counting the created and updated ones on the report."""
+    for item in planned:
+        if item.pk:
+            report.updated += 1
+        else:
+            report.created += 1
+        item.is_active = True if item.pk is None else item.is_active
+        try:
+            item.save()
+        except IntegrityError:  # a concurrent upload created the same title; this one is refused whole
+            raise ValidationError(
+                {"file": ["Another upload changed these items at the same time; try again."]}
+            ) from None
+
+
 @transaction.atomic
 def knowledge_import(*, merchant: Merchant, actor: Actor, data: bytes, filename: str = "") -> dict:
     """Upsert knowledge items by (kind, title) from CSV (columns kind, title, body, is_internal) or a JSON list
@@ -603,35 +647,7 @@ def knowledge_import(*, merchant: Merchant, actor: Actor, data: bytes, filename:
         if not isinstance(raw, dict):
             report.errors.append({"line": line, "errors": {"row": ["Must be an object."]}})
             continue
-        errors: dict[str, list[str]] = {}
-        kind = raw.get("kind")
-        kind = (kind.strip().lower() if isinstance(kind, str) else kind) or KnowledgeItem.Kind.FAQ
-        try:
-            is_internal = _import_bool(raw.get("is_internal"))
-        except ValueError as exc:
-            errors["is_internal"] = [str(exc).capitalize() + "."]
-            is_internal = False
-        key_title = raw.get("title").strip() if isinstance(raw.get("title"), str) else raw.get("title")
-        item = existing.get((kind, key_title)) or KnowledgeItem(merchant=merchant)
-        item.kind, item.title, item.body, item.is_internal = (
-            kind,
-            raw.get("title"),
-            raw.get("body"),
-            is_internal,
-        )
-        for name, limit in KNOWLEDGE_LIMITS.items():
-            try:
-                setattr(
-                    item,
-                    name,
-                    _clean_text(
-                        getattr(item, name) if getattr(item, name) is not None else "", name=name, limit=limit
-                    ),
-                )
-            except ValidationError as exc:
-                errors.update(exc.message_dict)
-        if kind not in KnowledgeItem.Kind.values:
-            errors["kind"] = [f"Must be one of {', '.join(KnowledgeItem.Kind.values)}."]
+        item, errors = _import_item(merchant=merchant, existing=existing, raw=raw)
         if not errors:
             key = (item.kind, item.title)
             if key in seen:
@@ -643,18 +659,7 @@ def knowledge_import(*, merchant: Merchant, actor: Actor, data: bytes, filename:
         planned.append(item)
     if report.errors:
         return report.as_dict()
-    for item in planned:
-        if item.pk:
-            report.updated += 1
-        else:
-            report.created += 1
-        item.is_active = True if item.pk is None else item.is_active
-        try:
-            item.save()
-        except IntegrityError:  # a concurrent upload created the same title; this one is refused whole
-            raise ValidationError(
-                {"file": ["Another upload changed these items at the same time; try again."]}
-            ) from None
+    _import_save(planned, report)
     report.applied = True
     audit_record(
         merchant=merchant,

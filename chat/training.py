@@ -42,7 +42,7 @@ HELDOUT_PERCENT = 10
 REGRESSION_FRACTION = 0.05
 REGRESSION_MIN = 20
 REPLAY_PER_NEW = 2
-RUNNER = "chat.training_worker.chat_finetune_run"
+RUNNER = "chat.finetune"  # registered in chat.apps (ml.job_runners)
 # 320 tokens hold the system rules, the latest customer turn and a typical support reply (Bitext's average is
 # ~150 tokens); a longer example loses the start of its prompt first (see docs/benchmarks.md, Support chat).
 HYPERPARAMETER_DEFAULTS = {

@@ -3,12 +3,13 @@
 from django.urls import path
 
 from accounts import member_views, views
+from config import overview
 from marketing import views as marketing_views
 from ml import views as ml_views
 
 app_name = "dashboard"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", overview.home, name="home"),
     path("switch-merchant/", views.switch_merchant, name="switch_merchant"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/api-keys/", views.api_key_create_view, name="api_key_create"),

@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class MarketingConfig(AppConfig):
     name = "marketing"
+
+    def ready(self):
+        from ml.job_runners import register
+
+        register(
+            "copy.finetune",
+            "marketing.copy_training_worker.copy_finetune_run",
+            required_params=("auto_promote", "eval_dataset_id", "eval_product_ids"),
+        )

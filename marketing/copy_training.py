@@ -37,7 +37,7 @@ from ml.services import finetune_start, training_dataset_create
 
 logger = logging.getLogger(__name__)
 
-RUNNER = "marketing.copy_training_worker.copy_finetune_run"
+RUNNER = "copy.finetune"  # registered in marketing.apps (ml.job_runners)
 HELDOUT_MODULO = 10
 LEARNED_STATUSES = (ContentPiece.Status.APPROVED, ContentPiece.Status.PUBLISHED)
 # A catalog pair is ~450 tokens with the prompt's rules and worked example; 640 keeps the whole description.

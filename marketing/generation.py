@@ -13,11 +13,13 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
 
 from django.conf import settings
+from django.db import transaction
 
 from accounts.services import Actor, audit_record
 from catalog.models import Product
@@ -30,13 +32,14 @@ from marketing.services import (
     content_apply_regeneration,
     content_piece_record,
 )
-from ml.engine import GenerationRequest, LocalHFGenerator, OpenAICompatibleGenerator
+from ml.engine import GenerationRequest
 from ml.engine.copy_assembly import Choice, choose, complete_sentences
 from ml.engine.copy_decoding import copy_banned_phrases
 from ml.engine.grounding import CopyChecker
 from ml.engine.prompts import MAX_EXAMPLES, build_copy_messages, parse_copy_output, with_feedback
 from ml.jobs import ProgressReporter, job_finish, job_heartbeat, job_log
 from ml.models import Job, ModelVersion
+from ml.serving import generator_for  # the name tests and the copy fine-tune worker use
 
 logger = logging.getLogger(__name__)
 
@@ -63,20 +66,6 @@ MAX_NEW_TOKENS = {
     "social_post": {Length.SHORT: 70, Length.MEDIUM: 90, Length.LONG: 100},  # 280 characters and hashtags
     "ad_headline": {Length.SHORT: 14, Length.MEDIUM: 16, Length.LONG: 18},  # 40 characters after "Headline:"
 }
-
-
-def generator_for(version: ModelVersion):
-    """The engine backend for a registry version; local models stay cached per worker process."""
-    if version.backend == ModelVersion.Backend.OPENAI:
-        return OpenAICompatibleGenerator(
-            version.endpoint_url,
-            version.endpoint_model,
-            api_key=settings.GENERATION_API_KEY,
-            allow_private=settings.OUTBOUND_ALLOW_PRIVATE,
-        )
-    if version.kind == ModelVersion.Kind.LORA:
-        return LocalHFGenerator(version.base.path, adapter_path=version.path, quantization=QUANTIZATION)
-    return LocalHFGenerator(version.path, quantization=QUANTIZATION)
 
 
 # Channels whose copy is mostly restated facts sample cooler than SAMPLING's 0.7 (sms and social posts keep
@@ -201,12 +190,17 @@ class CopyWriter:
         )
         return [(p.product_id, product_facts(p.product), p.channel_fields()) for p in pieces]
 
-    def write(self, drafts: list[Draft]) -> list[Draft]:
+    def write(
+        self, drafts: list[Draft], *, on_done: Callable[[list[Draft]], None] | None = None
+    ) -> list[Draft]:
         """First try for every draft, then up to `max_attempts` more tries for those still failing; each
         draft keeps its best attempt. A draft whose generation raised keeps `error` and no outcome.
         A retry's prompt carries the verifier's findings on the draft's best try so far, and a first try
         those of `Draft.feedback` (GENERATION_RETRY_FEEDBACK off: the same prompt every time). Each draft ends
-        with the prompt of the try whose text it keeps."""
+        with the prompt of the try whose text it keeps.
+
+        After each try, `on_done` gets the drafts that are final from then on (passed, out of tries, or failed
+        to generate), so a caller stores them and reports progress as they finish, not once per batch."""
         pending = list(drafts)
         for attempt in range(self.max_attempts + 1):
             if not pending:
@@ -222,9 +216,14 @@ class CopyWriter:
             if attempt == 0:
                 for draft in pending:
                     draft.first_try_passed = bool(draft.outcome and draft.outcome.passed)
-            pending = [d for d in pending if d.outcome is not None and not d.outcome.passed]
-        for draft in drafts:
-            draft.messages = draft.kept_messages or draft.base_messages
+            last_try = attempt == self.max_attempts
+            again = [not last_try and d.outcome is not None and not d.outcome.passed for d in pending]
+            finished = [d for d, retry in zip(pending, again) if not retry]
+            for draft in finished:
+                draft.messages = draft.kept_messages or draft.base_messages
+            if on_done is not None and finished:
+                on_done(finished)
+            pending = [d for d, retry in zip(pending, again) if retry]
         return drafts
 
     def _requests(self, drafts: list[Draft], attempt: int) -> list[GenerationRequest]:
@@ -350,104 +349,170 @@ def campaign_copy_run(job: Job) -> str:
     except Exception as exc:  # recorded on the job rather than lost in a worker log
         logger.exception("Copy generation job %s crashed", job.pk)
         job_log(job.pk, f"Crashed: {type(exc).__name__}: {exc}")
-        job_finish(job.pk, status=Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-        campaign_generation_finished(campaign_id=campaign.pk, succeeded=False)
+        with transaction.atomic():
+            job_finish(job.pk, status=Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+            campaign_generation_finished(campaign_id=campaign.pk, succeeded=False)
         return "failed"
+
+
+COUNTS = (
+    "pieces",
+    "passed_first_try",
+    "flagged",
+    "approvable",
+    "failed_products",
+    "skipped_existing",
+    "attempts",
+)
+
+
+class CampaignProgress:
+    """One generation run's counts, and its progress as products finish. A product is done once the draft
+    of each of its variants is final (stored, or given up on); the job row is then updated with the products
+    done and an ETA from the pace of those the model wrote: at most one write per try of a batch (a batch's
+    products finish together in one decode, those failing the check after their retries), never per token."""
+
+    def __init__(self, job: Job, campaign: Campaign, writer: CopyWriter, *, total: int):
+        self.job_id = job.pk
+        self.campaign = campaign
+        self.writer = writer
+        self.total = total
+        self.reporter = ProgressReporter(job.pk, total=total)
+        metrics = job.metrics or {}
+        self.counts = {key: int(metrics.get(key, 0)) for key in COUNTS}
+        self.done = 0
+        self.generated = 0  # products done that went through the model: their pace gives the ETA
+        self.started = time.perf_counter()
+        self._waiting: dict[int, int] = {}  # product id -> its drafts not final yet
+        self._failed: set[int] = set()
+
+    def write_batch(self, batch: list[Product], variants: range, existing: set) -> None:
+        self._waiting, self._failed = {}, set()
+        drafts = []
+        for product in batch:
+            for variant in variants:
+                if (product.pk, variant) in existing:
+                    self.counts["skipped_existing"] += 1
+                    continue
+                try:
+                    drafts.append(self.writer.draft(product, variant))
+                except Exception as exc:
+                    self._failed.add(product.pk)
+                    job_log(
+                        self.job_id,
+                        f"Product {product.sku}: could not build the prompt ({type(exc).__name__}: {exc}).",
+                    )
+                    continue
+                self._waiting[product.pk] = self._waiting.get(product.pk, 0) + 1
+        idle = [product.pk for product in batch if not self._waiting.get(product.pk)]
+        for pk in idle:  # nothing to write: every piece exists, or no prompt could be built
+            self._product_done(pk, generated=False)
+        if idle:
+            self.report()
+        self.writer.write(drafts, on_done=self._store)
+
+    def _store(self, drafts: list[Draft]) -> None:
+        for draft in drafts:
+            self._store_one(draft)
+            pk = draft.product.pk
+            self._waiting[pk] -= 1
+            if not self._waiting[pk]:
+                self._product_done(pk, generated=True)
+        self.report()
+
+    def _store_one(self, draft: Draft) -> None:
+        if draft.outcome is None:
+            if draft.product.pk not in self._failed:
+                job_log(
+                    self.job_id,
+                    f"Product {draft.product.sku} v{draft.variant}: generation failed ({draft.error}).",
+                )
+            self._failed.add(draft.product.pk)
+            return
+        piece, created = content_piece_record(
+            campaign=self.campaign,
+            product=draft.product,
+            variant=draft.variant,
+            **self.writer.piece_values(draft),
+        )
+        if not created:
+            self.counts["skipped_existing"] += 1
+            return
+        self.counts["pieces"] += 1
+        self.counts["attempts"] += draft.attempts
+        self.counts["passed_first_try"] += draft.first_try_passed
+        self.counts["flagged"] += piece.flagged
+        self.counts["approvable"] += piece.approvable
+
+    def _product_done(self, pk: int, *, generated: bool) -> None:
+        self.done += 1
+        self.generated += generated
+        self.counts["failed_products"] += pk in self._failed
+
+    def eta_seconds(self) -> float | None:
+        """None until the model has finished a product (the page then says it is estimating)."""
+        if not self.generated:
+            return None
+        seconds_each = (time.perf_counter() - self.started) / self.generated
+        return round(seconds_each * (self.total - self.done), 1)
+
+    def metrics(self) -> dict:
+        return _metrics(self.counts, self.done, self.started, self.writer)
+
+    def report(self) -> None:
+        # Forced: reports come once per try of a batch, and a skipped one would leave the page behind for a
+        # whole decode.
+        self.reporter(
+            current=self.done,
+            total=self.total,
+            eta_seconds=self.eta_seconds(),
+            metrics=self.metrics(),
+            force=True,
+        )
 
 
 def _campaign_copy_run(job: Job, campaign: Campaign, params: dict) -> str:
     products = _products_in_order(job, params["product_ids"])
     variants = range(1, int(params.get("variants", campaign.variants_per_product)) + 1)
     writer = CopyWriter(campaign, job.base_version, max_attempts=int(params.get("max_attempts", 2)))
-    reporter = ProgressReporter(job.pk, total=len(products))
     existing = set(
         ContentPiece.objects.filter(campaign=campaign, customer_external_id="").values_list(
             "product_id", "variant"
         )
     )
-    metrics = dict(job.metrics or {})
-    counts = {
-        key: int(metrics.get(key, 0))
-        for key in (
-            "pieces",
-            "passed_first_try",
-            "flagged",
-            "approvable",
-            "failed_products",
-            "skipped_existing",
-            "attempts",
-        )
-    }
     job_log(
         job.pk,
         f"Writing {campaign.get_channel_display().lower()} copy for {len(products)} product(s) with "
         f"{job.base_version.name}; {len(existing)} piece(s) already exist.",
     )
-    started = time.perf_counter()
-    done = 0
+    progress = CampaignProgress(job, campaign, writer, total=len(products))
+    progress.report()  # from 0 with no ETA yet, also when a redelivered job starts over
+    counts = progress.counts
     for start in range(0, len(products), BATCH_PRODUCTS):
-        if reporter.should_cancel():
-            job_log(job.pk, f"Cancelled after {done} product(s); the pieces written so far are kept.")
-            job_finish(job.pk, status=Job.Status.CANCELLED, metrics=_metrics(counts, done, started, writer))
-            campaign_generation_finished(campaign_id=campaign.pk, succeeded=True)
-            return "cancelled"
-        batch = products[start : start + BATCH_PRODUCTS]
-        drafts, failed = [], set()
-        for product in batch:
-            for variant in variants:
-                if (product.pk, variant) in existing:
-                    counts["skipped_existing"] += 1
-                    continue
-                try:
-                    drafts.append(writer.draft(product, variant))
-                except Exception as exc:
-                    failed.add(product.pk)
-                    job_log(
-                        job.pk,
-                        f"Product {product.sku}: could not build the prompt ({type(exc).__name__}: {exc}).",
-                    )
-        writer.write(drafts)
-        for draft in drafts:
-            if draft.outcome is None:
-                if draft.product.pk not in failed:
-                    job_log(
-                        job.pk,
-                        f"Product {draft.product.sku} v{draft.variant}: generation failed ({draft.error}).",
-                    )
-                failed.add(draft.product.pk)
-                continue
-            piece, created = content_piece_record(
-                campaign=campaign, product=draft.product, variant=draft.variant, **writer.piece_values(draft)
+        if progress.reporter.should_cancel():
+            job_log(
+                job.pk, f"Cancelled after {progress.done} product(s); the pieces written so far are kept."
             )
-            if not created:
-                counts["skipped_existing"] += 1
-                continue
-            counts["pieces"] += 1
-            counts["attempts"] += draft.attempts
-            counts["passed_first_try"] += draft.first_try_passed
-            counts["flagged"] += piece.flagged
-            counts["approvable"] += piece.approvable
-        counts["failed_products"] += len(failed)
-        done += len(batch)
-        reporter(
-            current=done,
-            total=len(products),
-            eta_seconds=_eta(started, done, len(products)),
-            metrics=_metrics(counts, done, started, writer),
-        )
+            with transaction.atomic():
+                job_finish(job.pk, status=Job.Status.CANCELLED, metrics=progress.metrics())
+                campaign_generation_finished(campaign_id=campaign.pk, succeeded=True)
+            return "cancelled"
+        progress.write_batch(products[start : start + BATCH_PRODUCTS], variants, existing)
 
-    metrics = _metrics(counts, done, started, writer)
+    metrics = progress.metrics()
     all_failed = products and counts["failed_products"] >= len(products)
     status = Job.Status.FAILED if all_failed else Job.Status.SUCCEEDED
-    job_finish(
-        job.pk,
-        status=status,
-        error="Every product failed; see the log." if all_failed else "",
-        metrics=metrics,
-        progress_current=done,
-        progress_total=len(products),
-    )
-    campaign_generation_finished(campaign_id=campaign.pk, succeeded=not all_failed)
+    # One transaction: a page that sees the job ended also sees the campaign's new status.
+    with transaction.atomic():
+        job_finish(
+            job.pk,
+            status=status,
+            error="Every product failed; see the log." if all_failed else "",
+            metrics=metrics,
+            progress_current=progress.done,
+            progress_total=len(products),
+        )
+        campaign_generation_finished(campaign_id=campaign.pk, succeeded=not all_failed)
     audit_record(
         merchant=campaign.merchant,
         actor=Actor.system(f"job:{job.pk}"),
@@ -461,12 +526,6 @@ def _campaign_copy_run(job: Job, campaign: Campaign, params: dict) -> str:
         f"{counts['flagged']} flagged, {counts['failed_products']} product(s) failed.",
     )
     return "succeeded" if not all_failed else "failed"
-
-
-def _eta(started: float, done: int, total: int) -> float | None:
-    if not done:
-        return None
-    return round((time.perf_counter() - started) / done * (total - done), 1)
 
 
 def _metrics(counts: dict, done: int, started: float, writer: CopyWriter) -> dict:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from accounts.models import Merchant
 from accounts.selectors import object_get_or_404 as _get
@@ -137,6 +139,30 @@ def content_list(
     return queryset.order_by("-created_at", "-id")
 
 
+@dataclass(frozen=True)
+class ReviewFigures:
+    """The review queue at a glance, for the Overview."""
+
+    in_review: int
+    flagged: int  # in review and failing a check: each needs an edit before it can be approved
+    approved_unpublished: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.in_review or self.approved_unpublished)
+
+
+def content_review_figures(*, merchant: Merchant) -> ReviewFigures:
+    """One aggregate query over the merchant's pieces (the merchant+status index serves it)."""
+    in_review = Q(status=ContentPiece.Status.IN_REVIEW)
+    row = ContentPiece.objects.filter(merchant=merchant).aggregate(
+        in_review=Count("id", filter=in_review),
+        flagged=Count("id", filter=in_review & Q(flagged=True)),
+        approved_unpublished=Count("id", filter=Q(status=ContentPiece.Status.APPROVED)),
+    )
+    return ReviewFigures(**row)
+
+
 def content_get(*, merchant: Merchant, piece_id) -> ContentPiece:
     return _get(content_list(merchant=merchant), piece_id, "content piece")
 
@@ -238,3 +264,27 @@ def webhook_delivery_list(
 ) -> QuerySet[WebhookDelivery]:
     queryset = WebhookDelivery.objects.filter(merchant=merchant).select_related("endpoint", "piece")
     return queryset.filter(endpoint=endpoint) if endpoint is not None else queryset
+
+
+def webhook_recent_deliveries(
+    *, merchant: Merchant, endpoint_ids, per_endpoint: int = 5
+) -> dict[int, list[WebhookDelivery]]:
+    """{endpoint id: its newest deliveries, newest first}, for a page that lists endpoints: one query for all of
+    them. The payload and the per-attempt log stay in the database; the row's summary fields say enough."""
+    ranked = (
+        WebhookDelivery.objects.filter(merchant=merchant, endpoint_id__in=list(endpoint_ids))
+        .defer("payload", "attempt_log")
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("endpoint_id")],
+                order_by=[F("created_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank__lte=per_endpoint)
+        .order_by("endpoint_id", "rank")
+    )
+    recent: dict[int, list[WebhookDelivery]] = {}
+    for delivery in ranked:
+        recent.setdefault(delivery.endpoint_id, []).append(delivery)
+    return recent

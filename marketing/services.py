@@ -496,8 +496,7 @@ def _transition(
     current = ContentPiece.objects.filter(pk=piece.pk).values_list("status", flat=True).first()
     if current not in allowed:
         raise ContentConflict(
-            f"A {_status_label(current)} piece cannot be {_past(action)}; only "
-            f"{' or '.join(_status_label(s) for s in allowed)} pieces can.",
+            f"{_a_piece(current)} cannot be {_past(action)}; only {_pieces(allowed)} can.",
             detail={"status": current},
         )
     updated = ContentPiece.objects.filter(pk=piece.pk, status=current, **(extra_filter or {})).update(
@@ -532,6 +531,23 @@ def _past(action: str) -> str:
 
 def _status_label(status: str | None) -> str:
     return ContentPiece.Status(status).label.lower() if status else "deleted"
+
+
+def _a_piece(status: str | None) -> str:
+    """The subject of a refusal: "A piece in review", "An approved piece", "A deleted piece"."""
+    if status == ContentPiece.Status.IN_REVIEW:
+        return "A piece in review"
+    label = _status_label(status)
+    return f"{'An' if label[0] in 'aeiou' else 'A'} {label} piece"
+
+
+def _pieces(statuses) -> str:
+    """Pieces in any of `statuses`, as a sentence says it: "draft or rejected pieces, or pieces in review"."""
+    labels = [_status_label(s) for s in statuses if s != ContentPiece.Status.IN_REVIEW]
+    named = f"{' or '.join(labels)} pieces" if labels else ""
+    if ContentPiece.Status.IN_REVIEW not in statuses:
+        return named
+    return f"{named}, or pieces in review," if named else "pieces in review"
 
 
 @transaction.atomic
@@ -686,7 +702,7 @@ def content_update(*, piece: ContentPiece, actor: Actor, **fields: str) -> Conte
     )
     if piece.status not in EDITABLE_STATUSES:
         raise ContentConflict(
-            f"A {_status_label(piece.status)} piece cannot be edited; unpublish it first.",
+            f"{_a_piece(piece.status)} cannot be edited; unpublish it first.",
             detail={"status": piece.status},
         )
     channel = piece.campaign.channel
@@ -791,8 +807,8 @@ def content_regenerate(*, piece: ContentPiece, actor: Actor) -> Job:
     piece = ContentPiece.objects.select_for_update(of=("self",)).select_related("merchant").get(pk=piece.pk)
     if piece.status not in TRANSITIONS["regenerate"][0]:
         raise ContentConflict(
-            f"A {_status_label(piece.status)} piece cannot be regenerated; only draft, in review or rejected "
-            f"pieces can.",
+            f"{_a_piece(piece.status)} cannot be regenerated; only "
+            f"{_pieces(TRANSITIONS['regenerate'][0])} can.",
             detail={"status": piece.status},
         )
     if Job.objects.filter(

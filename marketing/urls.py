@@ -1,14 +1,20 @@
 from django.urls import path
 
-from marketing import copy_training_views, views
+from marketing import copy_training_views, views, webhook_views
 
-# Mounted at /campaigns/. The review queue lives at /review/ as `dashboard:review` (accounts.dashboard_urls).
+# Mounted at /campaigns/. The review queue lives at /review/ as `dashboard:review` (config.dashboard_urls).
 app_name = "marketing"
 urlpatterns = [
     path("", views.campaign_list_view, name="campaign_list"),
     path("new/", views.campaign_create_view, name="campaign_create"),
     path("brand-voice/", views.brand_voice_view, name="brand_voice"),
     path("copy-model/finetune/", copy_training_views.copy_finetune_view, name="copy_finetune"),
+    # Settings › Webhooks (linked from the Settings area): where published copy is pushed.
+    path("webhooks/", webhook_views.webhooks_view, name="webhooks"),
+    path("webhooks/new/", webhook_views.webhook_create_view, name="webhook_create"),
+    path("webhooks/<int:endpoint_id>/edit/", webhook_views.webhook_edit_view, name="webhook_edit"),
+    path("webhooks/<int:endpoint_id>/active/", webhook_views.webhook_toggle_view, name="webhook_toggle"),
+    path("webhooks/<int:endpoint_id>/delete/", webhook_views.webhook_delete_view, name="webhook_delete"),
     path("products/picker/", views.product_picker_view, name="product_picker"),
     path("products/filter-preview/", views.product_filter_preview_view, name="product_filter_preview"),
     path("<int:campaign_id>/", views.campaign_detail_view, name="campaign_detail"),

@@ -120,7 +120,9 @@ def _return_to(request, default: str) -> str:
 
 
 def _job_for_display(job: Job | None, campaign: Campaign) -> Job | None:
-    """The attributes ml/partials/_job_progress.html reads besides the job's own fields."""
+    """The attributes marketing/partials/_campaign_progress.html reads besides the job's own fields. No ETA
+    (empty `eta_text`) while running means the worker has not finished a product yet: the page says it is
+    estimating."""
     if job is None:
         return None
     job.title = f"copy generation for {campaign.name}"
@@ -128,7 +130,7 @@ def _job_for_display(job: Job | None, campaign: Campaign) -> Job | None:
     if seconds is None or seconds < 0:
         job.eta_text = ""
     elif seconds < 60:
-        job.eta_text = f"{round(seconds)} s"
+        job.eta_text = f"{max(1, round(seconds))} s"
     else:
         job.eta_text = f"{round(seconds / 60)} min"
     return job
@@ -148,6 +150,7 @@ def campaign_list_view(request):
     context = {
         "section": "campaigns",
         "page": page,
+        "generating": any(c.last_job is not None and c.last_job.is_active for c in page.object_list),
         "voice": brand_voice_get(merchant=merchant),
         "has_products": product_list(merchant=merchant).exists(),
         "has_model": serving_version(merchant=merchant, purpose="copy") is not None,
@@ -302,8 +305,14 @@ def campaign_progress_view(request, campaign_id: int):
         return redirect("marketing:campaign_detail", campaign_id=campaign.pk)
     if campaign.last_job is None:  # never generated: nothing to show, and htmx leaves the page as it is
         return HttpResponse(status=204)
-    context = {"campaign": campaign, "job": _job_for_display(campaign.last_job, campaign)}
-    return render(request, "marketing/partials/_campaign_progress.html", context)
+    job = _job_for_display(campaign.last_job, campaign)
+    response = render(
+        request, "marketing/partials/_campaign_progress.html", {"campaign": campaign, "job": job}
+    )
+    if not job.is_active:
+        # The last poll: the page fetches its finished state (status, counts, buttons) on this event.
+        response["HX-Trigger-After-Settle"] = "campaign-generation-ended"
+    return response
 
 
 @merchant_required()

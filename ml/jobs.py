@@ -47,8 +47,8 @@ def job_finish(job_id: int, *, status: str, error: str = "", **fields) -> None:
 
 
 class ProgressReporter:
-    """Writes progress to the job row at most once a second (plus the final step) and answers whether the
-    merchant asked to cancel."""
+    """Writes progress to the job row at most once a second (plus the final step, and any step a caller marks
+    `force` because it already reports rarely) and answers whether the merchant asked to cancel."""
 
     def __init__(self, job_id: int, *, total: int = 0):
         self.job_id = job_id
@@ -63,10 +63,11 @@ class ProgressReporter:
         total: int | None = None,
         eta_seconds: float | None = None,
         metrics: dict | None = None,
+        force: bool = False,
     ) -> None:
         now = time.monotonic()
         total = total if total is not None else self.total
-        if now - self._last_write < REPORT_EVERY_SECONDS and current < total:
+        if not force and now - self._last_write < REPORT_EVERY_SECONDS and current < total:
             return
         self._last_write = now
         fields = {

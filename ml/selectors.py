@@ -1,7 +1,12 @@
 """Reads for the model registry and jobs; a merchant sees global base models plus its own versions."""
 
-from django.db.models import Q
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q
+from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from accounts.models import Merchant
 from ml.models import Deployment, Job, ModelVersion
@@ -67,3 +72,43 @@ def job_get(*, merchant: Merchant, job_id) -> Job:
     if job is None:
         raise Http404("No such job.")
     return job
+
+
+@dataclass(frozen=True)
+class JobFigures:
+    """Jobs at a glance, for the Overview."""
+
+    running: int
+    queued: int
+    failed_recently: int
+    recent_failures: list[Job]
+
+    @property
+    def any(self) -> bool:
+        return bool(self.running or self.queued or self.failed_recently)
+
+
+def job_figures(
+    *, merchant: Merchant, now: datetime | None = None, days: int = 7, failures_listed: int = 3
+) -> JobFigures:
+    """Jobs running or queued now, and those that failed in the last `days` (the newest few listed): one
+    aggregate query, and one more for the list when something failed."""
+    since = (now or timezone.now()) - timedelta(days=days)
+    jobs = Job.objects.filter(merchant=merchant)
+    # A failed job's time is when it ended; one that never started may have no finish time: its creation counts.
+    failed_recently = Q(status=Job.Status.FAILED) & (
+        Q(finished_at__gte=since) | Q(finished_at__isnull=True, created_at__gte=since)
+    )
+    row = jobs.aggregate(
+        running=Count("id", filter=Q(status=Job.Status.RUNNING)),
+        queued=Count("id", filter=Q(status=Job.Status.QUEUED)),
+        failed_recently=Count("id", filter=failed_recently),
+    )
+    recent = []
+    if row["failed_recently"]:
+        recent = list(
+            jobs.filter(failed_recently)
+            .only("id", "kind", "status", "error", "created_at", "finished_at")
+            .order_by(Coalesce("finished_at", "created_at").desc(), "-id")[:failures_listed]
+        )
+    return JobFigures(recent_failures=recent, **row)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Merchant
 from accounts.services import Actor, audit_record
+from ml.job_runners import params_errors
 from ml.models import Deployment, Job, ModelVersion, TrainingDataset
 from ml.selectors import deployment_active
 from storyfront.validators import validate_outbound_url
@@ -91,6 +92,9 @@ def finetune_start(
     ``extra_params`` go into ``job.params`` for the worker (e.g. ``eval_dataset_id``, a ``runner``)."""
     from ml.tasks import finetune_task
 
+    errors = params_errors(extra_params or {})
+    if errors:
+        raise ValueError("; ".join(errors))
     job = Job.objects.create(
         merchant=merchant,
         kind=Job.Kind.FINETUNE,

@@ -1,9 +1,9 @@
 """ML queue tasks: thin, take ids, claim their job once, and call ml.training which drives ml/engine."""
 
 from celery import shared_task
-from django.utils.module_loading import import_string
 
-from ml.jobs import job_claim, job_log, stale_jobs
+from ml.job_runners import UnknownRunner, runner_get
+from ml.jobs import job_claim, job_finish, job_log, stale_jobs
 from ml.models import Job
 
 
@@ -13,9 +13,14 @@ def finetune_task(job_id: int) -> str:
     if job is None:
         return "skipped: not claimable (already running, finished or cancelled)"
     if job.params.get("runner"):
-        # An app with its own evaluation and promotion rules (chat) names its worker-side runner; the same
-        # task, and so the stale-job sweeper below, serves it.
-        return import_string(job.params["runner"])(job)
+        # An app with its own evaluation and promotion rules (chat, copy) names its registered runner
+        # (ml.job_runners); the same task, and so the stale-job sweeper below, serves it.
+        try:
+            run = runner_get(job.params["runner"]).load()
+        except UnknownRunner as exc:
+            job_finish(job.pk, status=Job.Status.FAILED, error=str(exc))
+            return f"failed: {exc}"
+        return run(job)
     from ml.training import finetune_run
 
     return finetune_run(job)

@@ -44,6 +44,17 @@ def member_with_role(merchant):
 
 
 @pytest.fixture
+def login(client, owner, member_with_role):
+    """``login(role)``: the test client logged in as the owner (default) or a new member with ``role``."""
+
+    def as_role(role=Role.OWNER):
+        client.force_login(owner if role == Role.OWNER else member_with_role(role))
+        return client
+
+    return as_role
+
+
+@pytest.fixture
 def outsider(other_merchant):
     return MembershipFactory(
         merchant=other_merchant, role=Role.OWNER, user=UserFactory(username="outsider@example.com")

@@ -93,11 +93,15 @@ class ImportPreviewRowSerializer(serializers.Serializer):
     category = serializers.CharField(allow_blank=True)
     price = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
-    action = serializers.ChoiceField(choices=["create", "update"])
+    action = serializers.ChoiceField(
+        choices=["create", "update", "unchanged"],
+        help_text="`unchanged`: every value in the row equals the stored product's; it is not rewritten.",
+    )
 
 
 class ProductImportSerializer(serializers.ModelSerializer):
-    """An import's outcome and per-row report. In a dry run the counts say what would be created/updated."""
+    """An import's outcome and per-row report. In a dry run the counts say what would be created/updated.
+    `unchanged_count` counts rows identical to the stored product, which are left as they are."""
 
     columns = serializers.DictField(
         source="report.columns",
@@ -131,6 +135,7 @@ class ProductImportSerializer(serializers.ModelSerializer):
             "total_rows",
             "created_count",
             "updated_count",
+            "unchanged_count",
             "error_count",
             "columns",
             "ignored_columns",

@@ -94,9 +94,11 @@ and preview without writing products.
 Headers are matched to product fields by common names: our own (`sku`, `title`, `brand`, `category`, `price`,
 `currency`, `description`, `url`, `stock`, `is_active`, `attributes`), Shopify (`Handle`, `Variant SKU`,
 `Title`, `Vendor`, `Type`, `Variant Price`, `Body (HTML)`), Myntra (`ProductID`, `ProductName`,
-`ProductBrand`, `Gender`, `Price (INR)`), UCI Online Retail (`StockCode`, `Description`, `UnitPrice`).
-Other columns become string attributes; sales columns (invoice, quantity, customer, country) are ignored.
-`sku`, `title` and `price` are required. Re-importing the same file updates the same products.
+`ProductBrand`, `Price (INR)`), UCI Online Retail (`StockCode`, `Description`, `UnitPrice`).
+Other columns become string attributes (Myntra's `Gender` becomes `attributes.gender`); sales columns
+(invoice, quantity, customer, country) are ignored. `sku`, `title` and `price` are required.
+Re-importing a file updates the same products: rows whose values equal the stored product's are reported
+as `unchanged` and not rewritten.
 
 Bad rows (non-numeric or negative price, duplicate SKU in the file, wrong types...) are listed in `errors`
 with their line (header = line 1; for JSON the item's 1-based position) and do not stop the valid rows,

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from ml.engine.generation import MAX_BANNED_PHRASE_CHARS, MAX_BANNED_PHRASES
-from ml.engine.grounding import _product_text
+from ml.engine.grounding.facts import _product_text
 from ml.engine.verification.vocabulary import RETAILERS
 from ml.engine.verification.voice import voice_rules
 

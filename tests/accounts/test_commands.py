@@ -64,7 +64,7 @@ def test_demo_setup_is_safe_to_rerun():
     second_key = [line for line in out.getvalue().splitlines() if "API key:" in line][0].split()[-1]
     assert Merchant.objects.filter(slug="demo").count() == 1
     assert merchant.products.count() == 64
-    assert "0 created, 64 updated" in out.getvalue()
+    assert "0 created, 0 updated, 64 unchanged" in out.getvalue()  # nothing rewritten
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {first_key}")

@@ -343,7 +343,7 @@ def test_start_a_campaign_and_watch_its_progress_reach_100(page, studio, monkeyp
     Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, progress_current=1, eta_seconds=40)
     expect(progress.get_by_test_id("job-percent")).to_have_text("50%")
     expect(progress.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "50")
-    expect(progress).to_contain_text("step 1 of 2")
+    expect(progress).to_contain_text("1 of 2 products done")
     for product in (studio.lamp, studio.mug):
         for variant in (1, 2):
             ContentPiece.objects.create(

@@ -79,6 +79,7 @@ def test_main_pages_screenshots(new_page, demo, live_server):
         ("import-report", f"/catalog/imports/{demo['import'].id}/"),
         ("import-history", "/catalog/imports/"),
         ("settings", "/settings/"),
+        ("webhooks", "/campaigns/webhooks/"),
         ("campaigns", "/campaigns/"),
         ("not-found", "/catalog/products/999999/"),
     ]

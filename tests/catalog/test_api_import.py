@@ -82,7 +82,7 @@ def test_multipart_import_applies_and_reports(api_client, merchant):
         "sku": "10016283",
         "title": "EthnoVogue Kurta Set",
         "brand": "EthnoVogue",
-        "category": "Women",
+        "category": "",
         "price": "5810.00",
         "currency": "INR",
         "action": "create",
@@ -90,8 +90,9 @@ def test_multipart_import_applies_and_reports(api_client, merchant):
     kurta = Product.objects.get(merchant=merchant, sku="10016283")
     assert (kurta.description, kurta.attributes) == (
         "<b>Beige</b> kurta",
-        {"num_images": "7", "primary_color": "Beige"},
+        {"gender": "Women", "num_images": "7", "primary_color": "Beige"},
     )
+    assert kurta.category is None and body["columns"]["Gender"] == "attributes.gender"
     assert AuditLog.objects.filter(
         merchant=merchant, action="product.import", object_id=str(body["id"])
     ).exists()
@@ -102,11 +103,20 @@ def test_raw_csv_body_and_reimport_is_idempotent(api_client, merchant):
     assert (first["created_count"], first["updated_count"], first["filename"]) == (2, 0, "myntra.csv")
     before = list(Product.objects.filter(merchant=merchant).order_by("sku").values())
     second = raw(api_client, CSV).json()
-    assert (second["created_count"], second["updated_count"], second["error_count"]) == (0, 2, 2)
-    after = list(Product.objects.filter(merchant=merchant).order_by("sku").values())
-    for row in before + after:
-        row.pop("updated_at")
-    assert after == before
+    assert (
+        second["created_count"],
+        second["updated_count"],
+        second["unchanged_count"],
+        second["error_count"],
+    ) == (0, 0, 2, 2)
+    assert {row["action"] for row in second["preview"]} == {"unchanged"}
+    # Unchanged rows are not rewritten: not even updated_at moves.
+    assert list(Product.objects.filter(merchant=merchant).order_by("sku").values()) == before
+
+    changed = CSV.replace("DKNY Unisex Trolley Bag", "DKNY Unisex Trolley Bag 2.0")
+    third = raw(api_client, changed, query="?dry_run=true").json()
+    assert (third["created_count"], third["updated_count"], third["unchanged_count"]) == (0, 1, 1)
+    assert [row["action"] for row in third["preview"]] == ["update", "unchanged"]
 
 
 def test_raw_json_body(api_client, merchant):
@@ -233,3 +243,9 @@ def test_real_myntra_file_through_the_api(api_client, merchant):
     assert (body["total_rows"], body["created_count"], body["error_count"]) == (12491, 12491, 0)
     assert Product.objects.filter(merchant=merchant).count() == 12491
     assert set(Product.objects.filter(merchant=merchant).values_list("currency", flat=True)) == {"INR"}
+    assert not Product.objects.filter(merchant=merchant, category__isnull=False).exists()
+    genders = Product.objects.filter(merchant=merchant).values_list("attributes__gender", flat=True)
+    assert set(genders) == {"Women", "Men", "Unisex", "Boys", "Girls", "Unisex Kids"}
+
+    again = upload(api_client, MYNTRA.read_bytes(), name=MYNTRA.name, dry_run="true").json()
+    assert (again["created_count"], again["updated_count"], again["unchanged_count"]) == (0, 0, 12491)

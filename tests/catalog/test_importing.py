@@ -297,7 +297,7 @@ def test_myntra_headers_map_to_product_fields_with_inr():
         "ProductID": "sku",
         "ProductName": "title",
         "ProductBrand": "brand",
-        "Gender": "category",
+        "Gender": "attributes.gender",
         "Price (INR)": "price",
         "NumImages": "attributes.num_images",
         "Description": "description",
@@ -308,14 +308,14 @@ def test_myntra_headers_map_to_product_fields_with_inr():
         "sku": "10017413",
         "title": "DKNY Unisex Trolley Bag",
         "brand": "DKNY",
-        "category": "Unisex",
         "price": Decimal("11745.00"),
         "currency": "INR",
         "description": "Black and grey, TSA lock",
-        "attributes": {"num_images": "7", "primary_color": "Black"},
+        "attributes": {"gender": "Unisex", "num_images": "7", "primary_color": "Black"},
     }
-    assert kurta.values["attributes"] == {"num_images": "7"}  # blank colour is not stored
-    assert kurta.category_slug == "women"
+    # Gender says who the product is for, not what it is: an attribute, and no category (the file has none).
+    assert "category" not in parsed.fields and bag.category_slug == ""
+    assert kurta.values["attributes"] == {"gender": "Women", "num_images": "7"}  # blank colour is not stored
 
 
 def test_uci_online_retail_headers():
@@ -416,7 +416,10 @@ def test_real_myntra_catalog_parses_without_errors():
     parsed = parse_import(MYNTRA.read_bytes(), filename=MYNTRA.name)
     assert parsed.total_rows == 12491
     assert len(parsed.rows) == 12491 and parsed.error_count == 0
-    assert {r.values["category"] for r in parsed.rows} == {
+    # The file has no category column: products stay uncategorised, and Gender is an attribute.
+    assert "category" not in parsed.fields
+    assert not any(r.category_slug or "category" in r.values for r in parsed.rows)
+    assert {r.values["attributes"]["gender"] for r in parsed.rows} == {
         "Women",
         "Men",
         "Unisex",

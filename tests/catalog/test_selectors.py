@@ -5,6 +5,7 @@ from accounts.services import Actor
 from catalog.selectors import (
     brand_list,
     category_list,
+    currency_list,
     product_get,
     product_import_get,
     product_import_list,
@@ -110,3 +111,12 @@ def test_product_imports_are_tenant_filtered(merchant, other_merchant):
         product_import_get(merchant=merchant, import_id=theirs.pk)
     with pytest.raises(Http404):
         product_import_get(merchant=merchant, import_id="nope")
+
+
+def test_currency_list_is_the_merchants_currencies_most_used_first(merchant, other_merchant):
+    ProductFactory.create_batch(2, merchant=merchant, currency="EUR")
+    ProductFactory.create_batch(3, merchant=merchant, currency="USD")
+    ProductFactory(merchant=merchant, currency="GBP")
+    ProductFactory.create_batch(5, merchant=other_merchant, currency="INR")
+    assert list(currency_list(merchant=merchant)) == ["USD", "EUR", "GBP"]
+    assert currency_list(merchant=merchant).first() == "USD"

@@ -214,10 +214,82 @@ def test_reimport_is_idempotent(merchant):
     run_import(merchant)
     before = snapshot(merchant)
     again = run_import(merchant)
-    assert (again.created_count, again.updated_count, again.error_count) == (0, 3, 1)
-    assert {row["action"] for row in again.report["preview"]} == {"update"}
+    assert (again.created_count, again.updated_count, again.unchanged_count, again.error_count) == (
+        0,
+        0,
+        3,
+        1,
+    )
+    assert {row["action"] for row in again.report["preview"]} == {"unchanged"}
     assert snapshot(merchant) == before
     assert Category.objects.filter(merchant=merchant).count() == 2
+
+
+def test_reimport_of_an_unchanged_file_rewrites_nothing(merchant):
+    run_import(merchant)
+    stamps = dict(Product.objects.filter(merchant=merchant).values_list("sku", "updated_at"))
+    again = run_import(merchant, dry_run=True)
+    assert (again.created_count, again.updated_count, again.unchanged_count) == (0, 0, 3)
+    applied = run_import(merchant)
+    assert (applied.created_count, applied.updated_count, applied.unchanged_count) == (0, 0, 3)
+    assert dict(Product.objects.filter(merchant=merchant).values_list("sku", "updated_at")) == stamps
+    entry = AuditLog.objects.get(action="product.import", object_id=str(applied.pk))
+    assert (entry.changes["updated"], entry.changes["unchanged"]) == (0, 3)
+
+
+def test_only_rows_whose_values_differ_are_updated(merchant):
+    run_import(merchant)
+    stamps = dict(Product.objects.filter(merchant=merchant).values_list("sku", "updated_at"))
+    changed = CSV.replace("MUG-1,Enamel mug,Northwind,Kitchen,12.50", "MUG-1,Enamel mug,Northwind,Kitchen,13")
+    preview = run_import(merchant, changed, dry_run=True)
+    assert (preview.created_count, preview.updated_count, preview.unchanged_count) == (0, 1, 2)
+    assert [row["action"] for row in preview.report["preview"]] == ["update", "unchanged", "unchanged"]
+
+    result = run_import(merchant, changed)
+    assert (result.updated_count, result.unchanged_count) == (1, 2)
+    assert [row["action"] for row in result.report["preview"]] == ["update", "unchanged", "unchanged"]
+    after = dict(Product.objects.filter(merchant=merchant).values_list("sku", "updated_at"))
+    assert after["MUG-1"] > stamps["MUG-1"]
+    assert (after["TOTE-1"], after["BOWL-1"]) == (stamps["TOTE-1"], stamps["BOWL-1"])
+    assert Product.objects.get(merchant=merchant, sku="MUG-1").price == Decimal("13.00")
+
+
+def test_unchanged_compares_only_the_columns_the_file_has(merchant):
+    run_import(merchant)
+    # Changed elsewhere, in a field the file does not carry: the file cannot change it, so it is unchanged.
+    Product.objects.filter(merchant=merchant, sku="MUG-1").update(url="https://shop.example/mug")
+    # A category named with other capitals is the same category (categories match by slug).
+    recased = CSV.replace("MUG-1,Enamel mug,Northwind,Kitchen", "MUG-1,Enamel mug,Northwind,KITCHEN")
+    assert run_import(merchant, recased).unchanged_count == 3
+    # A different category, a cleared brand, a stock change: each is an update.
+    for edited in (
+        CSV.replace("MUG-1,Enamel mug,Northwind,Kitchen", "MUG-1,Enamel mug,Northwind,Bags"),
+        CSV.replace("MUG-1,Enamel mug,Northwind,", "MUG-1,Enamel mug,,"),
+        CSV.replace("12.50,USD,5", "12.50,USD,6"),
+    ):
+        result = run_import(merchant, edited, dry_run=True)
+        assert (result.updated_count, result.unchanged_count) == (1, 2), edited
+
+
+def test_unchanged_attributes_keep_their_types_from_json(merchant):
+    item = {"sku": "S-1", "title": "Shirt", "price": 20, "attributes": {"sizes": ["S", "M"], "weight_g": 180}}
+    run_import(merchant, json.dumps([item]), filename="p.json")
+    assert run_import(merchant, json.dumps([item]), filename="p.json").unchanged_count == 1
+    item["attributes"]["weight_g"] = 190
+    again = run_import(merchant, json.dumps([item]), filename="p.json")
+    assert (again.updated_count, again.unchanged_count) == (1, 0)
+    assert Product.objects.get(merchant=merchant, sku="S-1").attributes == {
+        "sizes": ["S", "M"],
+        "weight_g": 190,
+    }
+
+
+def test_unchanged_rows_with_extra_columns_as_attributes(merchant):
+    data = "sku,title,price,Primary Color\nA,Mug,3,Red\nB,Cup,2,\n"
+    run_import(merchant, data)
+    assert run_import(merchant, data).unchanged_count == 2
+    result = run_import(merchant, data.replace("Red", "Blue"))
+    assert (result.updated_count, result.unchanged_count) == (1, 1)
 
 
 def test_reimport_updates_changed_values_but_keeps_fields_the_file_lacks(merchant):
@@ -271,6 +343,7 @@ def test_one_audit_entry_per_import(merchant):
         "filename": "products.csv",
         "created": 3,
         "updated": 0,
+        "unchanged": 0,
         "errors": 1,
     }
 

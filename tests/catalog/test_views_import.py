@@ -122,6 +122,26 @@ def test_only_the_uploading_session_can_apply_a_preview(editor_client, client_fa
     assert not Product.objects.exists()
 
 
+def test_reimporting_an_unchanged_file_reports_it_unchanged(editor_client, merchant):
+    upload(editor_client, CSV_WITH_ONE_BAD_ROW, dry_run=False)
+    edited = CSV_WITH_ONE_BAD_ROW.replace(b"Head lamp,Lumen,Lamps,39.00", b"Head lamp,Lumen,Lamps,41.00")
+
+    preview = editor_client.get(upload(editor_client, edited)["Location"]).content.decode()
+    assert re.search(r'data-testid="count-updated">1<', preview)
+    assert re.search(r'data-testid="count-unchanged">1 unchanged, left as they are<', preview)
+    assert '<span class="badge badge-muted">Unchanged</span>' in preview
+    assert "first" not in preview.split('id="preview-title"')[1].split("</header>")[0]
+    assert "2 valid rows" in preview
+
+    previewed = ProductImport.objects.get(merchant=merchant, status=ProductImport.Status.PREVIEWED)
+    applied = editor_client.post(reverse("catalog:import_apply", args=[previewed.id]), follow=True)
+    html = applied.content.decode()
+    assert "Import applied: 0 created, 1 updated, 1 unchanged." in html
+    assert "0 created, 1 updated, 1 unchanged; 1 row with errors skipped." in html
+    history = editor_client.get(reverse("catalog:import_list")).content.decode()
+    assert '<td class="num col-optional">1</td>' in history
+
+
 @pytest.fixture
 def client_factory_for(db):
     from django.test import Client

@@ -233,3 +233,94 @@ def test_html_in_product_data_is_shown_as_text(logged_in, merchant):
     assert "<script>alert(3)</script>" not in detail
     assert "<i>key</i>" not in detail
     assert 'href="javascript:' not in detail
+
+
+# --- attributes as the merchant reads them -----------------------------------------------------------------
+
+
+def test_detail_humanises_attribute_keys_and_keeps_bookkeeping_apart(logged_in, merchant):
+    product = ProductFactory(
+        merchant=merchant,
+        attributes={"primary_color": "Black", "gender": "Women", "num_images": "7", "style_id": "88121"},
+    )
+    html = logged_in.get(reverse("catalog:product_detail", args=[product.id])).content.decode()
+    facts = html.split('data-testid="product-bookkeeping"')[0]
+    assert '<th scope="row">Primary color</th><td>Black</td>' in facts
+    assert '<th scope="row">Gender</th><td>Women</td>' in facts
+    assert "primary_color" not in html and "num_images" not in html
+    assert "Number of images" not in facts and "88121" not in facts
+    bookkeeping = html.split('data-testid="product-bookkeeping"')[1].split("</p>")[0]
+    assert "Number of images: 7" in bookkeeping and "Style ID: 88121" in bookkeeping
+
+
+def test_detail_with_only_bookkeeping_attributes_says_there_are_no_facts(logged_in, merchant):
+    product = ProductFactory(merchant=merchant, attributes={"NumImages": "5"})
+    html = logged_in.get(reverse("catalog:product_detail", args=[product.id])).content.decode()
+    assert "No attributes beyond the bookkeeping below." in html
+    assert "Number of images: 5" in html
+
+
+# --- the product's copy ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_piece(merchant):
+    from marketing.models import Campaign, ContentPiece
+
+    def make(product, *, channel="product_description", status="in_review", name="Spring launch", **fields):
+        campaign, _ = Campaign.objects.get_or_create(
+            merchant=product.merchant, name=name, defaults={"channel": channel}
+        )
+        return ContentPiece.objects.create(
+            merchant=product.merchant, campaign=campaign, product=product, status=status, **fields
+        )
+
+    return make
+
+
+def test_detail_lists_the_products_copy_with_links_to_review(logged_in, catalog, make_piece):
+    bottle = catalog["bottle"]
+    described = make_piece(bottle, title="Cold for a day", body="A steel bottle that keeps water cold.")
+    emailed = make_piece(
+        bottle, channel="email", name="June email", status="approved", subject="Summer is here", body="Hi!"
+    )
+    make_piece(catalog["lamp"], title="Lamp copy", body="Bright.")
+    make_piece(catalog["foreign"], title="Their copy", body="Not yours.")
+
+    html = logged_in.get(reverse("catalog:product_detail", args=[bottle.id])).content.decode()
+    copy = html.split('data-testid="product-copy"')[1]
+    assert copy.count('data-testid="product-piece"') == 2
+    assert "Cold for a day" in copy and "A steel bottle that keeps water cold." in copy
+    assert "Product description · Spring launch" in copy
+    assert "Summer is here" in copy and "Email (subject + body) · June email" in copy
+    assert ">In review</span>" in copy and ">Approved</span>" in copy
+    for piece in (described, emailed):
+        assert f'href="{reverse("marketing:piece_card", args=[piece.id])}"' in copy
+    assert "Lamp copy" not in html and "Their copy" not in html
+    assert "No copy for this product yet" not in html
+
+
+def test_detail_without_copy_explains_how_to_get_some(logged_in, catalog):
+    html = logged_in.get(reverse("catalog:product_detail", args=[catalog["lamp"].id])).content.decode()
+    assert "No copy for this product yet." in html
+    assert f'href="{reverse("marketing:campaign_create")}"' in html
+
+
+def test_detail_shows_the_newest_copy_and_how_many_there_are(logged_in, catalog, make_piece):
+    bottle = catalog["bottle"]
+    for variant in range(1, 13):
+        make_piece(bottle, variant=variant, title=f"Variant {variant}", body="Text.")
+    html = logged_in.get(reverse("catalog:product_detail", args=[bottle.id])).content.decode()
+    assert html.count('data-testid="product-piece"') == 10
+    assert "newest 10 of 12" in html
+    assert "Variant 12" in html and "Variant 1<" not in html
+
+
+def test_viewer_sees_the_copy_but_no_campaign_link(client, catalog, make_piece, member_with_role):
+    make_piece(catalog["bottle"], title="Cold for a day", body="Text.")
+    client.force_login(member_with_role(Role.VIEWER))
+    html = client.get(reverse("catalog:product_detail", args=[catalog["bottle"].id])).content.decode()
+    assert "Cold for a day" in html
+    lamp = client.get(reverse("catalog:product_detail", args=[catalog["lamp"].id])).content.decode()
+    assert "No copy for this product yet." in lamp
+    assert reverse("marketing:campaign_create") not in lamp

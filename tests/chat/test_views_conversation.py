@@ -17,15 +17,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 SCRIPT = "<script>alert('x')</script>"
 
 
-@pytest.fixture
-def login(client, owner, member_with_role):
-    def as_role(role=Role.OWNER):
-        client.force_login(owner if role == Role.OWNER else member_with_role(role))
-        return client
-
-    return as_role
-
-
 def say(conversation, role, text="", **fields):
     return Message.objects.create(
         conversation=conversation, merchant=conversation.merchant, role=role, text=text, **fields

@@ -38,15 +38,6 @@ def rows(html: str) -> list[int]:
     return [int(n) for n in re.findall(r'data-testid="conversation-(\d+)"', html)]
 
 
-@pytest.fixture
-def login(client, owner, member_with_role):
-    def as_role(role=Role.OWNER):
-        client.force_login(owner if role == Role.OWNER else member_with_role(role))
-        return client
-
-    return as_role
-
-
 def test_anonymous_visitors_are_sent_to_log_in(client):
     response = client.get(reverse("chat:inbox"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]

@@ -17,15 +17,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def login(client, owner, member_with_role):
-    def as_role(role=Role.OWNER):
-        client.force_login(owner if role == Role.OWNER else member_with_role(role))
-        return client
-
-    return as_role
-
-
 @pytest.fixture(autouse=True)
 def quiet(no_enqueue):
     """Knowledge writes queue vectors for the ml worker; keep them off the shared broker."""

@@ -12,15 +12,6 @@ from chat.models import ChatSettings
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def login(client, owner, member_with_role):
-    def as_role(role=Role.OWNER):
-        client.force_login(owner if role == Role.OWNER else member_with_role(role))
-        return client
-
-    return as_role
-
-
 def form(**overrides):
     data = {
         "widget_enabled": "on",

@@ -28,15 +28,6 @@ ACTOR = Actor.system("test")
 
 
 @pytest.fixture
-def login(client, owner, member_with_role):
-    def as_role(role=Role.OWNER):
-        client.force_login(owner if role == Role.OWNER else member_with_role(role))
-        return client
-
-    return as_role
-
-
-@pytest.fixture
 def base_model(db):
     """A registered base model to start from; no job runs in these tests (queued on commit, never committed)."""
     return ModelVersion.objects.create(name="chat-test-base", kind="base", path="/nonexistent/chat-test-base")

@@ -112,7 +112,7 @@ def test_the_api_queues_a_copy_finetune_with_its_held_out_products(
     job = Job.objects.get(pk=response.json()["id"])
     assert (job.params["purpose"], job.params["runner"], job.base_version) == (
         "copy",
-        "marketing.copy_training_worker.copy_finetune_run",
+        "copy.finetune",
         tiny_base,
     )
     assert set(job.params["eval_product_ids"]) >= {p.pk for p in catalog if p.pk % 10 == 0}

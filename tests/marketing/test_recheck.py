@@ -398,15 +398,6 @@ def test_the_command_rechecks_every_merchant_or_one(stale, merchant, other_merch
         call_command("recheck_copy", "--merchant", "nobody")
 
 
-@pytest.fixture
-def login(client, owner, member_with_role):
-    def as_role(role=Role.OWNER):
-        client.force_login(owner if role == Role.OWNER else member_with_role(role))
-        return client
-
-    return as_role
-
-
 def recheck_url(campaign):
     return reverse("marketing:campaign_recheck", args=[campaign.pk])
 

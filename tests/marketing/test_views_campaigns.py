@@ -22,15 +22,6 @@ SCRIPT = "<script>alert(1)</script>"
 
 
 @pytest.fixture
-def login(client, owner, member_with_role):
-    def as_role(role=Role.OWNER):
-        client.force_login(owner if role == Role.OWNER else member_with_role(role))
-        return client
-
-    return as_role
-
-
-@pytest.fixture
 def copy_model(db):
     return ModelVersion.objects.create(name="tiny-base", kind="base", path="/var/models/tiny", status="ready")
 
@@ -289,13 +280,79 @@ def test_progress_fragment_ends_on_a_link_to_the_review_queue(login, campaign, m
     assert 'data-testid="job-percent">50%' in running and 'hx-trigger="every 2s"' in running
     make_piece("in_review")
     Job.objects.filter(pk=job.pk).update(status="succeeded", progress_current=2)
-    done = client.get(progress_url, **HTMX).content.decode()
+    response = client.get(progress_url, **HTMX)
+    done = response.content.decode()
     assert 'data-testid="job-percent">100%' in done and "hx-trigger" not in done
+    # The last poll tells the page to fetch its finished state (status, counts, buttons).
+    assert response["HX-Trigger-After-Settle"] == "campaign-generation-ended"
     assert (
         f'href="/review/?campaign={campaign.pk}" data-testid="review-link"' in done
         and "1 piece written" in done
     )
     assert client.get(progress_url)["Location"] == f"/campaigns/{campaign.pk}/"
+
+
+def test_progress_counts_products_and_estimates_the_time_left(login, campaign, copy_model):
+    job = Job.objects.create(
+        merchant=campaign.merchant,
+        kind="generate",
+        status="queued",
+        progress_total=2,
+        params={"campaign_id": campaign.pk},
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(last_job=job, status="generating")
+    client = login(Role.VIEWER)
+    progress_url = reverse("marketing:campaign_progress", args=[campaign.pk])
+    queued = client.get(progress_url, **HTMX)
+    assert "waiting for a worker" in queued.content.decode() and 'data-testid="job-eta"' not in (
+        queued.content.decode()
+    )
+    assert "HX-Trigger-After-Settle" not in queued  # still going: the page keeps polling
+
+    Job.objects.filter(pk=job.pk).update(status="running")  # claimed; no product finished yet
+    html = client.get(progress_url, **HTMX).content.decode()
+    assert 'data-testid="job-products">0 of 2 products done' in html
+    assert 'data-testid="job-eta">estimating time left…' in html
+
+    Job.objects.filter(pk=job.pk).update(progress_current=1, eta_seconds=40.4)
+    html = client.get(progress_url, **HTMX).content.decode()
+    assert 'data-testid="job-percent">50%' in html and "1 of 2 products done" in html
+    assert 'data-testid="job-eta">about 40 s left' in html
+    Job.objects.filter(pk=job.pk).update(eta_seconds=130)
+    assert "about 2 min left" in client.get(progress_url, **HTMX).content.decode()
+
+
+def test_a_generating_campaign_page_refreshes_itself_when_the_job_ends(login, campaign, copy_model):
+    """While a job runs, the page carries a listener that fetches the page again on the progress poll's
+    `campaign-generation-ended`; once the job ended it has none, nor does a page with nothing running."""
+    job = Job.objects.create(
+        merchant=campaign.merchant, kind="generate", status="running", params={"campaign_id": campaign.pk}
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(last_job=job, status="generating")
+    client = login(Role.VIEWER)
+    detail_url = reverse("marketing:campaign_detail", args=[campaign.pk])
+    listener = (
+        f'hx-get="{detail_url}" hx-trigger="campaign-generation-ended from:body" hx-target="#main" '
+        'hx-select="#main" hx-swap="outerHTML"'
+    )
+    assert listener in client.get(detail_url).content.decode()
+    list_html = client.get(reverse("marketing:campaign_list"), {"page": "1"}).content.decode()
+    assert 'hx-get="/campaigns/?page=1" hx-trigger="campaign-generation-ended from:body"' in list_html
+
+    Job.objects.filter(pk=job.pk).update(status="succeeded")
+    Campaign.objects.filter(pk=campaign.pk).update(status="ready")
+    assert "campaign-generation-ended" not in client.get(detail_url).content.decode()
+    assert "campaign-generation-ended" not in client.get(reverse("marketing:campaign_list")).content.decode()
+
+
+def test_the_filter_preview_targets_a_live_region_on_the_form(login, merchant, bottle):
+    """The filter fields swap the preview into #filter-preview: that element must be on the page (it was
+    missing, so htmx refused the swap with a targetError), and it stays in place as a live region."""
+    html = login().get(reverse("marketing:campaign_create")).content.decode()
+    assert 'hx-target="#filter-preview" hx-swap="innerHTML"' in html
+    region = re.search(r'<div id="filter-preview" aria-live="polite">(.*?)</div>', html, re.DOTALL)
+    assert region and 'data-testid="filter-preview"' in region.group(1)
+    assert len(re.findall(r'\sid="filter-preview"', html)) == 1  # one target, not a copy in each swap
 
 
 def test_failed_generation_says_so(login, campaign):

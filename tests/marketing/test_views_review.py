@@ -23,15 +23,6 @@ FIXED = "Stainless steel trail bottle that keeps drinks cold for 24 hours, yours
 SCRIPT = "<script>alert(1)</script>"
 
 
-@pytest.fixture
-def login(client, owner, member_with_role):
-    def as_role(role=Role.OWNER):
-        client.force_login(owner if role == Role.OWNER else member_with_role(role))
-        return client
-
-    return as_role
-
-
 def record(campaign, product, body, *, variant=1, title="Trail bottle"):
     """A piece as the worker stores it: text checked by the real grounding check."""
     fields = {"title": title, "body": body} if campaign.channel == "product_description" else {"body": body}

@@ -12,6 +12,7 @@ from marketing.services import (
     content_approve,
     content_bulk_approve,
     content_publish,
+    content_regenerate,
     content_reject,
     content_submit,
     content_unpublish,
@@ -81,6 +82,42 @@ def test_illegal_moves_are_refused_and_change_nothing(make_piece, reviewer, stat
     piece.refresh_from_db()
     assert piece.status == status
     assert AuditLog.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("status", "service", "kwargs", "message"),
+    [
+        (
+            S.IN_REVIEW,
+            content_publish,
+            {},
+            "A piece in review cannot be published; only approved pieces can.",
+        ),
+        (S.DRAFT, content_approve, {}, "A draft piece cannot be approved; only pieces in review can."),
+        (
+            S.APPROVED,
+            content_reject,
+            {"reason": "late"},
+            "An approved piece cannot be rejected; only draft pieces, or pieces in review, can.",
+        ),
+        (
+            S.PUBLISHED,
+            content_update,
+            {"body": "changed"},
+            "A published piece cannot be edited; unpublish it first.",
+        ),
+        (
+            S.APPROVED,
+            content_regenerate,
+            {},
+            "An approved piece cannot be regenerated; only draft or rejected pieces, or pieces in review, can.",
+        ),
+    ],
+)
+def test_refusals_name_the_piece_in_plain_english(make_piece, reviewer, status, service, kwargs, message):
+    with pytest.raises(ContentConflict) as info:
+        service(piece=make_piece(status), actor=reviewer, **kwargs)
+    assert info.value.message == message
 
 
 def test_a_stale_object_cannot_win_a_race(make_piece, reviewer):

@@ -84,15 +84,6 @@ def make_job(merchant, base_model=None, **fields):
     return Job.objects.create(merchant=merchant, base_version=base_model, **fields)
 
 
-@pytest.fixture
-def login(client, owner, member_with_role):
-    def as_role(role=Role.OWNER):
-        client.force_login(owner if role == Role.OWNER else member_with_role(role))
-        return client
-
-    return as_role
-
-
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
@@ -681,7 +672,9 @@ def test_cancel_queued_running_and_finished_jobs(login, merchant, base_model):
 # ---------- Loss chart ----------
 
 METRICS = {
-    "loss_history": [{"step": s, "loss": loss} for s, loss in [(1, 2.4), (2, 2.0), (3, 1.7), (4, 1.5), (5, 1.45)]],
+    "loss_history": [
+        {"step": s, "loss": loss} for s, loss in [(1, 2.4), (2, 2.0), (3, 1.7), (4, 1.5), (5, 1.45)]
+    ],
     "eval_history": [
         {"step": 2, "eval_loss": 2.2},
         {"step": 4, "eval_loss": 1.9},

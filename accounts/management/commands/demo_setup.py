@@ -48,7 +48,7 @@ class Command(BaseCommand):
         report = product_import(merchant=merchant, actor=actor, data=payload, filename="demo-catalog.json")
         self.stdout.write(
             f"Demo catalog: {report.created_count} created, {report.updated_count} updated, "
-            f"{report.error_count} errors."
+            f"{report.unchanged_count} unchanged, {report.error_count} errors."
         )
         self.stdout.write(self.style.SUCCESS("Storyfront demo is ready."))
         self.stdout.write(f"  Dashboard:  http://127.0.0.1:8000/   login {DEMO_EMAIL} / {DEMO_PASSWORD}")

@@ -125,29 +125,10 @@ def finetune(
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = _load_tokenizer(base)
     tokenized = [tokenize_example(tokenizer, r, params.max_seq_len) for r in records]
     kept = [t for t in tokenized if t is not None]
-    if len(kept) < MIN_EXAMPLES:
-        raise DatasetError(
-            f"only {len(kept)} example(s) keep any reply after truncation to "
-            f"{params.max_seq_len} tokens; at least {MIN_EXAMPLES} needed"
-        )
-    if eval_examples is None:
-        train, held_out = split_examples(kept, params.eval_fraction, params.seed)
-    else:
-        train = kept
-        held_out = [
-            t
-            for r in coerce_examples(eval_examples, min_examples=1)
-            if (t := tokenize_example(tokenizer, r, params.max_seq_len))
-        ]
-        if not held_out:
-            raise DatasetError(
-                f"no held-out example keeps any reply after truncation to {params.max_seq_len} tokens"
-            )
+    train, held_out = _train_and_held_out(tokenizer, kept, eval_examples, params)
 
     torch.manual_seed(params.seed)
     model = _build_model(base, params, parent_adapter_path, dev)
@@ -181,26 +162,8 @@ def finetune(
                 out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler, best_weights
             )
             raise TrainingCancelled(f"cancelled at step {state.step}/{total}; checkpoint kept for resume")
-        group = [
-            train_batch
-            for m in range(params.grad_accum_steps)
-            if (
-                train_batch := _micro_batch(
-                    train, lengths, params, state.step * params.grad_accum_steps + m, batches_per_epoch
-                )
-            )
-            is not None
-        ]
-        label_tokens = sum(sum(lbl != -100 for lbl in e.labels[1:]) for b in group for e in b)
-        model.train()
-        loss_total = 0.0
-        for micro in group:
-            batch = {k: v.to(dev) for k, v in collate(micro, tokenizer.pad_token_id).items()}
-            with autocast:
-                loss_sum, _ = _loss_sum(model, batch)
-            (loss_sum / max(label_tokens, 1)).backward()
-            loss_total += loss_sum.item()
-            state.tokens += int(batch["attention_mask"].sum())
+        group = _accumulation_group(train, lengths, params, state.step, batches_per_epoch)
+        loss = _accumulate_gradients(model, group, tokenizer.pad_token_id, dev, autocast, state)
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         scheduler.step()
@@ -208,28 +171,17 @@ def finetune(
         state.step += 1
         now = time.perf_counter()
         state.train_seconds += now - step_started
-        loss = loss_total / max(label_tokens, 1)
         state.history.append((state.step, loss))
 
-        if params.eval_every and state.step % params.eval_every == 0 and state.step < total:
+        if _due(params.eval_every, state.step, total):
             eval_loss = _mean_loss(model, held_out, tokenizer.pad_token_id, params.batch_size, dev, autocast)
-            state.eval_history.append((state.step, eval_loss))
-            if eval_loss < state.best_eval - 1e-4:
-                state.best_eval, state.best_step, state.bad_evals = eval_loss, state.step, 0
-                best_weights = _trainable_state(model)
-            else:
-                state.bad_evals += 1
-                stopped_early = (
-                    bool(params.early_stopping_patience) and state.bad_evals >= params.early_stopping_patience
-                )
-        if params.checkpoint_every and state.step % params.checkpoint_every == 0 and state.step < total:
+            best_weights, stopped_early = _track_eval(model, state, eval_loss, best_weights, params)
+        if _due(params.checkpoint_every, state.step, total):
             _save_checkpoint(
                 out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler, best_weights
             )
         if progress is not None:
-            eta = state.train_seconds / state.step * (total - state.step)
-            latest_eval = state.eval_history[-1][1] if state.eval_history else None
-            progress(TrainingProgress(state.step, total, loss, latest_eval, 0.0 if stopped_early else eta))
+            progress(_progress(state, total, loss, stopped_early))
         step_started = time.perf_counter()
         if stopped_early:
             break
@@ -269,6 +221,88 @@ def finetune(
     return result
 
 
+def _load_tokenizer(base: Path):
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _train_and_held_out(
+    tokenizer, kept: list[TokenizedExample], eval_examples: Iterable | None, params: FinetuneParams
+) -> tuple[list[TokenizedExample], list[TokenizedExample]]:
+    """The training examples and the held-out ones: ``eval_examples`` when given, else a split of ``kept``."""
+    if len(kept) < MIN_EXAMPLES:
+        raise DatasetError(
+            f"only {len(kept)} example(s) keep any reply after truncation to "
+            f"{params.max_seq_len} tokens; at least {MIN_EXAMPLES} needed"
+        )
+    if eval_examples is None:
+        return split_examples(kept, params.eval_fraction, params.seed)
+    held_out = [
+        t
+        for r in coerce_examples(eval_examples, min_examples=1)
+        if (t := tokenize_example(tokenizer, r, params.max_seq_len))
+    ]
+    if not held_out:
+        raise DatasetError(
+            f"no held-out example keeps any reply after truncation to {params.max_seq_len} tokens"
+        )
+    return kept, held_out
+
+
+def _accumulation_group(train, lengths, params: FinetuneParams, step: int, batches_per_epoch: int) -> list:
+    """The micro-batches of one optimizer step (fewer, or none, once the last epoch runs out)."""
+    return [
+        train_batch
+        for m in range(params.grad_accum_steps)
+        if (
+            train_batch := _micro_batch(
+                train, lengths, params, step * params.grad_accum_steps + m, batches_per_epoch
+            )
+        )
+        is not None
+    ]
+
+
+def _accumulate_gradients(model, group: list, pad_id: int, dev, autocast, state: _State) -> float:
+    """Backward over each micro-batch of ``group``, scaled so the gradients are of the mean reply-token loss;
+    returns that loss."""
+    label_tokens = sum(sum(lbl != -100 for lbl in e.labels[1:]) for b in group for e in b)
+    model.train()
+    loss_total = 0.0
+    for micro in group:
+        batch = {k: v.to(dev) for k, v in collate(micro, pad_id).items()}
+        with autocast:
+            loss_sum, _ = _loss_sum(model, batch)
+        (loss_sum / max(label_tokens, 1)).backward()
+        loss_total += loss_sum.item()
+        state.tokens += int(batch["attention_mask"].sum())
+    return loss_total / max(label_tokens, 1)
+
+
+def _due(every: int | None, step: int, total: int) -> bool:
+    """Whether a periodic evaluation or checkpoint falls on ``step`` (never the last: the end does its own)."""
+    return bool(every and step % every == 0 and step < total)
+
+
+def _track_eval(model, state: _State, eval_loss: float, best_weights, params: FinetuneParams):
+    """Record a held-out loss; returns the best weights so far and whether to stop early."""
+    state.eval_history.append((state.step, eval_loss))
+    if eval_loss < state.best_eval - 1e-4:
+        state.best_eval, state.best_step, state.bad_evals = eval_loss, state.step, 0
+        return _trainable_state(model), False
+    state.bad_evals += 1
+    stop = bool(params.early_stopping_patience) and state.bad_evals >= params.early_stopping_patience
+    return best_weights, stop
+
+
+def _progress(state: _State, total: int, loss: float, stopped_early: bool) -> TrainingProgress:
+    eta = state.train_seconds / state.step * (total - state.step)
+    latest_eval = state.eval_history[-1][1] if state.eval_history else None
+    return TrainingProgress(state.step, total, loss, latest_eval, 0.0 if stopped_early else eta)
+
+
 def evaluate_loss(
     model_path,
     examples: Iterable,
@@ -281,9 +315,7 @@ def evaluate_loss(
     """Mean reply-token loss and perplexity of a model (plus optional adapter) on held-out examples."""
     base = validate_checkpoint_dir(model_path)
     dev = resolve_device(device)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = _load_tokenizer(base)
     tokenized = [
         t
         for r in coerce_examples(examples, min_examples=1)

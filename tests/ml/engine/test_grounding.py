@@ -276,6 +276,9 @@ def test_material_free_claims_are_not_materials():
         ("100% recycled steel", ("percentage", "100%")),
         ("On sale now", ("claim", "On sale")),
         ("See www.example.net for more", ("claim", "www.example.net")),
+        # Ranking claims the studio's copy made (bench/grounding/labels/studio-part-a.jsonl), both apostrophes.
+        ("Meet the world’s most luxurious leather bottles.", ("claim", "world’s most")),
+        ("The world's finest bottle.", ("claim", "world's finest")),
     ],
 )
 def test_invented_claims_are_flagged(text, claim):

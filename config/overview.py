@@ -1,0 +1,34 @@
+"""The Overview (dashboard home): the catalog at a glance and what a merchant checks every day — the review
+queue, chat and jobs. It reads from every app, so it is assembled here beside the dashboard's routes rather than
+in accounts, which imports no feature app. Each area costs one aggregate query in its app's selectors, filtered
+by the current merchant."""
+
+from django.shortcuts import render
+
+from accounts.decorators import merchant_required
+from accounts.selectors import audit_log_list
+from catalog.selectors import brand_list, category_list, product_import_list, product_list
+from chat.selectors import conversation_figures
+from marketing.selectors import content_review_figures
+from ml.selectors import job_figures
+
+
+@merchant_required()
+def home(request):
+    merchant = request.merchant
+    products = product_list(merchant=merchant)
+    context = {
+        "section": "home",
+        "can_edit": request.membership.can("edit"),
+        "product_count": products.count(),
+        "active_count": products.filter(is_active=True).count(),
+        "category_count": category_list(merchant=merchant).count(),
+        "brand_count": brand_list(merchant=merchant).count(),
+        "top_categories": category_list(merchant=merchant).order_by("-product_count", "name")[:6],
+        "recent_imports": product_import_list(merchant=merchant)[:5],
+        "recent_activity": audit_log_list(merchant=merchant)[:8],
+        "review_figures": content_review_figures(merchant=merchant),
+        "chat_figures": conversation_figures(merchant=merchant),
+        "job_figures": job_figures(merchant=merchant),
+    }
+    return render(request, "dashboard/home.html", context)
