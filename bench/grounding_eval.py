@@ -88,9 +88,11 @@ UNSPANNED = {
 }
 
 
-def load_labels() -> dict[str, dict]:
+def load_labels(pattern: str = "part-*.jsonl") -> dict[str, dict]:
+    """Copy labels by piece id: the first labelled set's parts by default (``studio-*.jsonl`` for the studio's
+    pieces; ``chat-*`` files hold chat labels, another schema)."""
     labels = {}
-    for path in sorted((GROUNDING_DIR / "labels").glob("*.jsonl")):
+    for path in sorted((GROUNDING_DIR / "labels").glob(pattern)):
         for line in path.read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
