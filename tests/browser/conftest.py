@@ -94,3 +94,16 @@ def switch_merchant(page, name):
     page.get_by_test_id("merchant-switcher").locator("summary").click()
     page.get_by_role("button", name=name).click()
     page.get_by_role("heading", level=1, name=name).wait_for()
+
+
+def overflowing_js(excluded: str = ".table-wrap") -> str:
+    """A page.evaluate() script listing up to 8 elements that stick out past the viewport's right edge (a page
+    that scrolls sideways on a phone), ignoring those inside ``excluded`` (CSS selectors of parts meant to scroll)."""
+    return (
+        "() => [...document.querySelectorAll('body *')]\n"
+        "  .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)\n"
+        f"  .filter(el => !el.closest('{excluded}'))\n"
+        "  .slice(0, 8)\n"
+        "  .map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "
+        "right=${Math.round(el.getBoundingClientRect().right)}`)"
+    )

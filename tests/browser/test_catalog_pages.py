@@ -12,7 +12,7 @@ import pytest
 
 from catalog.models import Product
 from marketing.models import Campaign, ContentPiece
-from tests.browser.conftest import DESKTOP, PHONE, log_in, switch_merchant
+from tests.browser.conftest import DESKTOP, PHONE, log_in, overflowing_js, switch_merchant
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.browser
@@ -21,11 +21,7 @@ expect = pytest.importorskip(
 ).expect
 
 SHOTS_DIR = Path(os.environ.get("STORYFRONT_SHOTS_DIR", "/tmp/storyfront-shots"))
-_OVERFLOWING_JS = """() => [...document.querySelectorAll('body *')]
-  .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
-  .filter(el => !el.closest('.table-wrap'))
-  .slice(0, 8)
-  .map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} right=${Math.round(el.getBoundingClientRect().right)}`)"""
+_OVERFLOWING_JS = overflowing_js(".table-wrap")
 
 
 def _fits(page, viewport, name):

@@ -13,7 +13,7 @@ import pytest
 from accounts.models import Role
 from chat.models import SupportDialogue
 from ml.models import Job, ModelVersion
-from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in
+from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in, overflowing_js
 from tests.chat.training_data import dialogues, jsonl
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
@@ -23,11 +23,7 @@ expect = pytest.importorskip(
 ).expect
 
 SHOTS_DIR = Path(os.environ.get("STORYFRONT_SHOTS_DIR", "/tmp/storyfront-shots"))
-_OVERFLOWING_JS = """() => [...document.querySelectorAll('body *')]
-  .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
-  .filter(el => !el.closest('.table-wrap, details:not([open]) > :not(summary)'))
-  .slice(0, 8)
-  .map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} right=${Math.round(el.getBoundingClientRect().right)}`)"""
+_OVERFLOWING_JS = overflowing_js(".table-wrap, details:not([open]) > :not(summary)")
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from marketing.services import (
     content_piece_record,
 )
 from ml.models import Job, ModelVersion
-from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in
+from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in, overflowing_js
 from tests.factories import CategoryFactory, MembershipFactory, MerchantFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.browser
@@ -31,11 +31,7 @@ expect = pytest.importorskip(
 ).expect
 
 SHOTS_DIR = Path(os.environ.get("STORYFRONT_SHOTS_DIR", "/tmp/storyfront-shots"))
-_OVERFLOWING_JS = """() => [...document.querySelectorAll('body *')]
-  .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
-  .filter(el => !el.closest('.table-wrap, .status-tabs, details:not([open]) > :not(summary)'))
-  .slice(0, 8)
-  .map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} right=${Math.round(el.getBoundingClientRect().right)}`)"""
+_OVERFLOWING_JS = overflowing_js(".table-wrap, .status-tabs, details:not([open]) > :not(summary)")
 
 INVENTED = "Stainless steel trail bottle that keeps drinks cold for 24 hours. Now only $5!"
 FIXED = "Stainless steel trail bottle that keeps drinks cold for 24 hours, yours for $24.90."

@@ -14,7 +14,7 @@ from accounts.models import Role
 from accounts.services import Actor
 from ml.models import Deployment, Job, ModelVersion
 from ml.services import version_promote
-from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in
+from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in, overflowing_js
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.browser
@@ -23,11 +23,7 @@ expect = pytest.importorskip(
 ).expect
 
 SHOTS_DIR = Path(os.environ.get("STORYFRONT_SHOTS_DIR", "/tmp/storyfront-shots"))
-_OVERFLOWING_JS = """() => [...document.querySelectorAll('body *')]
-  .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
-  .filter(el => !el.closest('.table-wrap, details:not([open]) > :not(summary)'))
-  .slice(0, 8)
-  .map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} right=${Math.round(el.getBoundingClientRect().right)}`)"""
+_OVERFLOWING_JS = overflowing_js(".table-wrap, details:not([open]) > :not(summary)")
 
 
 def loss_metrics(steps: int, total: int = 200) -> dict:

@@ -12,7 +12,7 @@ from accounts.services import Actor, api_key_create
 from catalog.demo_catalog import demo_catalog_rows
 from catalog.models import Product
 from catalog.services import product_import
-from tests.browser.conftest import DESKTOP, PHONE, log_in
+from tests.browser.conftest import DESKTOP, PHONE, log_in, overflowing_js
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.browser
@@ -53,11 +53,7 @@ def demo(transactional_db, settings, tmp_path):
 
 
 # Lists the elements that stick out past the right edge, so a failure says what to fix.
-_OVERFLOWING_JS = """() => [...document.querySelectorAll('body *')]
-  .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
-  .filter(el => !el.closest('.table-wrap, details:not([open]) > :not(summary)'))
-  .slice(0, 8)
-  .map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} right=${Math.round(el.getBoundingClientRect().right)}`)"""
+_OVERFLOWING_JS = overflowing_js(".table-wrap, details:not([open]) > :not(summary)")
 
 
 def _switch_to(page, name):
