@@ -166,8 +166,8 @@ def run(
     from catalog.models import Product
     from catalog.services import product_import
     from marketing import generation
+    from marketing.campaigns.services import brand_voice_set, campaign_create, campaign_generate
     from marketing.models import ContentPiece
-    from marketing.services import brand_voice_set, campaign_create, campaign_generate
     from ml.engine import provision_base_models
     from ml.engine.devices import resolve_device, resolve_dtype
     from ml.models import Job

@@ -9,7 +9,7 @@ uses (ml.engine.chat.build_chat_messages with a merchant's knowledge items and p
    the machine falls on both.
 
 Every request decodes at most --max-new-tokens tokens with the live bot's sampling settings
-(chat.replies.SAMPLING) and its own seed; the same seeds on both sides.
+(chat.replies.engine.SAMPLING) and its own seed; the same seeds on both sides.
 
     .venv/bin/python bench/chat_bench.py [--questions 20] [--conversations 8] [--turns 2] [--rounds 2]
 
@@ -38,7 +38,7 @@ import torch
 
 django.setup()  # only to read the live bot's sampling settings; nothing here touches the database
 
-from chat.replies import SAMPLING
+from chat.replies.engine import SAMPLING
 from ml.engine import GenerationRequest, LocalHFGenerator, RequestBatcher, provision_base_models
 from ml.engine.chat import build_chat_messages
 

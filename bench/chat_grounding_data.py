@@ -94,8 +94,8 @@ def _load_store(merchant, kb: dict, embedder) -> dict:
     from decimal import Decimal
 
     from catalog.models import Product
+    from chat.knowledge.embeddings import embed_knowledge_run, embed_products_run
     from chat.models import ChatSettings, Conversation, KnowledgeItem
-    from chat.replies import embed_knowledge_run, embed_products_run
 
     Conversation.objects.filter(merchant=merchant).delete()
     KnowledgeItem.objects.filter(merchant=merchant).delete()
@@ -129,7 +129,7 @@ def _load_store(merchant, kb: dict, embedder) -> dict:
 
 def _ask(merchant, question: str, generator, embedder) -> dict:
     from chat.models import Conversation, Message
-    from chat.replies import reply_generate_run
+    from chat.replies.run import reply_generate_run
 
     conversation = Conversation.objects.create(merchant=merchant, source="api")
     Message.objects.create(conversation=conversation, merchant=merchant, role="shopper", text=question)
@@ -154,7 +154,7 @@ def _source_texts(reply) -> list[str]:
 
     from catalog.models import Product
     from chat.models import KnowledgeItem
-    from chat.replies import _source_texts as source_texts
+    from chat.replies.run import _source_texts as source_texts
 
     rows = reply.sources
     knowledge = {
@@ -203,7 +203,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from accounts.models import Merchant
-    from chat.replies import default_embedder
+    from chat.replies.engine import default_embedder
     from ml.engine import LocalHFGenerator, provision_base_models
 
     torch.set_num_threads(args.threads)

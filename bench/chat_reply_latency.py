@@ -55,7 +55,7 @@ def _one(merchant, question: str, embedder) -> dict:
     from django.db import connection
 
     from chat.models import Conversation, Message
-    from chat.replies import reply_generate_run
+    from chat.replies.run import reply_generate_run
 
     try:
         conversation = Conversation.objects.create(merchant=merchant, source="widget")
@@ -158,7 +158,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from accounts.models import Merchant
-    from chat.replies import default_embedder
+    from chat.replies.engine import default_embedder
 
     torch.set_num_threads(args.threads)
     call_command("migrate", verbosity=0)

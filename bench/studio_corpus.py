@@ -83,8 +83,8 @@ def main() -> int:
     from catalog.models import Product
     from catalog.services import product_import
     from marketing import generation
+    from marketing.campaigns.services import brand_voice_set, campaign_create, campaign_generate
     from marketing.models import ContentPiece
-    from marketing.services import brand_voice_set, campaign_create, campaign_generate
     from ml.engine import provision_base_models
     from ml.engine.grounding import CHANNEL_FIELDS
     from ml.models import Job

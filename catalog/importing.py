@@ -4,6 +4,8 @@ Nothing here touches the database, so `catalog.services.product_import` (which d
 benchmark's naive baseline work from the same parsed rows.
 
 How a file is read:
+- Reading the bytes is `storyfront.uploads` (shared with the other uploads); its errors become
+  `ImportFileError`s with the same message and code.
 - Size: over the limit raises `ImportTooLarge`. Encoding: UTF-8 (with or without BOM) first, then
   charset_normalizer; a file that cannot be decoded clearly raises `ImportFileError`.
 - Format: `file_format` if given, else the file extension (.csv/.tsv/.txt, .json), else the content.
@@ -25,21 +27,20 @@ How a file is read:
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from pathlib import PurePath
 from typing import Any
 
-import charset_normalizer
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.text import slugify
 
+from storyfront import uploads
 from storyfront.parsing import parse_bool
 
 REQUIRED_FIELDS = ("sku", "title", "price")
@@ -110,8 +111,8 @@ PREVIEW_ROWS = 50
 # Status words shops export for "is the product live", beside the plain yes/no words (storyfront.parsing).
 _ACTIVE_WORDS = ("active", "published")
 _INACTIVE_WORDS = ("inactive", "draft", "archived", "unpublished")
-# Encodings that spreadsheet programs write, preferred when charset_normalizer finds several equally good.
-_PREFERRED_ENCODINGS = ("cp1252", "cp1251", "gb18030", "cp932", "big5", "cp949", "cp1250", "iso8859_15")
+# The file types the importer takes; any other suffix is refused.
+_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json"}
 _CURRENCY_SIGNS = "$€£¥₹₩₽₺"
 _PRICE_HEADER_CURRENCY = re.compile(
     r"^\s*(?:unit|variant|sale|list|regular)?[\s_-]*price\s*(?:[\(\[]\s*([A-Za-z]{3})\s*[\)\]]|[\s_-]+([A-Z]{3}))\s*$",
@@ -139,13 +140,20 @@ class ImportFileError(Exception):
 
 class ImportTooLarge(ImportFileError):
     def __init__(self, size: int, limit: int):
-        super().__init__(
-            f"The file is {_megabytes(size)} MB; the limit is {_megabytes(limit)} MB. "
-            "Split it into smaller files.",
-            code="too_large",
-        )
+        super().__init__(uploads.UploadTooLarge(size, limit).message, code="too_large")
         self.size = size
         self.limit = limit
+
+
+@contextmanager
+def _file_errors() -> Iterator[None]:
+    """storyfront.uploads' errors as this module's, with the same message and code."""
+    try:
+        yield
+    except uploads.UploadTooLarge as exc:
+        raise ImportTooLarge(exc.size, exc.limit) from None
+    except uploads.UploadError as exc:
+        raise ImportFileError(exc.message, code=exc.code) from None
 
 
 @dataclass
@@ -174,8 +182,8 @@ class ParsedFile:
 def parse_import(
     data: bytes, *, filename: str = "", file_format: str | None = None, max_bytes: int | None = None
 ) -> ParsedFile:
-    if max_bytes is not None and len(data) > max_bytes:
-        raise ImportTooLarge(len(data), max_bytes)
+    with _file_errors():
+        uploads.check_size(len(data), max_bytes)
     if not data.strip():
         raise ImportFileError("The file is empty.", code="empty_file")
     file_format = detect_format(filename=filename, file_format=file_format, data=data)
@@ -213,71 +221,29 @@ def parse_import(
 
 
 def detect_format(*, filename: str, file_format: str | None, data: bytes) -> str:
-    if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise ImportFileError(
-            "This looks like an Excel workbook or a zip archive. "
-            "Export the sheet as CSV (UTF-8) and upload that.",
-            code="unsupported_format",
-        )
-    if file_format:
-        fmt = file_format.strip().lower()
-        if fmt not in ("csv", "json"):
-            raise ImportFileError(
-                f"Unknown format '{file_format}'. Use 'csv' or 'json'.", code="unknown_format"
-            )
-        return fmt
-    suffix = PurePath(filename or "").suffix.lower()
-    if suffix in (".csv", ".tsv", ".txt"):
-        return "csv"
-    if suffix == ".json":
-        return "json"
-    if suffix:
-        raise ImportFileError(
-            f"Unsupported file type '{suffix}'. Upload a .csv or .json file.", code="unknown_format"
-        )
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    return "json" if head in (b"[", b"{") else "csv"
+    with _file_errors():
+        if not file_format:
+            return uploads.detect_format(filename, data, suffixes=_SUFFIX_FORMATS)
+        uploads.refuse_archive(data)
+    fmt = file_format.strip().lower()
+    if fmt not in ("csv", "json"):
+        raise ImportFileError(f"Unknown format '{file_format}'. Use 'csv' or 'json'.", code="unknown_format")
+    return fmt
 
 
 def decode_text(data: bytes) -> str:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = None
-    if text is None or "\x00" in text:
-        text = _detect_and_decode(data)
-    if "\x00" in text:
-        raise ImportFileError(
-            "The file contains binary data. Upload a CSV or JSON text file, preferably UTF-8.",
-            code="bad_encoding",
-        )
-    return text
-
-
-def _detect_and_decode(data: bytes) -> str:
-    results = charset_normalizer.from_bytes(data)
-    best = results.best()
-    if best is None:
-        raise ImportFileError(
-            "The file's text encoding could not be recognised. Save it as UTF-8 and upload it again.",
-            code="bad_encoding",
-        )
-    lowest = min(match.chaos for match in results)
-    candidates = {match.encoding: match for match in results if match.chaos <= lowest + 0.01}
-    chosen = next((candidates[enc] for enc in _PREFERRED_ENCODINGS if enc in candidates), best)
-    return str(chosen)
+    """The file's text (storyfront.uploads.decode_upload), or ImportFileError."""
+    with _file_errors():
+        return uploads.decode_upload(data)
 
 
 def _read_csv(text: str, filename: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     first_line = text.lstrip("\ufeff").split("\n", 1)[0]
     delimiter = "\t" if filename.lower().endswith(".tsv") else max(",;\t|", key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     headers: list[str] | None = None
     records: list[tuple[int, dict[str, str]]] = []
-    line = 0
-    try:
-        for values in reader:
-            line += 1
+    with _file_errors():
+        for line, _, values in uploads.iter_csv_rows(text, delimiter=delimiter):
             if not any(v.strip() for v in values):
                 continue
             if headers is None:
@@ -292,8 +258,6 @@ def _read_csv(text: str, filename: str) -> tuple[list[str], list[tuple[int, dict
                     "(an unquoted comma?)."
                 )
             records.append((line, record))
-    except csv.Error as exc:
-        raise ImportFileError(f"Line {line + 1} is not valid CSV: {exc}.", code="malformed_csv") from None
     if headers is None:
         raise ImportFileError("The file is empty.", code="empty_file")
     return headers, records
@@ -311,13 +275,8 @@ def _check_headers(headers: list[str]) -> None:
 
 
 def _read_json(text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    try:
-        items = json.loads(text, parse_constant=lambda name: name)
-    except json.JSONDecodeError as exc:
-        raise ImportFileError(
-            f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).",
-            code="malformed_json",
-        ) from None
+    with _file_errors():
+        items = uploads.load_json(text, constants_as_text=True)
     if not isinstance(items, list):
         raise ImportFileError(
             f'The JSON must be a list of product objects, e.g. [{{"sku": ..., "title": ..., "price": ...}}]; '
@@ -636,7 +595,3 @@ _CLEANERS = {
     "is_active": _parse_bool,
     "attributes": _parse_attributes,
 }
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}"

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from accounts.services import Actor, audit_record
 from chat.models import ChatSettings, Conversation, KnowledgeItem, Message, SupportDialogue
-from chat.services import _origins_validate, _topics_validate
+from chat.widget.services import _origins_validate, _topics_validate
 
 
 def _pretty_json(value) -> str:

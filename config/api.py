@@ -9,4 +9,4 @@ urlpatterns = [
 urlpatterns += [path("", include("ml.api.urls"))]
 urlpatterns += [path("", include("marketing.api.urls"))]
 urlpatterns += [path("", include("chat.api.urls"))]
-urlpatterns += [path("", include("chat.api.training"))]
+urlpatterns += [path("", include("chat.training.api.urls"))]

@@ -31,6 +31,16 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+# The error responses views declare in their own `extend_schema(responses=...)`, written once (marketing.api uses
+# them; catalog.api and chat.api still carry copies with their own serializer and wording).
+AUTH_ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid API key."),
+    403: OpenApiResponse(ErrorSerializer, description="The key lacks the scope this request needs."),
+}
+NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such object for this merchant.")}
+INVALID = {400: OpenApiResponse(ErrorSerializer, description="Invalid input; see field_errors.")}
+CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="The object's state does not allow this.")}
+
 _EVERY_OPERATION = {
     "400": "Invalid input (see `field_errors`), a malformed or too deeply nested body, or too many form fields.",
     "404": "No such object for this merchant, or no such page.",

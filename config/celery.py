@@ -95,4 +95,5 @@ def _configure(sender: Celery, **kwargs) -> None:
 
 
 app.autodiscover_tasks()
-app.autodiscover_tasks(related_name="training_tasks")
+# chat.training.tasks lives in a sub-package, which autodiscovery (<app>.tasks) does not reach.
+app.autodiscover_tasks(["chat.training"])

@@ -4,7 +4,8 @@ from django.urls import path
 
 from accounts import member_views, views
 from config import overview
-from marketing import views as marketing_views
+from marketing.campaigns import views as campaign_views
+from marketing.review import views as review_views
 from ml import views as ml_views
 
 app_name = "dashboard"
@@ -34,8 +35,8 @@ urlpatterns = [
     # Public: the invitation link from the email (the token is the credential).
     path("invitations/<str:token>/", member_views.invitation_accept_view, name="invitation_accept"),
     # The campaign pages live in marketing.urls (under /campaigns/); this name keeps the navigation's link.
-    path("campaigns/", marketing_views.campaign_list_view, name="campaigns"),
-    path("review/", marketing_views.review_view, name="review"),
+    path("campaigns/", campaign_views.campaign_list_view, name="campaigns"),
+    path("review/", review_views.review_view, name="review"),
     path("customers/", views.planned_area, {"area": "customers"}, name="customers"),
     path("insights/", views.planned_area, {"area": "insights"}, name="insights"),
     # The Models page lives in ml.urls; this name keeps the navigation's `dashboard:models` link pointing at it.

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from chat import views as chat_views
+from chat.widget import views as chat_widget_views
 from config import api_docs
 
 urlpatterns = [
@@ -21,8 +21,8 @@ urlpatterns = [
     path("campaigns/", include("marketing.urls")),
     path("chat/", include("chat.urls")),
     # Storefront side of chat: the widget script (public, any origin) and the local demo store.
-    path("widget/<str:token>/widget.js", chat_views.widget_script_view, name="chat_widget_script"),
-    path("demo/store/", chat_views.demo_store_view, name="demo_store"),
+    path("widget/<str:token>/widget.js", chat_widget_views.widget_script_view, name="chat_widget_script"),
+    path("demo/store/", chat_widget_views.demo_store_view, name="demo_store"),
     path("widget/", include("chat.api.widget_urls")),
     path("", include("config.dashboard_urls")),
 ]

@@ -13,7 +13,7 @@ from marketing.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from marketing.services import content_bulk_approve
+from marketing.review.services import content_bulk_approve
 from storyfront.validators import validate_outbound_url
 
 

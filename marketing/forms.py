@@ -1,6 +1,6 @@
 """Dashboard forms for the copy studio: campaigns, the brand voice and a piece's inline edit.
 
-They only shape browser input into the keyword arguments of marketing.services; the services validate what
+They only shape browser input into the keyword arguments of the marketing services; the services validate what
 may happen (product ownership, list limits, channel fields) and their ValidationErrors are put back on the
 form with `add_service_errors`."""
 
@@ -8,8 +8,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from catalog.selectors import brand_list, category_list, product_list
+from marketing.campaigns.services import MAX_CAMPAIGN_PRODUCTS
 from marketing.models import MAX_VARIANTS, Campaign, Channel, Length
-from marketing.services import MAX_CAMPAIGN_PRODUCTS, MAX_FIELD_CHARS
+from marketing.workflow import MAX_FIELD_CHARS
 from ml.engine.grounding import CHANNEL_FIELDS, CHANNEL_LIMITS
 
 LANGUAGES = (

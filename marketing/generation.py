@@ -23,15 +23,11 @@ from django.db import transaction
 
 from accounts.services import Actor, audit_record
 from catalog.models import Product
+from marketing.campaigns.services import campaign_generation_finished, content_piece_record
 from marketing.models import Campaign, ContentPiece, Length
+from marketing.review.services import content_apply_regeneration
 from marketing.selectors import approved_examples, brand_voice_get, product_facts
-from marketing.services import (
-    ContentConflict,
-    GroundingOutcome,
-    campaign_generation_finished,
-    content_apply_regeneration,
-    content_piece_record,
-)
+from marketing.workflow import ContentConflict, GroundingOutcome
 from ml.engine import GenerationRequest
 from ml.engine.copy_assembly import Choice, choose, complete_sentences
 from ml.engine.copy_decoding import copy_banned_phrases

@@ -2,7 +2,7 @@
 revisions, and publishing to webhooks.
 
 A piece moves draft -> in_review -> approved -> published, or to rejected; the allowed moves live in
-`TRANSITIONS` and every move is a guarded UPDATE in marketing.services, so two reviewers (or a task that runs
+`TRANSITIONS` and every move is a guarded UPDATE in marketing.workflow, so two reviewers (or a task that runs
 twice) never both win."""
 
 from django.conf import settings
@@ -196,7 +196,7 @@ class ContentPiece(models.Model):
 
 
 # Which moves are legal: action -> (statuses it may start from, status it ends in). Editing and regenerating
-# also send a rejected or approved piece back to review; see marketing.services.
+# also send a rejected or approved piece back to review; see marketing.review.recheck.
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "submit": ((ContentPiece.Status.DRAFT,), ContentPiece.Status.IN_REVIEW),
     "approve": ((ContentPiece.Status.IN_REVIEW,), ContentPiece.Status.APPROVED),

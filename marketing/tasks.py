@@ -54,7 +54,7 @@ def requeue_stale_generation_jobs() -> list[int]:
 def deliver_webhook_task(self, delivery_id: int) -> str:
     """One attempt per run; a failed attempt schedules the next with exponential backoff (the delivery row
     counts attempts and decides when to give up)."""
-    from marketing.publishing import webhook_attempt
+    from marketing.publishing.channels import webhook_attempt
 
     outcome = webhook_attempt(delivery_id=delivery_id)
     if outcome.retry:
@@ -65,7 +65,7 @@ def deliver_webhook_task(self, delivery_id: int) -> str:
 @shared_task(name="marketing.tasks.publish_scheduled_content_task", acks_late=True)
 def publish_scheduled_content_task() -> int:
     """Celery beat, every minute: publish approved pieces of campaigns whose publish time has passed."""
-    from marketing.services import content_publish_scheduled
+    from marketing.publishing.services import content_publish_scheduled
 
     return len(content_publish_scheduled())
 
@@ -83,13 +83,13 @@ RECHECK_TASK_PIECES = 1000  # pieces one run rechecks before it queues the next 
 
 @shared_task(name="marketing.tasks.recheck_copy_task", acks_late=True)
 def recheck_copy_task(merchant_id: int | None = None, campaign_id: int | None = None) -> dict:
-    """Recheck stored copy whose report an older checker wrote (marketing.services.content_recheck). Without a
+    """Recheck stored copy whose report an older checker wrote (marketing.review.recheck.content_recheck). Without a
     merchant it queues one run per merchant that has such pieces; a run does RECHECK_TASK_PIECES pieces, then
     queues the next. Idempotent: pieces already rechecked are not touched again."""
     from accounts.models import Merchant
     from accounts.services import Actor
     from marketing.models import Campaign
-    from marketing.services import content_recheck, merchants_with_stale_copy
+    from marketing.review.recheck import content_recheck, merchants_with_stale_copy
 
     if merchant_id is None:
         ids = merchants_with_stale_copy()

@@ -2,11 +2,6 @@
 HyperparametersSerializer, and the cleaned values go through it once more, so the dashboard and the API
 accept exactly the same runs."""
 
-import csv
-import io
-import json
-from pathlib import PurePath
-
 from django import forms
 from django.template.defaultfilters import filesizeformat
 from rest_framework import serializers
@@ -15,12 +10,15 @@ from rest_framework.fields import empty
 from ml.api.serializers import MAX_RECORDS, MIN_RECORDS, HyperparametersSerializer, TrainingRecordSerializer
 from ml.models import ModelVersion, Purpose, TrainingDataset
 from ml.selectors import model_version_list, serving_version
+from storyfront import uploads
 
 DATASET_MAX_BYTES = 20 * 1024 * 1024
 MAX_TEXT_CHARS = TrainingRecordSerializer().fields["response"].max_length
 # A file with hundreds of bad lines should not produce a page of hundreds of errors.
 LINE_ERRORS_SHOWN = 10
-JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+# A .json file may hold a list or one object per line (told apart by its first character); any other name is
+# read by its content.
+SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 _HYPERPARAMETERS = HyperparametersSerializer().fields
 # Numeric hyperparameters become form fields. The common ones show up front; every other one the serializer
@@ -79,21 +77,19 @@ def parse_training_file(data: bytes, filename: str = "") -> list[dict]:
     Every problem is reported with its line (or record) number; a file with any bad record is refused whole,
     because silently training on part of a file is worse than asking for a fixed one."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise TrainingFileError([f"Line {line}: the file is not UTF-8 text."]) from None
-    suffix = PurePath(filename).suffix.lower()
+        text = uploads.decode_upload(data, detect_charset=False)
+    except uploads.UploadError as exc:
+        raise TrainingFileError([f"Line {exc.line}: the file is not UTF-8 text."]) from None
     start = text.lstrip()[:1]
     if not start:
         raise TrainingFileError(["The file is empty."])
-    if suffix in JSON_SUFFIXES or (suffix != ".csv" and start in "{["):
-        if start == "[":
-            items = _json_list_items(text)
-        else:
-            items = _json_lines_items(text)
-    else:
+    file_format = uploads.detect_format(filename, text, suffixes=SUFFIX_FORMATS, refuse_other_suffixes=False)
+    if file_format == "csv":
         items = _csv_items(text)
+    elif start == "[":
+        items = _json_list_items(text)
+    else:
+        items = _json_lines_items(text)
 
     records, problems = [], []
     for where, item, problem in items:
@@ -125,36 +121,36 @@ def parse_training_file(data: bytes, filename: str = "") -> list[dict]:
 # and a problem already found while reading it (else "").
 
 
+def _json_problem(error: uploads.UploadError) -> str:
+    return f"not valid JSON ({error.detail} at column {error.column})."
+
+
 def _json_lines_items(text: str):
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield f"Line {number}", json.loads(line), ""
-        except json.JSONDecodeError as exc:
-            yield f"Line {number}", None, f"not valid JSON ({exc.msg} at column {exc.colno})."
+    for number, item, error in uploads.iter_json_rows(text, fmt="jsonl"):
+        yield f"Line {number}", item, _json_problem(error) if error else ""
 
 
 def _json_list_items(text: str):
     try:
-        items = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield f"Line {exc.lineno}", None, f"not valid JSON ({exc.msg} at column {exc.colno})."
+        rows = list(uploads.iter_json_rows(text))
+    except uploads.UploadError as exc:
+        if exc.code == "not_a_list":
+            yield "Line 1", None, "expected a list of records or one JSON object per line."
+        else:
+            yield f"Line {exc.line}", None, _json_problem(exc)
         return
-    if not isinstance(items, list):
-        yield "Line 1", None, "expected a list of records or one JSON object per line."
-        return
-    for number, item in enumerate(items, start=1):
+    for number, item, _ in rows:
         yield f"Record {number}", item, ""
 
 
 def _csv_items(text: str):
-    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = uploads.iter_csv_rows(text)
     try:
-        header = [cell.strip().lower() for cell in next(reader)]
-    except csv.Error as exc:
-        yield "Line 1", None, f"not valid CSV ({exc})."
+        first = next(rows, None)
+    except uploads.UploadError as exc:
+        yield "Line 1", None, f"not valid CSV ({exc.detail})."
         return
+    header = [cell.strip().lower() for cell in first.cells] if first else []
     if "prompt" not in header or "response" not in header:
         found = ", ".join(f"“{h}”" for h in header if h) or "nothing"
         yield (
@@ -164,27 +160,20 @@ def _csv_items(text: str):
         )
         return
     prompt_at, response_at = header.index("prompt"), header.index("response")
-    previous_end = reader.line_num
-    while True:
-        line = previous_end + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield f"Line {line}", None, f"not valid CSV ({exc})."
-            return
-        previous_end = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        yield (
-            f"Line {line}",
-            {
-                "prompt": row[prompt_at] if prompt_at < len(row) else None,
-                "response": row[response_at] if response_at < len(row) else None,
-            },
-            "",
-        )
+    try:
+        for _, line, row in rows:
+            if not any(cell.strip() for cell in row):
+                continue
+            yield (
+                f"Line {line}",
+                {
+                    "prompt": row[prompt_at] if prompt_at < len(row) else None,
+                    "response": row[response_at] if response_at < len(row) else None,
+                },
+                "",
+            )
+    except uploads.UploadError as exc:
+        yield f"Line {exc.line}", None, f"not valid CSV ({exc.detail})."
 
 
 def _record_problem(item) -> str:
@@ -276,11 +265,13 @@ class FinetuneForm(forms.Form):
         upload = self.cleaned_data.get("dataset_file")
         if upload is None:
             return None
-        if upload.size > DATASET_MAX_BYTES:
+        try:
+            uploads.check_size(upload.size, DATASET_MAX_BYTES)
+        except uploads.UploadTooLarge:
             raise forms.ValidationError(
                 f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(DATASET_MAX_BYTES)}.",
                 code="too_large",
-            )
+            ) from None
         try:
             self.cleaned_data["records"] = parse_training_file(upload.read(), upload.name)
         except TrainingFileError as exc:

@@ -1,8 +1,9 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from chat.knowledge.services import KNOWLEDGE_LIMITS
 from chat.models import Conversation, KnowledgeItem, Message
-from chat.services import KNOWLEDGE_LIMITS, message_max_chars
+from chat.text import message_max_chars
 
 
 class SourceSerializer(serializers.Serializer):

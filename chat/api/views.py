@@ -1,5 +1,6 @@
 """Chat API: conversations and their messages (the shopper's turn in, the bot's reply out) and the knowledge
-base with its import. Views only translate HTTP to chat.services / chat.selectors.
+base with its import. Views only translate HTTP to chat.conversations.services, chat.knowledge.services and
+chat.selectors.
 
 Scopes: reads need `read`; starting conversations, posting messages and changing knowledge need `write`."""
 
@@ -27,6 +28,13 @@ from chat.api.serializers import (
     MessageSerializer,
 )
 from chat.api.streaming import EventStreamRenderer, reply_events, reply_wait, sse_response
+from chat.conversations.services import conversation_start, message_post
+from chat.knowledge.services import (
+    knowledge_import,
+    knowledge_item_create,
+    knowledge_item_delete,
+    knowledge_item_update,
+)
 from chat.models import Conversation, Message
 from chat.selectors import (
     conversation_get,
@@ -35,14 +43,6 @@ from chat.selectors import (
     knowledge_item_list,
     message_get,
     message_list,
-)
-from chat.services import (
-    conversation_start,
-    knowledge_import,
-    knowledge_item_create,
-    knowledge_item_delete,
-    knowledge_item_update,
-    message_post,
 )
 from config.api_uploads import CSVUploadParser, JSONUploadParser, upload_read
 

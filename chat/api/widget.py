@@ -30,9 +30,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.api.streaming import EventStreamRenderer, reply_events, sse_response
+from chat.conversations.services import conversation_start, message_post
 from chat.models import ChatSettings, Conversation, Message
 from chat.selectors import chat_settings_for_widget, message_get, message_list, widget_conversation_get
-from chat.services import conversation_start, message_max_chars, message_post, origin_normalize
+from chat.text import message_max_chars
+from chat.widget.services import origin_normalize
 from config.client_ip import client_ip
 
 SESSION_HEADER = "X-Widget-Session"

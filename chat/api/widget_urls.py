@@ -1,5 +1,5 @@
 """Mounted at /widget/ (config.urls). The widget script itself, /widget/<token>/widget.js, is served by
-chat.views."""
+chat.widget.views."""
 
 from django.urls import path, re_path
 

@@ -299,7 +299,7 @@ TORCH_NUM_THREADS = env_int("TORCH_NUM_THREADS", 0)
 # Model store: converted base checkpoints, fine-tuned adapters and training checkpoints.
 MODEL_STORE_DIR = Path(env_str("MODEL_STORE_DIR", str(VAR_DIR / "models")))
 
-# Chat fine-tuning (chat/training.py). Dialogue uploads over the limit answer 413; a full fine-tune needs at least
+# Chat fine-tuning (chat/training/). Dialogue uploads over the limit answer 413; a full fine-tune needs at least
 # CHAT_FINETUNE_MIN_DIALOGUES training dialogues; evaluation snapshots keep at most CHAT_EVAL_MAX_DIALOGUES per
 # split. Incremental fine-tuning runs on Celery beat every CHAT_INCREMENTAL_FINETUNE_SCHEDULE_SECONDS (daily),
 # takes at most CHAT_INCREMENTAL_MAX_CONVERSATIONS new conversations and replays at most
@@ -323,7 +323,7 @@ CHAT_INCREMENTAL_MAX_CONVERSATIONS = env_int("CHAT_INCREMENTAL_MAX_CONVERSATIONS
 CHAT_INCREMENTAL_MIN_EXAMPLES = env_int("CHAT_INCREMENTAL_MIN_EXAMPLES", 8)
 CHAT_REPLAY_MAX_DIALOGUES = env_int("CHAT_REPLAY_MAX_DIALOGUES", 2000)
 
-# Chat (chat/services.py, chat/replies.py, chat/api): the API waits up to CHAT_REPLY_WAIT_SECONDS for a reply
+# Chat (chat/conversations/, chat/replies/, chat/api): the API waits up to CHAT_REPLY_WAIT_SECONDS for a reply
 # before answering 202; a reply still pending after CHAT_REPLY_STALE_SECONDS is queued again, and one not done
 # after CHAT_REPLY_GIVE_UP_SECONDS ends failed with a polite fallback. Replies decoded together are batched
 # (up to CHAT_BATCH_MAX_SIZE, gathered for CHAT_BATCH_WAIT_MS). Widget rate limits use the cache: Redis when
@@ -345,7 +345,7 @@ CHAT_FAQ_ANSWER_MIN_COSINE = (
     else float(env_str("CHAT_FAQ_ANSWER_MIN_COSINE", "0.5"))
 )
 CHAT_FAQ_ANSWER_MARGIN = float(env_str("CHAT_FAQ_ANSWER_MARGIN", "0.04"))
-# Extractive-first answers (chat/replies.py, ml/engine/chat_grounding.direct_answer): when the best retrieved
+# Extractive-first answers (chat/replies/run.py, ml/engine/chat_grounding.direct_answer): when the best retrieved
 # source scores at least CHAT_DIRECT_ANSWER_MIN_SCORE (fused retrieval score, 0-1), a product question is answered
 # from the product's facts and a knowledge question with the item's relevant sentences, before any generation;
 # CHAT_DIRECT_ANSWER_MIN_SCORE=off turns this off (every other question is generated, then verified).

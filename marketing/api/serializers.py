@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from marketing.campaigns.services import MAX_CAMPAIGN_PRODUCTS
 from marketing.models import (
     MAX_VARIANTS,
     BrandVoice,
@@ -12,7 +13,6 @@ from marketing.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from marketing.services import MAX_CAMPAIGN_PRODUCTS
 from storyfront.validators import validate_outbound_url
 
 

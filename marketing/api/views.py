@@ -1,5 +1,5 @@
 """Copy studio API: campaigns and their generation, the content review workflow, publishing, exports, the
-brand voice and webhook endpoints. Views only translate HTTP to marketing.services / marketing.selectors.
+brand voice and webhook endpoints. Views only translate HTTP to the marketing services / marketing.selectors.
 
 Scopes: reads need `read`; creating and editing campaigns, generating, editing, approving, rejecting and
 regenerating content need `write`; publishing, unpublishing and managing webhook endpoints (where
@@ -8,15 +8,15 @@ published copy goes) need `publish`."""
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.mixins import MerchantAPIMixin
-from catalog.api.serializers import APIErrorSerializer
 from config.api_errors import Conflict
+from config.api_schema import AUTH_ERRORS, CONFLICT, INVALID, NOT_FOUND
 from marketing.api.filters import ContentFilter
 from marketing.api.serializers import (
     BrandVoiceSerializer,
@@ -32,7 +32,29 @@ from marketing.api.serializers import (
     WebhookEndpointCreatedSerializer,
     WebhookEndpointSerializer,
 )
+from marketing.campaigns.services import (
+    brand_voice_set,
+    campaign_create,
+    campaign_delete,
+    campaign_generate,
+    campaign_update,
+)
 from marketing.models import BrandVoice, ContentPiece
+from marketing.publishing.services import (
+    content_export,
+    content_publish,
+    content_unpublish,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_update,
+)
+from marketing.review.services import (
+    content_approve,
+    content_bulk_approve,
+    content_regenerate,
+    content_reject,
+    content_update,
+)
 from marketing.selectors import (
     brand_voice_get,
     campaign_get,
@@ -45,34 +67,8 @@ from marketing.selectors import (
     webhook_endpoint_get,
     webhook_endpoint_list,
 )
-from marketing.services import (
-    ContentConflict,
-    brand_voice_set,
-    campaign_create,
-    campaign_delete,
-    campaign_generate,
-    campaign_update,
-    content_approve,
-    content_bulk_approve,
-    content_export,
-    content_publish,
-    content_regenerate,
-    content_reject,
-    content_unpublish,
-    content_update,
-    webhook_endpoint_create,
-    webhook_endpoint_delete,
-    webhook_endpoint_update,
-)
+from marketing.workflow import ContentConflict
 from ml.api.serializers import JobSerializer
-
-_ERRORS = {
-    401: OpenApiResponse(APIErrorSerializer, description="Missing or invalid API key."),
-    403: OpenApiResponse(APIErrorSerializer, description="The key lacks the scope this request needs."),
-}
-_NOT_FOUND = {404: OpenApiResponse(APIErrorSerializer, description="No such object for this merchant.")}
-_INVALID = {400: OpenApiResponse(APIErrorSerializer, description="Invalid input; see field_errors.")}
-_CONFLICT = {409: OpenApiResponse(APIErrorSerializer, description="The object's state does not allow this.")}
 
 
 def _conflict(exc: ContentConflict) -> Conflict:
@@ -83,25 +79,28 @@ def _conflict(exc: ContentConflict) -> Conflict:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List campaigns", responses={200: CampaignSerializer(many=True), **_ERRORS}),
+    list=extend_schema(
+        summary="List campaigns", responses={200: CampaignSerializer(many=True), **AUTH_ERRORS}
+    ),
     retrieve=extend_schema(
-        summary="Get a campaign", responses={200: CampaignSerializer, **_ERRORS, **_NOT_FOUND}
+        summary="Get a campaign", responses={200: CampaignSerializer, **AUTH_ERRORS, **NOT_FOUND}
     ),
     create=extend_schema(
         summary="Create a campaign",
         description="Products must be this merchant's; unknown ids answer 400 naming them.",
-        responses={201: CampaignSerializer, **_INVALID, **_ERRORS},
+        responses={201: CampaignSerializer, **INVALID, **AUTH_ERRORS},
     ),
     update=extend_schema(
-        summary="Replace a campaign", responses={200: CampaignSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND}
+        summary="Replace a campaign",
+        responses={200: CampaignSerializer, **INVALID, **AUTH_ERRORS, **NOT_FOUND},
     ),
     partial_update=extend_schema(
         summary="Change some fields of a campaign",
-        responses={200: CampaignSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND},
+        responses={200: CampaignSerializer, **INVALID, **AUTH_ERRORS, **NOT_FOUND},
     ),
     destroy=extend_schema(
         summary="Delete a campaign and its pieces",
-        responses={204: None, **_ERRORS, **_NOT_FOUND, **_CONFLICT},
+        responses={204: None, **AUTH_ERRORS, **NOT_FOUND, **CONFLICT},
     ),
 )
 class CampaignViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
@@ -142,7 +141,7 @@ class CampaignViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
         "`/api/v1/jobs/{id}/` for progress. Pieces land `in_review`. "
         "Generating again only fills in missing pieces.",
         request=None,
-        responses={202: JobSerializer, **_ERRORS, **_NOT_FOUND, **_CONFLICT},
+        responses={202: JobSerializer, **AUTH_ERRORS, **NOT_FOUND, **CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def generate(self, request, pk=None):
@@ -170,23 +169,23 @@ class CSVRenderer(renderers.BaseRenderer):
         return renderers.JSONRenderer().render(data)
 
 
-_PIECE_RESPONSES = {200: ContentPieceSerializer, **_ERRORS, **_NOT_FOUND, **_CONFLICT}
+_PIECE_RESPONSES = {200: ContentPieceSerializer, **AUTH_ERRORS, **NOT_FOUND, **CONFLICT}
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="List content pieces (the review queue)",
-        responses={200: ContentPieceSerializer(many=True), **_INVALID, **_ERRORS},
+        responses={200: ContentPieceSerializer(many=True), **INVALID, **AUTH_ERRORS},
     ),
     retrieve=extend_schema(
-        summary="Get a content piece", responses={200: ContentPieceSerializer, **_ERRORS, **_NOT_FOUND}
+        summary="Get a content piece", responses={200: ContentPieceSerializer, **AUTH_ERRORS, **NOT_FOUND}
     ),
     partial_update=extend_schema(
         summary="Edit a content piece",
         description="Saves a revision and re-runs the grounding check. A rejected or approved piece goes "
         "back to review; a published piece must be unpublished first (409).",
         request=ContentEditSerializer,
-        responses={**_PIECE_RESPONSES, **_INVALID},
+        responses={**_PIECE_RESPONSES, **INVALID},
     ),
 )
 class ContentViewSet(
@@ -251,7 +250,7 @@ class ContentViewSet(
         return self._run(content_approve)
 
     @extend_schema(
-        summary="Reject a piece", request=RejectSerializer, responses={**_PIECE_RESPONSES, **_INVALID}
+        summary="Reject a piece", request=RejectSerializer, responses={**_PIECE_RESPONSES, **INVALID}
     )
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
@@ -280,7 +279,7 @@ class ContentViewSet(
         description="Queues a new generation of this piece on the ML queue (202 + job); the old text "
         "is kept as a revision and the piece returns to review.",
         request=None,
-        responses={202: JobSerializer, **_ERRORS, **_NOT_FOUND, **_CONFLICT},
+        responses={202: JobSerializer, **AUTH_ERRORS, **NOT_FOUND, **CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def regenerate(self, request, pk=None):
@@ -292,7 +291,7 @@ class ContentViewSet(
 
     @extend_schema(
         summary="A piece's revisions (newest first)",
-        responses={200: ContentRevisionSerializer(many=True), **_ERRORS, **_NOT_FOUND},
+        responses={200: ContentRevisionSerializer(many=True), **AUTH_ERRORS, **NOT_FOUND},
     )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def revisions(self, request, pk=None):
@@ -305,7 +304,7 @@ class ContentViewSet(
         description="Pieces not in review, flagged, or blocked by their grounding report are skipped "
         "with the reason.",
         request=BulkApproveSerializer,
-        responses={200: BulkApproveResultSerializer, **_INVALID, **_ERRORS},
+        responses={200: BulkApproveResultSerializer, **INVALID, **AUTH_ERRORS},
     )
     @action(detail=False, methods=["post"], url_path="bulk-approve", filter_backends=[])
     def bulk_approve(self, request):
@@ -335,8 +334,8 @@ class ContentViewSet(
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "text/csv"): OpenApiTypes.STR,
-            **_INVALID,
-            **_ERRORS,
+            **INVALID,
+            **AUTH_ERRORS,
         },
     )
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
@@ -364,7 +363,7 @@ class ContentViewSet(
 class BrandVoiceView(MerchantAPIMixin, APIView):
     """The merchant's brand voice, used in every prompt; its banned words are checked in every piece."""
 
-    @extend_schema(summary="Get the brand voice", responses={200: BrandVoiceSerializer, **_ERRORS})
+    @extend_schema(summary="Get the brand voice", responses={200: BrandVoiceSerializer, **AUTH_ERRORS})
     def get(self, request):
         # Before the first PUT: the defaults, unsaved (updated_at null), in the same shape.
         voice = brand_voice_get(merchant=self.merchant) or BrandVoice(merchant=self.merchant)
@@ -373,7 +372,7 @@ class BrandVoiceView(MerchantAPIMixin, APIView):
     @extend_schema(
         summary="Set the brand voice",
         request=BrandVoiceSerializer,
-        responses={200: BrandVoiceSerializer, **_INVALID, **_ERRORS},
+        responses={200: BrandVoiceSerializer, **INVALID, **AUTH_ERRORS},
     )
     def put(self, request):
         body = BrandVoiceSerializer(data=request.data)
@@ -387,28 +386,29 @@ class BrandVoiceView(MerchantAPIMixin, APIView):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List webhook endpoints", responses={200: WebhookEndpointSerializer(many=True), **_ERRORS}
+        summary="List webhook endpoints", responses={200: WebhookEndpointSerializer(many=True), **AUTH_ERRORS}
     ),
     retrieve=extend_schema(
-        summary="Get a webhook endpoint", responses={200: WebhookEndpointSerializer, **_ERRORS, **_NOT_FOUND}
+        summary="Get a webhook endpoint",
+        responses={200: WebhookEndpointSerializer, **AUTH_ERRORS, **NOT_FOUND},
     ),
     create=extend_schema(
         summary="Add a webhook endpoint",
         description="Needs the `publish` scope. The response carries the signing `secret`, shown only once. "
         "Each delivery is a POST with `X-Storyfront-Signature` = hex HMAC-SHA256 of "
         "`{X-Storyfront-Timestamp}.{raw body}`, and `X-Storyfront-Idempotency-Key`, stable across retries.",
-        responses={201: WebhookEndpointCreatedSerializer, **_INVALID, **_ERRORS},
+        responses={201: WebhookEndpointCreatedSerializer, **INVALID, **AUTH_ERRORS},
     ),
     update=extend_schema(
         summary="Replace a webhook endpoint",
-        responses={200: WebhookEndpointSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND},
+        responses={200: WebhookEndpointSerializer, **INVALID, **AUTH_ERRORS, **NOT_FOUND},
     ),
     partial_update=extend_schema(
         summary="Change a webhook endpoint",
-        responses={200: WebhookEndpointSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND},
+        responses={200: WebhookEndpointSerializer, **INVALID, **AUTH_ERRORS, **NOT_FOUND},
     ),
     destroy=extend_schema(
-        summary="Remove a webhook endpoint", responses={204: None, **_ERRORS, **_NOT_FOUND}
+        summary="Remove a webhook endpoint", responses={204: None, **AUTH_ERRORS, **NOT_FOUND}
     ),
 )
 class WebhookEndpointViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
@@ -452,7 +452,7 @@ class WebhookEndpointViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
     @extend_schema(
         summary="Delivery log of an endpoint",
         parameters=[OpenApiParameter("page", int, description="Page number.")],
-        responses={200: WebhookDeliverySerializer(many=True), **_ERRORS, **_NOT_FOUND},
+        responses={200: WebhookDeliverySerializer(many=True), **AUTH_ERRORS, **NOT_FOUND},
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def deliveries(self, request, pk=None):

@@ -1,6 +1,6 @@
 """Uploaded support dialogues: parse them into customer/agent turns and turn them into fine-tuning examples.
 
-Standard library only (the web process parses uploads). Personal data is not masked here: the caller runs
+Standard library and storyfront.uploads only (the web process parses uploads). Personal data is not masked here: the caller runs
 ``ml.engine.pii.mask_pii`` over every turn before storing it. Public API:
 
     DIALOGUE_FORMATS = ("bitext", "turns_jsonl", "turns_csv")
@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from storyfront import uploads
 
 __all__ = ["DIALOGUE_FORMATS", "Dialogue", "ParseResult", "dialogue_to_examples", "parse_dialogues"]
 
@@ -59,6 +60,8 @@ _ROLES = {
 }
 _SKIPPED_ROLES = ("system",)
 _EXAMPLE_ROLES = {"customer": "user", "agent": "assistant"}
+# Names that say JSON; a .csv (or any other) name is read by its content.
+_SUFFIX_FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
 @dataclass
@@ -161,12 +164,12 @@ def _decode(data: bytes | str, result: ParseResult) -> str | None:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError("data must be bytes or str")
     try:
-        return bytes(data).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+        return uploads.decode_upload(bytes(data), detect_charset=False)
+    except uploads.UploadError as exc:
         result.errors.append(
             {
                 "row": 0,
-                "message": f"the file is not UTF-8 text (byte {exc.start}); save it as "
+                "message": f"the file is not UTF-8 text (byte {exc.offset}); save it as "
                 f"UTF-8 and upload it again",
             }
         )
@@ -174,10 +177,8 @@ def _decode(data: bytes | str, result: ParseResult) -> str | None:
 
 
 def _detect_format(text: str, filename: str) -> str | None:
-    name = filename.lower()
-    if name.endswith((".jsonl", ".ndjson")):
-        return "turns_jsonl"
-    if name.endswith(".json") or text.lstrip().startswith(("{", "[")):
+    found = uploads.detect_format(filename, text, suffixes=_SUFFIX_FORMATS, refuse_other_suffixes=False)
+    if found != "csv":
         return "turns_jsonl"
     header = _header(text)
     if {"instruction", "response"} <= header:
@@ -204,12 +205,13 @@ def _column(name: str) -> str:
 
 def _csv_rows(text: str, result: ParseResult, required: Sequence[str]):
     """(row number, {column: value}) for each record; checks the header first."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = uploads.iter_csv_rows(text)
     try:
-        header = [_column(c) for c in next(reader, [])]
-    except csv.Error as exc:
-        result.errors.append({"row": 1, "message": f"the CSV header cannot be read: {exc}"})
+        first = next(rows, None)
+    except uploads.UploadError as exc:
+        result.errors.append({"row": 1, "message": f"the CSV header cannot be read: {exc.detail}"})
         return
+    header = [_column(c) for c in first.cells] if first else []
     missing = [c for c in required if c not in header]
     if missing:
         result.errors.append(
@@ -219,21 +221,15 @@ def _csv_rows(text: str, result: ParseResult, required: Sequence[str]):
             }
         )
         return
-    row_number = 1
-    while True:
-        row_number += 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            result.errors.append(
-                {"row": row_number, "message": f"the CSV cannot be read from here on: {exc}"}
-            )
-            return
-        if not any(v.strip() for v in values):
-            continue
-        yield row_number, dict(zip(header, values, strict=False))
+    try:
+        for row_number, _, values in rows:
+            if not any(v.strip() for v in values):
+                continue
+            yield row_number, dict(zip(header, values, strict=False))
+    except uploads.UploadError as exc:
+        result.errors.append(
+            {"row": exc.row, "message": f"the CSV cannot be read from here on: {exc.detail}"}
+        )
 
 
 def _parse_bitext(text: str, result: ParseResult) -> None:
@@ -265,14 +261,10 @@ def _parse_jsonl(text: str, result: ParseResult) -> None:
             except _Rejected as rejected:
                 result.errors.append({"row": rejected.row, "message": rejected.message})
         return
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
+    for line_number, record, error in uploads.iter_json_rows(text, fmt="jsonl"):
+        if error:
             result.errors.append(
-                {"row": line_number, "message": f"invalid JSON: {exc.msg} (column {exc.colno})"}
+                {"row": line_number, "message": f"invalid JSON: {error.detail} (column {error.column})"}
             )
             continue
         try:
@@ -288,8 +280,8 @@ def _json_document(text: str) -> list | None:
     if not stripped.startswith(("[", "{")):
         return None
     try:
-        document = json.loads(stripped)
-    except json.JSONDecodeError:
+        document = uploads.load_json(stripped)
+    except uploads.UploadError:
         return None
     if isinstance(document, list):
         return document

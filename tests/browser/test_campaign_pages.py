@@ -1,5 +1,5 @@
 """The campaign pages in a real browser, with the worker's side played by the test through the helpers the
-worker itself uses (ml.jobs: job_claim, ProgressReporter, job_finish; marketing.services:
+worker itself uses (ml.jobs: job_claim, ProgressReporter, job_finish; marketing.campaigns.services:
 content_piece_record, campaign_generation_finished) while the page polls:
 
 - a campaign page left open while its job ends shows the finished state without a reload: status, piece
@@ -16,8 +16,9 @@ import pytest
 from django.db import transaction
 
 from accounts.models import Role
+from marketing.campaigns.services import campaign_generation_finished, content_piece_record
 from marketing.models import Campaign
-from marketing.services import campaign_generation_finished, content_check, content_piece_record
+from marketing.workflow import content_check
 from ml.jobs import ProgressReporter, job_claim, job_finish
 from ml.models import Job, ModelVersion
 from tests.browser.conftest import PASSWORD, log_in

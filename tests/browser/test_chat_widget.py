@@ -216,10 +216,10 @@ def test_a_storefront_that_is_not_allowed_gets_no_widget(new_page, chat_shop):
 
 def test_a_reply_dropped_by_a_take_over_leaves_the_widget(new_page, chat_shop, monkeypatch):
     from accounts.services import Actor
-    from chat.services import conversation_take_over
+    from chat.conversations.services import conversation_take_over
 
     # No worker writes this reply: the live server runs in this process, so nothing is queued at all.
-    monkeypatch.setattr("chat.services.reply_enqueue", lambda message_id: None)
+    monkeypatch.setattr("chat.conversations.services.reply_enqueue", lambda message_id: None)
     shopper = new_page(DESKTOP)
     panel = open_widget(shopper, chat_shop)
     box = panel.get_by_label("Your message")

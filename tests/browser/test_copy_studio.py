@@ -14,13 +14,9 @@ import pytest
 
 from accounts.models import Role
 from accounts.services import Actor, audit_record
+from marketing.campaigns.services import brand_voice_set, campaign_generation_finished, content_piece_record
 from marketing.models import Campaign, ContentPiece, ContentRevision
-from marketing.services import (
-    brand_voice_set,
-    campaign_generation_finished,
-    content_check,
-    content_piece_record,
-)
+from marketing.workflow import content_check
 from ml.models import Job, ModelVersion
 from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in, overflowing_js
 from tests.factories import CategoryFactory, MembershipFactory, MerchantFactory, ProductFactory, UserFactory

@@ -8,8 +8,9 @@ import pytest
 
 from accounts.models import Role
 from chat.models import ChatSettings, Conversation, KnowledgeItem, Message
+from marketing.campaigns.services import content_piece_record
 from marketing.models import Campaign
-from marketing.services import content_check, content_piece_record
+from marketing.workflow import content_check
 from ml.models import Job, ModelVersion
 from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, log_in
 from tests.factories import CategoryFactory, MembershipFactory, MerchantFactory, ProductFactory, UserFactory

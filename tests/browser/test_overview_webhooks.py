@@ -8,7 +8,7 @@ import pytest
 
 from accounts.services import Actor
 from marketing.models import WebhookDelivery, WebhookEndpoint
-from marketing.services import webhook_endpoint_create
+from marketing.publishing.services import webhook_endpoint_create
 from tests.browser.conftest import log_in, switch_merchant
 from tests.config.overview_data import FAILED_JOB_ERROR, seed_daily_work
 

@@ -139,6 +139,22 @@ def test_malformed_json_names_the_position():
     assert "line 2" in exc.value.message
 
 
+def test_unreadable_csv_names_the_row_where_reading_stopped():
+    # A cell over the csv module's field limit (128 KiB) is what Python's reader refuses.
+    text = 'sku,title,price\nA1,"two\nlines",3\nA2,' + "x" * 200_000 + ",4\n"
+    with pytest.raises(ImportFileError) as exc:
+        parse_csv(text)
+    assert exc.value.code == "malformed_csv"
+    assert exc.value.message == "Line 3 is not valid CSV: field larger than field limit (131072)."
+
+
+def test_oversized_file_is_refused_before_reading():
+    with pytest.raises(ImportTooLarge) as exc:
+        parse_csv("sku,title,price\n" + "A1,Hat,3\n" * 300_000, max_bytes=1024 * 1024)
+    assert (exc.value.code, exc.value.limit) == ("too_large", 1024 * 1024)
+    assert exc.value.message == "The file is 2.6 MB; the limit is 1.0 MB. Split it into smaller files."
+
+
 def test_unknown_format_and_extension():
     with pytest.raises(ImportFileError) as exc:
         parse_import(b"sku,title,price\nA,t,1\n", file_format="xml")

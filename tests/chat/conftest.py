@@ -138,7 +138,7 @@ INTERNAL_POLICY = (
 @pytest.fixture
 def knowledge(merchant, embedder):
     """FAQs and policies, embedded with the keyword embedder (as the ml worker would have done)."""
-    from chat.replies import embed_knowledge_run
+    from chat.knowledge.embeddings import embed_knowledge_run
 
     items = {
         "returns": KnowledgeItem.objects.create(
@@ -199,7 +199,7 @@ def jacket(merchant):
 
 @pytest.fixture
 def products(merchant, bottle, jacket, embedder):
-    from chat.replies import embed_products_run
+    from chat.knowledge.embeddings import embed_products_run
 
     embed_products_run(merchant.pk, embedder=embedder)
     return {"bottle": bottle, "jacket": jacket}
@@ -220,9 +220,9 @@ def conversation(merchant, chat_settings):
 def no_enqueue(monkeypatch):
     """Records reply ids that would be queued, instead of queueing them."""
     queued = []
-    monkeypatch.setattr("chat.services.reply_enqueue", queued.append)
-    monkeypatch.setattr("chat.services.product_vectors_refresh_soon", lambda **kw: None)
-    monkeypatch.setattr("chat.services._knowledge_embed_on_commit", lambda merchant_id: None)
+    monkeypatch.setattr("chat.conversations.services.reply_enqueue", queued.append)
+    monkeypatch.setattr("chat.conversations.services.product_vectors_refresh_soon", lambda **kw: None)
+    monkeypatch.setattr("chat.knowledge.services._knowledge_embed_on_commit", lambda merchant_id: None)
     return queued
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from chat.models import Conversation, Message
-from chat.replies import reply_generate_run
+from chat.replies.run import reply_generate_run
 from ml.engine.chat import handoff_notice
 from tests.chat.conftest import ScriptedGenerator
 
@@ -27,8 +27,8 @@ def short_wait(settings):
 @pytest.fixture
 def no_worker(monkeypatch):
     queued = []
-    monkeypatch.setattr("chat.services.reply_enqueue", queued.append)
-    monkeypatch.setattr("chat.services.product_vectors_refresh_soon", lambda **kw: None)
+    monkeypatch.setattr("chat.conversations.services.reply_enqueue", queued.append)
+    monkeypatch.setattr("chat.conversations.services.product_vectors_refresh_soon", lambda **kw: None)
     return queued
 
 
@@ -170,10 +170,10 @@ def test_a_reply_ready_in_time_answers_201_with_sources(
     settings.CHAT_REPLY_WAIT_SECONDS = 5
     generator = ScriptedGenerator("You can return unworn items within 30 days from your orders page.")
     monkeypatch.setattr(
-        "chat.services.reply_enqueue",
+        "chat.conversations.services.reply_enqueue",
         lambda message_id: reply_generate_run(message_id, generator=generator, embedder=embedder),
     )
-    monkeypatch.setattr("chat.services.product_vectors_refresh_soon", lambda **kw: None)
+    monkeypatch.setattr("chat.conversations.services.product_vectors_refresh_soon", lambda **kw: None)
     conversation = start(api_client)
     response = api_client.post(
         f"{URL}{conversation['id']}/messages/", {"text": "How do I return an item?"}, format="json"

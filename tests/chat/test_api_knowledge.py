@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import AuditLog
+from chat.knowledge.services import knowledge_import
 from chat.models import KnowledgeItem
-from chat.services import knowledge_import
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,9 @@ nothing is generated. Anything less clear-cut is generated and verified."""
 
 import pytest
 
+from chat.knowledge.embeddings import embed_knowledge_run
 from chat.models import KnowledgeItem
-from chat.replies import embed_knowledge_run, reply_generate_run
+from chat.replies.run import reply_generate_run
 from tests.chat.conftest import ScriptedGenerator, pending_reply
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ the model; anything less clear-cut (a policy on top, two close candidates, the f
 import pytest
 
 from chat.models import KnowledgeItem
-from chat.replies import reply_generate_run
+from chat.replies.run import reply_generate_run
 from tests.chat.conftest import ScriptedGenerator, pending_reply
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def test_a_policy_on_top_is_generated_from(conversation, knowledge, chat_model, 
 def test_two_close_faqs_are_not_answered_word_for_word(
     merchant, conversation, knowledge, chat_model, embedder
 ):
-    from chat.replies import embed_knowledge_run
+    from chat.knowledge.embeddings import embed_knowledge_run
 
     KnowledgeItem.objects.create(
         merchant=merchant,

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from chat.models import Conversation, Message
-from chat.replies import reply_generate_run
+from chat.replies.run import reply_generate_run
 from ml.engine.chat import ACTION_FALLBACK_REPLY, FALLBACK_REPLY, REFUSAL_REPLY
 from tests.chat.conftest import INTERNAL_POLICY, ScriptedGenerator, pending_reply
 
@@ -176,7 +176,7 @@ def assert_safe(text: str, rules: str) -> None:
 def test_attack_does_not_leak(
     suite, conversation, embedder, monkeypatch, name, attack, comply, expected, stream
 ):
-    monkeypatch.setattr("chat.replies.FLUSH_EVERY_S", 0.0)
+    monkeypatch.setattr("chat.replies.publisher.FLUSH_EVERY_S", 0.0)
     shown: list[str] = []
     reply = pending_reply(conversation, attack, stream=stream)
 

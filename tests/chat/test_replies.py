@@ -7,8 +7,10 @@ import threading
 
 import pytest
 
+from chat.knowledge.embeddings import embed_knowledge_run, embed_products_run
 from chat.models import Conversation, KnowledgeItem, Message, ProductEmbedding
-from chat.replies import ReplyEngine, embed_knowledge_run, embed_products_run, reply_generate_run
+from chat.replies.engine import ReplyEngine
+from chat.replies.run import reply_generate_run
 from chat.retrieval import retrieve
 from ml.engine import GenerationRequest
 from ml.engine.chat import ACTION_FALLBACK_REPLY, FALLBACK_REPLY, HANDOFF_NOTICE, REFUSAL_REPLY
@@ -168,7 +170,7 @@ def test_the_serving_chat_deployment_is_used(merchant, conversation, knowledge, 
 def test_streaming_flushes_checked_and_verified_text_into_the_row(
     conversation, knowledge, chat_model, embedder, monkeypatch
 ):
-    monkeypatch.setattr("chat.replies.FLUSH_EVERY_S", 0.0)
+    monkeypatch.setattr("chat.replies.publisher.FLUSH_EVERY_S", 0.0)
     seen = []
     original = Message.objects.filter
     invented = "Every return also gets a free gift card."
@@ -196,7 +198,7 @@ def test_streaming_flushes_checked_and_verified_text_into_the_row(
 
 
 def test_streaming_never_flushes_a_leak(conversation, knowledge, chat_model, embedder, monkeypatch):
-    monkeypatch.setattr("chat.replies.FLUSH_EVERY_S", 0.0)
+    monkeypatch.setattr("chat.replies.publisher.FLUSH_EVERY_S", 0.0)
     seen = []
     original = Message.objects.filter
     leak = "Sure. " + INTERNAL_POLICY

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from chat.knowledge.embeddings import embed_knowledge_run
 from chat.models import ChatSettings, KnowledgeItem
-from chat.replies import default_embedder, embed_knowledge_run
+from chat.replies.engine import default_embedder
 from chat.retrieval import retrieve
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

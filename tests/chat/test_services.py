@@ -9,6 +9,18 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import AuditLog
+from chat.conversations.services import (
+    conversation_hand_back,
+    conversation_hand_off,
+    conversation_resolve,
+    conversation_start,
+    conversation_take_over,
+    message_correct,
+    message_post,
+    message_rate,
+    reply_sweep_stale,
+    staff_reply,
+)
 from chat.models import ChatSettings, Conversation, Message
 from chat.selectors import (
     chat_settings_for_widget,
@@ -18,21 +30,7 @@ from chat.selectors import (
     inbox_counts,
     message_list,
 )
-from chat.services import (
-    chat_settings_update,
-    conversation_hand_back,
-    conversation_hand_off,
-    conversation_resolve,
-    conversation_start,
-    conversation_take_over,
-    message_correct,
-    message_post,
-    message_rate,
-    origin_normalize,
-    reply_sweep_stale,
-    staff_reply,
-    widget_token_rotate,
-)
+from chat.widget.services import chat_settings_update, origin_normalize, widget_token_rotate
 from ml.engine.chat import FALLBACK_REPLY, HANDOFF_NOTICE, handoff_notice
 
 pytestmark = pytest.mark.django_db
@@ -380,7 +378,7 @@ def test_a_new_conversation_refreshes_stale_product_vectors_at_most_every_few_mi
 ):
     from django.core.cache import cache
 
-    from chat.services import product_vectors_refresh_soon
+    from chat.knowledge.services import product_vectors_refresh_soon
     from tests.factories import ProductFactory
 
     queued = []

@@ -36,8 +36,8 @@ def test_the_sweep_requeues_stale_replies_on_the_chat_queue(conversation, sent):
 
 
 def test_product_vectors_go_one_batch_per_run(merchant, monkeypatch, sent):
-    monkeypatch.setattr("chat.replies.default_embedder", KeywordEmbedder)
-    monkeypatch.setattr("chat.replies.PRODUCTS_PER_RUN", 2)
+    monkeypatch.setattr("chat.knowledge.embeddings.default_embedder", KeywordEmbedder)
+    monkeypatch.setattr("chat.knowledge.embeddings.PRODUCTS_PER_RUN", 2)
     for _ in range(3):
         ProductFactory(merchant=merchant)
     assert tasks.embed_products_task(merchant.pk) == 2

@@ -6,12 +6,12 @@ from django.utils import timezone
 
 from accounts.services import Actor
 from chat.models import Conversation, Message, SupportDialogue
-from chat.training import (
+from chat.training.dialogues import dialogue_import
+from chat.training.services import (
     FinetuneRefused,
     chat_finetune_start,
     chat_incremental_finetune_start,
     conversation_turns,
-    dialogue_import,
     incremental_collect,
 )
 from ml.models import Deployment, Job, ModelVersion, TrainingDataset
@@ -365,7 +365,7 @@ def test_incremental_trains_new_dialogues_with_a_replay_sample_and_marks_the_con
     ) == {job.result_version_id}
     assert "promotion" in job.metrics
     # Nothing new now: the beat task's next run finds no candidates and starts nothing.
-    from chat.training_tasks import incremental_finetune_sweep_task, incremental_finetune_task
+    from chat.training.tasks import incremental_finetune_sweep_task, incremental_finetune_task
 
     assert incremental_finetune_sweep_task() == []
     assert incremental_finetune_task(merchant.pk).startswith("skipped:")
@@ -375,7 +375,7 @@ def test_incremental_trains_new_dialogues_with_a_replay_sample_and_marks_the_con
 def test_the_beat_task_starts_one_job_per_merchant_with_new_conversations(
     merchant, other_merchant, tiny_base, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from chat import training_tasks
+    from chat.training import tasks as training_tasks
 
     import_dialogues(merchant, 60)
     for n in range(10):

@@ -10,7 +10,8 @@ import pytest
 
 from accounts.services import Actor
 from chat.models import SupportDialogue
-from chat.training import chat_finetune_start, dialogue_import
+from chat.training.dialogues import dialogue_import
+from chat.training.services import chat_finetune_start
 from ml.models import ModelVersion
 from ml.tasks import finetune_task
 

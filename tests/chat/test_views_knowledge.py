@@ -324,7 +324,7 @@ def test_unreadable_files_are_refused_with_a_reason(login, merchant):
 
 
 def test_oversized_import_is_refused(login, merchant, monkeypatch):
-    monkeypatch.setattr("chat.views.KNOWLEDGE_IMPORT_MAX_BYTES", 100)
+    monkeypatch.setattr("chat.knowledge.views.KNOWLEDGE_IMPORT_MAX_BYTES", 100)
     big = "kind,title,body\n" + "".join(f"faq,Q{i},{'x' * 40}\n" for i in range(10))
     response = login().post(reverse("chat:knowledge_import"), {"file": upload("kb.csv", big)}, **HTMX)
     assert response.status_code == 413 and "larger than" in response.content.decode()

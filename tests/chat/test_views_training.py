@@ -14,7 +14,7 @@ from django.urls import reverse
 from accounts.models import Role
 from accounts.services import Actor
 from chat.models import Conversation, DialogueImport, Message, SupportDialogue
-from chat.training import dialogue_import
+from chat.training.dialogues import dialogue_import
 from ml.models import Job, ModelVersion
 from tests.chat.training_data import bitext_csv, dialogues, jsonl
 
@@ -238,7 +238,7 @@ def test_rejected_rows_are_listed_when_nothing_could_be_imported(login):
 def test_an_oversized_file_is_refused_before_it_is_parsed(login, settings, monkeypatch):
     settings.CHAT_DIALOGUE_IMPORT_MAX_BYTES = 1000
     monkeypatch.setattr(
-        "chat.training_views.dialogue_import", lambda **kw: pytest.fail("parsed an oversized file")
+        "chat.training.views.dialogue_import", lambda **kw: pytest.fail("parsed an oversized file")
     )
     response = login().post(IMPORT, {"file": upload("big.jsonl", jsonl(dialogues(40)))}, **HTMX)
     assert response.status_code == 422

@@ -16,8 +16,8 @@ SHOP = "https://shop.example"
 @pytest.fixture(autouse=True)
 def no_worker(monkeypatch):
     queued = []
-    monkeypatch.setattr("chat.services.reply_enqueue", queued.append)
-    monkeypatch.setattr("chat.services.product_vectors_refresh_soon", lambda **kw: None)
+    monkeypatch.setattr("chat.conversations.services.reply_enqueue", queued.append)
+    monkeypatch.setattr("chat.conversations.services.product_vectors_refresh_soon", lambda **kw: None)
     return queued
 
 

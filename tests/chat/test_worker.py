@@ -91,7 +91,8 @@ def test_concurrent_replies_are_decoded_together_by_the_process_engine(
     from django.db import connection
 
     from chat.models import Conversation
-    from chat.replies import _engines, reply_generate_run
+    from chat.replies.engine import _engines
+    from chat.replies.run import reply_generate_run
     from tests.chat.conftest import KeywordEmbedder, pending_reply
 
     settings.CHAT_BATCH_WAIT_MS = 500  # a wide window, so threads started together always meet

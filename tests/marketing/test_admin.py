@@ -4,8 +4,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.services import Actor
+from marketing.campaigns.services import brand_voice_set
 from marketing.models import WebhookDelivery
-from marketing.services import brand_voice_set, content_update, webhook_endpoint_create
+from marketing.publishing.services import webhook_endpoint_create
+from marketing.review.services import content_update
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -247,7 +247,7 @@ def test_export_json_and_csv_only_contain_approved_and_published(api_client, mak
 
 @pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "plain", "a=b"])
 def test_csv_cells_that_look_like_formulas_are_neutralised(value):
-    from marketing.publishing import csv_safe
+    from marketing.publishing.channels import csv_safe
 
     assert csv_safe(value) == (value if value[0] not in "=+-@\t" else "'" + value)
 

@@ -10,8 +10,10 @@ from django.urls import reverse
 from accounts.models import Role
 from accounts.services import Actor
 from catalog.models import Product
+from marketing.campaigns.services import content_piece_record
 from marketing.copy_training import copy_finetune_start, copy_learning_sweep, copy_training_data
-from marketing.services import content_approve, content_check, content_piece_record, content_update
+from marketing.review.services import content_approve, content_update
+from marketing.workflow import content_check
 from ml.models import Job, ModelVersion, TrainingDataset
 from ml.services import promotion_gate
 from ml.tasks import finetune_task

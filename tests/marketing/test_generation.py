@@ -8,9 +8,10 @@ import pytest
 
 from accounts.models import AuditLog
 from marketing import generation
+from marketing.campaigns.services import campaign_generate
 from marketing.generation import campaign_copy_run, piece_regenerate_run
 from marketing.models import ContentPiece, ContentRevision
-from marketing.services import campaign_generate, content_regenerate
+from marketing.review.services import content_regenerate
 from ml.engine.generation import GenerationResult
 from ml.jobs import job_claim
 from ml.models import Job

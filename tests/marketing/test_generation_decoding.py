@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 
 from marketing import generation
+from marketing.campaigns.services import brand_voice_set, campaign_generate
 from marketing.generation import campaign_copy_run
 from marketing.models import ContentPiece
-from marketing.services import brand_voice_set, campaign_generate
 from ml.engine.generation import GenerationResult
 from ml.jobs import job_claim
 

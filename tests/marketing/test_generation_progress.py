@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from marketing import generation
+from marketing.campaigns.services import campaign_generate
 from marketing.generation import campaign_copy_run
 from marketing.models import ContentPiece
-from marketing.services import campaign_generate
 from ml.engine.generation import GenerationResult
 from ml.jobs import job_claim
 from ml.models import Job

@@ -8,10 +8,11 @@ import json
 import pytest
 
 from marketing import generation
+from marketing.campaigns.services import campaign_generate
 from marketing.generation import campaign_copy_run, piece_regenerate_run
 from marketing.models import Campaign, ContentPiece
+from marketing.review.services import content_regenerate
 from marketing.selectors import approved_examples, product_facts
-from marketing.services import campaign_generate, content_regenerate
 from ml.engine.generation import GenerationResult
 from ml.engine.grounding import EXAMPLE_PRODUCT_NAME, check_copy
 from ml.jobs import job_claim

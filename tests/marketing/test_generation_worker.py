@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from marketing.models import ContentPiece, WebhookDelivery
-from marketing.publishing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from marketing.publishing.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.ml.test_finetune_job import wait_for_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -4,7 +4,8 @@ approvable once a person edits the price to the product's; banned words from the
 import pytest
 
 from accounts.services import Actor
-from marketing.services import brand_voice_set, content_check, content_piece_record
+from marketing.campaigns.services import brand_voice_set, content_piece_record
+from marketing.workflow import content_check
 
 pytestmark = pytest.mark.django_db
 

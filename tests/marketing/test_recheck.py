@@ -11,19 +11,14 @@ from django.urls import reverse
 
 from accounts.models import AuditLog, Role
 from accounts.services import Actor
-from marketing import services, tasks
+from marketing import tasks, workflow
+from marketing.campaigns.services import content_piece_record
 from marketing.models import Campaign, ContentPiece
-from marketing.services import (
-    RECHECK_BLOCKED_REASON,
-    ContentConflict,
-    content_approve,
-    content_bulk_approve,
-    content_piece_record,
-    content_publish,
-    content_publish_scheduled,
-    content_recheck,
-    content_update,
-)
+from marketing.publishing.services import content_publish, content_publish_scheduled, content_unpublish
+from marketing.review import recheck
+from marketing.review.recheck import RECHECK_BLOCKED_REASON, content_recheck
+from marketing.review.services import content_approve, content_bulk_approve, content_update
+from marketing.workflow import ContentConflict
 from ml.engine.verification import VERIFIER_VERSION
 from tests.factories import ProductFactory
 
@@ -201,7 +196,7 @@ def test_the_campaign_scope_leaves_other_campaigns_alone(stale, merchant, campai
 
 
 def test_batches_and_limit(stale, merchant, actor, monkeypatch):
-    monkeypatch.setattr(services, "RECHECK_BATCH", 2)
+    monkeypatch.setattr(recheck, "RECHECK_BATCH", 2)
     for variant in range(1, 6):
         stale(S.IN_REVIEW, variant=variant)
     first = content_recheck(merchant=merchant, actor=actor, limit=3)
@@ -214,15 +209,15 @@ def test_an_edit_made_meanwhile_wins(stale, actor):
     piece = stale(S.APPROVED, body=INVENTED_PRICE)
     read = reload(piece)
     ContentPiece.objects.filter(pk=piece.pk).update(body=PASSING + " Fixed by hand.")
-    report = services.RecheckReport()
-    services._piece_recheck(read, actor, {"banned_words": [], "brand_voice": None}, report)
+    report = recheck.RecheckReport()
+    recheck._piece_recheck(read, actor, {"banned_words": [], "brand_voice": None}, report)
     assert report.skipped == 1
     piece = reload(piece)
     assert piece.status == S.APPROVED and piece.grounding["verifier_version"] == OLD_VERSION
 
 
 def test_the_brand_voice_rules_of_today_apply(stale, merchant, actor):
-    from marketing.services import brand_voice_set
+    from marketing.campaigns.services import brand_voice_set
 
     piece = stale(S.APPROVED)
     brand_voice_set(merchant=merchant, actor=actor, banned_words=["stainless"])
@@ -235,7 +230,7 @@ def test_the_brand_voice_rules_of_today_apply(stale, merchant, actor):
 
 
 def test_stored_reports_carry_the_checker_version(campaign, bottle, make_piece, actor):
-    outcome = services.content_check(
+    outcome = workflow.content_check(
         product=bottle, channel=campaign.channel, fields={"title": "Trail bottle", "body": PASSING}
     )
     piece, _ = content_piece_record(
@@ -323,7 +318,7 @@ def test_publishing_a_stale_approval_that_still_passes_goes_ahead(stale, actor):
 def test_an_unpublished_piece_the_recheck_flagged_cannot_be_published_again(stale, merchant, actor):
     piece = stale(S.PUBLISHED, body=INVENTED_PRICE)
     content_recheck(merchant=merchant, actor=actor)
-    piece = services.content_unpublish(piece=piece, actor=actor)
+    piece = content_unpublish(piece=piece, actor=actor)
     assert piece.status == S.APPROVED and not piece.approvable
     with pytest.raises(ContentConflict):
         content_publish(piece=piece, actor=actor)
@@ -433,7 +428,7 @@ def test_the_button_rechecks_and_shows_the_counts(login, stale, campaign):
 
 
 def test_a_large_campaign_hands_the_rest_to_a_worker(login, stale, campaign, monkeypatch):
-    from marketing import views
+    from marketing.campaigns import views
 
     sent = []
     monkeypatch.setattr(

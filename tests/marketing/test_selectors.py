@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from marketing.api.serializers import CampaignSerializer, ContentPieceSerializer
 from marketing.models import Campaign, ContentPiece
+from marketing.publishing.services import content_publish_scheduled
 from marketing.selectors import (
     campaign_get,
     campaign_list,
@@ -19,7 +20,6 @@ from marketing.selectors import (
     content_list,
     product_facts,
 )
-from marketing.services import content_publish_scheduled
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db

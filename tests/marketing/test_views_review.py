@@ -9,9 +9,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Role
+from marketing.campaigns.services import content_piece_record
 from marketing.models import Campaign, ContentPiece, ContentRevision
-from marketing.services import content_check, content_piece_record
-from marketing.views import highlight_claims
+from marketing.review.piece_views import highlight_claims
+from marketing.workflow import content_check
 from ml.models import Job, ModelVersion
 from tests.factories import ProductFactory
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.models import AuditLog, Role
 from accounts.services import Actor
 from marketing.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from marketing.services import webhook_endpoint_create
+from marketing.publishing.services import webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 

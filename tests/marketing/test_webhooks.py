@@ -9,7 +9,7 @@ import pytest
 
 from accounts.services import Actor
 from marketing.models import WebhookDelivery
-from marketing.publishing import (
+from marketing.publishing.channels import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -17,7 +17,7 @@ from marketing.publishing import (
     sign,
     verify,
 )
-from marketing.services import content_publish, content_unpublish, webhook_endpoint_create
+from marketing.publishing.services import content_publish, content_unpublish, webhook_endpoint_create
 from marketing.tasks import deliver_webhook_task
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +121,7 @@ def test_a_wrong_secret_is_refused_by_the_receiver(
     holder = {"secret": "not-the-secret"}
     receiver = Receiver(holder, [])
     webhook_endpoint_create(merchant=merchant, actor=Actor.system("test"), url=receiver.url)
-    monkeypatch.setattr("marketing.publishing.WEBHOOK_MAX_ATTEMPTS", 2)
+    monkeypatch.setattr("marketing.publishing.channels.WEBHOOK_MAX_ATTEMPTS", 2)
     monkeypatch.setattr(deliver_webhook_task, "apply_async", lambda args, queue: None)
     with django_capture_on_commit_callbacks(execute=True):
         content_publish(piece=make_piece("approved"), actor=Actor.system("test"))
@@ -137,7 +137,7 @@ def test_an_unreachable_endpoint_is_retried_then_given_up(
     merchant, make_piece, monkeypatch, django_capture_on_commit_callbacks
 ):
     webhook_endpoint_create(merchant=merchant, actor=Actor.system("test"), url="http://127.0.0.1:9/nothing")
-    monkeypatch.setattr("marketing.publishing.WEBHOOK_MAX_ATTEMPTS", 3)
+    monkeypatch.setattr("marketing.publishing.channels.WEBHOOK_MAX_ATTEMPTS", 3)
     monkeypatch.setattr(deliver_webhook_task, "apply_async", lambda args, queue: None)
     with django_capture_on_commit_callbacks(execute=True):
         content_publish(piece=make_piece("approved"), actor=Actor.system("test"))

@@ -10,7 +10,7 @@ import pytest
 
 from accounts.services import Actor
 from marketing.models import WebhookDelivery, WebhookEndpoint
-from marketing.services import content_publish, webhook_endpoint_create
+from marketing.publishing.services import content_publish, webhook_endpoint_create
 from marketing.tasks import deliver_webhook_task
 
 pytestmark = pytest.mark.django_db
@@ -175,7 +175,7 @@ def test_a_redirect_is_a_failed_delivery_and_is_not_followed(
     """The receiver (on loopback, so private destinations are allowed for this test) redirects to another
     internal service; the redirect is never followed, whatever its target."""
     settings.OUTBOUND_ALLOW_PRIVATE = True
-    monkeypatch.setattr("marketing.publishing.WEBHOOK_MAX_ATTEMPTS", 1)
+    monkeypatch.setattr("marketing.publishing.channels.WEBHOOK_MAX_ATTEMPTS", 1)
     redirecting = InternalService(redirect_to=internal_service.url)
     try:
         delivery, _ = _deliver(

@@ -7,17 +7,16 @@ from django.core.exceptions import ValidationError
 from accounts.models import AuditLog
 from accounts.services import Actor
 from marketing.models import ContentPiece, ContentRevision
-from marketing.services import (
-    ContentConflict,
+from marketing.publishing.services import content_publish, content_unpublish
+from marketing.review.services import (
     content_approve,
     content_bulk_approve,
-    content_publish,
     content_regenerate,
     content_reject,
     content_submit,
-    content_unpublish,
     content_update,
 )
+from marketing.workflow import ContentConflict
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

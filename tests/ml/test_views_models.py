@@ -790,6 +790,19 @@ def test_parse_training_file_accepts_json_list_and_reports_csv_line_of_multiline
     assert exc.value.messages == ["Line 1: the response is longer than 20,000 characters."]
 
 
+def test_parse_training_file_reports_undecodable_and_unreadable_lines():
+    with pytest.raises(TrainingFileError) as exc:
+        parse_training_file(jsonl(pairs(3)) + b"\n\xe9t\xe9\n", "a.jsonl")
+    assert exc.value.messages == ["Line 4: the file is not UTF-8 text."]
+    text = 'prompt,response\n"multi\nline",ok\np,' + "x" * 200_000 + "\n"
+    with pytest.raises(TrainingFileError) as exc:
+        parse_training_file(text.encode(), "x.csv")
+    assert exc.value.messages == ["Line 4: not valid CSV (field larger than field limit (131072))."]
+    with pytest.raises(TrainingFileError) as exc:
+        parse_training_file(b'[{"prompt": "p",\n "response": }]', "a.json")
+    assert exc.value.messages == ["Line 2: not valid JSON (Expecting value at column 14)."]
+
+
 def test_running_job_shows_its_latest_evaluation(login, merchant, base_model):
     metrics = {key: METRICS[key] for key in ("loss_history", "eval_history", "eval_loss_before")}
     job = make_job(

@@ -9,8 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import Merchant
 from accounts.services import Actor
 from chat.demo_knowledge import demo_knowledge_rows
+from chat.knowledge.services import embeddings_refresh_enqueue, knowledge_import
 from chat.selectors import chat_settings_get
-from chat.services import chat_settings_update, embeddings_refresh_enqueue, knowledge_import
+from chat.widget.services import chat_settings_update
 
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 

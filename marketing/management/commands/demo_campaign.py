@@ -10,9 +10,10 @@ from django.db import transaction
 from accounts.models import Merchant
 from accounts.services import Actor
 from catalog.models import Product
+from marketing.campaigns.services import brand_voice_set, campaign_create, campaign_generate
 from marketing.models import Campaign
 from marketing.selectors import brand_voice_get
-from marketing.services import ContentConflict, brand_voice_set, campaign_create, campaign_generate
+from marketing.workflow import ContentConflict
 from ml.jobs import job_claim
 from ml.models import Job
 

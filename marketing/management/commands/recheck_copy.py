@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Merchant
 from accounts.services import Actor
-from marketing.services import content_recheck, merchants_with_stale_copy
+from marketing.review.recheck import content_recheck, merchants_with_stale_copy
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from ml.engine.verification.voice import voice_rules, voice_violations
 
 # The version of the copy checker's rules (this package and ml.engine.grounding.check_copy). The studio stores it
 # with every grounding report and rechecks pieces whose report has another one, so bump it whenever a rule change
-# can alter what a report finds (marketing.services.content_recheck); a pure refactor keeps it.
+# can alter what a report finds (marketing.review.recheck.content_recheck); a pure refactor keeps it.
 VERIFIER_VERSION = "2026-12-06"  # + "world's most/finest/greatest" ranking claims
 
 __all__ = [

@@ -171,6 +171,21 @@ def test_explicit_format_and_missing_columns():
         parse_dialogues("x", format="excel")
 
 
+def test_unreadable_csv_stops_at_its_row_and_keeps_what_came_before():
+    text = "instruction,response\nhi,hello\n\nok," + "x" * 200_000 + "\n"
+    result = parse_dialogues(text)
+    assert result.format == "bitext" and len(result.dialogues) == 1
+    assert result.errors == [
+        {"row": 4, "message": "the CSV cannot be read from here on: field larger than field limit (131072)"}
+    ]
+
+
+def test_not_utf8_names_the_byte():
+    assert parse_dialogues(b'{"turns": []}\n\xff').errors == [
+        {"row": 0, "message": "the file is not UTF-8 text (byte 14); save it as UTF-8 and upload it again"}
+    ]
+
+
 @pytest.mark.parametrize(
     "data, message",
     [

@@ -22,16 +22,18 @@ from accounts.decorators import merchant_required
 from accounts.selectors import object_get_or_404
 from accounts.services import Actor
 from chat.models import Conversation, DialogueImport, SupportDialogue
-from chat.training import (
-    HYPERPARAMETER_DEFAULTS,
+from chat.training.dialogues import (
     DialogueImportError,
     DialogueImportTooLarge,
-    FinetuneRefused,
-    chat_finetune_start,
-    chat_incremental_finetune_start,
     dialogue_import,
     split_counts,
     support_dialogue_list,
+)
+from chat.training.services import (
+    HYPERPARAMETER_DEFAULTS,
+    FinetuneRefused,
+    chat_finetune_start,
+    chat_incremental_finetune_start,
 )
 from ml.models import Job, ModelVersion, Purpose
 from ml.selectors import job_list, serving_version

@@ -27,35 +27,35 @@ under load, throughput wins over token-by-token display (the shopper then sees t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
 from django.utils import timezone
 
-from catalog.models import Product
+from chat.conversations.services import _hand_off, conversation_count_failed_answer, reply_claim, reply_fail
 from chat.models import ChatSettings, Conversation, KnowledgeItem, Message, ProductEmbedding
+from chat.replies.engine import (
+    Generated,
+    ReplyEngine,
+    _setting,
+    default_embedder,
+    engine_for,
+    sampling_params,
+)
+from chat.replies.publisher import PartialPublisher
 from chat.retrieval import retrieve
 from chat.selectors import (
     chat_settings_get,
     conversation_history,
     conversation_shopper_texts,
     internal_knowledge_texts,
-    products_needing_embedding,
 )
-from chat.services import _hand_off, conversation_count_failed_answer, reply_claim, reply_fail
 from marketing.selectors import brand_voice_get
-from ml.engine import GenerationRequest, RequestBatcher
+from ml.engine import GenerationRequest
 from ml.engine.chat import (
     FALLBACK_REPLY,
-    LEAK_RUN_WORDS,
     build_chat_messages,
     check_reply,
     detect_injection,
@@ -70,208 +70,10 @@ from ml.engine.chat_grounding import (
     verify_answer,
 )
 from ml.engine.retrieval import cosine
-from ml.models import ModelVersion, Purpose
+from ml.models import Purpose
 from ml.selectors import serving_version
 
 logger = logging.getLogger(__name__)
-
-SAMPLING = {
-    "temperature": 0.3,
-    "top_p": 0.9,
-    "top_k": 40,
-    "repetition_penalty": 1.1,
-    "no_repeat_ngram_size": 0,
-}
-FLUSH_EVERY_S = 0.1
-EMBED_BATCH = 64
-PRODUCTS_PER_RUN = 512
-
-
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
-def sampling_params() -> dict:
-    return {**SAMPLING, "max_new_tokens": _setting("CHAT_REPLY_MAX_NEW_TOKENS", 160)}
-
-
-# --- shared model access -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Generated:
-    text: str
-    mode: str  # "stream" or "batch"
-    ttft_s: float
-    seconds: float
-    tokens: int | None
-    batch_size: int
-    finished: bool = True  # False when the model stopped at its token limit
-
-
-class _BatchSizeRecorder:
-    """Wraps a generator so each request learns how many requests its batch decoded together."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.sizes: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def generate(self, requests):
-        results = self.inner.generate(requests)
-        with self._lock:
-            for request in requests:
-                self.sizes[request.request_id] = len(requests)
-        return results
-
-    def stream(self, request):
-        return self.inner.stream(request)
-
-    def pop(self, request_id: str) -> int:
-        with self._lock:
-            return self.sizes.pop(request_id, 1)
-
-
-class ReplyEngine:
-    """One model for every reply thread of this worker process: streams a lone streaming request, batches
-    everything else through a RequestBatcher."""
-
-    def __init__(self, generator, *, max_batch_size: int | None = None, max_wait_s: float | None = None):
-        self.generator = _BatchSizeRecorder(generator)
-        self.batcher = RequestBatcher(
-            self.generator,
-            max_batch_size=max_batch_size or _setting("CHAT_BATCH_MAX_SIZE", 16),
-            max_wait_s=max_wait_s if max_wait_s is not None else _setting("CHAT_BATCH_WAIT_MS", 20) / 1000,
-        )
-        self._lock = threading.Lock()
-        self._in_flight = 0
-
-    def complete(
-        self, request: GenerationRequest, *, stream: bool, on_text: Callable[[str], None] | None = None
-    ) -> Generated:
-        with self._lock:
-            alone = self._in_flight == 0
-            self._in_flight += 1
-        started = time.perf_counter()
-        try:
-            if stream and alone:
-                chunks: list[str] = []
-                first = None
-                for chunk in self.generator.stream(request):
-                    if first is None:
-                        first = time.perf_counter()
-                    chunks.append(chunk)
-                    if on_text is not None:
-                        on_text("".join(chunks))
-                seconds = time.perf_counter() - started
-                return Generated(
-                    "".join(chunks), "stream", (first or time.perf_counter()) - started, seconds, None, 1
-                )
-            result = self.batcher.generate(request, timeout=_setting("CHAT_GENERATION_TIMEOUT_SECONDS", 120))
-            seconds = time.perf_counter() - started
-            size = self.generator.pop(request.request_id)
-            return Generated(
-                result.text,
-                "batch",
-                seconds,
-                seconds,
-                result.completion_tokens,
-                size,
-                finished=result.finish_reason != "length",
-            )
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-
-    def close(self) -> None:
-        self.batcher.close()
-
-
-_engines: dict[tuple, ReplyEngine] = {}
-_engines_lock = threading.Lock()
-
-
-def engine_for(version: ModelVersion) -> ReplyEngine:
-    """The process-wide engine of a model version (the weights themselves are cached by the backend)."""
-    key = (version.pk, version.path, version.backend, version.endpoint_url, version.endpoint_model)
-    with _engines_lock:
-        engine = _engines.get(key)
-        if engine is None:
-            from ml.serving import generator_for
-
-            engine = _engines[key] = ReplyEngine(generator_for(version))
-        return engine
-
-
-def default_embedder():
-    """MiniLM, loaded once per worker process (ml.serving.embedder)."""
-    from ml.serving import embedder
-
-    return embedder()
-
-
-def embedder_name(embedder) -> str:
-    name = getattr(embedder, "name", None)
-    if name:
-        return str(name)[:100]
-    path = getattr(embedder, "model_path", None)
-    return (Path(path).name if path else type(embedder).__name__)[:100]
-
-
-# --- one reply ---------------------------------------------------------------------------------------------
-
-
-class PartialPublisher:
-    """Writes a streaming reply's text into the message at most every FLUSH_EVERY_S. A flush is the checked
-        text so far minus its last LEAK_RUN_WORDS - 1 words: the check recognises a leak (of the rules, of an
-        internal policy), a claimed action or someone else's data only once enough of it has been written, and
-        holding those words back means none of it has been shown by then. The first check that finds more than
-        formatting stops the flushing; the final checked reply replaces whatever was shown. With `verify`, a flush
-    shows only the complete sentences of that text the sources back (chat_grounding.verify_answer), so what a
-    shopper reads while the reply streams is verified text too."""
-
-    HARMLESS = frozenset(
-        {"format_cleaned", "truncated", "template_slot", "incomplete_sentence", "control_chars"}
-    )
-
-    def __init__(
-        self, message_id: int, check: Callable[..., object], verify: Callable[[str], str] | None = None
-    ):
-        self.message_id = message_id
-        self.check = check
-        self.verify = verify
-        self.last = 0.0
-        self.blocked = False
-        self.published = ""
-        self.first_shown_at: float | None = None  # perf_counter() of the first flush a shopper could read
-
-    def __call__(self, text: str) -> None:
-        now = time.monotonic()
-        if self.blocked or now - self.last < FLUSH_EVERY_S:
-            return
-        self.last = now
-        result = self.check(text)
-        if result.failed or set(result.findings) - self.HARMLESS:
-            self.blocked = True
-            return
-        shown = _without_last_words(result.text, LEAK_RUN_WORDS - 1)
-        if self.verify is not None:
-            shown = self.verify(shown)
-        if len(shown) > len(self.published) and shown.startswith(self.published):
-            Message.objects.filter(pk=self.message_id, status=Message.Status.STREAMING).update(text=shown)
-            self.published = shown
-            if self.first_shown_at is None:
-                self.first_shown_at = time.perf_counter()
-
-
-_WORD = re.compile(r"\w+(?:['’]\w+)?")
-
-
-def _without_last_words(text: str, count: int) -> str:
-    starts = [m.start() for m in _WORD.finditer(text)]
-    if len(starts) <= count:
-        return ""
-    return text[: starts[-count]].rstrip() if count else text
 
 
 def _confident_faq(result, query_vector) -> tuple[KnowledgeItem, float] | None:
@@ -657,79 +459,3 @@ def _after_answer_check(
     if not text.strip():
         text = FALLBACK_REPLY
     return handoff, text
-
-
-# --- embeddings --------------------------------------------------------------------------------------------
-
-
-def text_hash(text: str, model_name: str) -> str:
-    return hashlib.sha256(f"{model_name}\n{text}".encode()).hexdigest()
-
-
-def _vectors(embedder, texts: list[str]) -> list[list[float]]:
-    out = []
-    for start in range(0, len(texts), EMBED_BATCH):
-        for row in embedder.embed(texts[start : start + EMBED_BATCH]):
-            out.append([round(float(x), 6) for x in row])
-    return out
-
-
-def embed_knowledge_run(merchant_id: int, *, embedder=None) -> int:
-    """(Re)compute the vectors of knowledge items whose text changed; returns how many were written. An
-    item edited meanwhile is left for the task its edit queued."""
-    embedder = embedder or default_embedder()
-    name = embedder_name(embedder)
-    stale = [
-        item
-        for item in KnowledgeItem.objects.filter(merchant_id=merchant_id).only(
-            "pk", "title", "body", "embedded_text_hash", "updated_at"
-        )
-        if item.embedded_text_hash != text_hash(item.text_for_embedding, name)
-    ]
-    if not stale:
-        return 0
-    written = 0
-    for item, vector in zip(stale, _vectors(embedder, [i.text_for_embedding for i in stale])):
-        written += KnowledgeItem.objects.filter(pk=item.pk, updated_at=item.updated_at).update(
-            embedding=vector,
-            embedding_model=name,
-            embedded_text_hash=text_hash(item.text_for_embedding, name),
-        )
-    return written
-
-
-def product_text(product: Product) -> str:
-    attributes = ", ".join(f"{k}: {v}" for k, v in (product.attributes or {}).items())
-    category = product.category.name if product.category_id else ""
-    return "\n".join(
-        p for p in (product.title, product.brand, category, attributes, product.description) if p
-    )
-
-
-def embed_products_run(merchant_id: int, *, embedder=None, limit: int | None = None) -> tuple[int, bool]:
-    """(Re)compute up to `limit` product vectors whose text changed. Returns (written, more_left)."""
-    limit = limit or PRODUCTS_PER_RUN
-    embedder = embedder or default_embedder()
-    name = embedder_name(embedder)
-    products = list(
-        products_needing_embedding(merchant_id=merchant_id).select_related("category", "chat_embedding")[
-            : limit + 1
-        ]
-    )
-    more = len(products) > limit
-    products = products[:limit]
-    todo, written = [], 0
-    for product in products:
-        digest = text_hash(product_text(product), name)
-        existing = getattr(product, "chat_embedding", None)
-        if existing is not None and existing.text_hash == digest:
-            ProductEmbedding.objects.filter(pk=existing.pk).update(updated_at=timezone.now())
-        else:
-            todo.append((product, digest))
-    for (product, digest), vector in zip(todo, _vectors(embedder, [product_text(p) for p, _ in todo])):
-        ProductEmbedding.objects.update_or_create(
-            product=product,
-            defaults={"merchant_id": merchant_id, "vector": vector, "model_name": name, "text_hash": digest},
-        )
-        written += 1
-    return written, more

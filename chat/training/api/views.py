@@ -2,27 +2,30 @@
 incremental chat fine-tune. Views are thin: chat.training does the work."""
 
 from django.conf import settings
-from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.mixins import MerchantAPIMixin
 from catalog.api.serializers import APIErrorSerializer
-from chat.models import DialogueImport, SupportDialogue
-from chat.training import (
+from chat.training.api.serializers import (
+    ChatFinetuneRequestSerializer,
+    DialogueImportQuerySerializer,
+    DialogueImportSerializer,
+    DialogueImportUploadSerializer,
+    SupportDialogueSerializer,
+)
+from chat.training.dialogues import (
     DialogueImportError,
     DialogueImportTooLarge,
-    FinetuneRefused,
-    chat_finetune_start,
-    chat_incremental_finetune_start,
     dialogue_import,
     split_counts,
     support_dialogue_list,
 )
+from chat.training.services import FinetuneRefused, chat_finetune_start, chat_incremental_finetune_start
 from config.api_errors import Conflict, PayloadTooLarge
 from config.api_uploads import (
     CSVUploadParser,
@@ -32,60 +35,6 @@ from config.api_uploads import (
     upload_read,
 )
 from ml.api.serializers import JobSerializer
-
-
-class DialogueImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
-    format = serializers.CharField(required=False, allow_blank=True, max_length=32)
-
-
-class DialogueImportQuerySerializer(serializers.Serializer):
-    format = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=32,
-        help_text="Overrides detection from the file name and content: `bitext`, `turns_csv` or `turns_jsonl`.",
-    )
-    filename = serializers.CharField(required=False, default="", allow_blank=True, max_length=255)
-
-
-class DialogueImportSerializer(serializers.ModelSerializer):
-    duplicates = serializers.SerializerMethodField(help_text="Valid dialogues already held, skipped.")
-    splits = serializers.SerializerMethodField(
-        help_text="How many of this upload's dialogues went to each split."
-    )
-
-    class Meta:
-        model = DialogueImport
-        fields = (
-            "id",
-            "filename",
-            "format",
-            "rows_total",
-            "rows_imported",
-            "duplicates",
-            "errors",
-            "masked_counts",
-            "splits",
-            "created_by_label",
-            "created_at",
-        )
-
-    def get_duplicates(self, obj) -> int:
-        return obj.rows_total - len(obj.errors) - obj.rows_imported
-
-    def get_splits(self, obj) -> dict[str, int]:
-        counts = {split: 0 for split in SupportDialogue.Split.values}
-        for split in obj.dialogues.values_list("split", flat=True):
-            counts[split] += 1
-        return counts
-
-
-class SupportDialogueSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = SupportDialogue
-        fields = ("id", "source", "split", "intent", "turns", "import_batch", "conversation", "created_at")
-
 
 _IMPORT_DESCRIPTION = """Import support dialogues to fine-tune the chat model on.
 
@@ -187,22 +136,6 @@ class SupportDialogueListView(MerchantAPIMixin, generics.ListAPIView):
         return response
 
 
-class ChatFinetuneRequestSerializer(serializers.Serializer):
-    incremental = serializers.BooleanField(
-        default=False,
-        help_text="Continue the serving model on resolved conversations not trained on yet, with a replay sample "
-        "of earlier dialogues; otherwise train on every training dialogue.",
-    )
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    auto_promote = serializers.BooleanField(
-        default=True, help_text="Promote the new version if it passes the held-out and regression-set gate."
-    )
-    hyperparameters = serializers.DictField(
-        required=False,
-        help_text="Overrides of the fine-tuning settings (method, epochs, max_steps, learning_rate, ...).",
-    )
-
-
 class ChatFinetuneView(MerchantAPIMixin, APIView):
     required_scope = "write"
     parser_classes = (JSONParser,)
@@ -254,10 +187,3 @@ def _default_name(content_type: str) -> str:
     if "ndjson" in content_type or "jsonl" in content_type:
         return "upload.jsonl"
     return "upload.csv"
-
-
-urlpatterns = [
-    path("chat/dialogues/import/", DialogueImportView.as_view(), name="chat-dialogue-import"),
-    path("chat/dialogues/", SupportDialogueListView.as_view(), name="chat-dialogue-list"),
-    path("chat/finetune/", ChatFinetuneView.as_view(), name="chat-finetune"),
-]

@@ -1,20 +1,11 @@
-"""Chat fine-tuning, web side: importing support dialogues (personal data masked before anything is stored),
-each merchant's fixed held-out and regression splits, turning dialogues and resolved conversations into
-training data, and starting full and incremental fine-tuning jobs. Training runs in an `ml` worker
-(chat/training_worker.py) through the registry's job path, so progress, cancel, resume, the promotion gate and
-rollback are the ones every model version has.
-
-Splits are decided by a hash of the masked content, so the same dialogue always lands in the same split:
-about 10% are held out (evaluated, never trained on). The first import of at least 4 dialogues also fixes a
-regression set (5% of it, at least 20, at most a quarter) that never changes afterwards: a new version is
-promoted only if its loss there is no worse than the serving version's."""
+"""Chat fine-tuning, web side: turning dialogues and resolved conversations into training data, and starting full
+and incremental fine-tuning jobs. Training runs in an `ml` worker (chat/training/worker.py) through the
+registry's job path, so progress, cancel, resume, the promotion gate and rollback are the ones every model
+version has. The dialogues and their splits: chat.training.dialogues."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -25,22 +16,20 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import Merchant
-from accounts.services import Actor, audit_record
-from chat.models import ChatSettings, Conversation, DialogueImport, Message, SupportDialogue
+from accounts.services import Actor
+from chat.models import ChatSettings, Conversation, Message, SupportDialogue
+from chat.training.dialogues import content_hash, is_heldout, mask_turns
 from marketing.selectors import brand_voice_get
 from ml.engine.chat import build_system_prompt
-from ml.engine.dialogues import Dialogue, dialogue_to_examples, parse_dialogues
+from ml.engine.dialogues import Dialogue, dialogue_to_examples
 from ml.engine.finetune.params import validate_finetune_params
-from ml.engine.pii import mask_pii
 from ml.models import Job, ModelVersion, Purpose
 from ml.selectors import serving_version
 from ml.services import finetune_start, training_dataset_create
 
 logger = logging.getLogger(__name__)
 
-HELDOUT_PERCENT = 10
-REGRESSION_FRACTION = 0.05
-REGRESSION_MIN = 20
+
 REPLAY_PER_NEW = 2
 RUNNER = "chat.finetune"  # registered in chat.apps (ml.job_runners)
 # 320 tokens hold the system rules, the latest customer turn and a typical support reply (Bitext's average is
@@ -58,22 +47,6 @@ HYPERPARAMETER_DEFAULTS = {
 }
 
 
-class DialogueImportError(Exception):
-    """The upload as a whole cannot be imported; nothing was written."""
-
-    def __init__(self, message: str, code: str = "invalid_file", errors: list | None = None):
-        super().__init__(message)
-        self.message, self.code, self.errors = message, code, errors or []
-
-
-class DialogueImportTooLarge(DialogueImportError):
-    def __init__(self, size: int, limit: int):
-        super().__init__(
-            f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.1f} MB.",
-            code="payload_too_large",
-        )
-
-
 class FinetuneRefused(Exception):
     """A chat fine-tune cannot start. ``conflict`` is the state (one already running, nothing new to train
     on, no model): answered 409; otherwise the request itself is invalid (400)."""
@@ -82,153 +55,6 @@ class FinetuneRefused(Exception):
         super().__init__(message)
         self.message, self.code, self.conflict = message, code, conflict
         self.field_errors = field_errors or {}
-
-
-# --- dialogues ---------------------------------------------------------------------------------------------
-
-
-def content_hash(turns: list[dict]) -> str:
-    """The same conversation, whatever its spacing or case, has the same hash (per merchant: the dedupe key)."""
-    normal = [[t["role"], " ".join(t["text"].split()).lower()] for t in turns]
-    return hashlib.sha256(json.dumps(normal, ensure_ascii=False).encode()).hexdigest()
-
-
-def _bucket(salt: str, digest: str) -> int:
-    return int(hashlib.sha256(f"{salt}:{digest}".encode()).hexdigest()[:8], 16)
-
-
-def is_heldout(digest: str) -> bool:
-    return _bucket("heldout", digest) % 100 < HELDOUT_PERCENT
-
-
-def regression_size(count: int) -> int:
-    return min(max(math.ceil(REGRESSION_FRACTION * count), REGRESSION_MIN), count // 4)
-
-
-def mask_turns(turns: list[dict]) -> tuple[list[dict], Counter]:
-    counts: Counter = Counter()
-    masked = []
-    for turn in turns:
-        result = mask_pii(turn["text"])
-        counts.update(result.counts)
-        masked.append({"role": turn["role"], "text": result.text})
-    return masked, counts
-
-
-@dataclass
-class _Candidate:
-    turns: list[dict]
-    intent: str
-    digest: str
-
-
-def _assign_splits(candidates: list[_Candidate], *, choose_regression: bool) -> dict[str, str]:
-    splits = {}
-    if choose_regression:
-        ranked = sorted(candidates, key=lambda c: _bucket("regression", c.digest))
-        splits = {
-            c.digest: SupportDialogue.Split.REGRESSION for c in ranked[: regression_size(len(candidates))]
-        }
-    for c in candidates:
-        splits.setdefault(
-            c.digest, SupportDialogue.Split.HELDOUT if is_heldout(c.digest) else SupportDialogue.Split.TRAIN
-        )
-    return splits
-
-
-def dialogue_import(
-    *, merchant: Merchant, actor: Actor, data: bytes, filename: str = "", format: str | None = None
-) -> DialogueImport:
-    """Import support dialogues (Bitext CSV, a generic turns format in CSV/JSON/JSONL). Every turn is masked
-    before it is stored; dialogues already held (same masked content) are skipped. Bad rows are reported and
-    the valid ones are written in one transaction; a file with nothing valid raises DialogueImportError."""
-    limit = settings.CHAT_DIALOGUE_IMPORT_MAX_BYTES
-    if len(data) > limit:
-        raise DialogueImportTooLarge(len(data), limit)
-    try:
-        parsed = parse_dialogues(data, format=format, filename=filename)
-    except ValueError as exc:
-        raise DialogueImportError(str(exc)) from exc
-    errors = [dict(e) for e in parsed.errors]
-    counts: Counter = Counter()
-    candidates: dict[str, _Candidate] = {}
-    for dialogue in parsed.dialogues:
-        turns, masked = mask_turns(dialogue.turns)
-        counts.update(masked)
-        digest = content_hash(turns)
-        candidates.setdefault(digest, _Candidate(turns, (dialogue.intent or "")[:100], digest))
-    if not candidates:
-        message = "The file holds no valid dialogue." + (
-            f" {len(errors)} row(s) were rejected." if errors else ""
-        )
-        raise DialogueImportError(message, code="no_valid_dialogues", errors=errors)
-
-    with transaction.atomic():
-        # One import at a time per merchant, so the first one alone picks the regression set.
-        Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
-        held = set(
-            SupportDialogue.objects.filter(merchant=merchant, content_hash__in=list(candidates)).values_list(
-                "content_hash", flat=True
-            )
-        )
-        new = [c for digest, c in candidates.items() if digest not in held]
-        first = not SupportDialogue.objects.filter(
-            merchant=merchant, split=SupportDialogue.Split.REGRESSION
-        ).exists()
-        splits = _assign_splits(new, choose_regression=first and regression_size(len(new)) > 0)
-        batch = DialogueImport.objects.create(
-            merchant=merchant,
-            filename=filename[:300],
-            format=parsed.format or (format or ""),
-            rows_total=len(parsed.dialogues) + len(errors),
-            errors=errors,
-            masked_counts=dict(sorted(counts.items())),
-            created_by_label=actor.label[:200],
-        )
-        SupportDialogue.objects.bulk_create(
-            [
-                SupportDialogue(
-                    merchant=merchant,
-                    source=SupportDialogue.Source.IMPORT,
-                    split=splits[c.digest],
-                    turns=c.turns,
-                    intent=c.intent,
-                    import_batch=batch,
-                    content_hash=c.digest,
-                )
-                for c in new
-            ],
-            batch_size=1000,
-            ignore_conflicts=True,
-        )
-        batch.rows_imported = SupportDialogue.objects.filter(import_batch=batch).count()
-        batch.save(update_fields=["rows_imported"])
-        audit_record(
-            merchant=merchant,
-            actor=actor,
-            action="dialogues.import",
-            obj=batch,
-            summary=filename[:500],
-            changes={
-                "imported": batch.rows_imported,
-                "duplicates": len(parsed.dialogues) - batch.rows_imported,
-                "errors": len(errors),
-                "masked": batch.masked_counts,
-            },
-        )
-    return batch
-
-
-def support_dialogue_list(*, merchant: Merchant, split: str | None = None):
-    qs = SupportDialogue.objects.filter(merchant=merchant).order_by("-id")
-    return qs.filter(split=split) if split else qs
-
-
-def split_counts(*, merchant: Merchant) -> dict[str, int]:
-    rows = SupportDialogue.objects.filter(merchant=merchant).values("split").annotate(n=Count("id"))
-    counts = {split: 0 for split in SupportDialogue.Split.values}
-    counts.update({row["split"]: row["n"] for row in rows})
-    return counts
 
 
 # --- training data -----------------------------------------------------------------------------------------

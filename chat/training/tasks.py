@@ -1,5 +1,5 @@
-"""Incremental chat fine-tuning on Celery beat: thin tasks that take ids and call chat.training. The training
-job itself runs on the `ml` queue (ml.tasks.finetune_task, with chat.training_worker as its runner)."""
+"""Incremental chat fine-tuning on Celery beat: thin tasks that take ids and call chat.training.services. The
+training job itself runs on the `ml` queue (ml.tasks.finetune_task, with chat.training.worker as its runner)."""
 
 import logging
 
@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="chat.training_tasks.incremental_finetune_sweep_task", acks_late=True)
 def incremental_finetune_sweep_task() -> list[int]:
     """Beat (daily by default): one incremental fine-tune task per merchant with new resolved conversations."""
-    from chat.training import incremental_candidates
+    from chat.training.services import incremental_candidates
 
     merchant_ids = incremental_candidates()
     for merchant_id in merchant_ids:
@@ -26,7 +26,7 @@ def incremental_finetune_sweep_task() -> list[int]:
 def incremental_finetune_task(merchant_id: int) -> str:
     """Start one merchant's incremental fine-tune; running twice is harmless (the second finds a job running
     or nothing new)."""
-    from chat.training import FinetuneRefused, chat_incremental_finetune_start
+    from chat.training.services import FinetuneRefused, chat_incremental_finetune_start
 
     merchant = Merchant.objects.filter(pk=merchant_id).first()
     if merchant is None:

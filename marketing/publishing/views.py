@@ -1,26 +1,40 @@
-"""Settings › Webhooks: the merchant's webhook endpoints with their recent deliveries; owners add, edit, disable,
-enable and delete them.
+"""Publishing pages: a campaign's CSV/JSON export, and Settings › Webhooks: the merchant's webhook endpoints
+with their recent deliveries; owners add, edit, disable, enable and delete them.
 
 URLs go through the same checks as the API (`POST /api/v1/webhooks/`): the form runs the SSRF guard's write-time
-check (storyfront.validators.validate_outbound_url) once the URL is well formed, and marketing.services validates
-the rest; both kinds of error are shown on the field they concern. Every endpoint is looked up through the
-merchant's selector, so another merchant's endpoint ids answer 404. The signing secret is shown once, in the
-response that creates the endpoint, which is never cached."""
+check (storyfront.validators.validate_outbound_url) once the URL is well formed, and
+marketing.publishing.services validates the rest; both kinds of error are shown on the field they
+concern. Every endpoint and campaign is looked up through the merchant's selector, so another merchant's
+ids answer 404.
+The signing secret is shown once, in the response that creates the endpoint, which is never cached."""
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import merchant_required
 from accounts.services import Actor
 from marketing.forms import add_service_errors
 from marketing.models import WebhookEndpoint, WebhookEvent
-from marketing.selectors import webhook_endpoint_get, webhook_endpoint_list, webhook_recent_deliveries
-from marketing.services import webhook_endpoint_create, webhook_endpoint_delete, webhook_endpoint_update
+from marketing.publishing.services import (
+    content_export,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_update,
+)
+from marketing.selectors import (
+    campaign_get,
+    content_export_list,
+    webhook_endpoint_get,
+    webhook_endpoint_list,
+    webhook_recent_deliveries,
+)
 from storyfront.validators import validate_outbound_url
 
 RECENT_DELIVERIES = 5
@@ -153,3 +167,19 @@ def webhook_delete_view(request, endpoint_id: int):
     webhook_endpoint_delete(endpoint=endpoint, actor=Actor.for_user(request.user))
     messages.success(request, f"Deleted the endpoint {url} and its delivery log.")
     return redirect("marketing:webhooks")
+
+
+@merchant_required()
+def campaign_export_view(request, campaign_id: int):
+    campaign = campaign_get(merchant=request.merchant, campaign_id=campaign_id)
+    export_format = request.GET.get("format", "csv")
+    if export_format not in ("csv", "json"):
+        return HttpResponseBadRequest("Choose csv or json.")
+    pieces = content_export_list(merchant=request.merchant, campaign=campaign)
+    body, content_type = content_export(pieces=pieces, export_format=export_format)
+    response = HttpResponse(body, content_type=content_type)
+    name = slugify(campaign.name) or f"campaign-{campaign.pk}"
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{export_format}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
