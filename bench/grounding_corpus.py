@@ -35,8 +35,7 @@ from bench.grounding_data import (
     demo_products,
     myntra_products,
 )
-
-CHANNELS = ("product_description", "email", "sms", "social_post", "ad_headline")
+from ml.engine.grounding import CHANNELS
 
 
 def main() -> int:

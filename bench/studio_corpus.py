@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.campaign_bench import _progress, _setup_django
 from bench.grounding_data import BRAND_VOICES, DEFAULT_MYNTRA_CSV, GROUNDING_DIR, _myntra_rows
+from ml.engine.grounding import CHANNELS
 
-CHANNELS = ("product_description", "email", "sms", "social_post", "ad_headline")
 DEFAULT_OUT = GROUNDING_DIR / "studio_pieces.jsonl"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/storyfront_bench_studio"
 

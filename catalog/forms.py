@@ -4,7 +4,8 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 
 from catalog.attributes import attribute_text
-from catalog.importing import DEFAULT_CURRENCY, parse_price
+from catalog.import_values import parse_price
+from catalog.importing import DEFAULT_CURRENCY
 from catalog.selectors import brand_list, category_list, currency_list
 
 

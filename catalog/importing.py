@@ -16,6 +16,7 @@ How a file is read:
   the title (UCI Online Retail). Myntra's `Gender` names who a product is for, not what it is, so it is an
   attribute like any other unknown column; a file without a category column leaves products uncategorised.
   A price header that names a currency (`Price (INR)`) sets that currency for rows without a currency.
+- Cells are cleaned by `catalog.import_values` (one cleaner per field; its ValueError is the cell's error).
 - Unknown columns become attributes (`PrimaryColor` -> `attributes["primary_color"]`, blank cells skipped;
   CSV values are strings, JSON values are kept as given). Columns that describe a sale rather than a
   product (invoice number and date, quantity sold, customer, country) and our own read-only fields (`id`,
@@ -28,20 +29,16 @@ How a file is read:
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.utils.text import slugify
 
+from catalog.import_values import FIELD_CLEANERS, is_blank, json_type
 from storyfront import uploads
-from storyfront.parsing import parse_bool
 
 REQUIRED_FIELDS = ("sku", "title", "price")
 DEFAULT_CURRENCY = "USD"  # Product.currency's default
@@ -103,27 +100,15 @@ IGNORED_HEADERS = frozenset(
     }
 )
 
-MAX_LENGTHS = {"sku": 100, "title": 500, "brand": 200, "category": 200, "url": 1000}
-MAX_PRICE = Decimal("9999999999.99")  # Product.price: 12 digits, 2 decimals
 MAX_REPORTED_ERRORS = 10_000
 PREVIEW_ROWS = 50
 
-# Status words shops export for "is the product live", beside the plain yes/no words (storyfront.parsing).
-_ACTIVE_WORDS = ("active", "published")
-_INACTIVE_WORDS = ("inactive", "draft", "archived", "unpublished")
 # The file types the importer takes; any other suffix is refused.
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json"}
-_CURRENCY_SIGNS = "$€£¥₹₩₽₺"
 _PRICE_HEADER_CURRENCY = re.compile(
     r"^\s*(?:unit|variant|sale|list|regular)?[\s_-]*price\s*(?:[\(\[]\s*([A-Za-z]{3})\s*[\)\]]|[\s_-]+([A-Z]{3}))\s*$",
     re.IGNORECASE,
 )
-_PRICE_VALUE = re.compile(
-    rf"^(-)?\s*(?:[A-Z]{{3}}\s*|[{_CURRENCY_SIGNS}]\s*)?(-)?\s*([\d.,\s]*\d[\d.,\s]*|\.\d+)\s*"
-    rf"(?:[A-Z]{{3}}|[{_CURRENCY_SIGNS}])?$"
-)
-_CURRENCY_CODE = re.compile(r"^[A-Za-z]{3}$")
-_url_validator = URLValidator()
 # Markers put into a raw record for problems found while reading; a NUL cannot clash with a real header.
 _EXTRA_CELLS = "\x00extra-cells"
 _NOT_AN_OBJECT = "\x00not-an-object"
@@ -280,12 +265,12 @@ def _read_json(text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     if not isinstance(items, list):
         raise ImportFileError(
             f'The JSON must be a list of product objects, e.g. [{{"sku": ..., "title": ..., "price": ...}}]; '
-            f"got {_json_type(items)}.",
+            f"got {json_type(items)}.",
             code="not_a_list",
         )
     if items and not any(isinstance(item, dict) for item in items):
         raise ImportFileError(
-            f"The JSON must be a list of product objects; its items are {_json_type(items[0])}s.",
+            f"The JSON must be a list of product objects; its items are {json_type(items[0])}s.",
             code="not_a_list",
         )
     headers: dict[str, None] = {}
@@ -295,14 +280,8 @@ def _read_json(text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
             headers.update(dict.fromkeys(str(k).strip() for k in item))
             records.append((position, {str(k).strip(): v for k, v in item.items()}))
         else:
-            records.append((position, {_NOT_AN_OBJECT: _json_type(item)}))
+            records.append((position, {_NOT_AN_OBJECT: json_type(item)}))
     return list(headers), records
-
-
-def _json_type(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
 
 
 # --- columns -----------------------------------------------------------------------------------------------
@@ -427,14 +406,14 @@ def _clean_row(line: int, record: dict[str, Any], mapping: ColumnMapping) -> tup
         value = None
         for header in headers:
             value = record.get(header)
-            if not _is_blank(value):
+            if not is_blank(value):
                 break
         raw[fld] = value
 
     values: dict[str, Any] = {}
     for fld, value in raw.items():
         try:
-            values[fld] = _CLEANERS[fld](value)
+            values[fld] = FIELD_CLEANERS[fld](value)
         except ValueError as exc:
             errors[fld] = str(exc)
 
@@ -452,7 +431,7 @@ def _clean_row(line: int, record: dict[str, Any], mapping: ColumnMapping) -> tup
         extra = {}
         for header, key in mapping.attributes.items():
             value = record.get(header)
-            if not _is_blank(value):
+            if not is_blank(value):
                 extra[key] = value.strip() if isinstance(value, str) else value
         values["attributes"] = {**extra, **(values.get("attributes") or {})}
 
@@ -463,135 +442,3 @@ def _clean_row(line: int, record: dict[str, Any], mapping: ColumnMapping) -> tup
 def category_slug_for(name: str) -> str:
     """Categories are matched by slug, so "Men", "men" and "MEN" are one category."""
     return slugify(name, allow_unicode=True)[:220]
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _text(value: Any, *, fld: str, required: bool = False) -> str:
-    if _is_blank(value):
-        if required:
-            raise ValueError("This field is required.")
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"Expected text, got {_json_type(value)}.")
-    text = value.strip() if isinstance(value, str) else str(value)
-    limit = MAX_LENGTHS.get(fld)
-    if limit and len(text) > limit:
-        raise ValueError(f"At most {limit} characters (this one has {len(text)}).")
-    return text
-
-
-def parse_price(value: Any) -> Decimal:
-    """A price from a cell: `12.5`, `1,299.00`, `$12`, `12,50 EUR`, `₹ 1.299,00`. Never negative."""
-    if _is_blank(value):
-        raise ValueError("This field is required.")
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"Expected a number, got {_json_type(value)}.")
-    if isinstance(value, str):
-        match = _PRICE_VALUE.match(value.strip())
-        if not match:
-            raise ValueError(f"'{value.strip()[:50]}' is not a price.")
-        negative = bool(match.group(1) or match.group(2))
-        number = _normalize_number(re.sub(r"\s", "", match.group(3)))
-        if number is None:
-            raise ValueError(f"'{value.strip()[:50]}' is not a price.")
-        text = f"-{number}" if negative else number
-    else:
-        text = str(value)
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"'{str(value)[:50]}' is not a price.") from None
-    if not amount.is_finite():
-        raise ValueError(f"'{value}' is not a price.")
-    if amount < 0:
-        raise ValueError(f"A price cannot be negative (got {value}).")
-    amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    if amount > MAX_PRICE:
-        raise ValueError(f"A price must be below {MAX_PRICE + Decimal('0.01'):,}.")
-    return amount
-
-
-def _normalize_number(number: str) -> str | None:
-    if re.fullmatch(r"\d+(\.\d*)?|\.\d+", number):
-        return number
-    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d*)?", number):  # 1,299.00
-        return number.replace(",", "")
-    if re.fullmatch(r"\d+,\d{1,2}", number):  # 12,50
-        return number.replace(",", ".")
-    if re.fullmatch(r"\d{1,3}(\.\d{3})+,\d*", number):  # 1.299,00
-        return number.replace(".", "").replace(",", ".")
-    return None
-
-
-def parse_currency(value: Any) -> str:
-    if _is_blank(value):
-        return ""
-    if not isinstance(value, str) or not _CURRENCY_CODE.match(value.strip()):
-        raise ValueError(f"'{str(value)[:20]}' is not a currency; use a 3-letter code such as USD.")
-    return value.strip().upper()
-
-
-def _parse_stock(value: Any) -> int | None:
-    if _is_blank(value):
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"Expected a whole number, got {_json_type(value)}.")
-    text = value.strip().replace(",", "") if isinstance(value, str) else str(value)
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"'{str(value)[:50]}' is not a whole number.") from None
-    if not amount.is_finite() or amount != amount.to_integral_value():
-        raise ValueError(f"'{str(value)[:50]}' is not a whole number.")
-    if amount < 0:
-        raise ValueError(f"Stock cannot be negative (got {value}).")
-    if amount > 2_147_483_647:
-        raise ValueError("Stock is too large.")
-    return int(amount)
-
-
-def _parse_bool(value: Any) -> bool:
-    if _is_blank(value):
-        return True
-    return parse_bool(value, true_words=_ACTIVE_WORDS, false_words=_INACTIVE_WORDS)
-
-
-def _parse_url(value: Any) -> str:
-    url = _text(value, fld="url")
-    if url:
-        try:
-            _url_validator(url)
-        except ValidationError:
-            raise ValueError(f"'{url[:80]}' is not a valid http(s) URL.") from None
-    return url
-
-
-def _parse_attributes(value: Any) -> dict:
-    if _is_blank(value):
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError('Attributes must be a JSON object, e.g. {"color": "red"}.') from None
-    if not isinstance(value, dict):
-        raise ValueError(f"Attributes must be an object, got {_json_type(value)}.")
-    return value
-
-
-_CLEANERS = {
-    "sku": lambda v: _text(v, fld="sku", required=True),
-    "title": lambda v: _text(v, fld="title", required=True),
-    "brand": lambda v: _text(v, fld="brand"),
-    "category": lambda v: _text(v, fld="category"),
-    "price": parse_price,
-    "currency": parse_currency,
-    "description": lambda v: _text(v, fld="description"),
-    "url": _parse_url,
-    "stock": _parse_stock,
-    "is_active": _parse_bool,
-    "attributes": _parse_attributes,
-}

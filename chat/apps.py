@@ -10,5 +10,5 @@ class ChatConfig(AppConfig):
         register(
             "chat.finetune",
             "chat.training_worker.chat_finetune_run",
-            required_params=("mode", "auto_promote", "conversation_ids"),
+            params={"mode": str, "auto_promote": bool, "conversation_ids": list},
         )

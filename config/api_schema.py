@@ -31,15 +31,30 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-# The error responses views declare in their own `extend_schema(responses=...)`, written once (marketing.api uses
-# them; catalog.api and chat.api still carry copies with their own serializer and wording).
+# The error responses views declare in their own `extend_schema(responses=...)`, written once.
+def error_response(status: int, description: str) -> dict[int, OpenApiResponse]:
+    """One declared error status with the `Error` body, to spread into `responses={...}`."""
+    return {status: OpenApiResponse(ErrorSerializer, description=description)}
+
+
+def not_found(thing: str = "object") -> dict[int, OpenApiResponse]:
+    """404, naming what is missing: `not_found("product")`."""
+    return error_response(404, f"No such {thing} for this merchant.")
+
+
+def conflict(description: str = "The object's state does not allow this.") -> dict[int, OpenApiResponse]:
+    """409, saying which state refuses the request."""
+    return error_response(409, description)
+
+
 AUTH_ERRORS = {
-    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid API key."),
-    403: OpenApiResponse(ErrorSerializer, description="The key lacks the scope this request needs."),
+    **error_response(401, "Missing or invalid API key."),
+    **error_response(403, "The key lacks the scope this request needs."),
 }
-NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such object for this merchant.")}
-INVALID = {400: OpenApiResponse(ErrorSerializer, description="Invalid input; see field_errors.")}
-CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="The object's state does not allow this.")}
+NOT_FOUND = not_found()
+INVALID = error_response(400, "Invalid input; see field_errors.")
+CONFLICT = conflict()
+TOO_LARGE = error_response(413, "The file is over the size limit.")
 
 _EVERY_OPERATION = {
     "400": "Invalid input (see `field_errors`), a malformed or too deeply nested body, or too many form fields.",

@@ -10,5 +10,5 @@ class MarketingConfig(AppConfig):
         register(
             "copy.finetune",
             "marketing.copy_training_worker.copy_finetune_run",
-            required_params=("auto_promote", "eval_dataset_id", "eval_product_ids"),
+            params={"auto_promote": bool, "eval_dataset_id": int, "eval_product_ids": list},
         )

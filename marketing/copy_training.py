@@ -31,7 +31,7 @@ from marketing.models import ContentPiece, ContentRevision
 from marketing.selectors import brand_voice_get, product_facts
 from ml.engine.copy_training import catalog_example, piece_example
 from ml.engine.finetune.params import validate_finetune_params
-from ml.models import Job, ModelVersion, Purpose
+from ml.models import Job, Purpose
 from ml.selectors import serving_version
 from ml.services import finetune_start, training_dataset_create
 
@@ -154,10 +154,8 @@ def copy_finetune_start(
         raise CopyFinetuneRefused(
             "No base model is registered yet; run `manage.py ml_provision` first.", "no_model", conflict=True
         )
-    if start_from.backend != ModelVersion.Backend.LOCAL_HF:
-        raise CopyFinetuneRefused(
-            "Only local Hugging Face models can be fine-tuned here.", "not_trainable", conflict=True
-        )
+    if refusal := start_from.training_refusal():
+        raise CopyFinetuneRefused(refusal, "not_trainable", conflict=True)
     data = copy_training_data(merchant=merchant)
     minimum = settings.COPY_FINETUNE_MIN_EXAMPLES
     if len(data["records"]) < minimum or not data["eval_records"]:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,8 +22,10 @@ from django.db import transaction
 
 from accounts.services import Actor, audit_record
 from catalog.models import Product
-from marketing.campaigns.services import campaign_generation_finished, content_piece_record
-from marketing.models import Campaign, ContentPiece, Length
+from marketing.campaigns.services import campaign_generation_finished
+from marketing.generation_progress import CampaignProgress
+from marketing.generation_settings import CHANNEL_TEMPERATURE, MAX_NEW_TOKENS, SAMPLING
+from marketing.models import Campaign, ContentPiece
 from marketing.review.services import content_apply_regeneration
 from marketing.selectors import approved_examples, brand_voice_get, product_facts
 from marketing.workflow import ContentConflict, GroundingOutcome
@@ -33,7 +34,7 @@ from ml.engine.copy_assembly import Choice, choose, complete_sentences
 from ml.engine.copy_decoding import copy_banned_phrases
 from ml.engine.grounding import CopyChecker
 from ml.engine.prompts import MAX_EXAMPLES, build_copy_messages, parse_copy_output, with_feedback
-from ml.jobs import ProgressReporter, job_finish, job_heartbeat, job_log
+from ml.jobs import job_finish, job_heartbeat, job_log
 from ml.models import Job, ModelVersion
 from ml.serving import generator_for  # the name tests and the copy fine-tune worker use
 
@@ -43,33 +44,8 @@ BATCH_PRODUCTS = settings.GENERATION_BATCH_PRODUCTS
 HEARTBEAT_SECONDS = 30.0
 QUANTIZATION = settings.GENERATION_QUANTIZATION
 CANDIDATES = settings.GENERATION_CANDIDATES
-# Token budgets sit a little above each channel's character limit (about 4 characters a token): the
-# parser trims a reply that is slightly over at a word boundary, and the grounding check flags the rest.
-# Sampling keeps variants apart; the repetition penalty keeps small models out of loops. No n-gram ban:
-# it would also forbid copying the product's own name, price or sizes from the prompt, which grounded
-# copy must do.
-SAMPLING = {
-    "temperature": 0.7,
-    "top_p": 0.9,
-    "top_k": 50,
-    "repetition_penalty": 1.15,
-    "no_repeat_ngram_size": 0,
-}
-MAX_NEW_TOKENS = {
-    "product_description": {Length.SHORT: 80, Length.MEDIUM: 140, Length.LONG: 220},
-    "email": {Length.SHORT: 120, Length.MEDIUM: 180, Length.LONG: 260},
-    "sms": {Length.SHORT: 40, Length.MEDIUM: 48, Length.LONG: 52},  # ~4 characters a token; 160 is the cap
-    "social_post": {Length.SHORT: 70, Length.MEDIUM: 90, Length.LONG: 100},  # 280 characters and hashtags
-    "ad_headline": {Length.SHORT: 14, Length.MEDIUM: 16, Length.LONG: 18},  # 40 characters after "Headline:"
-}
-
-
-# Channels whose copy is mostly restated facts sample cooler than SAMPLING's 0.7 (sms and social posts keep
-# it). Measured with one campaign_bench run per setting (not repeated; run-to-run noise is several points) on
-# Myntra products, banned phrases on: approvable pieces 35% -> 40%
-# (product descriptions, 40 products), 17% -> 21% (email, 24), 79% -> 83% (ad headlines, 24); distinct-2
-# fell 0.845 -> 0.759, 0.922 -> 0.878, 0.951 -> 0.927, with no duplicates.
-CHANNEL_TEMPERATURE: dict[str, float] = {"product_description": 0.5, "email": 0.5, "ad_headline": 0.5}
+# SAMPLING, MAX_NEW_TOKENS and CHANNEL_TEMPERATURE (generation_settings) are bound on this module too: tests
+# and benchmarks set them here, and sampling_for reads them from here.
 
 
 def sampling_for(campaign: Campaign) -> dict:
@@ -351,122 +327,6 @@ def campaign_copy_run(job: Job) -> str:
         return "failed"
 
 
-COUNTS = (
-    "pieces",
-    "passed_first_try",
-    "flagged",
-    "approvable",
-    "failed_products",
-    "skipped_existing",
-    "attempts",
-)
-
-
-class CampaignProgress:
-    """One generation run's counts, and its progress as products finish. A product is done once the draft
-    of each of its variants is final (stored, or given up on); the job row is then updated with the products
-    done and an ETA from the pace of those the model wrote: at most one write per try of a batch (a batch's
-    products finish together in one decode, those failing the check after their retries), never per token."""
-
-    def __init__(self, job: Job, campaign: Campaign, writer: CopyWriter, *, total: int):
-        self.job_id = job.pk
-        self.campaign = campaign
-        self.writer = writer
-        self.total = total
-        self.reporter = ProgressReporter(job.pk, total=total)
-        metrics = job.metrics or {}
-        self.counts = {key: int(metrics.get(key, 0)) for key in COUNTS}
-        self.done = 0
-        self.generated = 0  # products done that went through the model: their pace gives the ETA
-        self.started = time.perf_counter()
-        self._waiting: dict[int, int] = {}  # product id -> its drafts not final yet
-        self._failed: set[int] = set()
-
-    def write_batch(self, batch: list[Product], variants: range, existing: set) -> None:
-        self._waiting, self._failed = {}, set()
-        drafts = []
-        for product in batch:
-            for variant in variants:
-                if (product.pk, variant) in existing:
-                    self.counts["skipped_existing"] += 1
-                    continue
-                try:
-                    drafts.append(self.writer.draft(product, variant))
-                except Exception as exc:
-                    self._failed.add(product.pk)
-                    job_log(
-                        self.job_id,
-                        f"Product {product.sku}: could not build the prompt ({type(exc).__name__}: {exc}).",
-                    )
-                    continue
-                self._waiting[product.pk] = self._waiting.get(product.pk, 0) + 1
-        idle = [product.pk for product in batch if not self._waiting.get(product.pk)]
-        for pk in idle:  # nothing to write: every piece exists, or no prompt could be built
-            self._product_done(pk, generated=False)
-        if idle:
-            self.report()
-        self.writer.write(drafts, on_done=self._store)
-
-    def _store(self, drafts: list[Draft]) -> None:
-        for draft in drafts:
-            self._store_one(draft)
-            pk = draft.product.pk
-            self._waiting[pk] -= 1
-            if not self._waiting[pk]:
-                self._product_done(pk, generated=True)
-        self.report()
-
-    def _store_one(self, draft: Draft) -> None:
-        if draft.outcome is None:
-            if draft.product.pk not in self._failed:
-                job_log(
-                    self.job_id,
-                    f"Product {draft.product.sku} v{draft.variant}: generation failed ({draft.error}).",
-                )
-            self._failed.add(draft.product.pk)
-            return
-        piece, created = content_piece_record(
-            campaign=self.campaign,
-            product=draft.product,
-            variant=draft.variant,
-            **self.writer.piece_values(draft),
-        )
-        if not created:
-            self.counts["skipped_existing"] += 1
-            return
-        self.counts["pieces"] += 1
-        self.counts["attempts"] += draft.attempts
-        self.counts["passed_first_try"] += draft.first_try_passed
-        self.counts["flagged"] += piece.flagged
-        self.counts["approvable"] += piece.approvable
-
-    def _product_done(self, pk: int, *, generated: bool) -> None:
-        self.done += 1
-        self.generated += generated
-        self.counts["failed_products"] += pk in self._failed
-
-    def eta_seconds(self) -> float | None:
-        """None until the model has finished a product (the page then says it is estimating)."""
-        if not self.generated:
-            return None
-        seconds_each = (time.perf_counter() - self.started) / self.generated
-        return round(seconds_each * (self.total - self.done), 1)
-
-    def metrics(self) -> dict:
-        return _metrics(self.counts, self.done, self.started, self.writer)
-
-    def report(self) -> None:
-        # Forced: reports come once per try of a batch, and a skipped one would leave the page behind for a
-        # whole decode.
-        self.reporter(
-            current=self.done,
-            total=self.total,
-            eta_seconds=self.eta_seconds(),
-            metrics=self.metrics(),
-            force=True,
-        )
-
-
 def _campaign_copy_run(job: Job, campaign: Campaign, params: dict) -> str:
     products = _products_in_order(job, params["product_ids"])
     variants = range(1, int(params.get("variants", campaign.variants_per_product)) + 1)
@@ -522,20 +382,6 @@ def _campaign_copy_run(job: Job, campaign: Campaign, params: dict) -> str:
         f"{counts['flagged']} flagged, {counts['failed_products']} product(s) failed.",
     )
     return "succeeded" if not all_failed else "failed"
-
-
-def _metrics(counts: dict, done: int, started: float, writer: CopyWriter) -> dict:
-    seconds = time.perf_counter() - started
-    pieces = counts["pieces"]
-    return {
-        **counts,
-        "products_done": done,
-        "seconds": round(seconds, 1),
-        "products_per_minute": round(done / seconds * 60, 1) if seconds > 0 else None,
-        "completion_tokens": writer.tokens,
-        "passed_first_try_share": round(counts["passed_first_try"] / pieces, 3) if pieces else None,
-        "flagged_share": round(counts["flagged"] / pieces, 3) if pieces else None,
-    }
 
 
 def piece_regenerate_run(job: Job) -> str:

@@ -11,18 +11,16 @@ from django.db import models
 
 from accounts.models import Merchant
 from catalog.models import Product
-from ml.engine.grounding import CHANNEL_FIELDS
+from ml.engine.grounding import CHANNEL_FIELDS, CHANNEL_LABELS
 from ml.models import Job, ModelVersion
 
 MAX_VARIANTS = 5
 
 
-class Channel(models.TextChoices):
-    PRODUCT_DESCRIPTION = "product_description", "Product description"
-    EMAIL = "email", "Email (subject + body)"
-    SMS = "sms", "SMS"
-    SOCIAL_POST = "social_post", "Social post"
-    AD_HEADLINE = "ad_headline", "Ad headline"
+# Channels are defined once, in the engine (CHANNEL_LABELS), which checks and limits each: Channel.EMAIL == "email".
+Channel = models.TextChoices(
+    "Channel", [(value.upper(), (value, label)) for value, label in CHANNEL_LABELS.items()]
+)
 
 
 # The piece fields each channel fills come from the grounding check's CHANNEL_FIELDS (imported above), so

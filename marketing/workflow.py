@@ -154,19 +154,39 @@ def pieces_phrase(statuses) -> str:
     return f"{named}, or pieces in review," if named else "pieces in review"
 
 
-def approval_blockers(piece: ContentPiece) -> list[str]:
-    report = piece.grounding or {}
+def approval_blockers(piece: ContentPiece, *, short: bool = False) -> list[str]:
+    """What stops ``piece`` from being approved, from its stored report: with the findings' text for refusal
+    messages, or ``short`` counts for the review card ("2 unsupported claims, 1 text problem")."""
+    report = piece.grounding if isinstance(piece.grounding, dict) else {}
+
+    def listed(key: str) -> list[str]:
+        value = report.get(key)
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def counted(items: list, noun: str) -> str:
+        return f"{len(items)} {noun}{'s' if len(items) != 1 else ''}"
+
+    unsupported, violations = listed("unsupported"), listed("channel_violations")
+    banned, degenerate = listed("banned"), listed("degenerate")
     blockers = []
-    if report.get("unsupported"):
-        blockers.append(f"{len(report['unsupported'])} unsupported claim(s)")
-    if report.get("channel_violations"):
-        blockers.append("channel limit violation(s)")
-    if report.get("banned"):
-        blockers.append("brand voice rule(s): " + ", ".join(map(str, report["banned"])))
-    if report.get("degenerate"):
-        blockers.append("text problem(s): " + "; ".join(map(str, report["degenerate"][:3])))
+    if unsupported:
+        blockers.append(
+            counted(unsupported, "unsupported claim") if short else f"{len(unsupported)} unsupported claim(s)"
+        )
+    if violations:
+        blockers.append(
+            counted(violations, "channel limit violation") if short else "channel limit violation(s)"
+        )
+    if banned:
+        blockers.append(
+            f"brand voice ({', '.join(banned)})" if short else "brand voice rule(s): " + ", ".join(banned)
+        )
+    if degenerate:
+        blockers.append(
+            counted(degenerate, "text problem") if short else "text problem(s): " + "; ".join(degenerate[:3])
+        )
     if not blockers and not piece.approvable:
-        blockers.append("failed grounding checks")
+        blockers.append("failed checks" if short else "failed grounding checks")
     return blockers
 
 

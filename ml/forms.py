@@ -246,8 +246,7 @@ class FinetuneForm(forms.Form):
         for name in BASIC_HYPERPARAMETERS + ADVANCED_HYPERPARAMETERS:
             self.fields[name] = _bounded(name)
         self.fields["start_from"].queryset = model_version_list(merchant=merchant).filter(
-            status__in=(ModelVersion.Status.READY, ModelVersion.Status.PROMOTED),
-            backend=ModelVersion.Backend.LOCAL_HF,
+            ModelVersion.trainable_filter()
         )
         # Records can be megabytes; the choice list needs names and counts only.
         self.fields["dataset"].queryset = TrainingDataset.objects.filter(merchant=merchant).defer("records")
@@ -300,10 +299,8 @@ class FinetuneForm(forms.Form):
                     "No base model is registered yet, so there is nothing to fine-tune. An operator runs "
                     "`python manage.py ml_provision` once to install one."
                 )
-            if cleaned["start_from"].backend != ModelVersion.Backend.LOCAL_HF:
-                self.add_error(
-                    "start_from", "The serving version is an HTTP endpoint; pick a local model to train."
-                )
+            elif refusal := cleaned["start_from"].training_refusal():
+                self.add_error("start_from", f"The serving version cannot be trained: {refusal}")
 
         hyperparameters = {"method": cleaned.get("method") or "lora"}
         for name in BASIC_HYPERPARAMETERS + ADVANCED_HYPERPARAMETERS:

@@ -74,6 +74,22 @@ class ModelVersion(models.Model):
             version = version.parent
         return version
 
+    TRAINABLE_STATUSES = ("ready", "promoted")
+
+    @classmethod
+    def trainable_filter(cls) -> Q:
+        """The versions a fine-tune may start from, as a queryset filter (the choice lists use it)."""
+        return Q(status__in=cls.TRAINABLE_STATUSES, backend=cls.Backend.LOCAL_HF)
+
+    def training_refusal(self) -> str | None:
+        """Why a fine-tune cannot start from this version, or None when it can: the one rule every way of
+        starting one (dashboard form, API, chat and copy fine-tunes, ml.services.finetune_start) applies."""
+        if self.backend != self.Backend.LOCAL_HF:
+            return "Only local Hugging Face models can be fine-tuned here; this version is an HTTP endpoint."
+        if self.status not in self.TRAINABLE_STATUSES:
+            return f"Version {self.pk} is {self.status}; train from a ready version."
+        return None
+
 
 class Deployment(models.Model):
     """The version serving a merchant's purpose. Exactly one active row per (merchant, purpose)."""

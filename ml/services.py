@@ -16,6 +16,11 @@ from ml.selectors import deployment_active
 from storyfront.validators import validate_outbound_url
 
 
+class FinetuneRefused(ValueError):
+    """A fine-tune asked to start from a version it cannot start from (ModelVersion.training_refusal). Every
+    caller checks the version first and answers the user; this is the last guard."""
+
+
 class PromotionRefused(Exception):
     """The evaluation gate said no (or the version is not in a promotable state)."""
 
@@ -95,6 +100,9 @@ def finetune_start(
     errors = params_errors(extra_params or {})
     if errors:
         raise ValueError("; ".join(errors))
+    refusal = start_from.training_refusal()
+    if refusal:
+        raise FinetuneRefused(refusal)
     job = Job.objects.create(
         merchant=merchant,
         kind=Job.Kind.FINETUNE,

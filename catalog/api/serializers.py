@@ -3,7 +3,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Product, ProductImport
-from config.api_schema import ErrorSerializer as APIErrorSerializer  # noqa: F401  (the views' error responses)
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 
 from accounts.api.mixins import MerchantAPIMixin
 from catalog.api.serializers import (
-    APIErrorSerializer,
     ProductImportSerializer,
     ProductImportUploadSerializer,
     ProductSerializer,
@@ -20,32 +19,31 @@ from catalog.importing import ImportFileError, ImportTooLarge
 from catalog.selectors import product_list
 from catalog.services import product_create, product_delete, product_import, product_update
 from config.api_errors import PayloadTooLarge
+from config.api_schema import AUTH_ERRORS, INVALID, TOO_LARGE, ErrorSerializer, error_response, not_found
 from config.api_uploads import CSVUploadParser, JSONUploadParser, upload_read
 
-_ERRORS = {
-    401: OpenApiResponse(APIErrorSerializer, description="Missing or invalid API key."),
-    403: OpenApiResponse(APIErrorSerializer, description="The key lacks the scope this request needs."),
-}
-_NOT_FOUND = {404: OpenApiResponse(APIErrorSerializer, description="No such product for this merchant.")}
-_INVALID = {400: OpenApiResponse(APIErrorSerializer, description="Invalid input; see field_errors.")}
+_PRODUCT_NOT_FOUND = not_found("product")
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List products", responses={200: ProductSerializer(many=True), **_ERRORS}),
+    list=extend_schema(summary="List products", responses={200: ProductSerializer(many=True), **AUTH_ERRORS}),
     retrieve=extend_schema(
-        summary="Get a product", responses={200: ProductSerializer, **_ERRORS, **_NOT_FOUND}
+        summary="Get a product", responses={200: ProductSerializer, **AUTH_ERRORS, **_PRODUCT_NOT_FOUND}
     ),
     create=extend_schema(
-        summary="Create a product", responses={201: ProductSerializer, **_INVALID, **_ERRORS}
+        summary="Create a product", responses={201: ProductSerializer, **INVALID, **AUTH_ERRORS}
     ),
     update=extend_schema(
-        summary="Replace a product", responses={200: ProductSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND}
+        summary="Replace a product",
+        responses={200: ProductSerializer, **INVALID, **AUTH_ERRORS, **_PRODUCT_NOT_FOUND},
     ),
     partial_update=extend_schema(
         summary="Change some fields of a product",
-        responses={200: ProductSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND},
+        responses={200: ProductSerializer, **INVALID, **AUTH_ERRORS, **_PRODUCT_NOT_FOUND},
     ),
-    destroy=extend_schema(summary="Delete a product", responses={204: None, **_ERRORS, **_NOT_FOUND}),
+    destroy=extend_schema(
+        summary="Delete a product", responses={204: None, **AUTH_ERRORS, **_PRODUCT_NOT_FOUND}
+    ),
 )
 class ProductViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
     """The merchant's catalog. Reads need the `read` scope, writes `write`. SKUs are unique per merchant."""
@@ -122,7 +120,7 @@ class ProductImportView(MerchantAPIMixin, APIView):
         responses={
             200: ProductImportSerializer,
             400: OpenApiResponse(
-                APIErrorSerializer,
+                ErrorSerializer,
                 description="The file cannot be imported (nothing written); `code` says why.",
                 examples=[
                     OpenApiExample(
@@ -135,9 +133,9 @@ class ProductImportView(MerchantAPIMixin, APIView):
                     )
                 ],
             ),
-            413: OpenApiResponse(APIErrorSerializer, description="The file is over the size limit."),
-            415: OpenApiResponse(APIErrorSerializer, description="Unsupported Content-Type."),
-            **_ERRORS,
+            **TOO_LARGE,
+            **error_response(415, "Unsupported Content-Type."),
+            **AUTH_ERRORS,
         },
     )
     def post(self, request):

@@ -141,7 +141,9 @@ class KnowledgeImportUploadSerializer(serializers.Serializer):
 
 
 class KnowledgeImportRowErrorSerializer(serializers.Serializer):
-    line = serializers.IntegerField(help_text="CSV: file line (header = 1). JSON: 1-based position.")
+    line = serializers.IntegerField(
+        help_text="CSV: the row as a spreadsheet numbers it (header = 1). JSON: 1-based position."
+    )
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 

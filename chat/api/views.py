@@ -14,7 +14,6 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api.mixins import MerchantAPIMixin
-from catalog.api.serializers import APIErrorSerializer
 from chat.api.serializers import (
     ConversationCreateSerializer,
     ConversationSerializer,
@@ -44,14 +43,8 @@ from chat.selectors import (
     message_get,
     message_list,
 )
+from config.api_schema import AUTH_ERRORS, INVALID, NOT_FOUND, TOO_LARGE, ErrorSerializer
 from config.api_uploads import CSVUploadParser, JSONUploadParser, upload_read
-
-_ERRORS = {
-    401: OpenApiResponse(APIErrorSerializer, description="Missing or invalid API key."),
-    403: OpenApiResponse(APIErrorSerializer, description="The key lacks the scope this request needs."),
-}
-_NOT_FOUND = {404: OpenApiResponse(APIErrorSerializer, description="No such object for this merchant.")}
-_INVALID = {400: OpenApiResponse(APIErrorSerializer, description="Invalid input; see field_errors.")}
 
 _POST_DESCRIPTION = """Stores the shopper's message and answers with the bot's reply, its sources (the knowledge
 items and products it was grounded on) and whether the conversation was handed to a person.
@@ -96,15 +89,15 @@ def _result_body(result, conversation: Conversation, reply: Message | None) -> d
 @extend_schema_view(
     list=extend_schema(
         summary="List conversations",
-        responses={200: ConversationSerializer(many=True), **_INVALID, **_ERRORS},
+        responses={200: ConversationSerializer(many=True), **INVALID, **AUTH_ERRORS},
     ),
     retrieve=extend_schema(
-        summary="Get a conversation", responses={200: ConversationSerializer, **_ERRORS, **_NOT_FOUND}
+        summary="Get a conversation", responses={200: ConversationSerializer, **AUTH_ERRORS, **NOT_FOUND}
     ),
     create=extend_schema(
         summary="Start a conversation",
         request=ConversationCreateSerializer,
-        responses={201: ConversationSerializer, **_INVALID, **_ERRORS},
+        responses={201: ConversationSerializer, **INVALID, **AUTH_ERRORS},
     ),
 )
 class ConversationViewSet(
@@ -143,7 +136,7 @@ class ConversationViewSet(
         methods=["GET"],
         summary="List a conversation's messages (oldest first)",
         parameters=[MessageListQuerySerializer],
-        responses={200: MessageSerializer(many=True), **_INVALID, **_ERRORS, **_NOT_FOUND},
+        responses={200: MessageSerializer(many=True), **INVALID, **AUTH_ERRORS, **NOT_FOUND},
     )
     @extend_schema(
         methods=["POST"],
@@ -155,9 +148,9 @@ class ConversationViewSet(
             (201, "application/json"): MessagePostResultSerializer,
             (202, "application/json"): MessagePostResultSerializer,
             (200, "text/event-stream"): _SSE_EVENT_SCHEMA,
-            **_INVALID,
-            **_ERRORS,
-            **_NOT_FOUND,
+            **INVALID,
+            **AUTH_ERRORS,
+            **NOT_FOUND,
         },
     )
     @action(detail=True, methods=["get", "post"], filter_backends=[])
@@ -217,7 +210,7 @@ class ConversationViewSet(
 
     @extend_schema(
         summary="Get one message (poll a pending reply here)",
-        responses={200: MessageSerializer, **_ERRORS, **_NOT_FOUND},
+        responses={200: MessageSerializer, **AUTH_ERRORS, **NOT_FOUND},
     )
     @action(
         detail=True,
@@ -238,22 +231,24 @@ class ConversationViewSet(
 @extend_schema_view(
     list=extend_schema(
         summary="List knowledge items",
-        responses={200: KnowledgeItemSerializer(many=True), **_INVALID, **_ERRORS},
+        responses={200: KnowledgeItemSerializer(many=True), **INVALID, **AUTH_ERRORS},
     ),
     retrieve=extend_schema(
-        summary="Get a knowledge item", responses={200: KnowledgeItemSerializer, **_ERRORS, **_NOT_FOUND}
+        summary="Get a knowledge item", responses={200: KnowledgeItemSerializer, **AUTH_ERRORS, **NOT_FOUND}
     ),
     create=extend_schema(
         summary="Add a knowledge item (FAQ or policy)",
         description="`is_internal` items are staff-only: they never reach a shopper-facing prompt, and replies "
         "that repeat them are blocked. The item's vector is computed shortly after, in a worker.",
-        responses={201: KnowledgeItemSerializer, **_INVALID, **_ERRORS},
+        responses={201: KnowledgeItemSerializer, **INVALID, **AUTH_ERRORS},
     ),
     partial_update=extend_schema(
         summary="Change a knowledge item",
-        responses={200: KnowledgeItemSerializer, **_INVALID, **_ERRORS, **_NOT_FOUND},
+        responses={200: KnowledgeItemSerializer, **INVALID, **AUTH_ERRORS, **NOT_FOUND},
     ),
-    destroy=extend_schema(summary="Delete a knowledge item", responses={204: None, **_ERRORS, **_NOT_FOUND}),
+    destroy=extend_schema(
+        summary="Delete a knowledge item", responses={204: None, **AUTH_ERRORS, **NOT_FOUND}
+    ),
 )
 class KnowledgeItemViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
     """What the bot answers from: FAQs (question + answer) and policies (shipping, returns, warranty...)."""
@@ -297,11 +292,11 @@ class KnowledgeItemViewSet(MerchantAPIMixin, viewsets.ModelViewSet):
         responses={
             200: KnowledgeImportReportSerializer,
             400: OpenApiResponse(
-                APIErrorSerializer,
+                ErrorSerializer,
                 description="The file cannot be read, or some rows are bad (then `report` lists them).",
             ),
-            413: OpenApiResponse(APIErrorSerializer, description="The file is over the size limit."),
-            **_ERRORS,
+            **TOO_LARGE,
+            **AUTH_ERRORS,
         },
     )
     @action(

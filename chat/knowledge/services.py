@@ -4,9 +4,6 @@ Roles are checked by the views."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +15,7 @@ from accounts.models import Merchant
 from accounts.services import Actor, audit_record
 from chat.models import KnowledgeItem
 from chat.text import clean_text
+from storyfront import uploads
 from storyfront.parsing import parse_bool
 
 KNOWLEDGE_LIMITS = {"title": 300, "body": 10_000}
@@ -169,30 +167,57 @@ def _import_bool(value: Any) -> bool:
     return parse_bool(value, blank=False, true_words=("internal",), false_words=("public",))
 
 
-def _import_rows(data: bytes, filename: str) -> tuple[str, list[tuple[int, dict]]]:
-    from catalog.importing import ImportFileError, decode_text
+_IMPORT_SUFFIXES = {".csv": "csv", ".json": "json"}
 
+
+def _import_rows(data: bytes, filename: str) -> tuple[str, list[tuple[int, Any]]]:
+    """The file's format and its non-blank rows, each with the number the report shows (CSV: the record as
+    a spreadsheet numbers it, header = 1; JSON: the 1-based position in the list)."""
     try:
-        text = decode_text(data)
-    except ImportFileError as exc:
+        text = uploads.decode_upload(data)
+        if not text.lstrip("\ufeff \t\r\n"):
+            raise ValidationError({"file": ["The file is empty."]})
+        file_format = uploads.detect_format(filename, text, suffixes=_IMPORT_SUFFIXES)
+        if file_format == "json":
+            return "json", _import_json_rows(text)
+        return "csv", _import_csv_rows(text)
+    except uploads.UploadError as exc:
         raise ValidationError({"file": [exc.message]}) from None
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if not stripped:
-        raise ValidationError({"file": ["The file is empty."]})
-    suffix = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
-    if suffix not in ("", "csv", "json"):
-        raise ValidationError({"file": [f"Unsupported file type '.{suffix}'. Upload a .csv or .json file."]})
-    if suffix == "json" or (not suffix and stripped[:1] in "[{"):
-        try:
-            parsed = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise ValidationError({"file": [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]}) from None
-        if not isinstance(parsed, list):
-            raise ValidationError({"file": ["A JSON import must be a list of objects."]})
-        return "json", [(i, row) for i, row in enumerate(parsed, start=1)]
-    reader = csv.DictReader(io.StringIO(stripped, newline=""))
-    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [h for h in ("title", "body") if h not in headers]
+
+
+def _import_json_rows(text: str) -> list[tuple[int, Any]]:
+    try:
+        return [(item.row, item.value) for item in uploads.iter_json_rows(text)]
+    except uploads.UploadError as exc:
+        if exc.code == "not_a_list":
+            raise ValidationError({"file": ["A JSON import must be a list of objects."]}) from None
+        if exc.code == "malformed_json":
+            raise ValidationError({"file": [f"Not valid JSON: {exc.detail} (line {exc.line})."]}) from None
+        raise
+
+
+def _import_csv_rows(text: str) -> list[tuple[int, Any]]:
+    """Blank rows before the header and after it are skipped, as the catalog import does."""
+    headers: list[str] | None = None
+    rows: list[tuple[int, Any]] = []
+    for record in uploads.iter_csv_rows(text):
+        if headers is None:
+            if any(cell.strip() for cell in record.cells):
+                headers = _import_headers(record.cells)
+            continue
+        # Cells past the header's columns are dropped; a short row leaves its last columns out.
+        clean = dict(zip(headers, record.cells, strict=False))
+        if any(value.strip() for value in clean.values()):
+            rows.append((record.row, clean))
+    if headers is None:  # only blank rows (",,,"): no title or body column
+        _import_headers([])
+    return rows
+
+
+def _import_headers(cells: list[str]) -> list[str]:
+    """The header row's column names (trimmed, lower case); ValidationError without title and body."""
+    headers = [cell.strip().lower() for cell in cells]
+    missing = [name for name in ("title", "body") if name not in headers]
     if missing:
         raise ValidationError(
             {
@@ -201,15 +226,7 @@ def _import_rows(data: bytes, filename: str) -> tuple[str, list[tuple[int, dict]
                 ]
             }
         )
-    rows = []
-    try:
-        for row in reader:
-            clean = {(k or "").strip().lower(): v for k, v in row.items() if k is not None}
-            if any((v or "").strip() for v in clean.values() if isinstance(v, str)):
-                rows.append((reader.line_num, clean))
-    except csv.Error as exc:
-        raise ValidationError({"file": [f"Line {reader.line_num} is not valid CSV: {exc}."]}) from None
-    return "csv", rows
+    return headers
 
 
 def _import_item(
@@ -268,8 +285,9 @@ def _import_save(planned: list[KnowledgeItem], report: KnowledgeImportReport) ->
 def knowledge_import(*, merchant: Merchant, actor: Actor, data: bytes, filename: str = "") -> dict:
     """Upsert knowledge items by (kind, title) from CSV (columns kind, title, body, is_internal) or a JSON list
     of objects with those keys. All or nothing: one bad row and nothing is written; the report lists every
-    bad row with its line (CSV: file line, header = 1; JSON: 1-based position). A file that cannot be read
-    at all raises ValidationError on `file`."""
+    bad row with its line (CSV: the row as a spreadsheet numbers it, header = 1, a multi-line cell one row,
+    as the catalog import numbers them; JSON: 1-based position). A file that cannot be read at all raises
+    ValidationError on `file`."""
     file_format, rows = _import_rows(data, filename or "")
     report = KnowledgeImportReport(filename=filename or "", file_format=file_format, total=len(rows))
     if not rows:

@@ -103,10 +103,8 @@ def _start_from(merchant: Merchant) -> ModelVersion:
         raise FinetuneRefused(
             "No base model is registered yet; run `manage.py ml_provision` first.", "no_model", conflict=True
         )
-    if version.backend != ModelVersion.Backend.LOCAL_HF:
-        raise FinetuneRefused(
-            "Only local Hugging Face models can be fine-tuned here.", "not_trainable", conflict=True
-        )
+    if refusal := version.training_refusal():
+        raise FinetuneRefused(refusal, "not_trainable", conflict=True)
     return version
 
 

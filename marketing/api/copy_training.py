@@ -8,8 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.mixins import MerchantAPIMixin
-from catalog.api.serializers import APIErrorSerializer
 from config.api_errors import Conflict
+from config.api_schema import ErrorSerializer
 from marketing.copy_training import CopyFinetuneRefused, copy_finetune_start
 from ml.api.serializers import JobSerializer
 
@@ -39,10 +39,8 @@ class CopyFinetuneView(MerchantAPIMixin, APIView):
         request=CopyFinetuneRequestSerializer,
         responses={
             202: JobSerializer,
-            400: OpenApiResponse(
-                APIErrorSerializer, description="Invalid hyperparameters or too few examples."
-            ),
-            409: OpenApiResponse(APIErrorSerializer, description="A copy fine-tune is running, or no model."),
+            400: OpenApiResponse(ErrorSerializer, description="Invalid hyperparameters or too few examples."),
+            409: OpenApiResponse(ErrorSerializer, description="A copy fine-tune is running, or no model."),
         },
     )
     def post(self, request):

@@ -30,7 +30,7 @@ from marketing.view_helpers import (
     review_url,
     wants_partial,
 )
-from marketing.workflow import ContentConflict
+from marketing.workflow import ContentConflict, approval_blockers
 from ml.engine.grounding import CHANNEL_FIELDS, CHANNEL_LIMITS, CLAIM_KINDS, hashtag_list
 
 
@@ -181,7 +181,7 @@ def piece_for_display(piece: ContentPiece, *, regenerating: bool = False) -> Con
     piece.banned = [str(v) for v in grounding.get("banned") or []]
     piece.degenerate = [str(v) for v in grounding.get("degenerate") or []]
     piece.passes = piece.approvable and not piece.flagged
-    piece.blockers = _blockers(piece)
+    piece.blockers = approval_blockers(piece, short=True)
     piece.facts = product_facts(piece.product)
     piece.channel_label = Channel(channel).label if channel in Channel.values else channel
     piece.is_regenerating = regenerating
@@ -192,24 +192,6 @@ def piece_for_display(piece: ContentPiece, *, regenerating: bool = False) -> Con
     piece.can_be_edited = status in EDITABLE_STATUSES and not regenerating
     piece.can_be_regenerated = status in TRANSITIONS["regenerate"][0] and not regenerating
     return piece
-
-
-def _blockers(piece: ContentPiece) -> list[str]:
-    blockers = []
-    if piece.claims:
-        count = len(piece.claims)
-        blockers.append(f"{count} unsupported claim{'s' if count != 1 else ''}")
-    if piece.channel_violations:
-        count = len(piece.channel_violations)
-        blockers.append(f"{count} channel limit violation{'s' if count != 1 else ''}")
-    if piece.banned:
-        blockers.append(f"brand voice ({', '.join(piece.banned)})")
-    if piece.degenerate:
-        count = len(piece.degenerate)
-        blockers.append(f"{count} text problem{'s' if count != 1 else ''}")
-    if not blockers and not piece.approvable:
-        blockers.append("failed checks")
-    return blockers
 
 
 def _recheck_notice(piece: ContentPiece) -> dict:

@@ -1,5 +1,6 @@
+from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -7,7 +8,7 @@ from rest_framework.response import Response
 
 from accounts.api.mixins import MerchantAPIMixin
 from config.api_errors import Conflict
-from config.api_schema import ErrorSerializer
+from config.api_schema import conflict
 from ml.api.serializers import (
     DeploymentSerializer,
     FinetuneRequestSerializer,
@@ -17,7 +18,7 @@ from ml.api.serializers import (
     RollbackRequestSerializer,
     RolledBackToBaseSerializer,
 )
-from ml.models import ModelVersion, TrainingDataset
+from ml.models import TrainingDataset
 from ml.selectors import job_get, job_list, model_version_get, model_version_list, serving_version
 from ml.services import (
     PromotionRefused,
@@ -27,10 +28,6 @@ from ml.services import (
     version_promote,
     version_rollback,
 )
-
-
-def _conflict(description: str) -> dict:
-    return {409: OpenApiResponse(ErrorSerializer, description=description)}
 
 
 class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
@@ -53,7 +50,7 @@ class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
         request=FinetuneRequestSerializer,
         responses={
             202: JobSerializer,
-            **_conflict("No base model, or the start version cannot be fine-tuned."),
+            **conflict("No base model, or the start version cannot be fine-tuned."),
         },
     )
     @action(detail=False, methods=["post"], url_path="finetune")
@@ -68,36 +65,36 @@ class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
             start_from = serving_version(merchant=self.merchant, purpose=purpose)
         if start_from is None:
             raise Conflict("No base model is registered yet; run `manage.py ml_provision` first.")
-        if start_from.status not in (ModelVersion.Status.READY, ModelVersion.Status.PROMOTED):
-            raise Conflict(f"Version {start_from.pk} is {start_from.status}; train from a ready version.")
-        if start_from.backend != ModelVersion.Backend.LOCAL_HF:
-            raise Conflict("Only local Hugging Face models can be fine-tuned here.")
-        if data.get("dataset"):
-            dataset = get_object_or_404(TrainingDataset, merchant=self.merchant, pk=data["dataset"])
-        else:
-            dataset = training_dataset_create(
+        if refusal := start_from.training_refusal():
+            raise Conflict(refusal)
+        # The uploaded records and the job are written together: a failure leaves neither behind.
+        with transaction.atomic():
+            if data.get("dataset"):
+                dataset = get_object_or_404(TrainingDataset, merchant=self.merchant, pk=data["dataset"])
+            else:
+                dataset = training_dataset_create(
+                    merchant=self.merchant,
+                    name=data.get("name") or "API upload",
+                    purpose=purpose,
+                    records=[dict(r) for r in data["records"]],
+                    source="api",
+                )
+            job = finetune_start(
                 merchant=self.merchant,
-                name=data.get("name") or "API upload",
+                actor=self.actor,
                 purpose=purpose,
-                records=[dict(r) for r in data["records"]],
-                source="api",
+                start_from=start_from,
+                dataset=dataset,
+                hyperparameters=dict(data["hyperparameters"]),
+                name=data.get("name", ""),
             )
-        job = finetune_start(
-            merchant=self.merchant,
-            actor=self.actor,
-            purpose=purpose,
-            start_from=start_from,
-            dataset=dataset,
-            hyperparameters=dict(data["hyperparameters"]),
-            name=data.get("name", ""),
-        )
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         request=PromoteRequestSerializer,
         responses={
             200: DeploymentSerializer,
-            **_conflict("The promotion gate refused; `gate` has its report."),
+            **conflict("The promotion gate refused; `gate` has its report."),
         },
     )
     @action(detail=True, methods=["post"])
@@ -127,7 +124,7 @@ class ModelVersionViewSet(MerchantAPIMixin, viewsets.ReadOnlyModelViewSet):
                 serializers=[DeploymentSerializer, RolledBackToBaseSerializer],
                 resource_type_field_name=None,
             ),
-            **_conflict("Nothing to roll back to."),
+            **conflict("Nothing to roll back to."),
         },
     )
     @action(detail=False, methods=["post"])
@@ -160,7 +157,7 @@ class JobViewSet(MerchantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     def get_object(self):
         return job_get(merchant=self.merchant, job_id=self.kwargs["pk"])
 
-    @extend_schema(request=None, responses={200: JobSerializer, **_conflict("The job has already ended.")})
+    @extend_schema(request=None, responses={200: JobSerializer, **conflict("The job has already ended.")})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = self.get_object()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from catalog.importing import ImportFileError, ImportTooLarge, parse_import, parse_price
+from catalog.import_values import parse_price
+from catalog.importing import ImportFileError, ImportTooLarge, parse_import
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 MYNTRA = DATASETS / "myntra_fashion_catalog" / "myntra_products_catalog.csv"

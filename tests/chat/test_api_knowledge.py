@@ -140,6 +140,23 @@ def test_one_bad_row_and_nothing_is_imported(api_client, queued):
     assert not KnowledgeItem.objects.exists()
 
 
+def test_csv_rows_are_numbered_as_a_spreadsheet_shows_them(api_client, queued):
+    """A quoted multi-line cell is one row, as in the catalog import (the line a record ends on is not
+    reported any more: the bad rows below were lines 5 and 6 of the text)."""
+    text = (
+        "kind,title,body\n"
+        'faq,Opening hours,"Mon-Fri 9-17.\nSat 10-14."\n'
+        "rumour,Secret sale,Everything free\n"
+        "faq,Opening hours,Again.\n"
+    )
+    response = api_client.post(f"{URL}import/", text.encode(), content_type="text/csv")
+    assert response.status_code == 400
+    assert response.json()["report"]["errors"] == [
+        {"line": 3, "errors": {"kind": ["Must be one of faq, policy."]}},
+        {"line": 4, "errors": {"title": ["Duplicate of line 2 in this file."]}},
+    ]
+
+
 def test_json_import_and_duplicate_rows(api_client, queued):
     rows = [
         {"kind": "faq", "title": "Gift wrap?", "body": "Yes, 4 dollars.", "is_internal": False},

@@ -100,3 +100,8 @@ def tiny_checkpoint_dir(tmp_path_factory):
 @pytest.fixture
 def tiny_base(db, tiny_checkpoint_dir):
     return ModelVersion.objects.create(name="tiny-base", kind="base", path=str(tiny_checkpoint_dir))
+
+
+@pytest.fixture
+def copy_model(db):
+    return ModelVersion.objects.create(name="tiny-base", kind="base", path="/var/models/tiny", status="ready")

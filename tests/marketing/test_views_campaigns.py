@@ -12,18 +12,13 @@ from django.urls import reverse
 
 from accounts.models import AuditLog, Role
 from marketing.models import BrandVoice, Campaign
-from ml.models import Job, ModelVersion
+from ml.models import Job
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 SCRIPT = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def copy_model(db):
-    return ModelVersion.objects.create(name="tiny-base", kind="base", path="/var/models/tiny", status="ready")
 
 
 @pytest.fixture

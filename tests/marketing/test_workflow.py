@@ -221,3 +221,12 @@ def test_bulk_approve_ignores_another_merchants_pieces(make_piece, reviewer, oth
     assert result.approved == [] and result.skipped == {piece.pk: "not found"}
     piece.refresh_from_db()
     assert piece.status == S.IN_REVIEW
+
+
+def test_channels_are_defined_once_in_the_engine():
+    from marketing.models import Channel
+    from ml.engine.grounding import CHANNEL_FIELDS, CHANNEL_LABELS, CHANNEL_LIMITS
+
+    assert Channel.choices == list(CHANNEL_LABELS.items())
+    assert set(CHANNEL_FIELDS) == set(CHANNEL_LIMITS) == set(Channel.values)
+    assert Channel.AD_HEADLINE == "ad_headline" and Channel.EMAIL.label == "Email (subject + body)"

@@ -31,13 +31,26 @@ def test_missing_parameters_are_named():
     assert params_errors({"purpose": "copy"}) == []  # the generic runner needs nothing
 
 
+def test_parameters_of_the_wrong_type_are_named():
+    params = {
+        "runner": "copy.finetune",
+        "auto_promote": "yes",
+        "eval_dataset_id": True,
+        "eval_product_ids": [1],
+    }
+    assert params_errors(params) == [
+        "job parameter 'auto_promote' of runner 'copy.finetune' must be bool",
+        "job parameter 'eval_dataset_id' of runner 'copy.finetune' must be int",
+    ]
+
+
 def test_registering_a_name_twice_with_another_path_is_an_error(monkeypatch):
     monkeypatch.setattr(job_runners, "_RUNNERS", dict(job_runners._RUNNERS))
     register(
         "copy.finetune",
         "marketing.copy_training_worker.copy_finetune_run",
-        required_params=("auto_promote", "eval_dataset_id", "eval_product_ids"),
-    )  # same: fine
+        params={"auto_promote": bool, "eval_dataset_id": int, "eval_product_ids": list},
+    )  # the same registration again: fine
     with pytest.raises(ValueError, match="already registered"):
         register("copy.finetune", "somewhere.else")
 

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.mixins import MerchantAPIMixin
-from catalog.api.serializers import APIErrorSerializer
 from chat.training.api.serializers import (
     ChatFinetuneRequestSerializer,
     DialogueImportQuerySerializer,
@@ -27,6 +26,7 @@ from chat.training.dialogues import (
 )
 from chat.training.services import FinetuneRefused, chat_finetune_start, chat_incremental_finetune_start
 from config.api_errors import Conflict, PayloadTooLarge
+from config.api_schema import ErrorSerializer
 from config.api_uploads import (
     CSVUploadParser,
     JSONLinesUploadParser,
@@ -76,10 +76,8 @@ class DialogueImportView(MerchantAPIMixin, APIView):
         },
         responses={
             200: DialogueImportSerializer,
-            400: OpenApiResponse(
-                APIErrorSerializer, description="Nothing valid in the file; `errors` per row."
-            ),
-            413: OpenApiResponse(APIErrorSerializer, description="The file is over the size limit."),
+            400: OpenApiResponse(ErrorSerializer, description="Nothing valid in the file; `errors` per row."),
+            413: OpenApiResponse(ErrorSerializer, description="The file is over the size limit."),
         },
     )
     def post(self, request):
@@ -146,11 +144,9 @@ class ChatFinetuneView(MerchantAPIMixin, APIView):
         responses={
             202: JobSerializer,
             400: OpenApiResponse(
-                APIErrorSerializer, description="Invalid hyperparameters or too few dialogues."
+                ErrorSerializer, description="Invalid hyperparameters or too few dialogues."
             ),
-            409: OpenApiResponse(
-                APIErrorSerializer, description="A chat fine-tune is running, or nothing new."
-            ),
+            409: OpenApiResponse(ErrorSerializer, description="A chat fine-tune is running, or nothing new."),
         },
     )
     def post(self, request):

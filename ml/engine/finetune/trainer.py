@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import resource
 import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +21,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from ..devices import cpu_bf16_is_fast, resolve_device, tune_cpu_allocator
 from ..errors import DatasetError, TrainingCancelled
 from ..provision import validate_adapter_dir, validate_checkpoint_dir
+from .checkpoint import (
+    TrainState,
+    checkpoint_fingerprint,
+    load_checkpoint,
+    save_artifact,
+    save_checkpoint,
+    trainable_state,
+)
 from .data import (
     MIN_EXAMPLES,
     TokenizedExample,
@@ -77,19 +83,6 @@ class FinetuneResult:
         return asdict(self)
 
 
-@dataclass
-class _State:
-    step: int = 0
-    tokens: int = 0
-    train_seconds: float = 0.0
-    eval_before: float = math.nan
-    best_eval: float = math.inf
-    best_step: int = 0
-    bad_evals: int = 0
-    history: list = field(default_factory=list)
-    eval_history: list = field(default_factory=list)
-
-
 def finetune(
     base_model_path,
     examples: Iterable,
@@ -141,13 +134,13 @@ def finetune(
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
 
-    fingerprint = _fingerprint(
+    fingerprint = checkpoint_fingerprint(
         base, parent_adapter_path, params, kept, held_out if eval_examples is not None else None
     )
     loaded = (
-        _load_checkpoint(out / CHECKPOINT_DIR, fingerprint, model, optimizer, scheduler) if resume else None
+        load_checkpoint(out / CHECKPOINT_DIR, fingerprint, model, optimizer, scheduler) if resume else None
     )
-    state, best_weights = loaded if loaded else (_State(), None)
+    state, best_weights = loaded if loaded else (TrainState(), None)
     resumed_from = state.step if loaded else None
     if not loaded:
         state.eval_before = _mean_loss(
@@ -158,7 +151,7 @@ def finetune(
     stopped_early = False
     while state.step < total:
         if should_cancel is not None and should_cancel():
-            _save_checkpoint(
+            save_checkpoint(
                 out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler, best_weights
             )
             raise TrainingCancelled(f"cancelled at step {state.step}/{total}; checkpoint kept for resume")
@@ -177,7 +170,7 @@ def finetune(
             eval_loss = _mean_loss(model, held_out, tokenizer.pad_token_id, params.batch_size, dev, autocast)
             best_weights, stopped_early = _track_eval(model, state, eval_loss, best_weights, params)
         if _due(params.checkpoint_every, state.step, total):
-            _save_checkpoint(
+            save_checkpoint(
                 out / CHECKPOINT_DIR, fingerprint, state, model, optimizer, scheduler, best_weights
             )
         if progress is not None:
@@ -193,7 +186,7 @@ def finetune(
         eval_after = state.best_eval
 
     artifact = out / (ADAPTER_DIR if params.method == "lora" else MODEL_DIR)
-    _save_artifact(model, tokenizer, params.method, artifact)
+    save_artifact(model, tokenizer, params.method, artifact)
     shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
     result = FinetuneResult(
         output_path=str(artifact),
@@ -265,7 +258,7 @@ def _accumulation_group(train, lengths, params: FinetuneParams, step: int, batch
     ]
 
 
-def _accumulate_gradients(model, group: list, pad_id: int, dev, autocast, state: _State) -> float:
+def _accumulate_gradients(model, group: list, pad_id: int, dev, autocast, state: TrainState) -> float:
     """Backward over each micro-batch of ``group``, scaled so the gradients are of the mean reply-token loss;
     returns that loss."""
     label_tokens = sum(sum(lbl != -100 for lbl in e.labels[1:]) for b in group for e in b)
@@ -286,18 +279,18 @@ def _due(every: int | None, step: int, total: int) -> bool:
     return bool(every and step % every == 0 and step < total)
 
 
-def _track_eval(model, state: _State, eval_loss: float, best_weights, params: FinetuneParams):
+def _track_eval(model, state: TrainState, eval_loss: float, best_weights, params: FinetuneParams):
     """Record a held-out loss; returns the best weights so far and whether to stop early."""
     state.eval_history.append((state.step, eval_loss))
     if eval_loss < state.best_eval - 1e-4:
         state.best_eval, state.best_step, state.bad_evals = eval_loss, state.step, 0
-        return _trainable_state(model), False
+        return trainable_state(model), False
     state.bad_evals += 1
     stop = bool(params.early_stopping_patience) and state.bad_evals >= params.early_stopping_patience
     return best_weights, stop
 
 
-def _progress(state: _State, total: int, loss: float, stopped_early: bool) -> TrainingProgress:
+def _progress(state: TrainState, total: int, loss: float, stopped_early: bool) -> TrainingProgress:
     eta = state.train_seconds / state.step * (total - state.step)
     latest_eval = state.eval_history[-1][1] if state.eval_history else None
     return TrainingProgress(state.step, total, loss, latest_eval, 0.0 if stopped_early else eta)
@@ -449,83 +442,6 @@ def _autocast(dev: torch.device):
     if cpu_bf16_is_fast():
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext()
-
-
-def _trainable_state(model) -> dict[str, torch.Tensor]:
-    return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
-
-
-def _fingerprint(
-    base, parent, params: FinetuneParams, examples: Sequence[TokenizedExample], fixed_eval=None
-) -> str:
-    import hashlib
-
-    digest = hashlib.sha256(json.dumps([str(base), str(parent), asdict(params)], sort_keys=True).encode())
-    for e in examples:
-        digest.update(json.dumps([e.input_ids, e.labels]).encode())
-    if fixed_eval is not None:
-        digest.update(b"fixed-eval")
-        for e in fixed_eval:
-            digest.update(json.dumps([e.input_ids, e.labels]).encode())
-    return digest.hexdigest()
-
-
-def _save_checkpoint(
-    folder: Path, fingerprint: str, state: _State, model, optimizer, scheduler, best_weights
-) -> None:
-    staging = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=folder.parent))
-    torch.save(
-        {
-            "fingerprint": fingerprint,
-            "state": asdict(state),
-            "weights": _trainable_state(model),
-            "best_weights": best_weights,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": torch.get_rng_state(),
-        },
-        staging / "state.pt",
-    )
-    _replace_dir(staging, folder)
-
-
-def _load_checkpoint(
-    folder: Path, fingerprint: str, model, optimizer, scheduler
-) -> tuple[_State, dict] | None:
-    path = folder / "state.pt"
-    if not path.is_file():
-        return None
-    saved = torch.load(path, map_location="cpu", weights_only=False)  # written by _save_checkpoint only
-    if saved.get("fingerprint") != fingerprint:
-        shutil.rmtree(folder, ignore_errors=True)  # left by a run with other data or settings
-        return None
-    model.load_state_dict(saved["weights"], strict=False)
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    torch.set_rng_state(saved["rng"])
-    state = _State(**saved["state"])
-    state.history = [tuple(x) for x in state.history]
-    state.eval_history = [tuple(x) for x in state.eval_history]
-    return state, saved["best_weights"]
-
-
-def _save_artifact(model, tokenizer, method: str, target: Path) -> None:
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    model.save_pretrained(staging)
-    if method == "full":
-        tokenizer.save_pretrained(staging)
-    _replace_dir(staging, target)
-
-
-def _replace_dir(staging: Path, target: Path) -> None:
-    os.chmod(staging, 0o755)
-    if target.exists():
-        retired = target.with_name(f".{target.name}-retired-{os.getpid()}")
-        os.replace(target, retired)
-        os.replace(staging, target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, target)
 
 
 def _perplexity(loss: float) -> float:

@@ -38,7 +38,7 @@ and why a claim is unsupported), degenerate (broken output, diversity measures),
 GroundingReport) and check (check_copy, CopyChecker).
 """
 
-from .channels import CHANNEL_FIELDS, CHANNEL_LIMITS, CHANNELS, hashtag_list
+from .channels import CHANNEL_FIELDS, CHANNEL_LABELS, CHANNEL_LIMITS, CHANNELS, hashtag_list
 from .check import CopyChecker, check_copy
 from .degenerate import distinct_n, duplicate_rate
 from .extraction import EXAMPLE_PRODUCT_NAME
@@ -47,6 +47,7 @@ from .report import CLAIM_KINDS, FACT_KINDS, STATEMENT_KINDS, Claim, GroundingRe
 __all__ = [
     "CHANNELS",
     "CHANNEL_FIELDS",
+    "CHANNEL_LABELS",
     "CHANNEL_LIMITS",
     "CLAIM_KINDS",
     "EXAMPLE_PRODUCT_NAME",

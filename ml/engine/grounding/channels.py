@@ -6,7 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-CHANNELS = ("product_description", "email", "sms", "social_post", "ad_headline")
+# The one list of channels: the studio's Channel choices (marketing.models) are built from these labels.
+CHANNEL_LABELS: dict[str, str] = {
+    "product_description": "Product description",
+    "email": "Email (subject + body)",
+    "sms": "SMS",
+    "social_post": "Social post",
+    "ad_headline": "Ad headline",
+}
+CHANNELS = tuple(CHANNEL_LABELS)
 
 # The fields each channel's copy has, in display order.
 CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
