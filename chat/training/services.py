@@ -173,12 +173,31 @@ def chat_finetune_start(
             pk__in=[d.conversation_id for d in dialogues if d.conversation_id],
         ).values_list("pk", flat=True)
     )
-    dataset = training_dataset_create(
+    return _finetune_queue(
         merchant=merchant,
-        name=name or "chat dialogues",
-        purpose=Purpose.CHAT,
+        actor=actor,
+        start_from=start_from,
         records=records,
+        dataset_name=name or "chat dialogues",
         source="chat:dialogues",
+        hyperparameters=hp,
+        name=name,
+        params={
+            "mode": "full",
+            "auto_promote": auto_promote,
+            "train_dialogues": len(dialogues),
+            "conversation_ids": conversation_ids,
+            **_eval_datasets(merchant, system_prompt),
+        },
+    )
+
+
+def _finetune_queue(
+    *, merchant, actor, start_from, records, dataset_name, source, hyperparameters, name, params
+) -> Job:
+    """Store the training records and queue the chat runner's job on them (ml.services.finetune_start)."""
+    dataset = training_dataset_create(
+        merchant=merchant, name=dataset_name, purpose=Purpose.CHAT, records=records, source=source
     )
     return finetune_start(
         merchant=merchant,
@@ -186,16 +205,9 @@ def chat_finetune_start(
         purpose=Purpose.CHAT,
         start_from=start_from,
         dataset=dataset,
-        hyperparameters=hp,
+        hyperparameters=hyperparameters,
         name=name,
-        extra_params={
-            "runner": RUNNER,
-            "mode": "full",
-            "auto_promote": auto_promote,
-            "train_dialogues": len(dialogues),
-            "conversation_ids": conversation_ids,
-            **_eval_datasets(merchant, system_prompt),
-        },
+        extra_params={"runner": RUNNER, **params},
     )
 
 
@@ -360,23 +372,16 @@ def chat_incremental_finetune_start(
             f"least {settings.CHAT_INCREMENTAL_MIN_EXAMPLES} are needed.",
             "too_few_dialogues",
         )
-    dataset = training_dataset_create(
-        merchant=merchant,
-        name=name or "chat incremental",
-        purpose=Purpose.CHAT,
-        records=records,
-        source="chat:incremental",
-    )
-    return finetune_start(
+    return _finetune_queue(
         merchant=merchant,
         actor=actor,
-        purpose=Purpose.CHAT,
         start_from=start_from,
-        dataset=dataset,
+        records=records,
+        dataset_name=name or "chat incremental",
+        source="chat:incremental",
         hyperparameters=hp,
         name=name or "",
-        extra_params={
-            "runner": RUNNER,
+        params={
             "mode": "incremental",
             "auto_promote": auto_promote,
             "new_dialogues": len(fresh),
