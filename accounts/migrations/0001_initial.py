@@ -6,6 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -14,178 +15,71 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="Merchant",
+            name='Merchant',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=200)),
-                ("slug", models.SlugField(max_length=60, unique=True)),
-                ("is_active", models.BooleanField(default=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('slug', models.SlugField(max_length=60, unique=True)),
+                ('is_active', models.BooleanField(default=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="MerchantAPIKey",
+            name='MerchantAPIKey',
             fields=[
-                (
-                    "id",
-                    models.CharField(
-                        editable=False, max_length=150, primary_key=True, serialize=False, unique=True
-                    ),
-                ),
-                ("prefix", models.CharField(editable=False, max_length=8, unique=True)),
-                ("hashed_key", models.CharField(editable=False, max_length=150)),
-                ("created", models.DateTimeField(auto_now_add=True, db_index=True)),
-                (
-                    "name",
-                    models.CharField(
-                        default=None,
-                        help_text="A free-form name for the API key. Need not be unique. 50 characters max.",
-                        max_length=50,
-                    ),
-                ),
-                (
-                    "revoked",
-                    models.BooleanField(
-                        blank=True,
-                        default=False,
-                        help_text="If the API key is revoked, clients cannot use it anymore. (This cannot be undone.)",
-                    ),
-                ),
-                (
-                    "expiry_date",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="Once API key expires, clients cannot use it anymore.",
-                        null=True,
-                        verbose_name="Expires",
-                    ),
-                ),
-                ("scopes", models.JSONField(default=list, help_text="Any of: read, write, publish.")),
-                ("last_used_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="api_keys",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.CharField(editable=False, max_length=150, primary_key=True, serialize=False, unique=True)),
+                ('prefix', models.CharField(editable=False, max_length=8, unique=True)),
+                ('hashed_key', models.CharField(editable=False, max_length=150)),
+                ('created', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ('name', models.CharField(default=None, help_text='A free-form name for the API key. Need not be unique. 50 characters max.', max_length=50)),
+                ('revoked', models.BooleanField(blank=True, default=False, help_text='If the API key is revoked, clients cannot use it anymore. (This cannot be undone.)')),
+                ('expiry_date', models.DateTimeField(blank=True, help_text='Once API key expires, clients cannot use it anymore.', null=True, verbose_name='Expires')),
+                ('scopes', models.JSONField(default=list, help_text='Any of: read, write, publish.')),
+                ('last_used_at', models.DateTimeField(blank=True, null=True)),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='accounts.merchant')),
             ],
             options={
-                "verbose_name": "API key",
-                "verbose_name_plural": "API keys",
-                "ordering": ("-created",),
-                "abstract": False,
+                'verbose_name': 'API key',
+                'verbose_name_plural': 'API keys',
+                'ordering': ('-created',),
+                'abstract': False,
             },
         ),
         migrations.CreateModel(
-            name="Membership",
+            name='Membership',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "role",
-                    models.CharField(
-                        choices=[
-                            ("owner", "Owner"),
-                            ("editor", "Editor"),
-                            ("reviewer", "Reviewer"),
-                            ("viewer", "Viewer"),
-                        ],
-                        default="viewer",
-                        max_length=16,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="memberships",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="memberships",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('role', models.CharField(choices=[('owner', 'Owner'), ('editor', 'Editor'), ('reviewer', 'Reviewer'), ('viewer', 'Viewer')], default='viewer', max_length=16)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='accounts.merchant')),
             ],
             options={
-                "ordering": ["merchant__name"],
-                "constraints": [
-                    models.UniqueConstraint(fields=("user", "merchant"), name="uniq_membership_user_merchant")
-                ],
+                'ordering': ['merchant__name'],
+                'constraints': [models.UniqueConstraint(fields=('user', 'merchant'), name='uniq_membership_user_merchant')],
             },
         ),
         migrations.CreateModel(
-            name="AuditLog",
+            name='AuditLog',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "actor_label",
-                    models.CharField(help_text="User email, 'api-key:<prefix>' or 'system'.", max_length=200),
-                ),
-                ("action", models.CharField(max_length=64)),
-                ("object_type", models.CharField(blank=True, max_length=64)),
-                ("object_id", models.CharField(blank=True, max_length=200)),
-                ("summary", models.CharField(blank=True, max_length=500)),
-                ("changes", models.JSONField(blank=True, default=dict)),
-                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="audit_entries",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('actor_label', models.CharField(help_text="User email, 'api-key:<prefix>' or 'system'.", max_length=200)),
+                ('action', models.CharField(max_length=64)),
+                ('object_type', models.CharField(blank=True, max_length=64)),
+                ('object_id', models.CharField(blank=True, max_length=200)),
+                ('summary', models.CharField(blank=True, max_length=500)),
+                ('changes', models.JSONField(blank=True, default=dict)),
+                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audit_entries', to='accounts.merchant')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
-                "indexes": [
-                    models.Index(fields=["merchant", "-created_at"], name="accounts_au_merchan_c3f7a2_idx")
-                ],
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['merchant', '-created_at'], name='accounts_au_merchan_c3f7a2_idx')],
             },
         ),
     ]

@@ -7,164 +7,94 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0001_initial"),
+        ('accounts', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Category",
+            name='Category',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=200)),
-                ("slug", models.SlugField(max_length=220)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="categories",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('slug', models.SlugField(max_length=220)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='categories', to='accounts.merchant')),
             ],
             options={
-                "verbose_name_plural": "categories",
-                "ordering": ["name"],
+                'verbose_name_plural': 'categories',
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Product",
+            name='Product',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("sku", models.CharField(max_length=100, verbose_name="SKU")),
-                ("title", models.CharField(max_length=500)),
-                ("brand", models.CharField(blank=True, max_length=200)),
-                (
-                    "price",
-                    models.DecimalField(
-                        decimal_places=2,
-                        max_digits=12,
-                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
-                    ),
-                ),
-                ("currency", models.CharField(default="USD", max_length=3)),
-                ("attributes", models.JSONField(blank=True, default=dict)),
-                ("description", models.TextField(blank=True)),
-                ("url", models.URLField(blank=True, max_length=1000)),
-                (
-                    "stock",
-                    models.IntegerField(
-                        blank=True, null=True, validators=[django.core.validators.MinValueValidator(0)]
-                    ),
-                ),
-                ("is_active", models.BooleanField(default=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "category",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="products",
-                        to="catalog.category",
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="products",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sku', models.CharField(max_length=100, verbose_name='SKU')),
+                ('title', models.CharField(max_length=500)),
+                ('brand', models.CharField(blank=True, max_length=200)),
+                ('price', models.DecimalField(decimal_places=2, max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
+                ('currency', models.CharField(default='USD', max_length=3)),
+                ('attributes', models.JSONField(blank=True, default=dict)),
+                ('description', models.TextField(blank=True)),
+                ('url', models.URLField(blank=True, max_length=1000)),
+                ('stock', models.IntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0)])),
+                ('is_active', models.BooleanField(default=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='products', to='catalog.category')),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='products', to='accounts.merchant')),
             ],
             options={
-                "ordering": ["title", "id"],
+                'ordering': ['title', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="ProductImport",
+            name='ProductImport',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("filename", models.CharField(blank=True, max_length=255)),
-                ("file_format", models.CharField(max_length=8)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("previewed", "Previewed (dry run)"),
-                            ("applied", "Applied"),
-                            ("rejected", "Rejected"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("dry_run", models.BooleanField(default=False)),
-                ("total_rows", models.PositiveIntegerField(default=0)),
-                ("created_count", models.PositiveIntegerField(default=0)),
-                ("updated_count", models.PositiveIntegerField(default=0)),
-                ("error_count", models.PositiveIntegerField(default=0)),
-                ("report", models.JSONField(blank=True, default=dict)),
-                ("created_by_label", models.CharField(blank=True, max_length=200)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="product_imports",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('filename', models.CharField(blank=True, max_length=255)),
+                ('file_format', models.CharField(max_length=8)),
+                ('status', models.CharField(choices=[('previewed', 'Previewed (dry run)'), ('applied', 'Applied'), ('rejected', 'Rejected')], max_length=16)),
+                ('dry_run', models.BooleanField(default=False)),
+                ('total_rows', models.PositiveIntegerField(default=0)),
+                ('created_count', models.PositiveIntegerField(default=0)),
+                ('updated_count', models.PositiveIntegerField(default=0)),
+                ('error_count', models.PositiveIntegerField(default=0)),
+                ('report', models.JSONField(blank=True, default=dict)),
+                ('created_by_label', models.CharField(blank=True, max_length=200)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='product_imports', to='accounts.merchant')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.AddConstraint(
-            model_name="category",
-            constraint=models.UniqueConstraint(
-                fields=("merchant", "slug"), name="uniq_category_merchant_slug"
-            ),
+            model_name='category',
+            constraint=models.UniqueConstraint(fields=('merchant', 'slug'), name='uniq_category_merchant_slug'),
         ),
         migrations.AddIndex(
-            model_name="product",
-            index=models.Index(fields=["merchant", "title"], name="catalog_pro_merchan_765ac0_idx"),
+            model_name='product',
+            index=models.Index(fields=['merchant', 'title'], name='catalog_pro_merchan_765ac0_idx'),
         ),
         migrations.AddIndex(
-            model_name="product",
-            index=models.Index(fields=["merchant", "brand"], name="catalog_pro_merchan_c730cd_idx"),
+            model_name='product',
+            index=models.Index(fields=['merchant', 'brand'], name='catalog_pro_merchan_c730cd_idx'),
         ),
         migrations.AddIndex(
-            model_name="product",
-            index=models.Index(fields=["merchant", "-updated_at"], name="catalog_pro_merchan_a6d567_idx"),
+            model_name='product',
+            index=models.Index(fields=['merchant', '-updated_at'], name='catalog_pro_merchan_a6d567_idx'),
         ),
         migrations.AddConstraint(
-            model_name="product",
-            constraint=models.UniqueConstraint(fields=("merchant", "sku"), name="uniq_product_merchant_sku"),
+            model_name='product',
+            constraint=models.UniqueConstraint(fields=('merchant', 'sku'), name='uniq_product_merchant_sku'),
         ),
         migrations.AddConstraint(
-            model_name="product",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("price__gte", 0)), name="product_price_non_negative"
-            ),
+            model_name='product',
+            constraint=models.CheckConstraint(condition=models.Q(('price__gte', 0)), name='product_price_non_negative'),
         ),
     ]

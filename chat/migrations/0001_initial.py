@@ -8,496 +8,181 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0001_initial"),
-        ("catalog", "0001_initial"),
-        ("ml", "0001_initial"),
+        ('accounts', '0001_initial'),
+        ('catalog', '0001_initial'),
+        ('ml', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ChatSettings",
+            name='ChatSettings',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("bot_name", models.CharField(default="Assistant", max_length=80)),
-                (
-                    "greeting",
-                    models.CharField(
-                        default="Hi! Ask me about our products, orders, shipping or returns.", max_length=300
-                    ),
-                ),
-                (
-                    "widget_token",
-                    models.CharField(default=chat.models.new_widget_token, max_length=64, unique=True),
-                ),
-                ("widget_enabled", models.BooleanField(default=True)),
-                (
-                    "allowed_origins",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text='Storefront origins allowed to embed the widget, e.g. ["https://shop.example"].',
-                    ),
-                ),
-                (
-                    "handoff_topics",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="Phrases that always hand the conversation to a person.",
-                    ),
-                ),
-                (
-                    "min_relevance",
-                    models.FloatField(
-                        default=0.35,
-                        help_text="Below this retrieval score the bot hands off instead of guessing.",
-                        validators=[
-                            django.core.validators.MinValueValidator(0.0),
-                            django.core.validators.MaxValueValidator(1.0),
-                        ],
-                    ),
-                ),
-                (
-                    "max_failed_answers",
-                    models.PositiveSmallIntegerField(
-                        default=2, validators=[django.core.validators.MinValueValidator(1)]
-                    ),
-                ),
-                (
-                    "history_turns",
-                    models.PositiveSmallIntegerField(
-                        default=6,
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(20),
-                        ],
-                    ),
-                ),
-                (
-                    "rate_limit_per_minute",
-                    models.PositiveSmallIntegerField(
-                        default=12, validators=[django.core.validators.MinValueValidator(1)]
-                    ),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "merchant",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="chat_settings",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('bot_name', models.CharField(default='Assistant', max_length=80)),
+                ('greeting', models.CharField(default='Hi! Ask me about our products, orders, shipping or returns.', max_length=300)),
+                ('widget_token', models.CharField(default=chat.models.new_widget_token, max_length=64, unique=True)),
+                ('widget_enabled', models.BooleanField(default=True)),
+                ('allowed_origins', models.JSONField(blank=True, default=list, help_text='Storefront origins allowed to embed the widget, e.g. ["https://shop.example"].')),
+                ('handoff_topics', models.JSONField(blank=True, default=list, help_text='Phrases that always hand the conversation to a person.')),
+                ('min_relevance', models.FloatField(default=0.35, help_text='Below this retrieval score the bot hands off instead of guessing.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
+                ('max_failed_answers', models.PositiveSmallIntegerField(default=2, validators=[django.core.validators.MinValueValidator(1)])),
+                ('history_turns', models.PositiveSmallIntegerField(default=6, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(20)])),
+                ('rate_limit_per_minute', models.PositiveSmallIntegerField(default=12, validators=[django.core.validators.MinValueValidator(1)])),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('merchant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='chat_settings', to='accounts.merchant')),
             ],
             options={
-                "verbose_name_plural": "chat settings",
+                'verbose_name_plural': 'chat settings',
             },
         ),
         migrations.CreateModel(
-            name="Conversation",
+            name='Conversation',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "source",
-                    models.CharField(
-                        choices=[("api", "API"), ("widget", "Widget"), ("dashboard", "Dashboard")],
-                        default="api",
-                        max_length=16,
-                    ),
-                ),
-                ("customer_external_id", models.CharField(blank=True, max_length=200)),
-                ("session_secret", models.CharField(blank=True, editable=False, max_length=64)),
-                ("origin", models.CharField(blank=True, max_length=300)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("open", "Open (bot)"),
-                            ("handed_off", "Handed off"),
-                            ("resolved", "Resolved"),
-                        ],
-                        default="open",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "handoff_reason",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("", "—"),
-                            ("requested", "Shopper asked for a person"),
-                            ("low_relevance", "Nothing relevant in the knowledge base"),
-                            ("sensitive", "Sensitive topic"),
-                            ("failed_answers", "Repeated failed answers"),
-                            ("staff", "Taken over by staff"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                ("handed_off_at", models.DateTimeField(blank=True, null=True)),
-                ("failed_answers", models.PositiveSmallIntegerField(default=0)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("last_message_at", models.DateTimeField(blank=True, null=True)),
-                ("resolved_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "assigned_to",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="conversations",
-                        to="accounts.merchant",
-                    ),
-                ),
-                (
-                    "trained_in",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="ml.modelversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('source', models.CharField(choices=[('api', 'API'), ('widget', 'Widget'), ('dashboard', 'Dashboard')], default='api', max_length=16)),
+                ('customer_external_id', models.CharField(blank=True, max_length=200)),
+                ('session_secret', models.CharField(blank=True, editable=False, max_length=64)),
+                ('origin', models.CharField(blank=True, max_length=300)),
+                ('status', models.CharField(choices=[('open', 'Open (bot)'), ('handed_off', 'Handed off'), ('resolved', 'Resolved')], default='open', max_length=16)),
+                ('handoff_reason', models.CharField(blank=True, choices=[('', '—'), ('requested', 'Shopper asked for a person'), ('low_relevance', 'Nothing relevant in the knowledge base'), ('sensitive', 'Sensitive topic'), ('failed_answers', 'Repeated failed answers'), ('staff', 'Taken over by staff')], max_length=32)),
+                ('handed_off_at', models.DateTimeField(blank=True, null=True)),
+                ('failed_answers', models.PositiveSmallIntegerField(default=0)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('last_message_at', models.DateTimeField(blank=True, null=True)),
+                ('resolved_at', models.DateTimeField(blank=True, null=True)),
+                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='accounts.merchant')),
+                ('trained_in', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ml.modelversion')),
             ],
             options={
-                "ordering": ["-last_message_at", "-id"],
+                'ordering': ['-last_message_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="DialogueImport",
+            name='DialogueImport',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("filename", models.CharField(blank=True, max_length=300)),
-                ("format", models.CharField(max_length=32)),
-                ("rows_total", models.PositiveIntegerField(default=0)),
-                ("rows_imported", models.PositiveIntegerField(default=0)),
-                ("errors", models.JSONField(blank=True, default=list)),
-                (
-                    "masked_counts",
-                    models.JSONField(blank=True, default=dict, help_text='{"email": 3, "phone": 1, ...}'),
-                ),
-                ("created_by_label", models.CharField(blank=True, max_length=200)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="dialogue_imports",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('filename', models.CharField(blank=True, max_length=300)),
+                ('format', models.CharField(max_length=32)),
+                ('rows_total', models.PositiveIntegerField(default=0)),
+                ('rows_imported', models.PositiveIntegerField(default=0)),
+                ('errors', models.JSONField(blank=True, default=list)),
+                ('masked_counts', models.JSONField(blank=True, default=dict, help_text='{"email": 3, "phone": 1, ...}')),
+                ('created_by_label', models.CharField(blank=True, max_length=200)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dialogue_imports', to='accounts.merchant')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="KnowledgeItem",
+            name='KnowledgeItem',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[("faq", "FAQ"), ("policy", "Policy")], default="faq", max_length=16
-                    ),
-                ),
-                (
-                    "title",
-                    models.CharField(help_text="The FAQ question, or the policy's name.", max_length=300),
-                ),
-                ("body", models.TextField(help_text="The FAQ answer, or the policy text.")),
-                (
-                    "is_internal",
-                    models.BooleanField(default=False, help_text="Staff-only; never shown to shoppers."),
-                ),
-                ("is_active", models.BooleanField(default=True)),
-                ("embedding", models.JSONField(blank=True, editable=False, null=True)),
-                ("embedding_model", models.CharField(blank=True, editable=False, max_length=100)),
-                ("embedded_text_hash", models.CharField(blank=True, editable=False, max_length=64)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="knowledge_items",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('faq', 'FAQ'), ('policy', 'Policy')], default='faq', max_length=16)),
+                ('title', models.CharField(help_text="The FAQ question, or the policy's name.", max_length=300)),
+                ('body', models.TextField(help_text='The FAQ answer, or the policy text.')),
+                ('is_internal', models.BooleanField(default=False, help_text='Staff-only; never shown to shoppers.')),
+                ('is_active', models.BooleanField(default=True)),
+                ('embedding', models.JSONField(blank=True, editable=False, null=True)),
+                ('embedding_model', models.CharField(blank=True, editable=False, max_length=100)),
+                ('embedded_text_hash', models.CharField(blank=True, editable=False, max_length=64)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='knowledge_items', to='accounts.merchant')),
             ],
             options={
-                "ordering": ["kind", "title", "id"],
+                'ordering': ['kind', 'title', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="Message",
+            name='Message',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "role",
-                    models.CharField(
-                        choices=[
-                            ("shopper", "Shopper"),
-                            ("bot", "Bot"),
-                            ("staff", "Staff"),
-                            ("system", "System notice"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("text", models.TextField(blank=True)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("streaming", "Streaming"),
-                            ("complete", "Complete"),
-                            ("failed", "Failed"),
-                        ],
-                        default="complete",
-                        max_length=16,
-                    ),
-                ),
-                ("sources", models.JSONField(blank=True, default=list)),
-                (
-                    "handoff",
-                    models.BooleanField(
-                        default=False, help_text="This reply handed the conversation to a person."
-                    ),
-                ),
-                ("params", models.JSONField(blank=True, default=dict)),
-                ("prompt", models.TextField(blank=True, help_text="The exact prompt (staff-only).")),
-                (
-                    "safety",
-                    models.JSONField(
-                        blank=True, default=dict, help_text="What the output checks found and changed."
-                    ),
-                ),
-                ("error", models.TextField(blank=True)),
-                ("ttft_ms", models.PositiveIntegerField(blank=True, null=True)),
-                ("latency_ms", models.PositiveIntegerField(blank=True, null=True)),
-                ("tokens", models.PositiveIntegerField(blank=True, null=True)),
-                (
-                    "rating",
-                    models.SmallIntegerField(blank=True, choices=[(1, "Good"), (-1, "Bad")], null=True),
-                ),
-                ("correction", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("completed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "author",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "conversation",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="messages",
-                        to="chat.conversation",
-                    ),
-                ),
-                (
-                    "corrected_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.merchant"
-                    ),
-                ),
-                (
-                    "model_version",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="ml.modelversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('role', models.CharField(choices=[('shopper', 'Shopper'), ('bot', 'Bot'), ('staff', 'Staff'), ('system', 'System notice')], max_length=16)),
+                ('text', models.TextField(blank=True)),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('streaming', 'Streaming'), ('complete', 'Complete'), ('failed', 'Failed')], default='complete', max_length=16)),
+                ('sources', models.JSONField(blank=True, default=list)),
+                ('handoff', models.BooleanField(default=False, help_text='This reply handed the conversation to a person.')),
+                ('params', models.JSONField(blank=True, default=dict)),
+                ('prompt', models.TextField(blank=True, help_text='The exact prompt (staff-only).')),
+                ('safety', models.JSONField(blank=True, default=dict, help_text='What the output checks found and changed.')),
+                ('error', models.TextField(blank=True)),
+                ('ttft_ms', models.PositiveIntegerField(blank=True, null=True)),
+                ('latency_ms', models.PositiveIntegerField(blank=True, null=True)),
+                ('tokens', models.PositiveIntegerField(blank=True, null=True)),
+                ('rating', models.SmallIntegerField(blank=True, choices=[(1, 'Good'), (-1, 'Bad')], null=True)),
+                ('correction', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('completed_at', models.DateTimeField(blank=True, null=True)),
+                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='chat.conversation')),
+                ('corrected_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.merchant')),
+                ('model_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ml.modelversion')),
             ],
             options={
-                "ordering": ["created_at", "id"],
+                'ordering': ['created_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="ProductEmbedding",
+            name='ProductEmbedding',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("vector", models.JSONField()),
-                ("model_name", models.CharField(max_length=100)),
-                ("text_hash", models.CharField(max_length=64)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.merchant"
-                    ),
-                ),
-                (
-                    "product",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="chat_embedding",
-                        to="catalog.product",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('vector', models.JSONField()),
+                ('model_name', models.CharField(max_length=100)),
+                ('text_hash', models.CharField(max_length=64)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.merchant')),
+                ('product', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='chat_embedding', to='catalog.product')),
             ],
         ),
         migrations.CreateModel(
-            name="SupportDialogue",
+            name='SupportDialogue',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "source",
-                    models.CharField(
-                        choices=[("import", "Imported"), ("conversation", "Resolved conversation")],
-                        default="import",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "split",
-                    models.CharField(
-                        choices=[
-                            ("train", "Training"),
-                            ("heldout", "Held-out"),
-                            ("regression", "Regression set"),
-                        ],
-                        default="train",
-                        max_length=16,
-                    ),
-                ),
-                ("turns", models.JSONField()),
-                ("intent", models.CharField(blank=True, max_length=100)),
-                ("content_hash", models.CharField(max_length=64)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "conversation",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="chat.conversation",
-                    ),
-                ),
-                (
-                    "import_batch",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="dialogues",
-                        to="chat.dialogueimport",
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="support_dialogues",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('source', models.CharField(choices=[('import', 'Imported'), ('conversation', 'Resolved conversation')], default='import', max_length=16)),
+                ('split', models.CharField(choices=[('train', 'Training'), ('heldout', 'Held-out'), ('regression', 'Regression set')], default='train', max_length=16)),
+                ('turns', models.JSONField()),
+                ('intent', models.CharField(blank=True, max_length=100)),
+                ('content_hash', models.CharField(max_length=64)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('conversation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='chat.conversation')),
+                ('import_batch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='dialogues', to='chat.dialogueimport')),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='support_dialogues', to='accounts.merchant')),
             ],
             options={
-                "ordering": ["id"],
+                'ordering': ['id'],
             },
         ),
         migrations.AddIndex(
-            model_name="conversation",
-            index=models.Index(
-                fields=["merchant", "status", "-last_message_at"], name="chat_conver_merchan_320a70_idx"
-            ),
+            model_name='conversation',
+            index=models.Index(fields=['merchant', 'status', '-last_message_at'], name='chat_conver_merchan_320a70_idx'),
         ),
         migrations.AddIndex(
-            model_name="knowledgeitem",
-            index=models.Index(fields=["merchant", "is_active"], name="chat_knowle_merchan_fa99e3_idx"),
+            model_name='knowledgeitem',
+            index=models.Index(fields=['merchant', 'is_active'], name='chat_knowle_merchan_fa99e3_idx'),
         ),
         migrations.AddConstraint(
-            model_name="knowledgeitem",
-            constraint=models.UniqueConstraint(
-                fields=("merchant", "kind", "title"), name="uniq_knowledge_title"
-            ),
+            model_name='knowledgeitem',
+            constraint=models.UniqueConstraint(fields=('merchant', 'kind', 'title'), name='uniq_knowledge_title'),
         ),
         migrations.AddIndex(
-            model_name="message",
-            index=models.Index(fields=["conversation", "created_at"], name="chat_messag_convers_3154fc_idx"),
+            model_name='message',
+            index=models.Index(fields=['conversation', 'created_at'], name='chat_messag_convers_3154fc_idx'),
         ),
         migrations.AddIndex(
-            model_name="supportdialogue",
-            index=models.Index(
-                fields=["merchant", "split", "created_at"], name="chat_suppor_merchan_c278da_idx"
-            ),
+            model_name='supportdialogue',
+            index=models.Index(fields=['merchant', 'split', 'created_at'], name='chat_suppor_merchan_c278da_idx'),
         ),
         migrations.AddConstraint(
-            model_name="supportdialogue",
-            constraint=models.UniqueConstraint(
-                fields=("merchant", "content_hash"), name="uniq_dialogue_per_merchant"
-            ),
+            model_name='supportdialogue',
+            constraint=models.UniqueConstraint(fields=('merchant', 'content_hash'), name='uniq_dialogue_per_merchant'),
         ),
     ]

@@ -7,480 +7,174 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0001_initial"),
-        ("catalog", "0001_initial"),
-        ("ml", "0001_initial"),
+        ('accounts', '0001_initial'),
+        ('catalog', '0001_initial'),
+        ('ml', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="BrandVoice",
+            name='BrandVoice',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "tone_words",
-                    models.JSONField(
-                        blank=True, default=list, help_text='e.g. ["warm", "playful", "concise"]'
-                    ),
-                ),
-                ("audience", models.CharField(blank=True, max_length=500)),
-                (
-                    "do_list",
-                    models.JSONField(blank=True, default=list, help_text="Things the copy should do."),
-                ),
-                (
-                    "dont_list",
-                    models.JSONField(blank=True, default=list, help_text="Things the copy must avoid."),
-                ),
-                (
-                    "banned_words",
-                    models.JSONField(blank=True, default=list, help_text="Words that must never appear."),
-                ),
-                (
-                    "examples",
-                    models.JSONField(blank=True, default=list, help_text="A few texts in the brand's voice."),
-                ),
-                ("updated_by_label", models.CharField(blank=True, max_length=200)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "merchant",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="brand_voice",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('tone_words', models.JSONField(blank=True, default=list, help_text='e.g. ["warm", "playful", "concise"]')),
+                ('audience', models.CharField(blank=True, max_length=500)),
+                ('do_list', models.JSONField(blank=True, default=list, help_text='Things the copy should do.')),
+                ('dont_list', models.JSONField(blank=True, default=list, help_text='Things the copy must avoid.')),
+                ('banned_words', models.JSONField(blank=True, default=list, help_text='Words that must never appear.')),
+                ('examples', models.JSONField(blank=True, default=list, help_text="A few texts in the brand's voice.")),
+                ('updated_by_label', models.CharField(blank=True, max_length=200)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('merchant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='brand_voice', to='accounts.merchant')),
             ],
         ),
         migrations.CreateModel(
-            name="Campaign",
+            name='Campaign',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=200)),
-                ("goal", models.TextField(blank=True)),
-                (
-                    "channel",
-                    models.CharField(
-                        choices=[
-                            ("product_description", "Product description"),
-                            ("email", "Email (subject + body)"),
-                            ("sms", "SMS"),
-                            ("social_post", "Social post"),
-                            ("ad_headline", "Ad headline"),
-                        ],
-                        max_length=32,
-                    ),
-                ),
-                (
-                    "product_filter",
-                    models.JSONField(
-                        blank=True,
-                        default=dict,
-                        help_text="Catalog filter used when no products are listed: search, category, brand, min_price, max_price.",
-                    ),
-                ),
-                ("target_segment", models.CharField(blank=True, max_length=200)),
-                ("language", models.CharField(default="en", max_length=16)),
-                ("tone", models.CharField(blank=True, max_length=100)),
-                (
-                    "length",
-                    models.CharField(
-                        choices=[("short", "Short"), ("medium", "Medium"), ("long", "Long")],
-                        default="medium",
-                        max_length=8,
-                    ),
-                ),
-                (
-                    "variants_per_product",
-                    models.PositiveSmallIntegerField(
-                        default=1,
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(5),
-                        ],
-                    ),
-                ),
-                (
-                    "publish_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="From this time on, approved pieces are published automatically.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("draft", "Draft"),
-                            ("generating", "Generating"),
-                            ("ready", "Ready for review"),
-                            ("failed", "Generation failed"),
-                        ],
-                        default="draft",
-                        max_length=16,
-                    ),
-                ),
-                ("created_by_label", models.CharField(blank=True, max_length=200)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "last_job",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="ml.job",
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="campaigns",
-                        to="accounts.merchant",
-                    ),
-                ),
-                (
-                    "products",
-                    models.ManyToManyField(blank=True, related_name="campaigns", to="catalog.product"),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('goal', models.TextField(blank=True)),
+                ('channel', models.CharField(choices=[('product_description', 'Product description'), ('email', 'Email (subject + body)'), ('sms', 'SMS'), ('social_post', 'Social post'), ('ad_headline', 'Ad headline')], max_length=32)),
+                ('product_filter', models.JSONField(blank=True, default=dict, help_text='Catalog filter used when no products are listed: search, category, brand, min_price, max_price.')),
+                ('target_segment', models.CharField(blank=True, max_length=200)),
+                ('language', models.CharField(default='en', max_length=16)),
+                ('tone', models.CharField(blank=True, max_length=100)),
+                ('length', models.CharField(choices=[('short', 'Short'), ('medium', 'Medium'), ('long', 'Long')], default='medium', max_length=8)),
+                ('variants_per_product', models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
+                ('publish_at', models.DateTimeField(blank=True, help_text='From this time on, approved pieces are published automatically.', null=True)),
+                ('status', models.CharField(choices=[('draft', 'Draft'), ('generating', 'Generating'), ('ready', 'Ready for review'), ('failed', 'Generation failed')], default='draft', max_length=16)),
+                ('created_by_label', models.CharField(blank=True, max_length=200)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('last_job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ml.job')),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='campaigns', to='accounts.merchant')),
+                ('products', models.ManyToManyField(blank=True, related_name='campaigns', to='catalog.product')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="ContentPiece",
+            name='ContentPiece',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("customer_external_id", models.CharField(blank=True, default="", max_length=200)),
-                ("variant", models.PositiveSmallIntegerField(default=1)),
-                ("title", models.CharField(blank=True, max_length=500)),
-                ("subject", models.CharField(blank=True, max_length=500)),
-                ("body", models.TextField(blank=True)),
-                ("hashtags", models.CharField(blank=True, max_length=500)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("draft", "Draft"),
-                            ("in_review", "In review"),
-                            ("approved", "Approved"),
-                            ("published", "Published"),
-                            ("rejected", "Rejected"),
-                        ],
-                        default="draft",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "prompt",
-                    models.TextField(blank=True, help_text="The messages sent to the model, as JSON."),
-                ),
-                (
-                    "params",
-                    models.JSONField(blank=True, default=dict, help_text="Decoding parameters and seed."),
-                ),
-                (
-                    "grounding",
-                    models.JSONField(blank=True, default=dict, help_text="The latest grounding report."),
-                ),
-                ("quality", models.JSONField(blank=True, default=dict)),
-                ("attempts", models.PositiveSmallIntegerField(default=0)),
-                (
-                    "flagged",
-                    models.BooleanField(
-                        default=False, help_text="Failed a check (kept after the last retry or edit)."
-                    ),
-                ),
-                (
-                    "approvable",
-                    models.BooleanField(
-                        default=False,
-                        help_text="No unsupported claims, channel-limit violations or banned words.",
-                    ),
-                ),
-                ("rejection_reason", models.CharField(blank=True, max_length=1000)),
-                ("reviewed_by_label", models.CharField(blank=True, max_length=200)),
-                ("published_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "campaign",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="pieces",
-                        to="marketing.campaign",
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="content_pieces",
-                        to="accounts.merchant",
-                    ),
-                ),
-                (
-                    "model_version",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="content_pieces",
-                        to="ml.modelversion",
-                    ),
-                ),
-                (
-                    "product",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="content_pieces",
-                        to="catalog.product",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('customer_external_id', models.CharField(blank=True, default='', max_length=200)),
+                ('variant', models.PositiveSmallIntegerField(default=1)),
+                ('title', models.CharField(blank=True, max_length=500)),
+                ('subject', models.CharField(blank=True, max_length=500)),
+                ('body', models.TextField(blank=True)),
+                ('hashtags', models.CharField(blank=True, max_length=500)),
+                ('status', models.CharField(choices=[('draft', 'Draft'), ('in_review', 'In review'), ('approved', 'Approved'), ('published', 'Published'), ('rejected', 'Rejected')], default='draft', max_length=16)),
+                ('prompt', models.TextField(blank=True, help_text='The messages sent to the model, as JSON.')),
+                ('params', models.JSONField(blank=True, default=dict, help_text='Decoding parameters and seed.')),
+                ('grounding', models.JSONField(blank=True, default=dict, help_text='The latest grounding report.')),
+                ('quality', models.JSONField(blank=True, default=dict)),
+                ('attempts', models.PositiveSmallIntegerField(default=0)),
+                ('flagged', models.BooleanField(default=False, help_text='Failed a check (kept after the last retry or edit).')),
+                ('approvable', models.BooleanField(default=False, help_text='No unsupported claims, channel-limit violations or banned words.')),
+                ('rejection_reason', models.CharField(blank=True, max_length=1000)),
+                ('reviewed_by_label', models.CharField(blank=True, max_length=200)),
+                ('published_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pieces', to='marketing.campaign')),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='content_pieces', to='accounts.merchant')),
+                ('model_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='content_pieces', to='ml.modelversion')),
+                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='content_pieces', to='catalog.product')),
             ],
             options={
-                "ordering": ["campaign_id", "product_id", "customer_external_id", "variant"],
+                'ordering': ['campaign_id', 'product_id', 'customer_external_id', 'variant'],
             },
         ),
         migrations.CreateModel(
-            name="ContentRevision",
+            name='ContentRevision',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("fields_before", models.JSONField(default=dict)),
-                ("fields_after", models.JSONField(default=dict)),
-                (
-                    "status_before",
-                    models.CharField(
-                        choices=[
-                            ("draft", "Draft"),
-                            ("in_review", "In review"),
-                            ("approved", "Approved"),
-                            ("published", "Published"),
-                            ("rejected", "Rejected"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("author_label", models.CharField(max_length=200)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[("edit", "Edit"), ("regenerate", "Regeneration")],
-                        default="edit",
-                        max_length=16,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "author",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="content_revisions",
-                        to="accounts.merchant",
-                    ),
-                ),
-                (
-                    "piece",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="revisions",
-                        to="marketing.contentpiece",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('fields_before', models.JSONField(default=dict)),
+                ('fields_after', models.JSONField(default=dict)),
+                ('status_before', models.CharField(choices=[('draft', 'Draft'), ('in_review', 'In review'), ('approved', 'Approved'), ('published', 'Published'), ('rejected', 'Rejected')], max_length=16)),
+                ('author_label', models.CharField(max_length=200)),
+                ('kind', models.CharField(choices=[('edit', 'Edit'), ('regenerate', 'Regeneration')], default='edit', max_length=16)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='content_revisions', to='accounts.merchant')),
+                ('piece', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='marketing.contentpiece')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="WebhookEndpoint",
+            name='WebhookEndpoint',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "url",
-                    models.URLField(
-                        max_length=1000,
-                        validators=[django.core.validators.URLValidator(schemes=["http", "https"])],
-                    ),
-                ),
-                ("description", models.CharField(blank=True, max_length=200)),
-                (
-                    "secret",
-                    models.CharField(
-                        help_text="HMAC-SHA256 signing key; shown once on creation.", max_length=128
-                    ),
-                ),
-                (
-                    "events",
-                    models.JSONField(
-                        blank=True, default=list, help_text="Event names to send; empty means all."
-                    ),
-                ),
-                ("active", models.BooleanField(default=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="webhook_endpoints",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('url', models.URLField(max_length=1000, validators=[django.core.validators.URLValidator(schemes=['http', 'https'])])),
+                ('description', models.CharField(blank=True, max_length=200)),
+                ('secret', models.CharField(help_text='HMAC-SHA256 signing key; shown once on creation.', max_length=128)),
+                ('events', models.JSONField(blank=True, default=list, help_text='Event names to send; empty means all.')),
+                ('active', models.BooleanField(default=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_endpoints', to='accounts.merchant')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="WebhookDelivery",
+            name='WebhookDelivery',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "event",
-                    models.CharField(
-                        choices=[
-                            ("content.published", "Content published"),
-                            ("content.unpublished", "Content unpublished"),
-                        ],
-                        max_length=64,
-                    ),
-                ),
-                ("idempotency_key", models.CharField(max_length=64)),
-                ("payload", models.JSONField(default=dict)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("retrying", "Retrying"),
-                            ("delivered", "Delivered"),
-                            ("failed", "Failed"),
-                        ],
-                        default="pending",
-                        max_length=16,
-                    ),
-                ),
-                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
-                ("attempts", models.PositiveSmallIntegerField(default=0)),
-                ("attempt_log", models.JSONField(blank=True, default=list)),
-                ("next_retry_at", models.DateTimeField(blank=True, null=True)),
-                ("response_excerpt", models.CharField(blank=True, max_length=500)),
-                ("delivered_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="webhook_deliveries",
-                        to="accounts.merchant",
-                    ),
-                ),
-                (
-                    "piece",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="deliveries",
-                        to="marketing.contentpiece",
-                    ),
-                ),
-                (
-                    "endpoint",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="deliveries",
-                        to="marketing.webhookendpoint",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('event', models.CharField(choices=[('content.published', 'Content published'), ('content.unpublished', 'Content unpublished')], max_length=64)),
+                ('idempotency_key', models.CharField(max_length=64)),
+                ('payload', models.JSONField(default=dict)),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('retrying', 'Retrying'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='pending', max_length=16)),
+                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
+                ('attempts', models.PositiveSmallIntegerField(default=0)),
+                ('attempt_log', models.JSONField(blank=True, default=list)),
+                ('next_retry_at', models.DateTimeField(blank=True, null=True)),
+                ('response_excerpt', models.CharField(blank=True, max_length=500)),
+                ('delivered_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_deliveries', to='accounts.merchant')),
+                ('piece', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='deliveries', to='marketing.contentpiece')),
+                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='marketing.webhookendpoint')),
             ],
             options={
-                "verbose_name_plural": "webhook deliveries",
-                "ordering": ["-created_at", "-id"],
+                'verbose_name_plural': 'webhook deliveries',
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.AddIndex(
-            model_name="campaign",
-            index=models.Index(fields=["merchant", "-created_at"], name="marketing_c_merchan_445323_idx"),
+            model_name='campaign',
+            index=models.Index(fields=['merchant', '-created_at'], name='marketing_c_merchan_445323_idx'),
         ),
         migrations.AddConstraint(
-            model_name="campaign",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("variants_per_product__gte", 1), ("variants_per_product__lte", 5)),
-                name="campaign_variants_in_range",
-            ),
+            model_name='campaign',
+            constraint=models.CheckConstraint(condition=models.Q(('variants_per_product__gte', 1), ('variants_per_product__lte', 5)), name='campaign_variants_in_range'),
         ),
         migrations.AddIndex(
-            model_name="contentpiece",
-            index=models.Index(fields=["merchant", "status"], name="marketing_c_merchan_0b8102_idx"),
+            model_name='contentpiece',
+            index=models.Index(fields=['merchant', 'status'], name='marketing_c_merchan_0b8102_idx'),
         ),
         migrations.AddIndex(
-            model_name="contentpiece",
-            index=models.Index(fields=["campaign", "status"], name="marketing_c_campaig_9d2aaf_idx"),
+            model_name='contentpiece',
+            index=models.Index(fields=['campaign', 'status'], name='marketing_c_campaig_9d2aaf_idx'),
         ),
         migrations.AddConstraint(
-            model_name="contentpiece",
-            constraint=models.UniqueConstraint(
-                fields=("campaign", "product", "customer_external_id", "variant"),
-                name="uniq_piece_per_variant",
-            ),
+            model_name='contentpiece',
+            constraint=models.UniqueConstraint(fields=('campaign', 'product', 'customer_external_id', 'variant'), name='uniq_piece_per_variant'),
         ),
         migrations.AddIndex(
-            model_name="webhookdelivery",
-            index=models.Index(fields=["merchant", "-created_at"], name="marketing_w_merchan_0322a7_idx"),
+            model_name='webhookdelivery',
+            index=models.Index(fields=['merchant', '-created_at'], name='marketing_w_merchan_0322a7_idx'),
         ),
         migrations.AddConstraint(
-            model_name="webhookdelivery",
-            constraint=models.UniqueConstraint(
-                fields=("endpoint", "idempotency_key"), name="uniq_delivery_per_endpoint_key"
-            ),
+            model_name='webhookdelivery',
+            constraint=models.UniqueConstraint(fields=('endpoint', 'idempotency_key'), name='uniq_delivery_per_endpoint_key'),
         ),
     ]

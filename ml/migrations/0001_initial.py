@@ -6,284 +6,109 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0001_initial"),
+        ('accounts', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ModelVersion",
+            name='ModelVersion',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=200)),
-                (
-                    "purpose",
-                    models.CharField(
-                        blank=True,
-                        choices=[("copy", "Marketing copy"), ("chat", "Support chat")],
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("base", "Base model"),
-                            ("lora", "LoRA adapter"),
-                            ("full", "Full fine-tune"),
-                        ],
-                        max_length=8,
-                    ),
-                ),
-                (
-                    "backend",
-                    models.CharField(
-                        choices=[
-                            ("local_hf", "Local Hugging Face checkpoint"),
-                            ("openai", "OpenAI-compatible endpoint"),
-                        ],
-                        default="local_hf",
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "path",
-                    models.CharField(
-                        blank=True, help_text="Checkpoint dir (base/full) or adapter dir.", max_length=1000
-                    ),
-                ),
-                ("endpoint_url", models.URLField(blank=True)),
-                ("endpoint_model", models.CharField(blank=True, max_length=200)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("training", "Training"),
-                            ("ready", "Ready"),
-                            ("promoted", "Promoted"),
-                            ("failed", "Failed"),
-                            ("archived", "Archived"),
-                        ],
-                        default="ready",
-                        max_length=16,
-                    ),
-                ),
-                ("training_data_summary", models.JSONField(blank=True, default=dict)),
-                ("metrics", models.JSONField(blank=True, default=dict)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Empty for global base models.",
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="model_versions",
-                        to="accounts.merchant",
-                    ),
-                ),
-                (
-                    "parent",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="children",
-                        to="ml.modelversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('purpose', models.CharField(blank=True, choices=[('copy', 'Marketing copy'), ('chat', 'Support chat')], max_length=16)),
+                ('kind', models.CharField(choices=[('base', 'Base model'), ('lora', 'LoRA adapter'), ('full', 'Full fine-tune')], max_length=8)),
+                ('backend', models.CharField(choices=[('local_hf', 'Local Hugging Face checkpoint'), ('openai', 'OpenAI-compatible endpoint')], default='local_hf', max_length=16)),
+                ('path', models.CharField(blank=True, help_text='Checkpoint dir (base/full) or adapter dir.', max_length=1000)),
+                ('endpoint_url', models.URLField(blank=True)),
+                ('endpoint_model', models.CharField(blank=True, max_length=200)),
+                ('status', models.CharField(choices=[('training', 'Training'), ('ready', 'Ready'), ('promoted', 'Promoted'), ('failed', 'Failed'), ('archived', 'Archived')], default='ready', max_length=16)),
+                ('training_data_summary', models.JSONField(blank=True, default=dict)),
+                ('metrics', models.JSONField(blank=True, default=dict)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('merchant', models.ForeignKey(blank=True, help_text='Empty for global base models.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='model_versions', to='accounts.merchant')),
+                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='ml.modelversion')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="Job",
+            name='Job',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[("finetune", "Fine-tuning"), ("generate", "Copy generation")], max_length=16
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("queued", "Queued"),
-                            ("running", "Running"),
-                            ("succeeded", "Succeeded"),
-                            ("failed", "Failed"),
-                            ("cancelled", "Cancelled"),
-                        ],
-                        default="queued",
-                        max_length=16,
-                    ),
-                ),
-                ("params", models.JSONField(blank=True, default=dict)),
-                ("progress_current", models.PositiveIntegerField(default=0)),
-                ("progress_total", models.PositiveIntegerField(default=0)),
-                ("eta_seconds", models.FloatField(blank=True, null=True)),
-                ("metrics", models.JSONField(blank=True, default=dict)),
-                ("logs", models.TextField(blank=True)),
-                ("error", models.TextField(blank=True)),
-                ("cancel_requested", models.BooleanField(default=False)),
-                ("celery_task_id", models.CharField(blank=True, max_length=64)),
-                ("created_by_label", models.CharField(blank=True, max_length=200)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("started_at", models.DateTimeField(blank=True, null=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="jobs",
-                        to="accounts.merchant",
-                    ),
-                ),
-                (
-                    "base_version",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="ml.modelversion",
-                    ),
-                ),
-                (
-                    "result_version",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="produced_by",
-                        to="ml.modelversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('finetune', 'Fine-tuning'), ('generate', 'Copy generation')], max_length=16)),
+                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
+                ('params', models.JSONField(blank=True, default=dict)),
+                ('progress_current', models.PositiveIntegerField(default=0)),
+                ('progress_total', models.PositiveIntegerField(default=0)),
+                ('eta_seconds', models.FloatField(blank=True, null=True)),
+                ('metrics', models.JSONField(blank=True, default=dict)),
+                ('logs', models.TextField(blank=True)),
+                ('error', models.TextField(blank=True)),
+                ('cancel_requested', models.BooleanField(default=False)),
+                ('celery_task_id', models.CharField(blank=True, max_length=64)),
+                ('created_by_label', models.CharField(blank=True, max_length=200)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('started_at', models.DateTimeField(blank=True, null=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to='accounts.merchant')),
+                ('base_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ml.modelversion')),
+                ('result_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='produced_by', to='ml.modelversion')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="Deployment",
+            name='Deployment',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "purpose",
-                    models.CharField(
-                        choices=[("copy", "Marketing copy"), ("chat", "Support chat")], max_length=16
-                    ),
-                ),
-                ("is_active", models.BooleanField(default=True)),
-                ("gate_report", models.JSONField(blank=True, default=dict)),
-                ("promoted_by_label", models.CharField(blank=True, max_length=200)),
-                ("rolled_back_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="deployments",
-                        to="accounts.merchant",
-                    ),
-                ),
-                (
-                    "version",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="deployments",
-                        to="ml.modelversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('purpose', models.CharField(choices=[('copy', 'Marketing copy'), ('chat', 'Support chat')], max_length=16)),
+                ('is_active', models.BooleanField(default=True)),
+                ('gate_report', models.JSONField(blank=True, default=dict)),
+                ('promoted_by_label', models.CharField(blank=True, max_length=200)),
+                ('rolled_back_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deployments', to='accounts.merchant')),
+                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='ml.modelversion')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="TrainingDataset",
+            name='TrainingDataset',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=200)),
-                (
-                    "purpose",
-                    models.CharField(
-                        choices=[("copy", "Marketing copy"), ("chat", "Support chat")], max_length=16
-                    ),
-                ),
-                (
-                    "records",
-                    models.JSONField(default=list, help_text='[{"prompt": ..., "response": ...}, ...]'),
-                ),
-                ("record_count", models.PositiveIntegerField(default=0)),
-                ("source", models.CharField(blank=True, max_length=64)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "merchant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="training_datasets",
-                        to="accounts.merchant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('purpose', models.CharField(choices=[('copy', 'Marketing copy'), ('chat', 'Support chat')], max_length=16)),
+                ('records', models.JSONField(default=list, help_text='[{"prompt": ..., "response": ...}, ...]')),
+                ('record_count', models.PositiveIntegerField(default=0)),
+                ('source', models.CharField(blank=True, max_length=64)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='training_datasets', to='accounts.merchant')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.AddConstraint(
-            model_name="modelversion",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("merchant__isnull", True)), fields=("name",), name="uniq_base_model_name"
-            ),
+            model_name='modelversion',
+            constraint=models.UniqueConstraint(condition=models.Q(('merchant__isnull', True)), fields=('name',), name='uniq_base_model_name'),
         ),
         migrations.AddIndex(
-            model_name="job",
-            index=models.Index(fields=["merchant", "kind", "-created_at"], name="ml_job_merchan_1d94d5_idx"),
+            model_name='job',
+            index=models.Index(fields=['merchant', 'kind', '-created_at'], name='ml_job_merchan_1d94d5_idx'),
         ),
         migrations.AddConstraint(
-            model_name="deployment",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("is_active", True)),
-                fields=("merchant", "purpose"),
-                name="uniq_active_deployment",
-            ),
+            model_name='deployment',
+            constraint=models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('merchant', 'purpose'), name='uniq_active_deployment'),
         ),
     ]
