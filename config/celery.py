@@ -5,6 +5,7 @@ are decoded together in one batch and a long training job never delays a shopper
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -73,6 +74,22 @@ def _configure(sender: Celery, **kwargs) -> None:
             "chat-incremental-finetune": {
                 "task": "chat.training_tasks.incremental_finetune_sweep_task",
                 "schedule": float(settings.CHAT_INCREMENTAL_FINETUNE_SCHEDULE_SECONDS),
+                "options": {"queue": "default"},
+            },
+            # Profiles: the nightly full rebuild, hourly segment recompute, nightly raw-event retention.
+            "profiles-nightly-rebuild": {
+                "task": "profiles.tasks.rebuild_profiles_task",
+                "schedule": crontab(hour=2, minute=30),
+                "options": {"queue": "default"},
+            },
+            "profiles-recompute-segments": {
+                "task": "profiles.tasks.recompute_segments_task",
+                "schedule": crontab(minute=15),
+                "options": {"queue": "default"},
+            },
+            "profiles-event-retention": {
+                "task": "profiles.tasks.apply_event_retention_task",
+                "schedule": crontab(hour=3, minute=45),
                 "options": {"queue": "default"},
             },
         },

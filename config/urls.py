@@ -20,6 +20,7 @@ urlpatterns = [
     path("models/", include("ml.urls")),
     path("campaigns/", include("marketing.urls")),
     path("chat/", include("chat.urls")),
+    path("customers/", include("profiles.urls")),
     # Storefront side of chat: the widget script (public, any origin) and the local demo store.
     path("widget/<str:token>/widget.js", chat_widget_views.widget_script_view, name="chat_widget_script"),
     path("demo/store/", chat_widget_views.demo_store_view, name="demo_store"),

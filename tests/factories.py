@@ -56,3 +56,23 @@ class ProductFactory(factory.django.DjangoModelFactory):
     attributes = factory.LazyFunction(lambda: {"material": "stainless steel", "capacity": "750 ml"})
     description = "Insulated bottle that keeps drinks cold for 24 hours."
     stock = 12
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "profiles.Customer"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    external_id = factory.Sequence(lambda n: f"cust-{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.external_id}@example.com")
+    name = factory.Sequence(lambda n: f"Customer {n}")
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "profiles.Event"
+
+    merchant = factory.LazyAttribute(lambda o: o.customer.merchant)
+    customer = factory.SubFactory(CustomerFactory)
+    type = "view"
+    occurred_at = factory.LazyFunction(lambda: __import__("django.utils.timezone").utils.timezone.now())

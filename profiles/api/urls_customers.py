@@ -1,0 +1,3 @@
+"""API routes (customers); included by profiles/api/urls.py."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API routes (imports); included by profiles/api/urls.py."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API routes (segments); included by profiles/api/urls.py."""
+
+urlpatterns: list = []

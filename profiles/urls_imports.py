@@ -1,0 +1,3 @@
+"""Dashboard routes (imports); included by profiles/urls.py under app_name "profiles"."""
+
+urlpatterns: list = []
