@@ -16,16 +16,6 @@ from accounts.services import Actor, api_key_create, api_key_revoke
 # The areas later issues build. Each gets an honest page saying what it will hold, so the navigation is
 # complete from day one and nobody mistakes an empty screen for a bug.
 PLANNED_AREAS: dict[str, dict] = {
-    "customers": {
-        "title": "Customers",
-        "summary": "Your shoppers, what they did and which segment they belong to.",
-        "items": [
-            "Customer profiles by your own external id, with consent flags",
-            "Behaviour events: views, searches, add-to-carts, purchases",
-            "RFM scores and segments",
-            "Personalised recommendations with a readable “why”",
-        ],
-    },
     "insights": {
         "title": "Insights",
         "summary": "What your reviews say, per product and over time.",

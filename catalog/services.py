@@ -17,6 +17,7 @@ from accounts.models import Merchant
 from accounts.services import Actor, audit_record
 from catalog.importing import DEFAULT_CURRENCY, PREVIEW_ROWS, ParsedFile, ParsedRow, parse_import
 from catalog.models import Category, Product, ProductImport
+from catalog.signals import products_changed_on_commit
 
 PRODUCT_FIELDS = frozenset(
     {
@@ -131,6 +132,7 @@ def product_create(*, merchant: Merchant, actor: Actor, **fields: Any) -> Produc
     product = Product(merchant=merchant, category=category, **fields)
     _product_validate(product)
     _product_save(product)
+    products_changed_on_commit(merchant.pk)
     audit_record(
         merchant=merchant,
         actor=actor,
@@ -159,6 +161,8 @@ def product_update(*, product: Product, actor: Actor, **fields: Any) -> Product:
     if not changes:
         return product
     _product_save(product)
+    if "sku" in changes:
+        products_changed_on_commit(product.merchant_id)
     audit_record(
         merchant=product.merchant, actor=actor, action="product.update", obj=product, changes=changes
     )
@@ -227,6 +231,8 @@ def product_import(
         if changed and not dry_run:
             categories = _categories_ensure(merchant, changed)
             _products_upsert(merchant, parsed, changed, categories)
+            if any(actions[row.sku] == CREATE for row in changed):
+                products_changed_on_commit(merchant.pk)
         if not parsed.rows:
             status = ProductImport.Status.REJECTED
         elif dry_run:

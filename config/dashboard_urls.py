@@ -37,7 +37,6 @@ urlpatterns = [
     # The campaign pages live in marketing.urls (under /campaigns/); this name keeps the navigation's link.
     path("campaigns/", campaign_views.campaign_list_view, name="campaigns"),
     path("review/", review_views.review_view, name="review"),
-    path("customers/", views.planned_area, {"area": "customers"}, name="customers"),
     path("insights/", views.planned_area, {"area": "insights"}, name="insights"),
     # The Models page lives in ml.urls; this name keeps the navigation's `dashboard:models` link pointing at it.
     path("models/", ml_views.model_list_view, name="models"),

@@ -12,6 +12,7 @@ from marketing.campaigns.services import MAX_CAMPAIGN_PRODUCTS
 from marketing.models import MAX_VARIANTS, Campaign, Channel, Length
 from marketing.workflow import MAX_FIELD_CHARS
 from ml.engine.grounding import CHANNEL_FIELDS, CHANNEL_LIMITS
+from profiles.models import Segment
 
 LANGUAGES = (
     ("en", "English"),
@@ -55,6 +56,11 @@ def add_service_errors(form: forms.Form, error: ValidationError, *, field_map: d
         form.add_error(target if target in form.fields else None, messages)
 
 
+class SegmentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Segment) -> str:
+        return f"{obj.name} ({obj.member_count:,})"
+
+
 class CampaignForm(forms.Form):
     name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autocomplete": "off"}))
     goal = forms.CharField(
@@ -87,11 +93,19 @@ class CampaignForm(forms.Form):
     filter_max_price = forms.DecimalField(
         label="Max price", required=False, min_value=0, max_digits=12, decimal_places=2
     )
-    target_segment = forms.CharField(
+    target_segment = SegmentChoiceField(
+        label="Customer segment",
+        queryset=None,
+        required=False,
+        empty_label="Everyone",
+        to_field_name="slug",
+        help_text="Which customers the campaign is for.",
+    )
+    audience = forms.CharField(
         label="Audience",
         required=False,
         max_length=200,
-        help_text="Who the copy is for, e.g. “lapsed customers”. Leave empty for everyone.",
+        help_text="Who the copy is for, in words, e.g. “lapsed customers”. Leave empty for your brand voice's.",
     )
     tone = forms.CharField(
         required=False,
@@ -122,6 +136,10 @@ class CampaignForm(forms.Form):
         self.merchant = merchant
         self.campaign = campaign
         self.fields["products"].queryset = product_list(merchant=merchant)
+        # Only the merchant's own segments can be chosen (another merchant's slug is "not one of the choices").
+        self.fields["target_segment"].queryset = Segment.objects.filter(merchant=merchant).order_by(
+            "kind", "name"
+        )
         self.fields["filter_category"].choices = [("", "Any category")] + [
             (c.slug, c.name) for c in category_list(merchant=merchant)
         ]
@@ -148,7 +166,8 @@ class CampaignForm(forms.Form):
             "channel": campaign.channel,
             "product_mode": "pick" if product_ids or not current_filter else "filter",
             "products": product_ids,
-            "target_segment": campaign.target_segment,
+            "audience": campaign.audience,
+            "target_segment": campaign.target_segment.slug if campaign.target_segment else None,
             "tone": campaign.tone,
             "length": campaign.length,
             "language": campaign.language,
@@ -197,7 +216,8 @@ class CampaignForm(forms.Form):
         kwargs = {
             "name": data["name"].strip(),
             "goal": data["goal"].strip(),
-            "target_segment": data["target_segment"].strip(),
+            "audience": data["audience"].strip(),
+            "target_segment": data["target_segment"],
             "tone": data["tone"].strip(),
             "length": data["length"],
             "language": data["language"],

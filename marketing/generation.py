@@ -138,8 +138,8 @@ class CopyWriter:
 
     def draft(self, product: Product, variant: int) -> Draft:
         voice = self.brand_voice
-        if self.campaign.target_segment:  # the campaign's audience narrows the brand's
-            voice = {**(voice or {}), "audience": self.campaign.target_segment}
+        if self.campaign.audience:  # the campaign's audience narrows the brand's
+            voice = {**(voice or {}), "audience": self.campaign.audience}
         examples = [(facts, fields) for pk, facts, fields in self.examples if pk != product.pk]
         messages = build_copy_messages(
             product_facts(product),

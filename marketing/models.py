@@ -81,8 +81,12 @@ class Campaign(models.Model):
         help_text="Catalog filter used when no products are listed: "
         "search, category, brand, min_price, max_price.",
     )
-    # Free text until customer segments exist; it is passed to the prompt as the audience to write for.
-    target_segment = models.CharField(max_length=200, blank=True)
+    # Who the copy is written for, in words; passed to the prompt as the audience.
+    audience = models.CharField(max_length=200, blank=True)
+    # Which customers the campaign is for (profiles' segments); null: everyone.
+    target_segment = models.ForeignKey(
+        "profiles.Segment", null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns"
+    )
     language = models.CharField(max_length=16, default="en")
     tone = models.CharField(max_length=100, blank=True)
     length = models.CharField(max_length=8, choices=Length.choices, default=Length.MEDIUM)

@@ -43,7 +43,7 @@ def campaign_list(
     `flagged_count`, and its latest job (for a progress bar)."""
     queryset = (
         Campaign.objects.filter(merchant=merchant)
-        .select_related("last_job")
+        .select_related("last_job", "target_segment")
         .annotate(
             piece_count=Count("pieces"),
             in_review_count=Count("pieces", filter=Q(pieces__status=ContentPiece.Status.IN_REVIEW)),

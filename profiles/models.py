@@ -257,3 +257,41 @@ class RFMSegment(models.TextChoices):
     HIBERNATING = "hibernating", "Hibernating"
     NEED_ATTENTION = "need_attention", "Need attention"
     PROSPECT = "prospect", "Prospects (no purchase)"
+
+
+class ImportRun(models.Model):
+    """One file import into profiles (customers, order lines or interaction sequences), dry run or applied,
+    with its counts and per-row report. Written by profiles/import_services.py and profiles/order_import.py."""
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+        ORDERS = "orders", "Orders"
+        SEQUENCES = "sequences", "Interaction sequences"
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed (dry run)"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="import_runs")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    filename = models.CharField(max_length=255, blank=True)
+    file_format = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    dry_run = models.BooleanField(default=False)
+    total_rows = models.PositiveIntegerField(default=0, help_text="Rows (or lines) read from the file.")
+    error_count = models.PositiveIntegerField(default=0, help_text="Rows rejected.")
+    # By kind: customers {created, updated, unchanged}; orders {purchases, refunds, customers_created,
+    # products_created, inserted, duplicates, ...}; sequences {users, interactions, inserted, duplicates, ...}.
+    counts = models.JSONField(default=dict, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    seconds = models.FloatField(default=0, help_text="How long the import took.")
+    created_by_label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="importrun_merchant_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import {self.filename or self.pk}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: prepares the demo (database, base models, demo merchant and logins, chat, a generated campaign),
+# `make demo`: prepares the demo (database, base models, demo merchant and logins, chat, customers, a generated campaign),
 # starts real Celery workers (default+ml, and chat) and the web server, and once the server answers prints the
 # logins, the API key and the URL again, below everything else. Ctrl-C stops the server and both workers.
 set -euo pipefail
@@ -34,6 +34,8 @@ SETUP_REPORT="$($PY manage.py demo_setup)"
 echo "$SETUP_REPORT"
 step "Chat knowledge and widget"
 $PY manage.py demo_chat
+step "Demo customers (500 made-up shoppers, four months of events, their profiles and segments)"
+$PY manage.py demo_customers
 step "Demo campaign (the local model writes the copy on the CPU: about a minute)"
 $PY manage.py demo_campaign
 

@@ -26,6 +26,7 @@ from ml.engine.finetune.params import validate_finetune_params
 from ml.models import Job, ModelVersion, Purpose
 from ml.selectors import serving_version
 from ml.services import finetune_start, training_dataset_create
+from profiles.models import Customer
 
 logger = logging.getLogger(__name__)
 
@@ -250,10 +251,13 @@ def conversation_turns(messages) -> list[dict]:
 def _new_conversations(merchant: Merchant) -> list[Conversation]:
     """Resolved conversations no version has learned from: corrected ones first, then the most recent."""
     corrected = Q(messages__role=Message.Role.BOT) & ~Q(messages__correction="")
+    # Customers who refused profiling refused training on their data too (profiles.privacy).
+    refused = Customer.objects.filter(merchant=merchant, consent_profiling=False).values("external_id")
     return list(
         Conversation.objects.filter(
             merchant=merchant, status=Conversation.Status.RESOLVED, trained_in__isnull=True
         )
+        .exclude(customer_external_id__in=refused)
         .annotate(corrections=Count("messages", filter=corrected))
         .order_by("-corrections", "-resolved_at", "-id")[: settings.CHAT_INCREMENTAL_MAX_CONVERSATIONS]
     )

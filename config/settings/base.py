@@ -176,6 +176,8 @@ INVITATION_MAX_OPEN = env_int("INVITATION_MAX_OPEN", 50)
 
 # Uploads: the import endpoint enforces its own limit (413) before reading the body into memory.
 CATALOG_IMPORT_MAX_BYTES = env_int("CATALOG_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+# Customer, order and interaction-sequence files (profiles imports); bigger files go through `import_orders`.
+PROFILES_IMPORT_MAX_BYTES = env_int("PROFILES_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 25 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 25 * 1024 * 1024)
 
@@ -371,5 +373,8 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
         "ConversationStatusEnum": "chat.models.Conversation.Status",
         "ChatMessageStatusEnum": "chat.models.Message.Status",
+        "ImportRunStatusEnum": "profiles.models.ImportRun.Status",
+        "ImportRunKindEnum": "profiles.models.ImportRun.Kind",
+        "EventTypeEnum": "profiles.models.EventType",
     }
 )

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketing.campaigns.services import MAX_CAMPAIGN_PRODUCTS
@@ -13,6 +14,7 @@ from marketing.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from profiles.models import Segment
 from storyfront.validators import validate_outbound_url
 
 
@@ -50,6 +52,33 @@ class ProductIdsField(serializers.ListField):
         return sorted(product.pk for product in data.all())
 
 
+@extend_schema_field({"type": "string", "nullable": True, "example": "champions"})
+class SegmentRefField(serializers.Field):
+    """A customer segment of the requesting merchant, written by slug or id and read as its slug."""
+
+    default_error_messages = {
+        "unknown": "No such segment for this merchant.",
+        "invalid": "Give a slug or an id.",
+    }
+
+    def to_internal_value(self, data):
+        if data in ("", None):
+            return None
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid")
+        segments = Segment.objects.filter(merchant=getattr(self.context.get("view"), "merchant", None))
+        text = str(data).strip()[:140]
+        found = segments.filter(slug=text).first()
+        if found is None and text.isdigit() and len(text) < 19:
+            found = segments.filter(pk=int(text)).first()
+        if found is None:
+            self.fail("unknown")
+        return found
+
+    def to_representation(self, value):
+        return value.slug
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     products = ProductIdsField(
         child=serializers.IntegerField(min_value=1),
@@ -61,12 +90,17 @@ class CampaignSerializer(serializers.ModelSerializer):
     channel = serializers.ChoiceField(choices=Channel.choices)
     length = serializers.ChoiceField(choices=Length.choices, required=False)
     variants_per_product = serializers.IntegerField(min_value=1, max_value=MAX_VARIANTS, required=False)
-    target_segment = serializers.CharField(
+    audience = serializers.CharField(
         required=False,
         allow_blank=True,
         max_length=200,
-        help_text="Free-text audience for now (e.g. 'lapsed customers'); "
-        "it becomes a segment reference once customer segments exist.",
+        help_text="Who the copy is for, in words (e.g. 'lapsed customers'); passed to the prompt.",
+    )
+    target_segment = SegmentRefField(
+        required=False,
+        allow_null=True,
+        help_text="Slug (or id) of one of this merchant's customer segments; null for everyone. "
+        "Read as the slug.",
     )
     status = serializers.ChoiceField(source="current_status", choices=Campaign.Status.choices, read_only=True)
     last_job = serializers.PrimaryKeyRelatedField(
@@ -87,6 +121,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "channel",
             "products",
             "product_filter",
+            "audience",
             "target_segment",
             "language",
             "tone",

@@ -90,6 +90,7 @@ CAMPAIGN_FIELDS = frozenset(
         "channel",
         "products",
         "product_filter",
+        "audience",
         "target_segment",
         "language",
         "tone",
@@ -144,6 +145,12 @@ def _product_filter_validate(value: Any) -> dict:
     return {k: v for k, v in value.items() if v not in (None, "")}
 
 
+def _campaign_segment_check(merchant: Merchant, segment: Any) -> None:
+    """A target segment must be one of the merchant's own (profiles.Segment) or None (everyone)."""
+    if segment is not None and getattr(segment, "merchant_id", None) != merchant.pk:
+        raise ValidationError({"target_segment": ["No such segment for this merchant."]})
+
+
 def _campaign_validate(campaign: Campaign) -> None:
     errors: dict[str, list[str]] = {}
     try:
@@ -164,7 +171,8 @@ def campaign_create(
     products: Iterable | None = None,
     product_filter: dict | None = None,
     goal: str = "",
-    target_segment: str = "",
+    audience: str = "",
+    target_segment: Any = None,
     language: str = "en",
     tone: str = "",
     length: str = Length.MEDIUM,
@@ -175,6 +183,7 @@ def campaign_create(
     Raises ValidationError naming any product id that is not the merchant's."""
     product_rows = _campaign_products_resolve(merchant, products or [])
     product_filter = _product_filter_validate(product_filter)
+    _campaign_segment_check(merchant, target_segment)
     if not product_rows and not product_filter:
         raise ValidationError({"products": ["Choose some products or give a catalog filter."]})
     campaign = Campaign(
@@ -183,6 +192,7 @@ def campaign_create(
         channel=channel,
         product_filter=product_filter,
         goal=goal,
+        audience=audience,
         target_segment=target_segment,
         language=language,
         tone=tone,
@@ -199,7 +209,12 @@ def campaign_create(
         actor=actor,
         action="campaign.create",
         obj=campaign,
-        changes={"channel": channel, "products": len(product_rows), "product_filter": product_filter},
+        changes={
+            "channel": channel,
+            "products": len(product_rows),
+            "product_filter": product_filter,
+            "target_segment": target_segment.slug if target_segment is not None else None,
+        },
     )
     return campaign
 
@@ -220,9 +235,13 @@ def campaign_update(*, campaign: Campaign, actor: Actor, **fields: Any) -> Campa
         changes["products"] = len(product_rows)
     if "product_filter" in fields:
         fields["product_filter"] = _product_filter_validate(fields["product_filter"])
+    if "target_segment" in fields:
+        _campaign_segment_check(campaign.merchant, fields["target_segment"])
     for name, value in fields.items():
         if getattr(campaign, name) != value:
             changes[name] = str(value) if isinstance(value, datetime) else value
+            if name == "target_segment":
+                changes[name] = value.slug if value is not None else None
         setattr(campaign, name, value)
     has_products = bool(product_rows) if product_rows is not None else campaign.products.exists()
     if not has_products and not campaign.product_filter:

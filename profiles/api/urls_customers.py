@@ -1,3 +1,12 @@
-"""API routes (customers); included by profiles/api/urls.py."""
+"""API routes (customers and events); included by profiles/api/urls.py."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from profiles.api.customers import CustomerViewSet
+from profiles.api.events import EventViewSet
+
+router = SimpleRouter()
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("events", EventViewSet, basename="event")
+
+urlpatterns = router.urls

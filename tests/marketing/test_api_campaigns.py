@@ -18,7 +18,7 @@ def test_create_campaign_with_products(api_client, merchant, bottle, jacket):
             "tone": "playful",
             "length": "short",
             "variants_per_product": 2,
-            "target_segment": "lapsed customers",
+            "audience": "lapsed customers",
         },
         format="json",
     )
@@ -28,7 +28,7 @@ def test_create_campaign_with_products(api_client, merchant, bottle, jacket):
     assert (body["channel"], body["status"], body["variants_per_product"]) == ("sms", "draft", 2)
     assert body["created_by_label"].startswith("api-key:")
     campaign = Campaign.objects.get(pk=body["id"])
-    assert campaign.merchant == merchant and campaign.target_segment == "lapsed customers"
+    assert campaign.merchant == merchant and campaign.audience == "lapsed customers"
     assert AuditLog.objects.filter(action="campaign.create", object_id=str(campaign.pk)).exists()
 
 

@@ -43,6 +43,7 @@ def form_data(**overrides):
         "product_mode": "pick",
         "products": [],
         "target_segment": "",
+        "audience": "",
         "tone": "fresh",
         "length": "medium",
         "language": "en",
