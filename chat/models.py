@@ -13,6 +13,7 @@ import secrets
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.dispatch import Signal
 
 from accounts.models import Merchant
 from catalog.models import Product
@@ -124,6 +125,10 @@ class ProductEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} vector of product {self.product_id}"
+
+
+# Sent (kwarg merchant_id) after product vectors of a merchant were written; profiles rebuilds interest vectors.
+product_vectors_changed = Signal()
 
 
 class Conversation(models.Model):

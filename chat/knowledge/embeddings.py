@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 
+from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Product
-from chat.models import KnowledgeItem, ProductEmbedding
+from chat.models import KnowledgeItem, ProductEmbedding, product_vectors_changed
 from chat.replies.engine import default_embedder, embedder_name
 from chat.selectors import (
     products_needing_embedding,
@@ -88,4 +89,9 @@ def embed_products_run(merchant_id: int, *, embedder=None, limit: int | None = N
             defaults={"merchant_id": merchant_id, "vector": vector, "model_name": name, "text_hash": digest},
         )
         written += 1
+    if written:
+        # Customers' interest vectors are built from these vectors: let the apps that use them know.
+        transaction.on_commit(
+            lambda: product_vectors_changed.send(sender=ProductEmbedding, merchant_id=merchant_id)
+        )
     return written, more
