@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from storyfront.parsing import parse_bool
+from storyfront.uploads import json_type
 
 MAX_LENGTHS = {"sku": 100, "title": 500, "brand": 200, "category": 200, "url": 1000}
 MAX_PRICE = Decimal("9999999999.99")  # Product.price: 12 digits, 2 decimals
@@ -162,9 +163,3 @@ FIELD_CLEANERS = {
     "is_active": _parse_bool,
     "attributes": _parse_attributes,
 }
-
-
-def json_type(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )

@@ -37,7 +37,7 @@ from typing import Any
 
 from django.utils.text import slugify
 
-from catalog.import_values import FIELD_CLEANERS, is_blank, json_type
+from catalog.import_values import FIELD_CLEANERS, is_blank
 from storyfront import uploads
 
 REQUIRED_FIELDS = ("sku", "title", "price")
@@ -110,8 +110,8 @@ _PRICE_HEADER_CURRENCY = re.compile(
     re.IGNORECASE,
 )
 # Markers put into a raw record for problems found while reading; a NUL cannot clash with a real header.
-_EXTRA_CELLS = "\x00extra-cells"
-_NOT_AN_OBJECT = "\x00not-an-object"
+_EXTRA_CELLS = uploads.EXTRA_CELLS
+_NOT_AN_OBJECT = uploads.NOT_AN_OBJECT
 
 
 class ImportFileError(Exception):
@@ -175,7 +175,7 @@ def parse_import(
     text = decode_text(data)
     if not text.strip():
         raise ImportFileError("The file is empty.", code="empty_file")
-    headers, records = _read_json(text) if file_format == "json" else _read_csv(text, filename)
+    headers, records = _read_table(text, filename, file_format)
     if not records:
         raise ImportFileError("The file has a header but no product rows.", code="no_rows")
     mapping = map_columns(headers)
@@ -222,66 +222,15 @@ def decode_text(data: bytes) -> str:
         return uploads.decode_upload(data)
 
 
-def _read_csv(text: str, filename: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
-    delimiter = "\t" if filename.lower().endswith(".tsv") else max(",;\t|", key=first_line.count)
-    headers: list[str] | None = None
-    records: list[tuple[int, dict[str, str]]] = []
+def _read_table(
+    text: str, filename: str, file_format: str
+) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     with _file_errors():
-        for line, _, values in uploads.iter_csv_rows(text, delimiter=delimiter):
-            if not any(v.strip() for v in values):
-                continue
-            if headers is None:
-                headers = [h.strip() for h in values]
-                _check_headers(headers)
-                continue
-            # A short row leaves its last columns blank, as a spreadsheet would show it.
-            record = dict(zip(headers, values, strict=False))
-            if len(values) > len(headers) and any(v.strip() for v in values[len(headers) :]):
-                record[_EXTRA_CELLS] = (
-                    f"The row has {len(values)} cells but the header has {len(headers)} columns "
-                    "(an unquoted comma?)."
-                )
-            records.append((line, record))
-    if headers is None:
-        raise ImportFileError("The file is empty.", code="empty_file")
-    return headers, records
-
-
-def _check_headers(headers: list[str]) -> None:
-    seen: dict[str, str] = {}
-    for header in headers:
-        if not header:
-            continue
-        key = header.casefold()
-        if key in seen:
-            raise ImportFileError(f"The column '{header}' appears more than once.", code="duplicate_columns")
-        seen[key] = header
-
-
-def _read_json(text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    with _file_errors():
-        items = uploads.load_json(text, constants_as_text=True)
-    if not isinstance(items, list):
-        raise ImportFileError(
-            f'The JSON must be a list of product objects, e.g. [{{"sku": ..., "title": ..., "price": ...}}]; '
-            f"got {json_type(items)}.",
-            code="not_a_list",
-        )
-    if items and not any(isinstance(item, dict) for item in items):
-        raise ImportFileError(
-            f"The JSON must be a list of product objects; its items are {json_type(items[0])}s.",
-            code="not_a_list",
-        )
-    headers: dict[str, None] = {}
-    records: list[tuple[int, dict[str, Any]]] = []
-    for position, item in enumerate(items, start=1):
-        if isinstance(item, dict):
-            headers.update(dict.fromkeys(str(k).strip() for k in item))
-            records.append((position, {str(k).strip(): v for k, v in item.items()}))
-        else:
-            records.append((position, {_NOT_AN_OBJECT: json_type(item)}))
-    return list(headers), records
+        if file_format == "json":
+            return uploads.read_json_table(
+                text, what="product", example='{"sku": ..., "title": ..., "price": ...}'
+            )
+        return uploads.read_csv_table(text, filename)
 
 
 # --- columns -----------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from catalog.import_values import is_blank, json_type
+from catalog.import_values import is_blank
 from catalog.importing import (
     ImportFileError,
     ImportTooLarge,
@@ -81,8 +81,8 @@ PREVIEW_ROWS = 50
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json"}
 _ATTRIBUTE_PREFIX = "attributes."
 # Markers for problems found while reading; a NUL cannot clash with a real header.
-_EXTRA_CELLS = "\x00extra-cells"
-_NOT_AN_OBJECT = "\x00not-an-object"
+_EXTRA_CELLS = uploads.EXTRA_CELLS
+_NOT_AN_OBJECT = uploads.NOT_AN_OBJECT
 
 
 @dataclass
@@ -135,7 +135,7 @@ def parse_customer_file(
         raise ImportFileError("The file is empty.", code="empty_file")
     file_format = _detect(filename, file_format, data)
     text = decode_text(data)
-    headers, records = _read_json(text) if file_format == "json" else _read_csv(text, filename)
+    headers, records = _read_table(text, filename, file_format)
     if not records:
         raise ImportFileError("The file has a header but no customer rows.", code="no_rows")
     columns = map_columns(headers, mapping)
@@ -202,63 +202,17 @@ def _detect(filename: str, file_format: str | None, data: bytes) -> str:
         raise ImportFileError(exc.message, code=exc.code) from None
 
 
-def _read_csv(text: str, filename: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
-    delimiter = "\t" if filename.lower().endswith(".tsv") else max(",;\t|", key=first_line.count)
-    headers: list[str] | None = None
-    records: list[tuple[int, dict[str, str]]] = []
+def _read_table(
+    text: str, filename: str, file_format: str
+) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     try:
-        for line, _, values in uploads.iter_csv_rows(text, delimiter=delimiter):
-            if not any(v.strip() for v in values):
-                continue
-            if headers is None:
-                headers = [h.strip() for h in values]
-                _check_headers(headers)
-                continue
-            record = dict(zip(headers, values, strict=False))
-            if len(values) > len(headers) and any(v.strip() for v in values[len(headers) :]):
-                record[_EXTRA_CELLS] = (
-                    f"The row has {len(values)} cells but the header has {len(headers)} columns "
-                    "(an unquoted comma?)."
-                )
-            records.append((line, record))
+        if file_format == "json":
+            return uploads.read_json_table(
+                text, what="customer", example='{"external_id": "c-1", "email": ...}'
+            )
+        return uploads.read_csv_table(text, filename)
     except uploads.UploadError as exc:
         raise ImportFileError(exc.message, code=exc.code) from None
-    if headers is None:
-        raise ImportFileError("The file is empty.", code="empty_file")
-    return headers, records
-
-
-def _check_headers(headers: list[str]) -> None:
-    seen: set[str] = set()
-    for header in headers:
-        key = header.casefold()
-        if header and key in seen:
-            raise ImportFileError(f"The column '{header}' appears more than once.", code="duplicate_columns")
-        seen.add(key)
-
-
-def _read_json(text: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    try:
-        items = uploads.load_json(text, constants_as_text=True)
-    except uploads.UploadError as exc:
-        raise ImportFileError(exc.message, code=exc.code) from None
-    if not isinstance(items, list) or (items and not any(isinstance(item, dict) for item in items)):
-        got = json_type(items) if not isinstance(items, list) else f"a list of {json_type(items[0])}s"
-        raise ImportFileError(
-            f'The JSON must be a list of customer objects, e.g. [{{"external_id": "c-1", "email": ...}}]; '
-            f"got {got}.",
-            code="not_a_list",
-        )
-    headers: dict[str, None] = {}
-    records: list[tuple[int, dict[str, Any]]] = []
-    for position, item in enumerate(items, start=1):
-        if isinstance(item, dict):
-            headers.update(dict.fromkeys(str(k).strip() for k in item))
-            records.append((position, {str(k).strip(): v for k, v in item.items()}))
-        else:
-            records.append((position, {_NOT_AN_OBJECT: json_type(item)}))
-    return list(headers), records
 
 
 # --- columns -----------------------------------------------------------------------------------------------
@@ -424,7 +378,7 @@ def _attributes(record: dict[str, Any], columns: ColumnMapping, from_column: dic
 
 def _text(value: Any, *, fld: str = "") -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"Expected text, got {json_type(value)}.")
+        raise ValueError(f"Expected text, got {uploads.json_type(value)}.")
     text = value.strip() if isinstance(value, str) else str(value)
     limit = MAX_LENGTHS.get(fld)
     if limit and len(text) > limit:
@@ -459,7 +413,7 @@ def _attributes_object(value: Any) -> dict:
         except uploads.UploadError:
             raise ValueError('Attributes must be a JSON object, e.g. {"tier": "gold"}.') from None
     if not isinstance(value, dict):
-        raise ValueError(f"Attributes must be an object, got {json_type(value)}.")
+        raise ValueError(f"Attributes must be an object, got {uploads.json_type(value)}.")
     return value
 
 

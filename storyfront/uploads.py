@@ -266,3 +266,80 @@ def iter_json_rows(text: str, *, fmt: str = "json", constants_as_text: bool = Fa
 
 def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f}"
+
+
+# --- tables: a file of records (CSV with a header row, or a JSON list of objects) -----------------------------
+
+# Keys no header can have (a NUL), put in a record to carry a problem to the row's report.
+EXTRA_CELLS = "\x00extra-cells"
+NOT_AN_OBJECT = "\x00not-an-object"
+
+Records = list[tuple[int, dict[str, Any]]]
+
+
+def json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def read_csv_table(text: str, filename: str = "") -> tuple[list[str], Records]:
+    """The header and the non-blank records of a CSV text, each with its line as a spreadsheet shows it. The
+    delimiter is a tab for .tsv files, else the most frequent of , ; tab | in the header line. A short row leaves
+    its last columns blank; a row with more non-blank cells than columns carries EXTRA_CELLS (a message).
+    Raises UploadError for duplicate columns or a file without a header."""
+    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
+    delimiter = "\t" if filename.lower().endswith(".tsv") else max(",;\t|", key=first_line.count)
+    headers: list[str] | None = None
+    records: Records = []
+    for line, _, values in iter_csv_rows(text, delimiter=delimiter):
+        if not any(v.strip() for v in values):
+            continue
+        if headers is None:
+            headers = [h.strip() for h in values]
+            _check_unique_headers(headers)
+            continue
+        record: dict[str, Any] = dict(zip(headers, values, strict=False))
+        if len(values) > len(headers) and any(v.strip() for v in values[len(headers) :]):
+            record[EXTRA_CELLS] = (
+                f"The row has {len(values)} cells but the header has {len(headers)} columns (an unquoted comma?)."
+            )
+        records.append((line, record))
+    if headers is None:
+        raise UploadError("The file is empty.", code="empty_file")
+    return headers, records
+
+
+def _check_unique_headers(headers: list[str]) -> None:
+    seen: set[str] = set()
+    for header in headers:
+        key = header.casefold()
+        if header and key in seen:
+            raise UploadError(f"The column '{header}' appears more than once.", code="duplicate_columns")
+        seen.add(key)
+
+
+def read_json_table(text: str, *, what: str, example: str) -> tuple[list[str], Records]:
+    """The keys (in order of first appearance) and records of a JSON list of objects, each with its 1-based
+    position; an item that is not an object carries NOT_AN_OBJECT (its JSON type). ``what`` names the objects
+    ("product") and ``example`` shows one, for the error when the JSON is not such a list."""
+    items = load_json(text, constants_as_text=True)
+    if not isinstance(items, list):
+        raise UploadError(
+            f"The JSON must be a list of {what} objects, e.g. [{example}]; got {json_type(items)}.",
+            code="not_a_list",
+        )
+    if items and not any(isinstance(item, dict) for item in items):
+        raise UploadError(
+            f"The JSON must be a list of {what} objects; its items are {json_type(items[0])}s.",
+            code="not_a_list",
+        )
+    headers: dict[str, None] = {}
+    records: Records = []
+    for position, item in enumerate(items, start=1):
+        if isinstance(item, dict):
+            headers.update(dict.fromkeys(str(k).strip() for k in item))
+            records.append((position, {str(k).strip(): v for k, v in item.items()}))
+        else:
+            records.append((position, {NOT_AN_OBJECT: json_type(item)}))
+    return list(headers), records

@@ -1,14 +1,10 @@
 """profiles.ingest: validation, writing (COPY on PostgreSQL), duplicates, unknown SKUs, seen times, and the
 profile updates queued for the worker (read back from the real Redis broker)."""
 
-import base64
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import redis
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,20 +12,6 @@ from profiles import ingest
 from profiles.ingest import ingest_events, link_unknown_products
 from profiles.models import Customer, Event
 from tests.factories import CustomerFactory, ProductFactory
-
-
-@pytest.fixture
-def queued_tasks():
-    """The tasks queued on the test broker during the test: a list of (task name, args), oldest first."""
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("default")
-
-    def read() -> list[tuple[str, list]]:
-        messages = [json.loads(raw) for raw in reversed(broker.lrange("default", 0, -1))]
-        return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
-
-    yield read
-    broker.delete("default")
 
 
 def view(customer="c1", sku="SKU-1", **extra):

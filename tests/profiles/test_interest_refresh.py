@@ -8,14 +8,13 @@ from profiles.models import CustomerProfile
 from profiles.tasks import rebuild_profiles_task
 from tests.chat.conftest import KeywordEmbedder
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
-from tests.profiles.test_ingest import queued_tasks  # noqa: F401  (fixture)
 
 
 def test_new_product_vectors_queue_a_rebuild_that_fills_interest_vectors(
     merchant,
     other_merchant,
     queued_tasks,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     jacket = ProductFactory(merchant=merchant, sku="J-1", title="Rain jacket", description="waterproof hood")
     customer = CustomerFactory(merchant=merchant)
@@ -36,7 +35,7 @@ def test_new_product_vectors_queue_a_rebuild_that_fills_interest_vectors(
 def test_no_rebuild_is_queued_without_profiled_customers(
     merchant,
     queued_tasks,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     ProductFactory(merchant=merchant, sku="J-1", title="Rain jacket")
     CustomerFactory(merchant=merchant, consent_profiling=False, last_seen_at=timezone.now())
