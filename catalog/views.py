@@ -2,9 +2,6 @@
 product's copy from the review queue), creating and editing a product, and the import flow (upload -> report
 -> apply). Reads through selectors scoped to `request.merchant`; writes through `catalog.services`."""
 
-import re
-import secrets
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -18,6 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import merchant_required
 from accounts.services import Actor
+from accounts.upload_staging import UploadStaging
 from catalog.attributes import attribute_rows
 from catalog.forms import (
     MAX_ATTRIBUTE_ROWS,
@@ -40,9 +38,7 @@ REPORT_ROWS_SHOWN = 500
 # Between a dry run and "apply", the uploaded bytes wait in a per-merchant folder under VAR_DIR, named by
 # a random token that only the uploader's session knows. Applying deletes the file; stale ones are swept.
 STAGING_SESSION_KEY = "catalog_staged_imports"
-STAGING_MAX_AGE_S = 24 * 3600
-STAGING_MAX_PER_SESSION = 5
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_staging = UploadStaging(session_key=STAGING_SESSION_KEY, folder="import-staging")
 
 
 def _wants_partial(request) -> bool:
@@ -188,7 +184,7 @@ def import_view(request):
         form.add_error("file", exc.message)
         return _import_form_page(request, form, status=413 if isinstance(exc, ImportTooLarge) else 400)
     if dry_run and result.status == ProductImport.Status.PREVIEWED:
-        _stage_upload(request, result, data, filename=upload.name, file_format=file_format)
+        _staging.stage(request, result.id, data, filename=upload.name, file_format=file_format)
     return redirect("catalog:import_detail", import_id=result.id)
 
 
@@ -239,7 +235,7 @@ def import_apply_view(request, import_id: int):
             "that uploaded them). Upload it again with “Dry run” unchecked.",
         )
         return redirect("catalog:import")
-    entry = request.session[STAGING_SESSION_KEY][str(previewed.id)]
+    entry = _staging.entry(request, previewed.id)
     try:
         result = product_import(
             merchant=request.merchant,
@@ -252,7 +248,7 @@ def import_apply_view(request, import_id: int):
     except ImportFileError as exc:
         messages.error(request, exc.message)
         return redirect("catalog:import_detail", import_id=previewed.id)
-    _unstage(request, previewed.id)
+    _staging.unstage(request, previewed.id)
     if result.status == ProductImport.Status.APPLIED:
         unchanged = f", {result.unchanged_count} unchanged" if result.unchanged_count else ""
         messages.success(
@@ -264,53 +260,13 @@ def import_apply_view(request, import_id: int):
     return redirect("catalog:import_detail", import_id=result.id)
 
 
-def _staging_dir(merchant_id: int) -> Path:
-    return Path(settings.VAR_DIR) / "import-staging" / str(merchant_id)
-
-
-def _stage_upload(
-    request, product_import_obj, data: bytes, *, filename: str, file_format: str | None
-) -> None:
-    folder = _staging_dir(request.merchant.id)
-    folder.mkdir(parents=True, exist_ok=True)
-    _sweep_stale(folder)
-    token = secrets.token_urlsafe(32)
-    (folder / token).write_bytes(data)
-    staged = dict(request.session.get(STAGING_SESSION_KEY) or {})
-    staged[str(product_import_obj.id)] = {"token": token, "filename": filename, "file_format": file_format}
-    # Keep the session small: only the latest previews can be applied from this browser.
-    for old_id in list(staged)[:-STAGING_MAX_PER_SESSION]:
-        (folder / staged.pop(old_id)["token"]).unlink(missing_ok=True)
-    request.session[STAGING_SESSION_KEY] = staged
+def _columns_in_file_order(report: dict) -> list[tuple[str, str]]:
+    columns = report.get("columns") or {}
+    order = report.get("column_order") or list(columns)
+    return [(header, columns[header]) for header in order if header in columns]
 
 
 def _staged_path(request, product_import_obj) -> Path | None:
     if product_import_obj.status != ProductImport.Status.PREVIEWED:
         return None
-    entry = (request.session.get(STAGING_SESSION_KEY) or {}).get(str(product_import_obj.id))
-    if not entry or not _TOKEN_RE.match(entry.get("token", "")):
-        return None
-    # The folder is the import's own merchant's, so a token can never reach another tenant's upload.
-    path = _staging_dir(product_import_obj.merchant_id) / entry["token"]
-    return path if path.is_file() else None
-
-
-def _unstage(request, import_id: int) -> None:
-    staged = dict(request.session.get(STAGING_SESSION_KEY) or {})
-    entry = staged.pop(str(import_id), None)
-    if entry and _TOKEN_RE.match(entry.get("token", "")):
-        (_staging_dir(request.merchant.id) / entry["token"]).unlink(missing_ok=True)
-    request.session[STAGING_SESSION_KEY] = staged
-
-
-def _sweep_stale(folder: Path) -> None:
-    cutoff = time.time() - STAGING_MAX_AGE_S
-    for path in folder.iterdir():
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-
-
-def _columns_in_file_order(report: dict) -> list[tuple[str, str]]:
-    columns = report.get("columns") or {}
-    order = report.get("column_order") or list(columns)
-    return [(header, columns[header]) for header in order if header in columns]
+    return _staging.path(request, import_id=product_import_obj.id, merchant_id=product_import_obj.merchant_id)

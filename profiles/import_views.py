@@ -3,9 +3,6 @@ apply, and the import history. Reads through profiles.import_selectors (scoped t
 through profiles.import_services. Like the catalog import (catalog/views.py), a dry run's bytes wait in a
 per-merchant folder under VAR_DIR, named by a random token only the uploading session knows, until applied."""
 
-import re
-import secrets
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -16,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import merchant_required
 from accounts.services import Actor
+from accounts.upload_staging import UploadStaging
 from catalog.importing import ImportFileError, ImportTooLarge
 from profiles.import_forms import ImportForm
 from profiles.import_selectors import import_run_get, import_run_list
@@ -26,9 +24,7 @@ IMPORTS_PER_PAGE = 25
 RECENT_IMPORTS = 5
 REPORT_ROWS_SHOWN = 500
 STAGING_SESSION_KEY = "profiles_staged_imports"
-STAGING_MAX_AGE_S = 24 * 3600
-STAGING_MAX_PER_SESSION = 5
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_staging = UploadStaging(session_key=STAGING_SESSION_KEY, folder="profile-import-staging")
 _SERVICES = {
     ImportRun.Kind.CUSTOMERS: customer_import,
     ImportRun.Kind.ORDERS: orders_import,
@@ -63,7 +59,7 @@ def import_view(request):
         form.add_error("mapping" if exc.code == "invalid_mapping" else "file", exc.message)
         return _import_form_page(request, form, status=413 if isinstance(exc, ImportTooLarge) else 400)
     if dry_run and run.status == ImportRun.Status.PREVIEWED:
-        _stage_upload(request, run, data, filename=upload.name, options=options)
+        _staging.stage(request, run.id, data, filename=upload.name, options=options)
     return redirect("profiles:import_detail", import_id=run.id)
 
 
@@ -175,7 +171,7 @@ def import_apply_view(request, import_id: int):
             "that uploaded them). Upload it again with “Dry run” unchecked.",
         )
         return redirect("profiles:import")
-    entry = request.session[STAGING_SESSION_KEY][str(previewed.id)]
+    entry = _staging.entry(request, previewed.id)
     try:
         run = _run_import(
             request,
@@ -188,7 +184,7 @@ def import_apply_view(request, import_id: int):
     except (ImportFileError, ValueError) as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
         return redirect("profiles:import_detail", import_id=previewed.id)
-    _unstage(request, previewed.id)
+    _staging.unstage(request, previewed.id)
     if run.status == ImportRun.Status.APPLIED:
         messages.success(request, "Import applied. The counts below are what was stored.")
     else:
@@ -199,40 +195,7 @@ def import_apply_view(request, import_id: int):
 # --- staging of previewed files ------------------------------------------------------------------------------
 
 
-def _staging_dir(merchant_id: int) -> Path:
-    return Path(settings.VAR_DIR) / "profile-import-staging" / str(merchant_id)
-
-
-def _stage_upload(request, run: ImportRun, data: bytes, *, filename: str, options: dict) -> None:
-    folder = _staging_dir(request.merchant.id)
-    folder.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - STAGING_MAX_AGE_S
-    for stale in folder.iterdir():
-        if stale.is_file() and stale.stat().st_mtime < cutoff:
-            stale.unlink(missing_ok=True)
-    token = secrets.token_urlsafe(32)
-    (folder / token).write_bytes(data)
-    staged = dict(request.session.get(STAGING_SESSION_KEY) or {})
-    staged[str(run.id)] = {"token": token, "filename": filename, "options": options}
-    for old_id in list(staged)[:-STAGING_MAX_PER_SESSION]:
-        (folder / staged.pop(old_id)["token"]).unlink(missing_ok=True)
-    request.session[STAGING_SESSION_KEY] = staged
-
-
 def _staged_path(request, run: ImportRun) -> Path | None:
     if run.status != ImportRun.Status.PREVIEWED:
         return None
-    entry = (request.session.get(STAGING_SESSION_KEY) or {}).get(str(run.id))
-    if not entry or not _TOKEN_RE.match(entry.get("token", "")):
-        return None
-    # The folder is the run's own merchant's, so a token can never reach another tenant's upload.
-    path = _staging_dir(run.merchant_id) / entry["token"]
-    return path if path.is_file() else None
-
-
-def _unstage(request, import_id: int) -> None:
-    staged = dict(request.session.get(STAGING_SESSION_KEY) or {})
-    entry = staged.pop(str(import_id), None)
-    if entry and _TOKEN_RE.match(entry.get("token", "")):
-        (_staging_dir(request.merchant.id) / entry["token"]).unlink(missing_ok=True)
-    request.session[STAGING_SESSION_KEY] = staged
+    return _staging.path(request, import_id=run.id, merchant_id=run.merchant_id)
