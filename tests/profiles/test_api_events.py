@@ -10,7 +10,6 @@ from profiles.api import events as events_api
 from profiles.models import Customer, Event
 from profiles.tasks import link_unknown_products_task
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
-from tests.profiles.test_ingest import queued_tasks  # noqa: F401 - fixture
 
 URL = "/api/v1/events/"
 
@@ -192,7 +191,7 @@ def test_another_merchants_events_are_invisible(api_client, outsider_api_client,
 def test_unknown_sku_is_linked_when_the_product_is_created_through_the_catalog_api(
     api_client,
     merchant,
-    queued_tasks,  # noqa: F811
+    queued_tasks,
     django_capture_on_commit_callbacks,
 ):
     post_json(api_client, [event(0, product="LATER-1"), event(1, product="LATER-1")])
@@ -218,7 +217,7 @@ def test_unknown_sku_is_linked_when_the_product_is_created_through_the_catalog_a
 def test_products_without_unlinked_events_queue_nothing(
     api_client,
     merchant,
-    queued_tasks,  # noqa: F811
+    queued_tasks,
     django_capture_on_commit_callbacks,
 ):
     ProductFactory(merchant=merchant, sku="HAS-1")
@@ -231,7 +230,7 @@ def test_products_without_unlinked_events_queue_nothing(
 def test_products_arriving_by_import_or_sku_change_queue_the_linking(
     api_client,
     merchant,
-    queued_tasks,  # noqa: F811
+    queued_tasks,
     django_capture_on_commit_callbacks,
 ):
     post_json(api_client, [event(0, product="IMPORTED-1"), event(1, product="RENAMED-1")])
